@@ -1,0 +1,28 @@
+// Dequantization of the quantized weight layouts found in released checkpoints
+// (ARCHITECTURES.md §1.11). Both produce the Linear layout [rows = out features, in features].
+#pragma once
+
+#include <cstdint>
+
+#include "maxact/safetensors.h"
+
+namespace maxact {
+
+// MXFP4 (gpt-oss experts): `blocks` U8 [..., G, 16] holds two FP4 (E2M1) codes per byte, low nibble
+// first; `scales` U8 [..., G] holds E8M0 exponents (value 2^(s-127)). Leading dims are flattened to
+// rows; each row dequantizes to G*32 floats. Throws kTensorMismatch on inconsistent shapes/dtypes.
+void check_mxfp4_pair(const TensorView& blocks, const TensorView& scales);
+int64_t mxfp4_rows(const TensorView& blocks);
+int64_t mxfp4_row_elems(const TensorView& blocks);
+void dequant_mxfp4_rows(const TensorView& blocks, const TensorView& scales, int64_t row_begin,
+                        int64_t row_end, float* out);
+
+// FP8 block quantization (quant_method "fp8", weight_block_size [bo, bi]): `weight` F8 [out, in],
+// `scale_inv` float [ceil(out/bo), ceil(in/bi)]; W[i][j] = f32(w8[i][j]) * scale_inv[i/bo][j/bi].
+void check_fp8_block_pair(const TensorView& weight, const TensorView& scale_inv, int64_t block_out,
+                          int64_t block_in);
+void dequant_fp8_block_rows(const TensorView& weight, const TensorView& scale_inv,
+                            int64_t block_out, int64_t block_in, int64_t row_begin,
+                            int64_t row_end, float* out);
+
+}  // namespace maxact

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The one place that owns maxact's Debian package list. Idempotent: installs only what is missing.
+#   scripts/deps.sh          build + run dependencies
+#   scripts/deps.sh --test   also the test-only dependencies (GoogleTest, Python oracles)
+#   scripts/deps.sh --bench  also the benchmark dependencies
+set -euo pipefail
+
+BUILD_PKGS=(g++ cmake make ninja-build pkg-config
+  nlohmann-json3-dev libfmt-dev libcli11-dev
+  python3 python3-numpy)          # python3-numpy: the fixture generator used by the demo run
+TEST_PKGS=(libgtest-dev libgmock-dev clang-format)
+BENCH_PKGS=(libbenchmark-dev)
+
+want=("${BUILD_PKGS[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${TEST_PKGS[@]}") ;;
+    --bench) want+=("${BENCH_PKGS[@]}") ;;
+    *) echo "deps.sh: unknown option '$arg' (use --test or --bench)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "deps.sh: installing ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

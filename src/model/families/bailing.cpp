@@ -1,0 +1,104 @@
+// bailing_moe (Ling v1) and bailing_moe_v2 (Ling 2.0), remote-code families
+// (ARCHITECTURES.md §18, §18b): fused query_key_value, `dense` output projection, shared experts,
+// first_k_dense_replace dense layers; v2 adds q/k norms, partial RoPE and a sigmoid group router.
+#include "model/families/families.h"
+#include "model/family_common.h"
+
+namespace maxact::families {
+namespace {
+
+ModelSpec bailing(const ConfigReader& c, bool v2) {
+  ModelSpec s;
+  s.family = v2 ? Family::kBailingMoeV2 : Family::kBailingMoe;
+  ConfigDefaults d;
+  if (v2) {
+    d.vocab_size = 157184;
+    d.hidden_size = 2048;
+    d.intermediate_size = 5120;
+    d.num_layers = 20;
+    d.num_heads = 16;
+    d.num_kv_heads = 4;
+    d.head_dim = 128;
+    d.rope_theta = 600000.0;
+  } else {
+    d.vocab_size = 30592;
+    d.hidden_size = 1024;
+    d.intermediate_size = 0;
+    d.num_layers = 24;
+    d.num_heads = 16;
+    d.rms_norm_eps = 1e-5;
+  }
+  const int64_t inter = read_basic_dims(c, s, d);
+  auto& a = s.attention;
+  a.fused_qkv = true;
+  a.q_bias = a.k_bias = a.v_bias = c.get_bool("use_qkv_bias", false);
+  a.o_bias = c.get_bool("use_bias", !v2);
+  a.qk_norm = v2 && c.get_bool("use_qk_norm", true);
+  s.norm_head = c.get_bool("norm_head", false);
+  // ARCHITECTURES.md §18b: partial rotary 0.5 in Ling 2.0 (llama.cpp's default too).
+  s.rope.push_back(read_rope(c, a.head_dim, d.rope_theta, v2 ? 0.5 : 1.0));
+
+  auto& m = s.moe;
+  m.num_experts = static_cast<int>(c.get_int("num_experts", v2 ? 256 : 16));
+  m.top_k = static_cast<int>(c.get_int("num_experts_per_tok", v2 ? 8 : 2));
+  m.intermediate = static_cast<int>(c.get_int("moe_intermediate_size", v2 ? 512 : 0));
+  m.norm_topk_prob = c.get_bool("norm_topk_prob", true);
+  m.combine = CombineKind::kFp32OverSlots;
+  m.storage = ExpertStorage::kPerExpert;
+  const int64_t shared = c.get_int("num_shared_experts", v2 ? 1 : 0);
+  const int64_t shared_width = c.get_int("moe_shared_expert_intermediate_size", 0);
+  m.shared_intermediate = static_cast<int>(shared <= 0 ? 0
+                                           : shared_width > 0 ? shared_width
+                                                              : m.intermediate * shared);
+  if (v2) {
+    m.router = RouterKind::kSigmoidGroupLimited;
+    m.expert_bias = c.get_bool("moe_router_enable_expert_bias", true);
+    m.num_groups = static_cast<int>(c.get_int("n_group", 8));
+    m.topk_groups = static_cast<int>(c.get_int("topk_group", 4));
+    m.routed_scaling = c.get_double("routed_scaling_factor", 1.0);
+    if (m.num_groups <= 0 || m.num_experts % m.num_groups != 0) {
+      c.fail("n_group", "must divide num_experts");
+    }
+    if (m.topk_groups <= 0 || m.topk_groups > m.num_groups) c.fail("topk_group", "must be in [1, n_group]");
+  } else {
+    m.router = RouterKind::kSoftmaxTopK;
+  }
+  if (m.num_experts <= 0) c.fail("num_experts", "must be positive");
+  if (m.top_k <= 0 || m.top_k > m.num_experts) c.fail("num_experts_per_tok", "must be in [1, num_experts]");
+  const int first_dense = static_cast<int>(c.get_int("first_k_dense_replace", v2 ? 1 : 0));
+  if (first_dense > 0 && inter <= 0) c.fail("intermediate_size", "is required for dense layers");
+  if (first_dense < s.num_layers && m.intermediate <= 0) c.fail("moe_intermediate_size", "is required");
+
+  add_embedding_and_head(s, "model.word_embeddings");
+  const int64_t H = s.hidden_size, hd = a.head_dim;
+  for (int i = 0; i < s.num_layers; ++i) {
+    const bool moe = i >= first_dense;
+    s.layers.push_back({MixerKind::kAttention, 0, 0, moe ? MlpKind::kMoe : MlpKind::kDense,
+                        moe ? 0 : static_cast<int>(inter)});
+    const std::string p = layer_prefix(i);
+    add_norm(s, p + "input_layernorm", H, i);
+    add_linear(s, p + "attention.query_key_value", (a.num_heads + 2 * int64_t{a.num_kv_heads}) * hd,
+               H, i, a.q_bias);
+    add_linear(s, p + "attention.dense", H, a.num_heads * hd, i, a.o_bias);
+    if (a.qk_norm) {
+      add_norm(s, p + "attention.query_layernorm", hd, i);
+      add_norm(s, p + "attention.key_layernorm", hd, i);
+    }
+    add_norm(s, p + "post_attention_layernorm", H, i);
+    if (!moe) {
+      add_swiglu(s, p + "mlp", inter, i, false);
+      continue;
+    }
+    add_per_expert_moe(s, p + "mlp", i);
+    if (m.expert_bias) add_tensor(s, p + "mlp.gate.expert_bias", {m.num_experts}, TensorReq::Role::kOther, i);
+    if (m.shared_intermediate > 0) add_swiglu(s, p + "mlp.shared_experts", m.shared_intermediate, i, false);
+  }
+  return s;
+}
+
+}  // namespace
+
+ModelSpec bailing_moe(const ConfigReader& c) { return bailing(c, false); }
+ModelSpec bailing_moe_v2(const ConfigReader& c) { return bailing(c, true); }
+
+}  // namespace maxact::families

@@ -1,0 +1,83 @@
+// gpt_oss (ARCHITECTURES.md §14): attention sinks, YaRN, alternating sliding window, top-k-then-
+// softmax router with bias, clamped SwiGLU experts stored MXFP4 (or dequantized bf16).
+#include "model/families/families.h"
+#include "model/family_common.h"
+
+namespace maxact::families {
+
+ModelSpec gpt_oss(const ConfigReader& c) {
+  ModelSpec s;
+  s.family = Family::kGptOss;
+  s.norm = NormKind::kFp32Weight;
+  ConfigDefaults d;
+  d.vocab_size = 201088;
+  d.hidden_size = 2880;
+  d.intermediate_size = 2880;
+  d.num_layers = 36;
+  d.num_heads = 64;
+  d.num_kv_heads = 8;
+  d.head_dim = 64;
+  d.rms_norm_eps = 1e-5;
+  d.rope_theta = 150000.0;
+  d.max_position_embeddings = 131072;
+  const int64_t inter = read_basic_dims(c, s, d);
+  auto& a = s.attention;
+  a.q_bias = a.k_bias = a.v_bias = a.o_bias = true;  // GptOssConfig forces attention_bias
+  a.sinks = true;
+  s.rope.push_back(read_rope(c, a.head_dim, d.rope_theta, 1.0));
+  read_quantization(c, s);
+
+  auto& m = s.moe;
+  m.num_experts = static_cast<int>(c.get_int("num_local_experts", 128));
+  m.top_k = static_cast<int>(c.get_int("num_experts_per_tok", c.get_int("experts_per_token", 4)));
+  m.intermediate = static_cast<int>(inter);
+  m.router = RouterKind::kTopKSoftmax;
+  m.router_bias = true;
+  m.combine = CombineKind::kFp32OverAllExperts;
+  m.swiglu_limit = c.get_double("swiglu_limit", 7.0);
+  m.storage = s.quantization == Quantization::kMxfp4 ? ExpertStorage::kGptOssMxfp4
+                                                      : ExpertStorage::kGptOssDense;
+  if (m.num_experts <= 0) c.fail("num_local_experts", "must be positive");
+  if (m.top_k <= 0 || m.top_k > m.num_experts) c.fail("num_experts_per_tok", "must be in [1, num_local_experts]");
+  if (m.storage == ExpertStorage::kGptOssMxfp4 && (s.hidden_size % 32 != 0 || inter % 32 != 0)) {
+    c.fail("hidden_size", "and intermediate_size must be multiples of 32 for MXFP4 experts");
+  }
+
+  const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 128));
+  const auto types = read_layer_types(c, s.num_layers, {"sliding_attention", "full_attention"});
+  add_embedding_and_head(s);
+  const int64_t H = s.hidden_size, I = inter, E = m.num_experts;
+  for (int i = 0; i < s.num_layers; ++i) {
+    const bool sliding = types.empty() ? i % 2 == 0
+                                       : types[static_cast<std::size_t>(i)] == "sliding_attention";
+    s.layers.push_back({MixerKind::kAttention, sliding ? window : 0, 0, MlpKind::kMoe, 0});
+    const std::string p = layer_prefix(i);
+    add_norm(s, p + "input_layernorm", H, i);
+    add_attention(s, i, false);
+    add_tensor(s, p + "self_attn.sinks", {a.num_heads}, TensorReq::Role::kOther, i);
+    add_norm(s, p + "post_attention_layernorm", H, i);
+    add_linear(s, p + "mlp.router", E, H, i, true);
+    const std::string ex = p + "mlp.experts.";
+    const auto kE = TensorReq::Role::kExpert;
+    const int all = m.num_experts;
+    if (m.storage == ExpertStorage::kGptOssMxfp4) {
+      const auto packed = [&](const std::string& name, std::vector<int64_t> shape, int per) {
+        TensorReq& t = add_tensor(s, ex + name, std::move(shape), kE, i, false, all);
+        t.packed_u8 = true;
+        t.params_per_element = per;
+      };
+      packed("gate_up_proj_blocks", {E, 2 * I, H / 32, 16}, 2);
+      packed("gate_up_proj_scales", {E, 2 * I, H / 32}, 0);
+      packed("down_proj_blocks", {E, H, I / 32, 16}, 2);
+      packed("down_proj_scales", {E, H, I / 32}, 0);
+    } else {
+      add_tensor(s, ex + "gate_up_proj", {E, H, 2 * I}, kE, i, false, all);
+      add_tensor(s, ex + "down_proj", {E, I, H}, kE, i, false, all);
+    }
+    add_tensor(s, ex + "gate_up_proj_bias", {E, 2 * I}, kE, i, false, all);
+    add_tensor(s, ex + "down_proj_bias", {E, H}, kE, i, false, all);
+  }
+  return s;
+}
+
+}  // namespace maxact::families

@@ -1,0 +1,162 @@
+// qwen3_next, qwen3_5, qwen3_5_moe: Gated DeltaNet linear-attention layers interleaved with gated
+// full attention, N2 ("1 + w") norms (ARCHITECTURES.md §9-§12).
+#include <algorithm>
+
+#include "model/families/families.h"
+#include "model/family_common.h"
+
+namespace maxact::families {
+namespace {
+
+enum class HybridMlp { kNextMoe, kDense, kFusedMoe };
+
+ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, bool fused_qkvz,
+                 HybridMlp mlp) {
+  ModelSpec s;
+  s.family = family;
+  s.norm = NormKind::kOnePlus;
+  const int64_t inter = read_basic_dims(c, s, d);
+  auto& a = s.attention;
+  a.qk_norm = true;
+  a.output_gate = c.get_bool("attn_output_gate", true);
+  a.q_bias = a.k_bias = a.v_bias = a.o_bias = c.get_bool("attention_bias", false);
+  s.rope.push_back(read_rope(c, a.head_dim, 10000.0, 0.25));
+
+  auto& g = s.linear_attn;
+  g.num_k_heads = static_cast<int>(c.get_int("linear_num_key_heads", 16));
+  g.num_v_heads = static_cast<int>(c.get_int("linear_num_value_heads", 32));
+  g.k_head_dim = static_cast<int>(c.get_int("linear_key_head_dim", 128));
+  g.v_head_dim = static_cast<int>(c.get_int("linear_value_head_dim", 128));
+  g.conv_kernel = static_cast<int>(c.get_int("linear_conv_kernel_dim", 4));
+  g.fused_qkvz = fused_qkvz;
+  if (g.num_k_heads <= 0 || g.num_v_heads % g.num_k_heads != 0) {
+    c.fail("linear_num_value_heads", "must be a positive multiple of linear_num_key_heads");
+  }
+  if (g.k_head_dim <= 0 || g.v_head_dim <= 0 || g.conv_kernel <= 0) {
+    c.fail("linear_key_head_dim", "and linear_value_head_dim / linear_conv_kernel_dim must be positive");
+  }
+
+  const int interval = static_cast<int>(c.get_int("full_attention_interval", 4));
+  if (interval <= 0) c.fail("full_attention_interval", "must be positive");
+  const auto types = read_layer_types(c, s.num_layers, {"linear_attention", "full_attention"});
+
+  auto& m = s.moe;
+  int step = 1;
+  std::vector<int64_t> mlp_only;
+  if (mlp != HybridMlp::kDense) {
+    m.num_experts = static_cast<int>(c.get_int("num_experts", mlp == HybridMlp::kNextMoe ? 512 : 256));
+    m.top_k = static_cast<int>(c.get_int("num_experts_per_tok", mlp == HybridMlp::kNextMoe ? 10 : 8));
+    m.intermediate = static_cast<int>(c.get_int("moe_intermediate_size", 512));
+    m.shared_intermediate = static_cast<int>(c.get_int("shared_expert_intermediate_size", 512));
+    m.shared_gate = m.shared_intermediate > 0;
+    m.router = RouterKind::kSoftmaxTopK;
+    m.combine = CombineKind::kExpertOrderInDtype;
+    // Qwen3.5-MoE always renormalises; Qwen3-Next follows norm_topk_prob.
+    m.norm_topk_prob = mlp == HybridMlp::kFusedMoe ? true : c.get_bool("norm_topk_prob", true);
+    m.storage = mlp == HybridMlp::kFusedMoe ? ExpertStorage::kFusedGateUp : ExpertStorage::kPerExpert;
+    if (m.num_experts <= 0) c.fail("num_experts", "must be positive");
+    if (m.top_k <= 0 || m.top_k > m.num_experts) c.fail("num_experts_per_tok", "must be in [1, num_experts]");
+    if (mlp == HybridMlp::kNextMoe) {
+      step = static_cast<int>(c.get_int("decoder_sparse_step", 1));
+      if (step <= 0) c.fail("decoder_sparse_step", "must be positive");
+      mlp_only = c.get_int_list("mlp_only_layers");
+    }
+  }
+
+  add_embedding_and_head(s);
+  const int64_t H = s.hidden_size;
+  for (int i = 0; i < s.num_layers; ++i) {
+    const std::string p = layer_prefix(i);
+    const bool full = types.empty() ? (i + 1) % interval == 0
+                                    : types[static_cast<std::size_t>(i)] == "full_attention";
+    LayerSpec L{full ? MixerKind::kAttention : MixerKind::kGatedDeltaNet, 0, 0, MlpKind::kDense,
+                static_cast<int>(inter)};
+    add_norm(s, p + "input_layernorm", H, i);
+    if (full) {
+      add_attention(s, i, true, a.output_gate ? 2 : 1);
+    } else {
+      const std::string la = p + "linear_attn.";
+      const int64_t key_dim = int64_t{g.num_k_heads} * g.k_head_dim;
+      const int64_t value_dim = int64_t{g.num_v_heads} * g.v_head_dim;
+      const int64_t conv_dim = 2 * key_dim + value_dim;
+      if (fused_qkvz) {
+        add_linear(s, la + "in_proj_qkvz", 2 * key_dim + 2 * value_dim, H, i);
+        add_linear(s, la + "in_proj_ba", 2 * int64_t{g.num_v_heads}, H, i);
+      } else {
+        add_linear(s, la + "in_proj_qkv", conv_dim, H, i);
+        add_linear(s, la + "in_proj_z", value_dim, H, i);
+        add_linear(s, la + "in_proj_b", g.num_v_heads, H, i);
+        add_linear(s, la + "in_proj_a", g.num_v_heads, H, i);
+      }
+      add_tensor(s, la + "conv1d.weight", {conv_dim, 1, g.conv_kernel}, TensorReq::Role::kOther, i);
+      add_tensor(s, la + "dt_bias", {g.num_v_heads}, TensorReq::Role::kOther, i);
+      add_tensor(s, la + "A_log", {g.num_v_heads}, TensorReq::Role::kOther, i);
+      add_norm(s, la + "norm", g.v_head_dim, i);
+      add_linear(s, la + "out_proj", H, value_dim, i);
+    }
+    add_norm(s, p + "post_attention_layernorm", H, i);
+    const bool dense_only = std::find(mlp_only.begin(), mlp_only.end(), i) != mlp_only.end();
+    if (mlp == HybridMlp::kDense || dense_only || (i + 1) % step != 0) {
+      add_swiglu(s, p + "mlp", inter, i, false);
+    } else {
+      L.mlp = MlpKind::kMoe;
+      L.intermediate = 0;
+      if (mlp == HybridMlp::kFusedMoe) {
+        const int64_t E = m.num_experts, I = m.intermediate;
+        add_linear(s, p + "mlp.gate", E, H, i);
+        add_tensor(s, p + "mlp.experts.gate_up_proj", {E, 2 * I, H}, TensorReq::Role::kExpert, i,
+                   false, m.num_experts);
+        add_tensor(s, p + "mlp.experts.down_proj", {E, H, I}, TensorReq::Role::kExpert, i, false,
+                   m.num_experts);
+      } else {
+        add_per_expert_moe(s, p + "mlp", i);
+      }
+      if (m.shared_intermediate > 0) {
+        add_swiglu(s, p + "mlp.shared_expert", m.shared_intermediate, i, false);
+        add_linear(s, p + "mlp.shared_expert_gate", 1, H, i);
+      }
+    }
+    s.layers.push_back(L);
+  }
+  return s;
+}
+
+}  // namespace
+
+ModelSpec qwen3_next(const ConfigReader& c) {
+  ConfigDefaults d;
+  d.vocab_size = 151936;
+  d.hidden_size = 2048;
+  d.intermediate_size = 5632;
+  d.num_layers = 48;
+  d.num_heads = 16;
+  d.num_kv_heads = 2;
+  d.head_dim = 256;
+  return hybrid(c, Family::kQwen3Next, d, true, HybridMlp::kNextMoe);
+}
+
+ModelSpec qwen3_5(const ConfigReader& c) {
+  ConfigDefaults d;
+  d.vocab_size = 248320;
+  d.hidden_size = 4096;
+  d.intermediate_size = 12288;
+  d.num_layers = 32;
+  d.num_heads = 16;
+  d.num_kv_heads = 4;
+  d.head_dim = 256;
+  return hybrid(c, Family::kQwen3_5, d, false, HybridMlp::kDense);
+}
+
+ModelSpec qwen3_5_moe(const ConfigReader& c) {
+  ConfigDefaults d;
+  d.vocab_size = 248320;
+  d.hidden_size = 2048;
+  d.intermediate_size = 0;  // removed from the MoE config: every layer is MoE
+  d.num_layers = 40;
+  d.num_heads = 16;
+  d.num_kv_heads = 2;
+  d.head_dim = 256;
+  return hybrid(c, Family::kQwen3_5Moe, d, false, HybridMlp::kFusedMoe);
+}
+
+}  // namespace maxact::families

@@ -1,0 +1,160 @@
+#include "maxact/model.h"
+
+#include <algorithm>
+#include <array>
+
+#include "maxact/error.h"
+#include "maxact/hub.h"
+#include "maxact/quant_layouts.h"
+
+namespace maxact {
+namespace fs = std::filesystem;
+
+std::string canonical_tensor_name(const std::string& n) {
+  // Other towers and multi-token-prediction heads: not part of the text forward pass.
+  static constexpr std::array<std::string_view, 9> kIgnored{
+      "visual.",        "model.visual.",          "vision_tower.",
+      "model.vision_tower.", "multi_modal_projector.", "model.multi_modal_projector.",
+      "mtp.",           "model.mtp.",             "vision_model."};
+  for (auto p : kIgnored) {
+    if (n.starts_with(p)) return {};
+  }
+  static constexpr std::string_view kNew = "model.language_model.";
+  static constexpr std::string_view kOld = "language_model.model.";
+  static constexpr std::string_view kOldHead = "language_model.lm_head.";
+  if (n.starts_with(kNew)) return "model." + n.substr(kNew.size());
+  if (n.starts_with(kOld)) return "model." + n.substr(kOld.size());
+  if (n.starts_with(kOldHead)) return "lm_head." + n.substr(kOldHead.size());
+  return n;
+}
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+// The FP8 companion of "x.weight" is "x.weight_scale_inv".
+std::string scale_inv_name(const std::string& weight) { return weight + "_scale_inv"; }
+
+}  // namespace
+
+const BoundTensor* Model::find(const std::string& canonical_name) const {
+  auto it = bound_.find(canonical_name);
+  return it == bound_.end() ? nullptr : &it->second;
+}
+
+Model Model::open(const std::string& model_arg) {
+  ResolvedModel r = resolve_model(model_arg);
+  Model m = open_dir(r.dir);
+  m.origin_ = r.origin;
+  return m;
+}
+
+Model Model::open_dir(const fs::path& dir) {
+  Model m;
+  m.dir_ = dir;
+  m.origin_ = "folder " + dir.string();
+  m.spec_ = parse_model_config(dir / "config.json");
+  m.ckpt_ = Checkpoint::open(dir);
+  std::error_code ec;
+  m.has_tokenizer_ = fs::is_regular_file(dir / "tokenizer.json", ec);
+
+  // Canonical name -> tensor on disk; two disk names for one canonical name is a duplicate.
+  std::map<std::string, const TensorView*> canon;
+  for (const auto& [name, t] : m.ckpt_.tensors()) {
+    std::string c = canonical_tensor_name(name);
+    if (c.empty()) {
+      m.ignored_.push_back(name);
+      continue;
+    }
+    auto [it, inserted] = canon.emplace(c, t);
+    if (!inserted) {
+      throw Error(ErrorCode::kDuplicateTensor,
+                  m.ckpt_.source() + ": tensors '" + it->second->name + "' and '" + name +
+                      "' are the same tensor '" + c + "' under two prefixes");
+    }
+  }
+
+  const ModelSpec& s = m.spec_;
+  std::vector<std::string> problems;
+  std::map<std::string, bool> used;
+  bool saw_fp8 = false;
+  for (const TensorReq& req : s.tensors) {
+    auto it = canon.find(req.name);
+    if (it == canon.end()) {
+      problems.push_back("missing " + req.name + " " + shape_str(req.shape));
+      continue;
+    }
+    const TensorView* t = it->second;
+    used[req.name] = true;
+    BoundTensor b{&req, t, nullptr};
+    const std::string where = req.name + " (" + *t->file + ")";
+    if (t->shape != req.shape) {
+      problems.push_back("shape of " + where + " is " + shape_str(t->shape) + ", expected " +
+                         shape_str(req.shape));
+      continue;
+    }
+    if (req.packed_u8) {
+      if (t->dtype != DType::kU8) {
+        problems.push_back("dtype of " + where + " is " + std::string(dtype_name(t->dtype)) +
+                           ", expected U8 (MXFP4)");
+      }
+    } else if (t->dtype == DType::kF8E4M3 || t->dtype == DType::kF8E5M2) {
+      auto sc = canon.find(scale_inv_name(req.name));
+      if (!req.linear || sc == canon.end()) {
+        problems.push_back("dtype of " + where + " is " + std::string(dtype_name(t->dtype)) +
+                           (req.linear ? " without its weight_scale_inv block scales"
+                                       : " but only Linear weights may be FP8"));
+      } else {
+        try {
+          check_fp8_block_pair(*t, *sc->second, s.fp8_block_out, s.fp8_block_in);
+          b.scale_inv = sc->second;
+          used[sc->first] = true;
+          saw_fp8 = true;
+        } catch (const Error& e) {
+          problems.push_back(e.what());
+        }
+      }
+    } else if (!dtype_is_float(t->dtype)) {
+      problems.push_back("dtype of " + where + " is " + std::string(dtype_name(t->dtype)) +
+                         ", expected a floating-point type");
+    }
+    m.bound_.emplace(req.name, b);
+  }
+  if (s.family == Family::kGptOss && s.moe.storage == ExpertStorage::kGptOssMxfp4) {
+    for (int i = 0; i < s.num_layers && problems.empty(); ++i) {
+      const std::string p = "model.layers." + std::to_string(i) + ".mlp.experts.";
+      for (const char* w : {"gate_up_proj", "down_proj"}) {
+        try {
+          check_mxfp4_pair(*canon.at(p + w + "_blocks"), *canon.at(p + w + "_scales"));
+        } catch (const Error& e) {
+          problems.push_back(e.what());
+        }
+      }
+    }
+  }
+  if (saw_fp8 && s.quantization != Quantization::kFp8Block) {
+    problems.push_back(
+        "FP8 weights with weight_scale_inv found, but config.json has no quantization_config "
+        "with quant_method 'fp8'");
+  }
+  if (!problems.empty()) {
+    std::string msg = dir.string() + ": checkpoint does not match config.json (" + s.model_type +
+                      "), " + std::to_string(problems.size()) + " problem(s):";
+    constexpr std::size_t kShown = 50;
+    for (std::size_t i = 0; i < problems.size() && i < kShown; ++i) msg += "\n  " + problems[i];
+    if (problems.size() > kShown) {
+      msg += "\n  ... and " + std::to_string(problems.size() - kShown) + " more";
+    }
+    throw Error(ErrorCode::kTensorMismatch, msg);
+  }
+  for (const auto& [name, t] : canon) {
+    if (!used.count(name)) m.unused_.push_back(t->name);
+  }
+  return m;
+}
+
+}  // namespace maxact
