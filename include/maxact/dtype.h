@@ -29,7 +29,9 @@ inline uint32_t f32_to_bits(float f) {
   std::memcpy(&b, &f, sizeof b);
   return b;
 }
-inline float bf16_to_f32(uint16_t h) { return bits_to_f32(uint32_t{h} << 16); }
+inline float bf16_to_f32(uint16_t h) {
+  return bits_to_f32(uint32_t{h} << 16);
+}
 float f16_to_f32(uint16_t h);
 // OCP FP8 E4M3 "fn" (torch.float8_e4m3fn): no infinities, 0x7F / 0xFF are NaN, max 448.
 float e4m3_to_f32(uint8_t b);

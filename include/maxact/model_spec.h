@@ -13,8 +13,23 @@
 namespace maxact {
 
 enum class Family {
-  kLlama, kMistral, kMixtral, kQwen2, kQwen2_5_VL, kQwen3, kQwen3Moe, kQwen3Next, kQwen3_5,
-  kQwen3_5Moe, kGemma, kGemma2, kGemma3, kGptOss, kPhi3, kBailingMoe, kBailingMoeV2,
+  kLlama,
+  kMistral,
+  kMixtral,
+  kQwen2,
+  kQwen2_5_VL,
+  kQwen3,
+  kQwen3Moe,
+  kQwen3Next,
+  kQwen3_5,
+  kQwen3_5Moe,
+  kGemma,
+  kGemma2,
+  kGemma3,
+  kGptOss,
+  kPhi3,
+  kBailingMoe,
+  kBailingMoeV2,
 };
 
 // ARCHITECTURES.md §1.3: N1 = bf(w * bf(x r)), N2 = x r (1 + w), N3 = fp32 weight.
@@ -28,10 +43,10 @@ enum class RouterKind { kSoftmaxTopK, kTopKSoftmax, kSigmoidGroupLimited };
 enum class CombineKind { kExpertOrderInDtype, kFp32OverSlots, kFp32OverAllExperts };
 // How routed experts are stored on disk.
 enum class ExpertStorage {
-  kPerExpert,        // ...experts.{e}.{gate,up,down}_proj.weight (Mixtral: w1/w3/w2)
-  kFusedGateUp,      // Qwen3.5-MoE: experts.gate_up_proj [E, 2I, H], experts.down_proj [E, H, I]
-  kGptOssDense,      // gpt-oss bf16: gate_up_proj [E, H, 2I] (interleaved), down_proj [E, I, H]
-  kGptOssMxfp4,      // gpt-oss MXFP4: *_blocks / *_scales + biases
+  kPerExpert,    // ...experts.{e}.{gate,up,down}_proj.weight (Mixtral: w1/w3/w2)
+  kFusedGateUp,  // Qwen3.5-MoE: experts.gate_up_proj [E, 2I, H], experts.down_proj [E, H, I]
+  kGptOssDense,  // gpt-oss bf16: gate_up_proj [E, H, 2I] (interleaved), down_proj [E, I, H]
+  kGptOssMxfp4,  // gpt-oss MXFP4: *_blocks / *_scales + biases
 };
 enum class Quantization { kNone, kFp8Block, kMxfp4 };
 
@@ -53,12 +68,12 @@ struct RopeSpec {
 struct AttentionSpec {
   int num_heads = 0, num_kv_heads = 0, head_dim = 0;
   bool q_bias = false, k_bias = false, v_bias = false, o_bias = false;
-  bool fused_qkv = false;        // phi3 qkv_proj, bailing query_key_value
-  bool qk_norm = false;          // per-head q/k RMSNorm (kind = ModelSpec::norm, except bailing N1)
-  bool output_gate = false;      // qwen3_next / qwen3_5: q_proj carries a sigmoid gate per head
-  bool sinks = false;            // gpt-oss
-  double scale = 0.0;            // softmax scale applied to q k^T
-  double logit_softcap = 0.0;    // gemma2 (0 = none)
+  bool fused_qkv = false;      // phi3 qkv_proj, bailing query_key_value
+  bool qk_norm = false;        // per-head q/k RMSNorm (kind = ModelSpec::norm, except bailing N1)
+  bool output_gate = false;    // qwen3_next / qwen3_5: q_proj carries a sigmoid gate per head
+  bool sinks = false;          // gpt-oss
+  double scale = 0.0;          // softmax scale applied to q k^T
+  double logit_softcap = 0.0;  // gemma2 (0 = none)
 };
 
 struct LinearAttnSpec {  // Gated DeltaNet, ARCHITECTURES.md §10
@@ -86,7 +101,7 @@ struct LayerSpec {
   int sliding_window = 0;  // 0 = full causal attention
   int rope_table = 0;      // index into ModelSpec::rope (gemma3: 0 global, 1 local)
   MlpKind mlp = MlpKind::kDense;
-  int intermediate = 0;    // dense MLP width on this layer
+  int intermediate = 0;  // dense MLP width on this layer
 };
 
 // One tensor the forward pass reads, by canonical name (wrapper prefixes removed).
@@ -95,9 +110,9 @@ struct TensorReq {
   std::string name;
   std::vector<int64_t> shape;  // logical (dequantized) shape
   Role role = Role::kWeight;
-  int layer = -1;         // -1 = not in a decoder layer
-  int experts_in = 0;     // routed experts this tensor holds (kExpert): 1 per-expert, E fused
-  bool linear = false;    // a Linear weight: may be stored FP8 block-quantized
+  int layer = -1;       // -1 = not in a decoder layer
+  int experts_in = 0;   // routed experts this tensor holds (kExpert): 1 per-expert, E fused
+  bool linear = false;  // a Linear weight: may be stored FP8 block-quantized
   // Raw U8 quantized data (MXFP4 blocks / scales) instead of a float tensor; parameters per stored
   // element (2 for packed FP4 pairs, 0 for scales, which are not parameters).
   bool packed_u8 = false;
@@ -108,7 +123,8 @@ struct ModelSpec {
   Family family = Family::kLlama;
   std::string model_type;    // as given in config.json (outer model_type for wrappers)
   std::string architecture;  // architectures[0] if present
-  std::string module_prefix; // hook-visible path of the decoder stack ("model", "model.language_model")
+  std::string
+      module_prefix;  // hook-visible path of the decoder stack ("model", "model.language_model")
   int64_t vocab_size = 0;
   int hidden_size = 0;
   int num_layers = 0;

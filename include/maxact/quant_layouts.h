@@ -22,7 +22,7 @@ void dequant_mxfp4_rows(const TensorView& blocks, const TensorView& scales, int6
 void check_fp8_block_pair(const TensorView& weight, const TensorView& scale_inv, int64_t block_out,
                           int64_t block_in);
 void dequant_fp8_block_rows(const TensorView& weight, const TensorView& scale_inv,
-                            int64_t block_out, int64_t block_in, int64_t row_begin,
-                            int64_t row_end, float* out);
+                            int64_t block_out, int64_t block_in, int64_t row_begin, int64_t row_end,
+                            float* out);
 
 }  // namespace maxact

@@ -22,7 +22,7 @@ struct TensorView {
   std::vector<int64_t> shape;
   const unsigned char* data = nullptr;  // inside the mapping; not aligned in general
   std::size_t nbytes = 0;
-  uint64_t file_offset = 0;        // absolute offset of the first byte in the file
+  uint64_t file_offset = 0;           // absolute offset of the first byte in the file
   const std::string* file = nullptr;  // path of the file holding it (owned by the checkpoint)
 
   int64_t numel() const;

@@ -53,7 +53,8 @@ ResolvedModel resolve_model(const std::string& arg) {
                 arg + ": not a folder (give the model folder holding config.json)");
   }
   // Hub id: org/name[@revision]; names use letters, digits, '-', '_', '.'.
-  static const std::regex id_re(R"(^([A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._-]*)(@([A-Za-z0-9._/-]+))?$)");
+  static const std::regex id_re(
+      R"(^([A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._-]*)(@([A-Za-z0-9._/-]+))?$)");
   std::smatch m;
   if (!std::regex_match(arg, m, id_re)) {
     throw Error(ErrorCode::kNotFound,
@@ -96,9 +97,9 @@ ResolvedModel resolve_model(const std::string& arg) {
     looked += " (no snapshots/" + hash + ")";
   }
   if (looked.empty()) looked = "\n  (no cache folder: HF_HUB_CACHE, HF_HOME and HOME are unset)";
-  throw Error(ErrorCode::kNotFound, arg + ": not a folder, and revision '" + revision +
-                                        "' not found in the local Hugging Face cache; looked in:" +
-                                        looked);
+  throw Error(ErrorCode::kNotFound,
+              arg + ": not a folder, and revision '" + revision +
+                  "' not found in the local Hugging Face cache; looked in:" + looked);
 }
 
 }  // namespace maxact

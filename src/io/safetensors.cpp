@@ -32,7 +32,9 @@ namespace {
   throw Error(code, file + ": " + msg);
 }
 
-std::string tensor_where(const std::string& name) { return "tensor '" + name + "'"; }
+std::string tensor_where(const std::string& name) {
+  return "tensor '" + name + "'";
+}
 
 // Reads a non-negative integer that fits in int64 / uint64 from a JSON value.
 bool as_u64(const json& v, uint64_t& out) {
@@ -186,15 +188,16 @@ SafetensorsFile::SafetensorsFile(const fs::path& path)
   for (const auto& t : tensors_) {
     if (t.nbytes > 0) order.push_back(&t);
   }
-  std::sort(order.begin(), order.end(),
-            [](const TensorView* a, const TensorView* b) { return a->file_offset < b->file_offset; });
+  std::sort(order.begin(), order.end(), [](const TensorView* a, const TensorView* b) {
+    return a->file_offset < b->file_offset;
+  });
   for (std::size_t i = 1; i < order.size(); ++i) {
     const TensorView& prev = *order[i - 1];
     const TensorView& cur = *order[i];
     if (cur.file_offset < prev.file_offset + prev.nbytes) {
-      fail(ErrorCode::kSpanOverlap, path_,
-           tensor_where(cur.name) + " overlaps " + tensor_where(prev.name) +
-               " in the data section");
+      fail(
+          ErrorCode::kSpanOverlap, path_,
+          tensor_where(cur.name) + " overlaps " + tensor_where(prev.name) + " in the data section");
     }
   }
 }
@@ -219,9 +222,9 @@ void Checkpoint::add_shard(SafetensorsFile shard) {
   for (const auto& t : s.tensors()) {
     auto [it, inserted] = by_name_.emplace(t.name, &t);
     if (!inserted) {
-      throw Error(ErrorCode::kDuplicateTensor,
-                  s.path() + ": " + tensor_where(t.name) + " is also in " + *it->second->file +
-                      "; a tensor may be stored once only");
+      throw Error(ErrorCode::kDuplicateTensor, s.path() + ": " + tensor_where(t.name) +
+                                                   " is also in " + *it->second->file +
+                                                   "; a tensor may be stored once only");
     }
   }
   for (const auto& [k, v] : s.metadata()) metadata_.emplace(k, v);
@@ -253,8 +256,8 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
   Checkpoint c;
   c.source_ = index_path.string();
   const std::string& ipath = c.source_;
-  const json index =
-      parse_json(read_text_file(index_path), ipath, ErrorCode::kIndexJson, [&](const DuplicateKey& d) {
+  const json index = parse_json(
+      read_text_file(index_path), ipath, ErrorCode::kIndexJson, [&](const DuplicateKey& d) {
         if (d.parent == "weight_map") {
           return Error(ErrorCode::kDuplicateTensor,
                        ipath + ": " + tensor_where(d.key) + " is listed twice in weight_map");
@@ -274,9 +277,9 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
     }
     const std::string name = shard.get<std::string>();
     if (!is_plain_file_name(name)) {
-      throw Error(ErrorCode::kShardName,
-                  ipath + ": shard name '" + name + "' (for " + tensor_where(tensor) +
-                      ") is not a plain file name inside the model folder");
+      throw Error(ErrorCode::kShardName, ipath + ": shard name '" + name + "' (for " +
+                                             tensor_where(tensor) +
+                                             ") is not a plain file name inside the model folder");
     }
     auto [it, inserted] = expected.try_emplace(name);
     if (inserted) shard_order.push_back(name);
@@ -284,10 +287,10 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
   }
   for (const auto& name : shard_order) {
     if (!fs::exists(dir / name, ec)) {
-      throw Error(ErrorCode::kShardMissing,
-                  ipath + ": shard '" + name + "' (holding " + tensor_where(expected[name][0]) +
-                      " and " + std::to_string(expected[name].size() - 1) +
-                      " more) does not exist in " + dir.string());
+      throw Error(ErrorCode::kShardMissing, ipath + ": shard '" + name + "' (holding " +
+                                                tensor_where(expected[name][0]) + " and " +
+                                                std::to_string(expected[name].size() - 1) +
+                                                " more) does not exist in " + dir.string());
     }
   }
   c.shards_.reserve(shard_order.size());
@@ -298,9 +301,9 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
     for (const auto& t : s.tensors()) present.insert(t.name);
     for (const auto& t : expected[name]) {
       if (!present.count(t)) {
-        throw Error(ErrorCode::kShardContents,
-                    ipath + ": index places " + tensor_where(t) + " in '" + name +
-                        "' but that shard does not contain it");
+        throw Error(ErrorCode::kShardContents, ipath + ": index places " + tensor_where(t) +
+                                                   " in '" + name +
+                                                   "' but that shard does not contain it");
       }
     }
   }

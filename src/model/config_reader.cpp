@@ -151,8 +151,7 @@ std::vector<std::string> ConfigReader::get_string_list(const std::string& key) c
 }
 
 std::optional<double> ConfigReader::obj_double(const json& obj, const std::string& key,
-                                               const std::string& where,
-                                               const std::string& file) {
+                                               const std::string& where, const std::string& file) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return std::nullopt;
   if (!it->is_number()) {

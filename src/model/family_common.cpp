@@ -26,7 +26,8 @@ int64_t read_basic_dims(const ConfigReader& c, ModelSpec& s, const ConfigDefault
                                       ") must divide num_attention_heads (" +
                                       std::to_string(a.num_heads) + ")");
   }
-  const int64_t hd = c.get_int("head_dim", d.head_dim > 0 ? d.head_dim : s.hidden_size / a.num_heads);
+  const int64_t hd =
+      c.get_int("head_dim", d.head_dim > 0 ? d.head_dim : s.hidden_size / a.num_heads);
   if (hd <= 0) c.fail("head_dim", "must be positive");
   a.head_dim = static_cast<int>(hd);
   a.scale = 1.0 / std::sqrt(static_cast<double>(a.head_dim));
@@ -109,9 +110,8 @@ RopeSpec rope_from_object(const ConfigReader& c, const json& obj, const std::str
   r.factor = ConfigReader::obj_double(obj, "factor", where, f).value_or(1.0);
   r.low_freq_factor = ConfigReader::obj_double(obj, "low_freq_factor", where, f).value_or(1.0);
   r.high_freq_factor = ConfigReader::obj_double(obj, "high_freq_factor", where, f).value_or(4.0);
-  r.original_max_position =
-      ConfigReader::obj_int(obj, "original_max_position_embeddings", where, f)
-          .value_or(c.get_int("original_max_position_embeddings", 0));
+  r.original_max_position = ConfigReader::obj_int(obj, "original_max_position_embeddings", where, f)
+                                .value_or(c.get_int("original_max_position_embeddings", 0));
   r.beta_fast = ConfigReader::obj_double(obj, "beta_fast", where, f).value_or(32.0);
   r.beta_slow = ConfigReader::obj_double(obj, "beta_slow", where, f).value_or(1.0);
   r.attention_factor = ConfigReader::obj_double(obj, "attention_factor", where, f);
@@ -215,10 +215,12 @@ void read_quantization(const ConfigReader& c, ModelSpec& s) {
   }
 }
 
-std::string layer_prefix(int layer) { return "model.layers." + std::to_string(layer) + "."; }
+std::string layer_prefix(int layer) {
+  return "model.layers." + std::to_string(layer) + ".";
+}
 
-TensorReq& add_tensor(ModelSpec& s, std::string name, std::vector<int64_t> shape, TensorReq::Role role,
-                int layer, bool linear, int experts_in) {
+TensorReq& add_tensor(ModelSpec& s, std::string name, std::vector<int64_t> shape,
+                      TensorReq::Role role, int layer, bool linear, int experts_in) {
   TensorReq t;
   t.name = std::move(name);
   t.shape = std::move(shape);

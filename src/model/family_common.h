@@ -35,9 +35,9 @@ int64_t read_basic_dims(const ConfigReader& c, ModelSpec& s, const ConfigDefault
 RopeSpec read_rope(const ConfigReader& c, int head_dim, double default_theta,
                    double default_partial, bool legacy_yarn_is_longrope = false);
 // RoPE from one dict of v5 `rope_parameters` form ({"rope_type", "rope_theta", ...}).
-RopeSpec rope_from_object(const ConfigReader& c, const nlohmann::json& obj, const std::string& where,
-                          int head_dim, double default_theta, double default_partial,
-                          bool legacy_yarn_is_longrope);
+RopeSpec rope_from_object(const ConfigReader& c, const nlohmann::json& obj,
+                          const std::string& where, int head_dim, double default_theta,
+                          double default_partial, bool legacy_yarn_is_longrope);
 
 // `layer_types` if present (validated: one per layer, each among `allowed`), else empty.
 std::vector<std::string> read_layer_types(const ConfigReader& c, int num_layers,
@@ -50,8 +50,9 @@ void read_quantization(const ConfigReader& c, ModelSpec& s);
 std::string layer_prefix(int layer);
 
 // Tensor-table helpers. Shapes are [out, in] for Linear weights.
-TensorReq& add_tensor(ModelSpec& s, std::string name, std::vector<int64_t> shape, TensorReq::Role role,
-                int layer = -1, bool linear = false, int experts_in = 0);
+TensorReq& add_tensor(ModelSpec& s, std::string name, std::vector<int64_t> shape,
+                      TensorReq::Role role, int layer = -1, bool linear = false,
+                      int experts_in = 0);
 void add_linear(ModelSpec& s, const std::string& module, int64_t out, int64_t in, int layer,
                 bool bias = false);
 void add_norm(ModelSpec& s, const std::string& module, int64_t dim, int layer = -1);

@@ -34,8 +34,9 @@ ParamCounts count_params(const ModelSpec& s) {
 }
 
 ScanSupport scan_support(const ModelSpec&) {
-  return {false, "the forward pass is not implemented yet (maxact currently reads and checks "
-                 "checkpoints only)"};
+  return {false,
+          "the forward pass is not implemented yet (maxact currently reads and checks "
+          "checkpoints only)"};
 }
 
 namespace {
@@ -90,13 +91,12 @@ json rope_json(const RopeSpec& r) {
 }
 
 std::string rope_text(const RopeSpec& r) {
-  std::string s = fmt::format("{} theta={:g} rotary_dim={}", rope_kind_name(r.kind), r.theta,
-                              r.rotary_dim);
+  std::string s =
+      fmt::format("{} theta={:g} rotary_dim={}", rope_kind_name(r.kind), r.theta, r.rotary_dim);
   if (r.kind != RopeKind::kDefault && r.kind != RopeKind::kLongRope) {
     s += fmt::format(" factor={:g}", r.factor);
   }
-  if (r.original_max_position > 0 && r.kind != RopeKind::kDefault &&
-      r.kind != RopeKind::kLinear) {
+  if (r.original_max_position > 0 && r.kind != RopeKind::kDefault && r.kind != RopeKind::kLinear) {
     s += fmt::format(" original_max_pos={}", r.original_max_position);
   }
   return s;
@@ -163,8 +163,8 @@ json inspect_json(const Model& m) {
   j["vocab_size"] = s.vocab_size;
   j["hidden_size"] = s.hidden_size;
   j["num_layers"] = s.num_layers;
-  j["norm"] = {{"kind", norm_kind_name(s.norm)}, {"eps", s.rms_norm_eps},
-               {"sandwich", s.sandwich_norms}};
+  j["norm"] = {
+      {"kind", norm_kind_name(s.norm)}, {"eps", s.rms_norm_eps}, {"sandwich", s.sandwich_norms}};
   j["activation"] = activation_name(s.activation);
   j["embedding_scaled"] = s.embed_scale;
   j["tie_word_embeddings"] = s.tie_word_embeddings;
@@ -213,6 +213,7 @@ json inspect_json(const Model& m) {
                 {"shared_expert_intermediate_size", e.shared_intermediate},
                 {"shared_expert_gate", e.shared_gate},
                 {"storage", expert_storage_name(e.storage)}};
+    if (e.swiglu_limit > 0) j["moe"]["swiglu_limit"] = e.swiglu_limit;
     if (e.router == RouterKind::kSigmoidGroupLimited) {
       j["moe"]["n_group"] = e.num_groups;
       j["moe"]["topk_group"] = e.topk_groups;
@@ -224,7 +225,8 @@ json inspect_json(const Model& m) {
                      {"embedding_and_head", pc.embedding},
                      {"routed_experts", pc.routed_experts}};
   json st = json::object();
-  for (const auto& [dt, r] : storage_by_dtype(m)) st[dt] = {{"tensors", r.tensors}, {"bytes", r.bytes}};
+  for (const auto& [dt, r] : storage_by_dtype(m))
+    st[dt] = {{"tensors", r.tensors}, {"bytes", r.bytes}};
   j["storage"] = {{"quantization", quantization_name(s.quantization)},
                   {"by_dtype", st},
                   {"bytes", m.checkpoint().tensor_bytes()},
@@ -262,9 +264,12 @@ std::string inspect_text(const Model& m) {
     o += fmt::format("rope{}        {}\n", s.rope.size() > 1 ? std::to_string(i) : std::string(" "),
                      rope_text(s.rope[i]));
   }
-  o += fmt::format("norm         {} eps={:g}{}{}, activation {}\n", norm_kind_name(s.norm),
+  o += fmt::format("norm         {} eps={:g}{}{}, activation {}{}\n", norm_kind_name(s.norm),
                    s.rms_norm_eps, s.sandwich_norms ? ", sandwich" : "",
-                   s.embed_scale ? ", scaled embeddings" : "", activation_name(s.activation));
+                   s.embed_scale ? ", scaled embeddings" : "", activation_name(s.activation),
+                   s.moe.swiglu_limit > 0
+                       ? fmt::format(" (clamped SwiGLU, limit {:g})", s.moe.swiglu_limit)
+                       : "");
   if (s.linear_attn.num_k_heads > 0 &&
       std::any_of(s.layers.begin(), s.layers.end(),
                   [](const LayerSpec& L) { return L.mixer == MixerKind::kGatedDeltaNet; })) {
@@ -287,7 +292,8 @@ std::string inspect_text(const Model& m) {
   std::vector<std::pair<std::string, std::vector<int>>> groups;
   for (std::size_t i = 0; i < s.layers.size(); ++i) {
     const std::string d = layer_desc(s, s.layers[i]);
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == d; });
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == d; });
     if (it == groups.end()) {
       groups.push_back({d, {}});
       it = groups.end() - 1;
@@ -302,13 +308,14 @@ std::string inspect_text(const Model& m) {
   o += fmt::format("tied head    {}\n", s.tie_word_embeddings ? "yes" : "no");
   std::string st;
   for (const auto& [dt, r] : storage_by_dtype(m)) {
-    st += fmt::format("{}{} {} tensors {}", st.empty() ? "" : "; ", dt, r.tensors, human_bytes(r.bytes));
+    st += fmt::format("{}{} {} tensors {}", st.empty() ? "" : "; ", dt, r.tensors,
+                      human_bytes(r.bytes));
   }
   o += fmt::format("storage      {} in {} file(s): {}; quantization {}\n",
                    human_bytes(m.checkpoint().tensor_bytes()), m.checkpoint().shards().size(), st,
                    quantization_name(s.quantization));
   if (!m.ignored_tensors().empty()) {
-    o += fmt::format("ignored      {} tensors of other towers (vision / projector / MTP)\n",
+    o += fmt::format("ignored      {} tensors of other towers and MTP layers\n",
                      m.ignored_tensors().size());
   }
   if (!m.unused_tensors().empty()) {

@@ -12,10 +12,15 @@ namespace fs = std::filesystem;
 
 std::string canonical_tensor_name(const std::string& n) {
   // Other towers and multi-token-prediction heads: not part of the text forward pass.
-  static constexpr std::array<std::string_view, 9> kIgnored{
-      "visual.",        "model.visual.",          "vision_tower.",
-      "model.vision_tower.", "multi_modal_projector.", "model.multi_modal_projector.",
-      "mtp.",           "model.mtp.",             "vision_model."};
+  static constexpr std::array<std::string_view, 9> kIgnored{"visual.",
+                                                            "model.visual.",
+                                                            "vision_tower.",
+                                                            "model.vision_tower.",
+                                                            "multi_modal_projector.",
+                                                            "model.multi_modal_projector.",
+                                                            "mtp.",
+                                                            "model.mtp.",
+                                                            "vision_model."};
   for (auto p : kIgnored) {
     if (n.starts_with(p)) return {};
   }
@@ -36,8 +41,25 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
+// Layers numbered past num_hidden_layers are multi-token-prediction heads (Ling 2.0 stores its
+// MTP layer as model.layers.{num_hidden_layers}); the text forward pass never reads them.
+bool beyond_decoder_stack(const std::string& canonical, int num_layers) {
+  static constexpr std::string_view kLayers = "model.layers.";
+  if (!canonical.starts_with(kLayers)) return false;
+  std::size_t i = kLayers.size();
+  int64_t n = 0;
+  bool digits = false;
+  while (i < canonical.size() && canonical[i] >= '0' && canonical[i] <= '9' && n < (1 << 30)) {
+    n = n * 10 + (canonical[i++] - '0');
+    digits = true;
+  }
+  return digits && i < canonical.size() && canonical[i] == '.' && n >= num_layers;
+}
+
 // The FP8 companion of "x.weight" is "x.weight_scale_inv".
-std::string scale_inv_name(const std::string& weight) { return weight + "_scale_inv"; }
+std::string scale_inv_name(const std::string& weight) {
+  return weight + "_scale_inv";
+}
 
 }  // namespace
 
@@ -66,22 +88,22 @@ Model Model::open_dir(const fs::path& dir) {
   std::map<std::string, const TensorView*> canon;
   for (const auto& [name, t] : m.ckpt_.tensors()) {
     std::string c = canonical_tensor_name(name);
-    if (c.empty()) {
+    if (c.empty() || beyond_decoder_stack(c, m.spec_.num_layers)) {
       m.ignored_.push_back(name);
       continue;
     }
     auto [it, inserted] = canon.emplace(c, t);
     if (!inserted) {
-      throw Error(ErrorCode::kDuplicateTensor,
-                  m.ckpt_.source() + ": tensors '" + it->second->name + "' and '" + name +
-                      "' are the same tensor '" + c + "' under two prefixes");
+      throw Error(ErrorCode::kDuplicateTensor, m.ckpt_.source() + ": tensors '" + it->second->name +
+                                                   "' and '" + name + "' are the same tensor '" +
+                                                   c + "' under two prefixes");
     }
   }
 
   const ModelSpec& s = m.spec_;
   std::vector<std::string> problems;
   std::map<std::string, bool> used;
-  bool saw_fp8 = false;
+  bool fp8_without_config = false;
   for (const TensorReq& req : s.tensors) {
     auto it = canon.find(req.name);
     if (it == canon.end()) {
@@ -109,13 +131,16 @@ Model Model::open_dir(const fs::path& dir) {
                            (req.linear ? " without its weight_scale_inv block scales"
                                        : " but only Linear weights may be FP8"));
       } else {
-        try {
-          check_fp8_block_pair(*t, *sc->second, s.fp8_block_out, s.fp8_block_in);
-          b.scale_inv = sc->second;
-          used[sc->first] = true;
-          saw_fp8 = true;
-        } catch (const Error& e) {
-          problems.push_back(e.what());
+        used[sc->first] = true;
+        if (s.quantization != Quantization::kFp8Block) {
+          fp8_without_config = true;  // reported once below: the block size is unknown
+        } else {
+          try {
+            check_fp8_block_pair(*t, *sc->second, s.fp8_block_out, s.fp8_block_in);
+            b.scale_inv = sc->second;
+          } catch (const Error& e) {
+            problems.push_back(e.what());
+          }
         }
       }
     } else if (!dtype_is_float(t->dtype)) {
@@ -136,7 +161,7 @@ Model Model::open_dir(const fs::path& dir) {
       }
     }
   }
-  if (saw_fp8 && s.quantization != Quantization::kFp8Block) {
+  if (fp8_without_config) {
     problems.push_back(
         "FP8 weights with weight_scale_inv found, but config.json has no quantization_config "
         "with quant_method 'fp8'");

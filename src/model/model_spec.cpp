@@ -4,41 +4,64 @@ namespace maxact {
 
 std::string_view family_name(Family f) {
   switch (f) {
-    case Family::kLlama: return "llama";
-    case Family::kMistral: return "mistral";
-    case Family::kMixtral: return "mixtral";
-    case Family::kQwen2: return "qwen2";
-    case Family::kQwen2_5_VL: return "qwen2_5_vl";
-    case Family::kQwen3: return "qwen3";
-    case Family::kQwen3Moe: return "qwen3_moe";
-    case Family::kQwen3Next: return "qwen3_next";
-    case Family::kQwen3_5: return "qwen3_5";
-    case Family::kQwen3_5Moe: return "qwen3_5_moe";
-    case Family::kGemma: return "gemma";
-    case Family::kGemma2: return "gemma2";
-    case Family::kGemma3: return "gemma3";
-    case Family::kGptOss: return "gpt_oss";
-    case Family::kPhi3: return "phi3";
-    case Family::kBailingMoe: return "bailing_moe";
-    case Family::kBailingMoeV2: return "bailing_moe_v2";
+    case Family::kLlama:
+      return "llama";
+    case Family::kMistral:
+      return "mistral";
+    case Family::kMixtral:
+      return "mixtral";
+    case Family::kQwen2:
+      return "qwen2";
+    case Family::kQwen2_5_VL:
+      return "qwen2_5_vl";
+    case Family::kQwen3:
+      return "qwen3";
+    case Family::kQwen3Moe:
+      return "qwen3_moe";
+    case Family::kQwen3Next:
+      return "qwen3_next";
+    case Family::kQwen3_5:
+      return "qwen3_5";
+    case Family::kQwen3_5Moe:
+      return "qwen3_5_moe";
+    case Family::kGemma:
+      return "gemma";
+    case Family::kGemma2:
+      return "gemma2";
+    case Family::kGemma3:
+      return "gemma3";
+    case Family::kGptOss:
+      return "gpt_oss";
+    case Family::kPhi3:
+      return "phi3";
+    case Family::kBailingMoe:
+      return "bailing_moe";
+    case Family::kBailingMoeV2:
+      return "bailing_moe_v2";
   }
   return "?";
 }
 
 std::string_view norm_kind_name(NormKind k) {
   switch (k) {
-    case NormKind::kPlain: return "rmsnorm";
-    case NormKind::kOnePlus: return "rmsnorm_1p";
-    case NormKind::kFp32Weight: return "rmsnorm_fp32";
+    case NormKind::kPlain:
+      return "rmsnorm";
+    case NormKind::kOnePlus:
+      return "rmsnorm_1p";
+    case NormKind::kFp32Weight:
+      return "rmsnorm_fp32";
   }
   return "?";
 }
 
 std::string_view activation_name(Activation a) {
   switch (a) {
-    case Activation::kSilu: return "silu";
-    case Activation::kGeluTanh: return "gelu_tanh";
-    case Activation::kGelu: return "gelu";
+    case Activation::kSilu:
+      return "silu";
+    case Activation::kGeluTanh:
+      return "gelu_tanh";
+    case Activation::kGelu:
+      return "gelu";
   }
   return "?";
 }
@@ -49,49 +72,68 @@ std::string_view mixer_kind_name(MixerKind k) {
 
 std::string_view mlp_kind_name(MlpKind k) {
   switch (k) {
-    case MlpKind::kDense: return "dense";
-    case MlpKind::kDenseFusedGateUp: return "dense_fused";
-    case MlpKind::kMoe: return "moe";
+    case MlpKind::kDense:
+      return "dense";
+    case MlpKind::kDenseFusedGateUp:
+      return "dense_fused";
+    case MlpKind::kMoe:
+      return "moe";
   }
   return "?";
 }
 
 std::string_view rope_kind_name(RopeKind k) {
   switch (k) {
-    case RopeKind::kDefault: return "default";
-    case RopeKind::kLinear: return "linear";
-    case RopeKind::kDynamic: return "dynamic";
-    case RopeKind::kLlama3: return "llama3";
-    case RopeKind::kYarn: return "yarn";
-    case RopeKind::kLongRope: return "longrope";
+    case RopeKind::kDefault:
+      return "default";
+    case RopeKind::kLinear:
+      return "linear";
+    case RopeKind::kDynamic:
+      return "dynamic";
+    case RopeKind::kLlama3:
+      return "llama3";
+    case RopeKind::kYarn:
+      return "yarn";
+    case RopeKind::kLongRope:
+      return "longrope";
   }
   return "?";
 }
 
 std::string_view router_kind_name(RouterKind k) {
   switch (k) {
-    case RouterKind::kSoftmaxTopK: return "softmax_topk";
-    case RouterKind::kTopKSoftmax: return "topk_softmax";
-    case RouterKind::kSigmoidGroupLimited: return "sigmoid_group_topk";
+    case RouterKind::kSoftmaxTopK:
+      return "softmax_topk";
+    case RouterKind::kTopKSoftmax:
+      return "topk_softmax";
+    case RouterKind::kSigmoidGroupLimited:
+      return "sigmoid_group_topk";
   }
   return "?";
 }
 
 std::string_view expert_storage_name(ExpertStorage s) {
   switch (s) {
-    case ExpertStorage::kPerExpert: return "per_expert";
-    case ExpertStorage::kFusedGateUp: return "fused_gate_up";
-    case ExpertStorage::kGptOssDense: return "gpt_oss_dense";
-    case ExpertStorage::kGptOssMxfp4: return "mxfp4";
+    case ExpertStorage::kPerExpert:
+      return "per_expert";
+    case ExpertStorage::kFusedGateUp:
+      return "fused_gate_up";
+    case ExpertStorage::kGptOssDense:
+      return "gpt_oss_dense";
+    case ExpertStorage::kGptOssMxfp4:
+      return "mxfp4";
   }
   return "?";
 }
 
 std::string_view quantization_name(Quantization q) {
   switch (q) {
-    case Quantization::kNone: return "none";
-    case Quantization::kFp8Block: return "fp8_block";
-    case Quantization::kMxfp4: return "mxfp4";
+    case Quantization::kNone:
+      return "none";
+    case Quantization::kFp8Block:
+      return "fp8_block";
+    case Quantization::kMxfp4:
+      return "mxfp4";
   }
   return "?";
 }

@@ -71,7 +71,8 @@ ModelSpec parse_model_config(const std::filesystem::path& config_json) {
   const std::string file = config_json.string();
   std::error_code ec;
   if (!std::filesystem::exists(config_json, ec)) {
-    throw Error(ErrorCode::kConfig, file + ": missing (a Hugging Face model folder has config.json)");
+    throw Error(ErrorCode::kConfig,
+                file + ": missing (a Hugging Face model folder has config.json)");
   }
   nlohmann::json root =
       parse_json(read_text_file(config_json), file, ErrorCode::kConfig, [&](const DuplicateKey& d) {
@@ -91,8 +92,8 @@ ModelSpec parse_model_config(const std::filesystem::path& config_json) {
   if (e == nullptr) {
     std::string list;
     for (const auto& t : supported_model_types()) list += (list.empty() ? "" : ", ") + t;
-    const std::string what = outer.empty() ? std::string("no model_type")
-                                           : "model_type '" + outer + "'";
+    const std::string what =
+        outer.empty() ? std::string("no model_type") : "model_type '" + outer + "'";
     throw Error(ErrorCode::kUnsupported,
                 file + ": " + what + " is not supported by maxact (supported: " + list + ")");
   }

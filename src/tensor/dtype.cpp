@@ -29,7 +29,9 @@ constexpr std::array<DTypeInfo, 12> kDTypes{{
     {DType::kBool, "BOOL", 1, false},
 }};
 
-const DTypeInfo& info(DType t) { return kDTypes[static_cast<std::size_t>(t)]; }
+const DTypeInfo& info(DType t) {
+  return kDTypes[static_cast<std::size_t>(t)];
+}
 
 template <typename T>
 T load(const unsigned char* p) {
@@ -81,9 +83,15 @@ const Fp8Tables& fp8_tables() {
 
 }  // namespace
 
-std::string_view dtype_name(DType t) { return info(t).name; }
-std::size_t dtype_size(DType t) { return info(t).size; }
-bool dtype_is_float(DType t) { return info(t).is_float; }
+std::string_view dtype_name(DType t) {
+  return info(t).name;
+}
+std::size_t dtype_size(DType t) {
+  return info(t).size;
+}
+bool dtype_is_float(DType t) {
+  return info(t).is_float;
+}
 
 std::optional<DType> dtype_from_name(std::string_view name) {
   for (const auto& d : kDTypes) {
@@ -105,8 +113,12 @@ float f16_to_f32(uint16_t h) {
   return bits_to_f32(sign | ((exp + 112) << 23) | (mant << 13));
 }
 
-float e4m3_to_f32(uint8_t b) { return fp8_tables().e4m3[b]; }
-float e5m2_to_f32(uint8_t b) { return fp8_tables().e5m2[b]; }
+float e4m3_to_f32(uint8_t b) {
+  return fp8_tables().e4m3[b];
+}
+float e5m2_to_f32(uint8_t b) {
+  return fp8_tables().e5m2[b];
+}
 
 uint16_t f32_to_bf16(float f) {
   const uint32_t bits = f32_to_bits(f);
@@ -119,7 +131,7 @@ uint16_t f32_to_f16(float f) {
   const uint32_t bits = f32_to_bits(f);
   const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
   const uint32_t abs = bits & 0x7FFFFFFFu;
-  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN
+  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);   // NaN
   if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds to >= 65520: inf
   if (abs < 0x38800000u) {
     // Result is subnormal (or zero) in fp16: scale so the fp16 ulp (2^-24) becomes 1 and let the

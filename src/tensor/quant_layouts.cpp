@@ -37,8 +37,8 @@ void check_mxfp4_pair(const TensorView& blocks, const TensorView& scales) {
   if (blocks.dtype != DType::kU8) mismatch(blocks, "MXFP4 blocks must be U8");
   if (scales.dtype != DType::kU8) mismatch(scales, "MXFP4 scales must be U8");
   if (blocks.shape.size() < 2 || blocks.shape.back() != 16) {
-    mismatch(blocks, "MXFP4 blocks must have shape [..., groups, 16], found " +
-                         shape_str(blocks.shape));
+    mismatch(blocks,
+             "MXFP4 blocks must have shape [..., groups, 16], found " + shape_str(blocks.shape));
   }
   const std::vector<int64_t> want(blocks.shape.begin(), blocks.shape.end() - 1);
   if (scales.shape != want) {
@@ -101,8 +101,8 @@ void check_fp8_block_pair(const TensorView& weight, const TensorView& scale_inv,
 }
 
 void dequant_fp8_block_rows(const TensorView& weight, const TensorView& scale_inv,
-                            int64_t block_out, int64_t block_in, int64_t row_begin,
-                            int64_t row_end, float* out) {
+                            int64_t block_out, int64_t block_in, int64_t row_begin, int64_t row_end,
+                            float* out) {
   check_fp8_block_pair(weight, scale_inv, block_out, block_in);
   check_rows(weight, weight.shape[0], row_begin, row_end);
   const int64_t cols = weight.shape[1];

@@ -13,7 +13,8 @@ namespace {
 int run_inspect(const std::string& model_arg, bool as_json) {
   const maxact::Model m = maxact::Model::open(model_arg);
   // Render fully before printing so a failure leaves no partial output.
-  const std::string out = as_json ? maxact::inspect_json(m).dump(2) + "\n" : maxact::inspect_text(m);
+  const std::string out =
+      as_json ? maxact::inspect_json(m).dump(2) + "\n" : maxact::inspect_text(m);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }
@@ -29,7 +30,8 @@ int main(int argc, char** argv) {
   bool as_json = false;
   auto* inspect = app.add_subcommand(
       "inspect", "Show a model's architecture, size and storage (reads headers only)");
-  inspect->add_option("MODEL", model_arg, "Model folder, or hub id org/name[@revision]")->required();
+  inspect->add_option("MODEL", model_arg, "Model folder, or hub id org/name[@revision]")
+      ->required();
   inspect->add_flag("--json", as_json, "Print JSON instead of the summary");
 
   try {

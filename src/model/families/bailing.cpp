@@ -47,7 +47,7 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
   m.storage = ExpertStorage::kPerExpert;
   const int64_t shared = c.get_int("num_shared_experts", v2 ? 1 : 0);
   const int64_t shared_width = c.get_int("moe_shared_expert_intermediate_size", 0);
-  m.shared_intermediate = static_cast<int>(shared <= 0 ? 0
+  m.shared_intermediate = static_cast<int>(shared <= 0        ? 0
                                            : shared_width > 0 ? shared_width
                                                               : m.intermediate * shared);
   if (v2) {
@@ -59,15 +59,18 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
     if (m.num_groups <= 0 || m.num_experts % m.num_groups != 0) {
       c.fail("n_group", "must divide num_experts");
     }
-    if (m.topk_groups <= 0 || m.topk_groups > m.num_groups) c.fail("topk_group", "must be in [1, n_group]");
+    if (m.topk_groups <= 0 || m.topk_groups > m.num_groups)
+      c.fail("topk_group", "must be in [1, n_group]");
   } else {
     m.router = RouterKind::kSoftmaxTopK;
   }
   if (m.num_experts <= 0) c.fail("num_experts", "must be positive");
-  if (m.top_k <= 0 || m.top_k > m.num_experts) c.fail("num_experts_per_tok", "must be in [1, num_experts]");
+  if (m.top_k <= 0 || m.top_k > m.num_experts)
+    c.fail("num_experts_per_tok", "must be in [1, num_experts]");
   const int first_dense = static_cast<int>(c.get_int("first_k_dense_replace", v2 ? 1 : 0));
   if (first_dense > 0 && inter <= 0) c.fail("intermediate_size", "is required for dense layers");
-  if (first_dense < s.num_layers && m.intermediate <= 0) c.fail("moe_intermediate_size", "is required");
+  if (first_dense < s.num_layers && m.intermediate <= 0)
+    c.fail("moe_intermediate_size", "is required");
 
   add_embedding_and_head(s, "model.word_embeddings");
   const int64_t H = s.hidden_size, hd = a.head_dim;
@@ -90,15 +93,21 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
       continue;
     }
     add_per_expert_moe(s, p + "mlp", i);
-    if (m.expert_bias) add_tensor(s, p + "mlp.gate.expert_bias", {m.num_experts}, TensorReq::Role::kOther, i);
-    if (m.shared_intermediate > 0) add_swiglu(s, p + "mlp.shared_experts", m.shared_intermediate, i, false);
+    if (m.expert_bias)
+      add_tensor(s, p + "mlp.gate.expert_bias", {m.num_experts}, TensorReq::Role::kOther, i);
+    if (m.shared_intermediate > 0)
+      add_swiglu(s, p + "mlp.shared_experts", m.shared_intermediate, i, false);
   }
   return s;
 }
 
 }  // namespace
 
-ModelSpec bailing_moe(const ConfigReader& c) { return bailing(c, false); }
-ModelSpec bailing_moe_v2(const ConfigReader& c) { return bailing(c, true); }
+ModelSpec bailing_moe(const ConfigReader& c) {
+  return bailing(c, false);
+}
+ModelSpec bailing_moe_v2(const ConfigReader& c) {
+  return bailing(c, true);
+}
 
 }  // namespace maxact::families

@@ -12,7 +12,8 @@ Activation gemma_activation(const ConfigReader& c) {
   // v4 Gemma uses hidden_activation and falls back to GELU-tanh, ignoring hidden_act
   // (Gemma-1 configs carry hidden_act "gelu"); ARCHITECTURES.md §20 keeps that behaviour.
   const std::string act = c.get_string("hidden_activation", "gelu_pytorch_tanh");
-  if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast") return Activation::kGeluTanh;
+  if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast")
+    return Activation::kGeluTanh;
   if (act == "gelu") return Activation::kGelu;
   if (act == "silu" || act == "swish") return Activation::kSilu;
   c.fail("hidden_activation", "'" + act + "' is not supported (gelu_pytorch_tanh, gelu, silu)");
@@ -92,15 +93,14 @@ ModelSpec gemma2(const ConfigReader& c) {
   // Gemma2Config defaults both softcaps on; a null in config.json switches one off.
   s.attention.logit_softcap =
       c.present("attn_logit_softcapping") ? c.get_double("attn_logit_softcapping", 0.0) : 50.0;
-  s.final_logit_softcap = c.present("final_logit_softcapping")
-                              ? c.get_double("final_logit_softcapping", 0.0)
-                              : 30.0;
+  s.final_logit_softcap =
+      c.present("final_logit_softcapping") ? c.get_double("final_logit_softcapping", 0.0) : 30.0;
   s.rope.push_back(read_rope(c, s.attention.head_dim, d.rope_theta, 1.0));
   const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 4096));
   const auto types = read_layer_types(c, s.num_layers, {"sliding_attention", "full_attention"});
   for (int i = 0; i < s.num_layers; ++i) {
-    const bool sliding = types.empty() ? i % 2 == 0
-                                       : types[static_cast<std::size_t>(i)] == "sliding_attention";
+    const bool sliding =
+        types.empty() ? i % 2 == 0 : types[static_cast<std::size_t>(i)] == "sliding_attention";
     s.layers.push_back(
         {MixerKind::kAttention, sliding ? window : 0, 0, MlpKind::kDense, static_cast<int>(inter)});
   }
@@ -130,8 +130,8 @@ ModelSpec gemma3(const ConfigReader& c) {
         c.fail(std::string("rope_parameters.") + kind, "must be an object");
       }
       const double theta = std::string(kind) == "full_attention" ? 1e6 : 1e4;
-      s.rope.push_back(rope_from_object(c, *it, std::string("rope_parameters.") + kind, hd, theta,
-                                        1.0, false));
+      s.rope.push_back(
+          rope_from_object(c, *it, std::string("rope_parameters.") + kind, hd, theta, 1.0, false));
     }
   } else {
     s.rope.push_back(read_rope(c, hd, d.rope_theta, 1.0));  // rope_scaling: global layers only

@@ -36,9 +36,10 @@ ModelSpec gpt_oss(const ConfigReader& c) {
   m.combine = CombineKind::kFp32OverAllExperts;
   m.swiglu_limit = c.get_double("swiglu_limit", 7.0);
   m.storage = s.quantization == Quantization::kMxfp4 ? ExpertStorage::kGptOssMxfp4
-                                                      : ExpertStorage::kGptOssDense;
+                                                     : ExpertStorage::kGptOssDense;
   if (m.num_experts <= 0) c.fail("num_local_experts", "must be positive");
-  if (m.top_k <= 0 || m.top_k > m.num_experts) c.fail("num_experts_per_tok", "must be in [1, num_local_experts]");
+  if (m.top_k <= 0 || m.top_k > m.num_experts)
+    c.fail("num_experts_per_tok", "must be in [1, num_local_experts]");
   if (m.storage == ExpertStorage::kGptOssMxfp4 && (s.hidden_size % 32 != 0 || inter % 32 != 0)) {
     c.fail("hidden_size", "and intermediate_size must be multiples of 32 for MXFP4 experts");
   }
@@ -48,8 +49,8 @@ ModelSpec gpt_oss(const ConfigReader& c) {
   add_embedding_and_head(s);
   const int64_t H = s.hidden_size, I = inter, E = m.num_experts;
   for (int i = 0; i < s.num_layers; ++i) {
-    const bool sliding = types.empty() ? i % 2 == 0
-                                       : types[static_cast<std::size_t>(i)] == "sliding_attention";
+    const bool sliding =
+        types.empty() ? i % 2 == 0 : types[static_cast<std::size_t>(i)] == "sliding_attention";
     s.layers.push_back({MixerKind::kAttention, sliding ? window : 0, 0, MlpKind::kMoe, 0});
     const std::string p = layer_prefix(i);
     add_norm(s, p + "input_layernorm", H, i);

@@ -17,7 +17,8 @@ ModelSpec llama_like(const ConfigReader& c, Family family, const ConfigDefaults&
   const int window = static_cast<int>(c.get_int_null_zero("sliding_window", default_window));
   add_embedding_and_head(s);
   for (int i = 0; i < s.num_layers; ++i) {
-    s.layers.push_back({MixerKind::kAttention, window, 0, MlpKind::kDense, static_cast<int>(inter)});
+    s.layers.push_back(
+        {MixerKind::kAttention, window, 0, MlpKind::kDense, static_cast<int>(inter)});
     const std::string p = layer_prefix(i);
     add_norm(s, p + "input_layernorm", s.hidden_size, i);
     add_attention(s, i, false);

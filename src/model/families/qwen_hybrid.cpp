@@ -33,7 +33,8 @@ ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, 
     c.fail("linear_num_value_heads", "must be a positive multiple of linear_num_key_heads");
   }
   if (g.k_head_dim <= 0 || g.v_head_dim <= 0 || g.conv_kernel <= 0) {
-    c.fail("linear_key_head_dim", "and linear_value_head_dim / linear_conv_kernel_dim must be positive");
+    c.fail("linear_key_head_dim",
+           "and linear_value_head_dim / linear_conv_kernel_dim must be positive");
   }
 
   const int interval = static_cast<int>(c.get_int("full_attention_interval", 4));
@@ -44,8 +45,10 @@ ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, 
   int step = 1;
   std::vector<int64_t> mlp_only;
   if (mlp != HybridMlp::kDense) {
-    m.num_experts = static_cast<int>(c.get_int("num_experts", mlp == HybridMlp::kNextMoe ? 512 : 256));
-    m.top_k = static_cast<int>(c.get_int("num_experts_per_tok", mlp == HybridMlp::kNextMoe ? 10 : 8));
+    m.num_experts =
+        static_cast<int>(c.get_int("num_experts", mlp == HybridMlp::kNextMoe ? 512 : 256));
+    m.top_k =
+        static_cast<int>(c.get_int("num_experts_per_tok", mlp == HybridMlp::kNextMoe ? 10 : 8));
     m.intermediate = static_cast<int>(c.get_int("moe_intermediate_size", 512));
     m.shared_intermediate = static_cast<int>(c.get_int("shared_expert_intermediate_size", 512));
     m.shared_gate = m.shared_intermediate > 0;
@@ -53,9 +56,11 @@ ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, 
     m.combine = CombineKind::kExpertOrderInDtype;
     // Qwen3.5-MoE always renormalises; Qwen3-Next follows norm_topk_prob.
     m.norm_topk_prob = mlp == HybridMlp::kFusedMoe ? true : c.get_bool("norm_topk_prob", true);
-    m.storage = mlp == HybridMlp::kFusedMoe ? ExpertStorage::kFusedGateUp : ExpertStorage::kPerExpert;
+    m.storage =
+        mlp == HybridMlp::kFusedMoe ? ExpertStorage::kFusedGateUp : ExpertStorage::kPerExpert;
     if (m.num_experts <= 0) c.fail("num_experts", "must be positive");
-    if (m.top_k <= 0 || m.top_k > m.num_experts) c.fail("num_experts_per_tok", "must be in [1, num_experts]");
+    if (m.top_k <= 0 || m.top_k > m.num_experts)
+      c.fail("num_experts_per_tok", "must be in [1, num_experts]");
     if (mlp == HybridMlp::kNextMoe) {
       step = static_cast<int>(c.get_int("decoder_sparse_step", 1));
       if (step <= 0) c.fail("decoder_sparse_step", "must be positive");

@@ -1,0 +1,83 @@
+#include "test_util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace maxact::test {
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "maxact-test-XXXXXX").string();
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void write_file(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + p.string());
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string raw_safetensors(const std::string& header, const std::string& data,
+                            int64_t header_len) {
+  const uint64_t n = header_len < 0 ? header.size() : static_cast<uint64_t>(header_len);
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &n, 8);
+  return out + header + data;
+}
+
+std::string bytes_of(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+void expect_error(const std::function<void()>& f, ErrorCode code,
+                  const std::vector<std::string>& parts) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(error_code_name(e.code()), error_code_name(code)) << "message: " << e.what();
+    for (const auto& p : parts) {
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
+          << "expected '" << p << "' in: " << e.what();
+    }
+    return;
+  }
+  ADD_FAILURE() << "expected an error of kind " << error_code_name(code);
+}
+
+fs::path fixture(const std::string& name) {
+  return fs::path(MAXACT_FIXTURE_DIR) / name;
+}
+
+CommandResult run_command(const std::string& cmd) {
+  TempDir tmp;
+  const fs::path out = tmp / "out", err = tmp / "err";
+  const std::string full = cmd + " >" + out.string() + " 2>" + err.string();
+  const int status = std::system(full.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+}  // namespace maxact::test

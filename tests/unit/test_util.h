@@ -1,0 +1,48 @@
+// Helpers shared by the unit tests: temporary folders, raw file writing, error expectations.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "maxact/error.h"
+
+namespace maxact::test {
+
+// A fresh folder under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_file(const std::filesystem::path& p, const std::string& bytes);
+std::string read_file(const std::filesystem::path& p);
+// A safetensors file from a header text and a data section, header length as given (or its size).
+std::string raw_safetensors(const std::string& header, const std::string& data,
+                            int64_t header_len = -1);
+std::string bytes_of(const std::vector<float>& v);
+
+// Runs f, expects an Error with `code` whose message contains every string in `parts`.
+void expect_error(const std::function<void()>& f, ErrorCode code,
+                  const std::vector<std::string>& parts);
+
+std::filesystem::path fixture(const std::string& name);
+
+struct CommandResult {
+  int exit_code;
+  std::string out, err;
+};
+CommandResult run_command(const std::string& cmd);
+
+}  // namespace maxact::test
