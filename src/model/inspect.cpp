@@ -261,8 +261,11 @@ std::string inspect_text(const Model& m) {
   if (a.logit_softcap > 0) extras += fmt::format(" softcap={:g}", a.logit_softcap);
   o += extras + "\n";
   for (std::size_t i = 0; i < s.rope.size(); ++i) {
-    o += fmt::format("rope{}        {}\n", s.rope.size() > 1 ? std::to_string(i) : std::string(" "),
-                     rope_text(s.rope[i]));
+    // Two tables only with local/global attention (gemma3): table 0 global, table 1 local.
+    const char* label = s.rope.size() == 1 ? "rope        "
+                        : i == 0           ? "rope global "
+                                           : "rope local  ";
+    o += fmt::format("{} {}\n", label, rope_text(s.rope[i]));
   }
   o += fmt::format("norm         {} eps={:g}{}{}, activation {}{}\n", norm_kind_name(s.norm),
                    s.rms_norm_eps, s.sandwich_norms ? ", sandwich" : "",
@@ -324,7 +327,8 @@ std::string inspect_text(const Model& m) {
   }
   o += fmt::format("tokenizer    {}\n", m.has_tokenizer() ? "tokenizer.json present" : "none");
   const ScanSupport sup = scan_support(s);
-  o += fmt::format("scan         {}\n", sup.supported ? "supported" : "not yet: " + sup.reason);
+  o += fmt::format("scan         {}\n",
+                   sup.supported ? "supported" : "not supported: " + sup.reason);
   return o;
 }
 
