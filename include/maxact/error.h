@@ -18,6 +18,7 @@ enum class ErrorCode {
   kSpanSize,         // byte span != dtype size x shape
   kSpanOutside,      // byte span outside the data section
   kSpanOverlap,      // two tensors share bytes
+  kSpanGap,          // bytes of the data section that belong to no tensor (gaps, trailing bytes)
   kDuplicateTensor,  // a tensor listed twice (in one header or across shards)
   kIndexJson,        // model.safetensors.index.json malformed
   kShardMissing,     // a shard named in the index does not exist

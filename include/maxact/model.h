@@ -28,6 +28,13 @@ struct BoundTensor {
 
 class Model {
  public:
+  // BoundTensor points into spec_.tensors and the checkpoint's views: move-only.
+  Model() = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  Model(Model&&) noexcept = default;
+  Model& operator=(Model&&) noexcept = default;
+
   // A folder path, or a hub id org/name[@revision] found in the local Hugging Face cache.
   static Model open(const std::string& model_arg);
   static Model open_dir(const std::filesystem::path& dir);

@@ -76,7 +76,9 @@ struct AttentionSpec {
   double logit_softcap = 0.0;  // gemma2 (0 = none)
 };
 
-struct LinearAttnSpec {  // Gated DeltaNet, ARCHITECTURES.md §10
+// Gated DeltaNet, ARCHITECTURES.md §10. Its output norm (linear_attn.norm) is always the gated N4
+// norm with a plain weight, whatever ModelSpec::norm says for the other norms.
+struct LinearAttnSpec {
   int num_k_heads = 0, num_v_heads = 0, k_head_dim = 0, v_head_dim = 0, conv_kernel = 0;
   bool fused_qkvz = false;  // qwen3_next in_proj_qkvz / in_proj_ba; qwen3_5 separate projections
 };
@@ -108,7 +110,7 @@ struct LayerSpec {
 struct TensorReq {
   enum class Role { kEmbedding, kLmHead, kNorm, kWeight, kBias, kExpert, kOther };
   std::string name;
-  std::vector<int64_t> shape;  // logical (dequantized) shape
+  std::vector<int64_t> shape;  // shape on disk
   Role role = Role::kWeight;
   int layer = -1;       // -1 = not in a decoder layer
   int experts_in = 0;   // routed experts this tensor holds (kExpert): 1 per-expert, E fused
@@ -128,6 +130,8 @@ struct ModelSpec {
   int64_t vocab_size = 0;
   int hidden_size = 0;
   int num_layers = 0;
+  int mtp_layers = 0;  // multi-token-prediction layers stored after the stack (Ling 2.0)
+  int64_t max_position_embeddings = 0;
   double rms_norm_eps = 1e-6;
   NormKind norm = NormKind::kPlain;
   Activation activation = Activation::kSilu;

@@ -34,7 +34,7 @@ struct TensorView {
 // One safetensors file, validated strictly on open.
 class SafetensorsFile {
  public:
-  static constexpr uint64_t kMaxHeaderBytes = 100ull << 20;  // as the reference implementation
+  static constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the reference implementation's limit
 
   explicit SafetensorsFile(const std::filesystem::path& path);
   ~SafetensorsFile();
@@ -60,6 +60,13 @@ class SafetensorsFile {
 // All tensors of a checkpoint folder, keyed by their name on disk.
 class Checkpoint {
  public:
+  Checkpoint() = default;
+  // Views point into the shards' mappings: move-only.
+  Checkpoint(const Checkpoint&) = delete;
+  Checkpoint& operator=(const Checkpoint&) = delete;
+  Checkpoint(Checkpoint&&) noexcept = default;
+  Checkpoint& operator=(Checkpoint&&) noexcept = default;
+
   // `dir` holds model.safetensors.index.json (sharded) or model.safetensors (single file).
   static Checkpoint open(const std::filesystem::path& dir);
   // A single file anywhere.

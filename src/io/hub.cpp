@@ -1,5 +1,10 @@
 #include "maxact/hub.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <regex>
 
@@ -9,26 +14,67 @@
 namespace maxact {
 namespace fs = std::filesystem;
 
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+std::string home_dir() {
+  std::string h = env("HOME");
+  if (h.empty()) {
+    if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_dir != nullptr) {
+      h = pw->pw_dir;
+    }
+  }
+  return h;
+}
+
+// Python's os.path.expandvars(os.path.expanduser(p)), as huggingface_hub applies to its paths:
+// a leading ~ is the home folder; $NAME and ${NAME} expand when set and stay as written when not.
+std::string expand_path(const std::string& p) {
+  std::string s = p;
+  if (s == "~" || s.starts_with("~/")) s = home_dir() + s.substr(1);
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    if (s[i] != '$') {
+      out += s[i++];
+      continue;
+    }
+    const bool braced = i + 1 < s.size() && s[i + 1] == '{';
+    std::size_t j = i + (braced ? 2 : 1);
+    std::size_t k = j;
+    while (k < s.size() && (std::isalnum(static_cast<unsigned char>(s[k])) || s[k] == '_')) ++k;
+    const bool closed = !braced || (k < s.size() && s[k] == '}');
+    const char* v = k > j && closed ? std::getenv(s.substr(j, k - j).c_str()) : nullptr;
+    const std::size_t end = braced && closed ? k + 1 : k;
+    if (v != nullptr) {
+      out += v;
+    } else {
+      out += s.substr(i, end > i ? end - i : 1);
+    }
+    i = end > i ? end : i + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<fs::path> hub_cache_dirs() {
-  // huggingface_hub precedence: HF_HUB_CACHE, then HF_HOME/hub, then ~/.cache/huggingface/hub
-  // (XDG_CACHE_HOME replaces ~/.cache when set).
-  std::vector<fs::path> dirs;
-  if (const char* v = std::getenv("HF_HUB_CACHE"); v != nullptr && *v != '\0') {
-    dirs.emplace_back(v);
-    return dirs;
+  // huggingface_hub (constants.py): HF_HUB_CACHE, else the legacy HUGGINGFACE_HUB_CACHE, else
+  // HF_HOME/hub, where HF_HOME defaults to $XDG_CACHE_HOME/huggingface or ~/.cache/huggingface.
+  for (const char* var : {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"}) {
+    if (const std::string v = env(var); !v.empty()) return {fs::path(expand_path(v))};
   }
-  if (const char* v = std::getenv("HF_HOME"); v != nullptr && *v != '\0') {
-    dirs.push_back(fs::path(v) / "hub");
-    return dirs;
+  if (const std::string v = env("HF_HOME"); !v.empty()) return {fs::path(expand_path(v)) / "hub"};
+  if (const std::string v = env("XDG_CACHE_HOME"); !v.empty()) {
+    return {fs::path(expand_path(v)) / "huggingface" / "hub"};
   }
-  if (const char* v = std::getenv("XDG_CACHE_HOME"); v != nullptr && *v != '\0') {
-    dirs.push_back(fs::path(v) / "huggingface" / "hub");
-    return dirs;
+  if (const std::string h = home_dir(); !h.empty()) {
+    return {fs::path(h) / ".cache" / "huggingface" / "hub"};
   }
-  if (const char* v = std::getenv("HOME"); v != nullptr && *v != '\0') {
-    dirs.push_back(fs::path(v) / ".cache" / "huggingface" / "hub");
-  }
-  return dirs;
+  return {};
 }
 
 namespace {
@@ -36,6 +82,21 @@ namespace {
 bool is_hex_hash(const std::string& s) {
   static const std::regex re("^[0-9a-f]{40}$");
   return std::regex_match(s, re);
+}
+
+// Branch, tag, "refs/pr/N"-style or commit names: plain segments, never "." or "..", never
+// absolute, so refs/<revision> stays inside the cache.
+bool is_safe_revision(const std::string& r) {
+  static const std::regex re(R"(^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$)");
+  if (!std::regex_match(r, re)) return false;
+  std::size_t start = 0;
+  while (start <= r.size()) {
+    const std::size_t end = std::min(r.find('/', start), r.size());
+    const std::string seg = r.substr(start, end - start);
+    if (seg == "." || seg == "..") return false;
+    start = end + 1;
+  }
+  return true;
 }
 
 std::string trim(std::string s) {
@@ -52,20 +113,23 @@ ResolvedModel resolve_model(const std::string& arg) {
     throw Error(ErrorCode::kNotFound,
                 arg + ": not a folder (give the model folder holding config.json)");
   }
-  // Hub id: org/name[@revision]; names use letters, digits, '-', '_', '.'.
+  // Hub id: [org/]name[@revision]; names use letters, digits, '-', '_', '.'.
   static const std::regex id_re(
-      R"(^([A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._-]*)(@([A-Za-z0-9._/-]+))?$)");
+      R"(^(([A-Za-z0-9][A-Za-z0-9._-]*)/)?([A-Za-z0-9][A-Za-z0-9._-]*)(@(.*))?$)");
   std::smatch m;
   if (!std::regex_match(arg, m, id_re)) {
     throw Error(ErrorCode::kNotFound,
                 arg + ": no such folder, and not a hub id of the form org/name[@revision]");
   }
-  const std::string org = m[1], name = m[2];
-  const std::string revision = m[4].matched ? std::string(m[4]) : "main";
-  if (revision.find("..") != std::string::npos) {
+  const std::string id = m[2].matched ? std::string(m[2]) + "/" + std::string(m[3]) : m[3];
+  const std::string revision = m[5].matched ? std::string(m[5]) : "main";
+  if (!is_safe_revision(revision)) {
     throw Error(ErrorCode::kNotFound, arg + ": invalid revision '" + revision + "'");
   }
-  const std::string repo_dir = "models--" + org + "--" + name;
+  std::string repo_dir = "models--" + id;
+  if (const auto slash = repo_dir.find('/'); slash != std::string::npos) {
+    repo_dir.replace(slash, 1, "--");
+  }
   std::string looked;
   for (const fs::path& cache : hub_cache_dirs()) {
     const fs::path repo = cache / repo_dir;
@@ -91,8 +155,8 @@ ResolvedModel resolve_model(const std::string& arg) {
     }
     const fs::path snap = repo / "snapshots" / hash;
     if (fs::is_directory(snap, ec)) {
-      return {snap, "hub id " + org + "/" + name + "@" + revision + " -> snapshot " + hash +
-                        " in " + cache.string()};
+      return {snap,
+              "hub id " + id + "@" + revision + " -> snapshot " + hash + " in " + cache.string()};
     }
     looked += " (no snapshots/" + hash + ")";
   }

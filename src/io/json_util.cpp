@@ -59,7 +59,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& file, ErrorC
     return nlohmann::json::parse(text.begin(), text.end(), callback);
   } catch (const DuplicateFound& d) {
     throw on_duplicate(d.dup);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error for syntax, out_of_range for numbers beyond double (1e999): both are bad input.
     std::string what = e.what();
     // nlohmann prefixes "[json.exception.parse_error.101] "; keep the human part.
     if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);

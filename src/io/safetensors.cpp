@@ -137,7 +137,9 @@ SafetensorsFile::SafetensorsFile(const fs::path& path)
       fail(ErrorCode::kHeaderJson, path_, where + ": missing or non-array 'shape'");
     }
     // Element count with overflow detection: a forged shape must not wrap around to match a span.
-    uint64_t count = 1;
+    // `count` is the element count; `nonzero` the product of the non-zero dims, which must fit
+    // too (a [0, 2^32, 2^32] shape is empty but its rows would overflow int64).
+    uint64_t count = 1, nonzero = 1;
     bool overflow = false;
     for (const auto& d : *sh) {
       uint64_t v = 0;
@@ -148,6 +150,11 @@ SafetensorsFile::SafetensorsFile(const fs::path& path)
       t.shape.push_back(static_cast<int64_t>(v));
       if (v != 0 && count > std::numeric_limits<uint64_t>::max() / v) overflow = true;
       count *= v;
+      if (v != 0) {
+        if (nonzero > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / v)
+          overflow = true;
+        nonzero *= v;
+      }
     }
     const auto off = entry.find("data_offsets");
     uint64_t begin = 0, end = 0;
@@ -183,7 +190,8 @@ SafetensorsFile::SafetensorsFile(const fs::path& path)
     tensors_.push_back(std::move(t));
   }
 
-  // Overlap check on the sorted spans (empty tensors own no bytes).
+  // The data section must be covered exactly: sorted spans neither overlap nor leave gaps, and
+  // the last one ends at the end of the file, as the reference implementation requires.
   std::vector<const TensorView*> order;
   for (const auto& t : tensors_) {
     if (t.nbytes > 0) order.push_back(&t);
@@ -191,14 +199,26 @@ SafetensorsFile::SafetensorsFile(const fs::path& path)
   std::sort(order.begin(), order.end(), [](const TensorView* a, const TensorView* b) {
     return a->file_offset < b->file_offset;
   });
-  for (std::size_t i = 1; i < order.size(); ++i) {
-    const TensorView& prev = *order[i - 1];
-    const TensorView& cur = *order[i];
-    if (cur.file_offset < prev.file_offset + prev.nbytes) {
-      fail(
-          ErrorCode::kSpanOverlap, path_,
-          tensor_where(cur.name) + " overlaps " + tensor_where(prev.name) + " in the data section");
+  uint64_t covered = data_begin;
+  const TensorView* prev = nullptr;
+  for (const TensorView* cur : order) {
+    if (cur->file_offset < covered) {
+      fail(ErrorCode::kSpanOverlap, path_,
+           tensor_where(cur->name) + " overlaps " + tensor_where(prev->name) +
+               " in the data section");
     }
+    if (cur->file_offset > covered) {
+      fail(ErrorCode::kSpanGap, path_,
+           std::to_string(cur->file_offset - covered) + " bytes before " + tensor_where(cur->name) +
+               " belong to no tensor (data offset " + std::to_string(covered - data_begin) + ")");
+    }
+    covered = cur->file_offset + cur->nbytes;
+    prev = cur;
+  }
+  if (covered != file_size_) {
+    fail(ErrorCode::kSpanGap, path_,
+         std::to_string(file_size_ - covered) +
+             " bytes after the last tensor belong to no tensor (truncated header or extra data)");
   }
 }
 
@@ -267,6 +287,9 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     throw Error(ErrorCode::kIndexJson, ipath + ": missing 'weight_map' object");
   }
+  if (index["weight_map"].empty()) {
+    throw Error(ErrorCode::kIndexJson, ipath + ": 'weight_map' is empty");
+  }
   // Shard name -> tensors the index places there, in first-seen order of shards.
   std::vector<std::string> shard_order;
   std::map<std::string, std::vector<std::string>> expected;
@@ -297,9 +320,19 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
   for (const auto& name : shard_order) {
     c.add_shard(SafetensorsFile(dir / name));
     const SafetensorsFile& s = c.shards_.back();
+    // Loaders find tensors through weight_map only, so both directions must agree.
+    const std::vector<std::string>& listed = expected[name];
+    const std::set<std::string> want(listed.begin(), listed.end());
     std::set<std::string> present;
-    for (const auto& t : s.tensors()) present.insert(t.name);
-    for (const auto& t : expected[name]) {
+    for (const auto& t : s.tensors()) {
+      present.insert(t.name);
+      if (!want.count(t.name)) {
+        throw Error(ErrorCode::kShardContents, s.path() + ": holds " + tensor_where(t.name) +
+                                                   ", which " + ipath +
+                                                   " does not list for this shard");
+      }
+    }
+    for (const auto& t : listed) {
       if (!present.count(t)) {
         throw Error(ErrorCode::kShardContents, ipath + ": index places " + tensor_where(t) +
                                                    " in '" + name +

@@ -37,8 +37,10 @@ std::string ConfigReader::inner_model_type() const {
 
 const json* ConfigReader::find(const std::string& key) const {
   if (text_ != nullptr) {
+    // A key written in text_config, even as null, is the language model's; the top level is
+    // consulted only for keys text_config does not have (wrappers keep some there).
     auto it = text_->find(key);
-    if (it != text_->end() && !it->is_null()) return &*it;
+    if (it != text_->end()) return it->is_null() ? nullptr : &*it;
   }
   auto it = root_.find(key);
   if (it != root_.end() && !it->is_null()) return &*it;

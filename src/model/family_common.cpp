@@ -32,6 +32,7 @@ int64_t read_basic_dims(const ConfigReader& c, ModelSpec& s, const ConfigDefault
   a.head_dim = static_cast<int>(hd);
   a.scale = 1.0 / std::sqrt(static_cast<double>(a.head_dim));
   s.rms_norm_eps = c.get_double("rms_norm_eps", d.rms_norm_eps);
+  s.max_position_embeddings = c.get_int("max_position_embeddings", d.max_position_embeddings);
   if (!(s.rms_norm_eps >= 0)) c.fail("rms_norm_eps", "must be non-negative");
   // tie_word_embeddings may be written at either level (Qwen3.5 writes both); either one true ties.
   bool tie = d.tie_word_embeddings;
@@ -82,11 +83,12 @@ std::vector<double> double_list(const ConfigReader& c, const json& obj, const st
 }  // namespace
 
 RopeSpec rope_from_object(const ConfigReader& c, const json& obj, const std::string& where,
-                          int head_dim, double default_theta, double default_partial,
+                          const ModelSpec& s, double default_theta, double default_partial,
                           bool legacy_yarn_is_longrope) {
   const std::string& f = c.file();
+  const int head_dim = s.attention.head_dim;
   RopeSpec r;
-  r.max_position = c.get_int("max_position_embeddings", 0);
+  r.max_position = s.max_position_embeddings;
   r.theta = ConfigReader::obj_double(obj, "rope_theta", where, f).value_or(default_theta);
   std::string type = "default";
   for (const char* k : {"rope_type", "type"}) {
@@ -147,11 +149,11 @@ RopeSpec rope_from_object(const ConfigReader& c, const json& obj, const std::str
   return r;
 }
 
-RopeSpec read_rope(const ConfigReader& c, int head_dim, double default_theta,
+RopeSpec read_rope(const ConfigReader& c, const ModelSpec& s, double default_theta,
                    double default_partial, bool legacy_yarn_is_longrope) {
   if (const json* rp = c.find("rope_parameters")) {
     if (!rp->is_object()) c.fail("rope_parameters", "must be an object");
-    return rope_from_object(c, *rp, "rope_parameters", head_dim, default_theta, default_partial,
+    return rope_from_object(c, *rp, "rope_parameters", s, default_theta, default_partial,
                             legacy_yarn_is_longrope);
   }
   json obj = json::object();
@@ -160,7 +162,7 @@ RopeSpec read_rope(const ConfigReader& c, int head_dim, double default_theta,
     obj = *rs;
   }
   if (auto theta = c.opt_double("rope_theta")) obj["rope_theta"] = *theta;
-  return rope_from_object(c, obj, "rope_scaling", head_dim, default_theta, default_partial,
+  return rope_from_object(c, obj, "rope_scaling", s, default_theta, default_partial,
                           legacy_yarn_is_longrope);
 }
 

@@ -32,11 +32,12 @@ int64_t read_basic_dims(const ConfigReader& c, ModelSpec& s, const ConfigDefault
 // RoPE from `rope_parameters` (v5) or `rope_theta` + `rope_scaling` (v4), with
 // partial_rotary_factor at top level or inside the RoPE dict. `legacy_yarn_is_longrope`: phi3's
 // old configs call longrope "yarn" or "su".
-RopeSpec read_rope(const ConfigReader& c, int head_dim, double default_theta,
+RopeSpec read_rope(const ConfigReader& c, const ModelSpec& s, double default_theta,
                    double default_partial, bool legacy_yarn_is_longrope = false);
-// RoPE from one dict of v5 `rope_parameters` form ({"rope_type", "rope_theta", ...}).
+// RoPE from one dict of v5 `rope_parameters` form ({"rope_type", "rope_theta", ...}), using the
+// spec's head_dim and max_position_embeddings (call read_basic_dims first).
 RopeSpec rope_from_object(const ConfigReader& c, const nlohmann::json& obj,
-                          const std::string& where, int head_dim, double default_theta,
+                          const std::string& where, const ModelSpec& s, double default_theta,
                           double default_partial, bool legacy_yarn_is_longrope);
 
 // `layer_types` if present (validated: one per layer, each among `allowed`), else empty.

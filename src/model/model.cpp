@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 
 #include "maxact/error.h"
 #include "maxact/hub.h"
@@ -41,11 +42,10 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-// Layers numbered past num_hidden_layers are multi-token-prediction heads (Ling 2.0 stores its
-// MTP layer as model.layers.{num_hidden_layers}); the text forward pass never reads them.
-bool beyond_decoder_stack(const std::string& canonical, int num_layers) {
+// The layer index of "model.layers.N....", or -1.
+int64_t layer_index(const std::string& canonical) {
   static constexpr std::string_view kLayers = "model.layers.";
-  if (!canonical.starts_with(kLayers)) return false;
+  if (!canonical.starts_with(kLayers)) return -1;
   std::size_t i = kLayers.size();
   int64_t n = 0;
   bool digits = false;
@@ -53,7 +53,7 @@ bool beyond_decoder_stack(const std::string& canonical, int num_layers) {
     n = n * 10 + (canonical[i++] - '0');
     digits = true;
   }
-  return digits && i < canonical.size() && canonical[i] == '.' && n >= num_layers;
+  return digits && i < canonical.size() && canonical[i] == '.' ? n : -1;
 }
 
 // The FP8 companion of "x.weight" is "x.weight_scale_inv".
@@ -85,11 +85,20 @@ Model Model::open_dir(const fs::path& dir) {
   m.has_tokenizer_ = fs::is_regular_file(dir / "tokenizer.json", ec);
 
   // Canonical name -> tensor on disk; two disk names for one canonical name is a duplicate.
+  // Layers past num_hidden_layers are MTP heads when the family stores them there (Ling 2.0),
+  // otherwise a sign that config.json and the checkpoint disagree.
   std::map<std::string, const TensorView*> canon;
+  std::set<int64_t> extra_layers;
+  const int num_layers = m.spec_.num_layers;
   for (const auto& [name, t] : m.ckpt_.tensors()) {
     std::string c = canonical_tensor_name(name);
-    if (c.empty() || beyond_decoder_stack(c, m.spec_.num_layers)) {
+    const int64_t layer = c.empty() ? -1 : layer_index(c);
+    if (c.empty() || (layer >= num_layers && layer < num_layers + m.spec_.mtp_layers)) {
       m.ignored_.push_back(name);
+      continue;
+    }
+    if (layer >= num_layers) {
+      extra_layers.insert(layer);
       continue;
     }
     auto [it, inserted] = canon.emplace(c, t);
@@ -99,9 +108,31 @@ Model Model::open_dir(const fs::path& dir) {
                                                    c + "' under two prefixes");
     }
   }
+  // ARCHITECTURES.md §1.1: the head is tied exactly when the checkpoint has no lm_head.weight
+  // (configs disagree between levels, and a tied save drops the head).
+  const bool tied = !canon.count("lm_head.weight");
+  if (tied != m.spec_.tie_word_embeddings) {
+    auto& reqs = m.spec_.tensors;
+    if (tied) {
+      std::erase_if(reqs, [](const TensorReq& r) { return r.name == "lm_head.weight"; });
+    } else {
+      TensorReq head;
+      head.name = "lm_head.weight";
+      head.shape = {m.spec_.vocab_size, m.spec_.hidden_size};
+      head.role = TensorReq::Role::kLmHead;
+      head.linear = true;
+      reqs.push_back(head);
+    }
+    m.spec_.tie_word_embeddings = tied;
+  }
 
   const ModelSpec& s = m.spec_;
   std::vector<std::string> problems;
+  for (int64_t layer : extra_layers) {
+    problems.push_back(
+        "tensors of layer " + std::to_string(layer) +
+        " present, but config.json has num_hidden_layers = " + std::to_string(num_layers));
+  }
   std::map<std::string, bool> used;
   bool fp8_without_config = false;
   for (const TensorReq& req : s.tensors) {

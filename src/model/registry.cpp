@@ -86,9 +86,11 @@ ModelSpec parse_model_config(const std::filesystem::path& config_json) {
     arch = (*a)[0].get<std::string>();
   }
   const std::string outer = c.outer_model_type(), inner = c.inner_model_type();
-  const Entry* e = find_entry(outer);
+  // Remote-code families are named by their class first: Ling configs have been published with
+  // a model_type that does not match the class.
+  const Entry* e = find_by_architecture(arch);
+  if (e == nullptr) e = find_entry(outer);
   if (e == nullptr) e = find_entry(inner);
-  if (e == nullptr) e = find_by_architecture(arch);
   if (e == nullptr) {
     std::string list;
     for (const auto& t : supported_model_types()) list += (list.empty() ? "" : ", ") + t;

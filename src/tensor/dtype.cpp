@@ -29,6 +29,19 @@ constexpr std::array<DTypeInfo, 12> kDTypes{{
     {DType::kBool, "BOOL", 1, false},
 }};
 
+// Narrowing an out-of-range double is undefined behaviour in C++: handle the overflow side
+// explicitly, rounding to nearest as IEEE does (values below FLT_MAX + half an ulp round to it).
+float f64_to_f32(double d) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  constexpr double kRoundsToInf = kMax + 0x1p103;  // FLT_MAX + ulp(FLT_MAX) / 2
+  if (std::fabs(d) > kMax) {
+    const float big = std::fabs(d) >= kRoundsToInf ? std::numeric_limits<float>::infinity()
+                                                   : std::numeric_limits<float>::max();
+    return d < 0 ? -big : big;
+  }
+  return static_cast<float>(d);
+}
+
 const DTypeInfo& info(DType t) {
   return kDTypes[static_cast<std::size_t>(t)];
 }
@@ -168,7 +181,7 @@ void convert_to_f32(DType t, const void* src, std::size_t n, float* dst) {
       return;
     }
     case DType::kF64:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<double>(p + 8 * i));
+      for (std::size_t i = 0; i < n; ++i) dst[i] = f64_to_f32(load<double>(p + 8 * i));
       return;
     case DType::kI64:
       for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(load<int64_t>(p + 8 * i));

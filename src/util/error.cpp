@@ -22,6 +22,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "span_outside";
     case ErrorCode::kSpanOverlap:
       return "span_overlap";
+    case ErrorCode::kSpanGap:
+      return "span_gap";
     case ErrorCode::kDuplicateTensor:
       return "duplicate_tensor";
     case ErrorCode::kIndexJson:

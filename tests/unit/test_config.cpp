@@ -47,6 +47,9 @@ TEST_F(Config, BadFiles) {
   test::write_file(dir / "config.json", "{\"model_type\": \"llama\",");
   expect_error([&] { parse_model_config(dir / "config.json"); }, ErrorCode::kConfig,
                {"config.json", "malformed JSON"});
+  test::write_file(dir / "config.json", R"({"model_type": "llama", "rope_theta": 1e999})");
+  expect_error([&] { parse_model_config(dir / "config.json"); }, ErrorCode::kConfig,
+               {"config.json", "malformed JSON"});
   test::write_file(dir / "config.json",
                    R"({"model_type": "llama", "hidden_size": 8, "hidden_size": 16})");
   expect_error([&] { parse_model_config(dir / "config.json"); }, ErrorCode::kConfig,
@@ -121,6 +124,8 @@ TEST_F(Config, RopeVariantsAndErrors) {
   RopeSpec r = parse(j).rope[0];
   EXPECT_EQ(r.kind, RopeKind::kYarn);
   EXPECT_EQ(r.original_max_position, 32768);  // falls back to max_position_embeddings
+  j.erase("max_position_embeddings");         // Qwen2Config default 32768 applies then too
+  EXPECT_EQ(parse(j).rope[0].original_max_position, 32768);
   EXPECT_EQ(r.beta_fast, 32.0);
   EXPECT_TRUE(r.truncate);
   j["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}};
@@ -225,8 +230,14 @@ TEST_F(Config, TextConfigNestingAndTopLevelTie) {
   EXPECT_EQ(s.layers[2].mixer, MixerKind::kGatedDeltaNet);
   EXPECT_EQ(s.layers[3].mixer, MixerKind::kAttention);
   EXPECT_TRUE(s.attention.output_gate);
-  j["text_config"]["tie_word_embeddings"] = true;  // either level true ties
+  // From config.json alone either level true ties; opening a checkpoint then decides by the
+  // presence of lm_head.weight (Fixtures.TieFollowsTheCheckpoint).
+  j["text_config"]["tie_word_embeddings"] = true;
   EXPECT_TRUE(parse(j).tie_word_embeddings);
+  // A key in text_config shadows the top level, even when null.
+  j["text_config"]["rms_norm_eps"] = nullptr;
+  j["rms_norm_eps"] = 0.5;
+  EXPECT_DOUBLE_EQ(parse(j).rms_norm_eps, 1e-6);
 }
 
 TEST_F(Config, Gemma3LayerPatternAndTwoRopeTables) {
@@ -307,6 +318,10 @@ TEST_F(Config, BailingByArchitecture) {
   EXPECT_EQ(s.rope[0].rotary_dim, 4);  // partial rotary 0.5
   j["n_group"] = 3;
   expect_fail(j, ErrorCode::kConfig, {"'n_group'"});
+  // The class name decides for remote-code families, whatever model_type says.
+  j["n_group"] = 4;
+  j["model_type"] = "bailing_moe";
+  EXPECT_EQ(parse(j).family, Family::kBailingMoeV2);
 }
 
 TEST(CanonicalNames, WrapperPrefixes) {

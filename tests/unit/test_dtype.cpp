@@ -161,6 +161,14 @@ TEST(DType, ConvertIntegersBoolAndF64) {
   EXPECT_EQ(out[0], 0.1f);
   EXPECT_TRUE(std::isinf(out[1]) && out[1] < 0);
   EXPECT_EQ(out[3], 1.0f);
+  // Just above FLT_MAX but below the rounding midpoint to 2^128: rounds to FLT_MAX, not inf.
+  const double fmax = std::numeric_limits<float>::max();
+  const double edges[] = {fmax + 0x1p102, -(fmax + 0x1p103), fmax, std::nan("")};
+  convert_to_f32(DType::kF64, edges, 4, out);
+  EXPECT_EQ(out[0], std::numeric_limits<float>::max());
+  EXPECT_TRUE(std::isinf(out[1]) && out[1] < 0);
+  EXPECT_EQ(out[2], std::numeric_limits<float>::max());
+  EXPECT_TRUE(std::isnan(out[3]));
 }
 
 TEST(DType, ConvertReadsUnalignedSources) {

@@ -62,6 +62,7 @@ class Hub : public ::testing::Test {
  protected:
   void SetUp() override {
     env.set("HF_HUB_CACHE", std::nullopt);
+    env.set("HUGGINGFACE_HUB_CACHE", std::nullopt);
     env.set("HF_HOME", std::nullopt);
     env.set("XDG_CACHE_HOME", std::nullopt);
     env.set("HOME", (tmp / "home").string());
@@ -92,6 +93,40 @@ TEST_F(Hub, HfHomeThenHomeFallbacks) {
   EXPECT_EQ(resolve_model("a/b").dir, repo3 / "snapshots" / kHash1);
 }
 
+TEST_F(Hub, PrecedenceWithSeveralVariablesSet) {
+  const fs::path a = make_repo(tmp / "a", "o", "m");
+  const fs::path b = make_repo(tmp / "b", "o", "m");
+  const fs::path c = make_repo(tmp / "c" / "hub", "o", "m");
+  env.set("HF_HOME", (tmp / "c").string());
+  env.set("HUGGINGFACE_HUB_CACHE", (tmp / "b").string());
+  env.set("HF_HUB_CACHE", (tmp / "a").string());
+  EXPECT_EQ(resolve_model("o/m").dir, a / "snapshots" / kHash1);
+  env.set("HF_HUB_CACHE", std::nullopt);
+  EXPECT_EQ(resolve_model("o/m").dir, b / "snapshots" / kHash1);  // the legacy name
+  env.set("HUGGINGFACE_HUB_CACHE", std::nullopt);
+  EXPECT_EQ(resolve_model("o/m").dir, c / "snapshots" / kHash1);
+}
+
+TEST_F(Hub, PathsExpandUserAndVariables) {
+  const fs::path repo = make_repo(tmp / "home" / "hfcache", "o", "m");
+  env.set("HF_HUB_CACHE", "~/hfcache");
+  EXPECT_EQ(resolve_model("o/m").dir, repo / "snapshots" / kHash1);
+  env.set("MAXACT_TEST_ROOT", tmp.path().string());
+  env.set("HF_HUB_CACHE", "${MAXACT_TEST_ROOT}/home/hfcache");
+  EXPECT_EQ(resolve_model("o/m").dir, repo / "snapshots" / kHash1);
+  env.set("HF_HUB_CACHE", "$MAXACT_TEST_ROOT/home/hfcache");
+  EXPECT_EQ(resolve_model("o/m").dir, repo / "snapshots" / kHash1);
+}
+
+TEST_F(Hub, SingleSegmentIds) {
+  env.set("HF_HUB_CACHE", (tmp / "cache").string());
+  const fs::path repo = tmp / "cache" / "models--gpt2";
+  fs::create_directories(repo / "refs");
+  fs::create_directories(repo / "snapshots" / kHash1);
+  test::write_file(repo / "refs" / "main", kHash1);
+  EXPECT_EQ(resolve_model("gpt2").dir, repo / "snapshots" / kHash1);
+}
+
 TEST_F(Hub, ErrorsSayWhereTheyLooked) {
   env.set("HF_HUB_CACHE", (tmp / "cache").string());
   expect_error([] { resolve_model("org/absent"); }, ErrorCode::kNotFound,
@@ -107,7 +142,10 @@ TEST_F(Hub, ErrorsSayWhereTheyLooked) {
                {"refs/main", "does not hold a commit hash"});
   expect_error([] { resolve_model("not an id"); }, ErrorCode::kNotFound,
                {"not a hub id of the form org/name[@revision]"});
-  expect_error([] { resolve_model("org/model@../x"); }, ErrorCode::kNotFound, {"invalid revision"});
+  for (const char* bad : {"org/model@../x", "org/model@/etc/passwd", "org/model@a//b", "org/model@",
+                          "org/model@refs/../../x"}) {
+    expect_error([&] { resolve_model(bad); }, ErrorCode::kNotFound, {"invalid revision"});
+  }
 }
 
 TEST_F(Hub, FolderArgumentWins) {

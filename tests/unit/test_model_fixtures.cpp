@@ -107,6 +107,51 @@ TEST_F(Edited, MissingTensorsListed) {
                {"13 problem(s)", "missing model.layers.2.self_attn.q_proj.bias [64]"});
 }
 
+TEST_F(Edited, CheckpointWithMoreLayersThanConfig) {
+  copy("llama");
+  config["num_hidden_layers"] = 1;
+  save();
+  expect_error([&] { Model::open_dir(dir.path()); }, ErrorCode::kTensorMismatch,
+               {"tensors of layer 1 present", "num_hidden_layers = 1"});
+}
+
+TEST_F(Edited, MtpLayersOfLing2AreIgnoredOnlyWhenDeclared) {
+  copy("bailing_moe_v2");
+  EXPECT_FALSE(Model::open_dir(dir.path()).ignored_tensors().empty());
+  config["num_nextn_predict_layers"] = 0;
+  save();
+  expect_error([&] { Model::open_dir(dir.path()); }, ErrorCode::kTensorMismatch,
+               {"tensors of layer 2 present"});
+}
+
+TEST_F(Edited, TieFollowsTheCheckpoint) {
+  copy("llama");  // has lm_head.weight
+  config["tie_word_embeddings"] = true;
+  save();
+  Model m = Model::open_dir(dir.path());
+  EXPECT_FALSE(m.spec().tie_word_embeddings);
+  EXPECT_NE(m.find("lm_head.weight"), nullptr);
+  EXPECT_EQ(count_params(m.spec()).total,
+            manifest()["llama"]["params_total"].get<int64_t>());  // the head counts
+}
+
+TEST_F(Edited, MissingHeadMeansTied) {
+  copy("qwen3");  // tied: no lm_head.weight
+  config["tie_word_embeddings"] = false;
+  save();
+  Model m = Model::open_dir(dir.path());
+  EXPECT_TRUE(m.spec().tie_word_embeddings);
+  EXPECT_EQ(m.find("lm_head.weight"), nullptr);
+}
+
+TEST_F(Edited, GatedAttentionNeedsDoubleQProj) {
+  copy("qwen3_5");
+  config["text_config"]["attn_output_gate"] = false;  // q_proj would be Hq*hd rows
+  save();
+  expect_error([&] { Model::open_dir(dir.path()); }, ErrorCode::kTensorMismatch,
+               {"model.layers.3.self_attn.q_proj.weight", "[128, 64]", "expected [64, 64]"});
+}
+
 TEST_F(Edited, Fp8WeightsNeedQuantizationConfig) {
   copy("qwen3_fp8");
   config.erase("quantization_config");

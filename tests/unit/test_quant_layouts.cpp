@@ -105,6 +105,30 @@ TEST(Fp8Block, HandComputedBlocks) {
   EXPECT_EQ(last, std::vector<float>(want.begin() + 8, want.end()));
 }
 
+TEST(Fp8Block, NonSquareBlocksWithPartialEdges) {
+  TempDir dir;
+  // weight [3, 5] (all codes 0x38 = 1.0) in blocks [2, 3]: grid [2, 2]; the last block row has
+  // one row and the last block column two columns.
+  std::vector<unsigned char> w(15, 0x38);
+  std::vector<float> scales = {1.0f, 2.0f, 3.0f, 4.0f};
+  std::vector<unsigned char> sbytes(16);
+  std::memcpy(sbytes.data(), scales.data(), 16);
+  write_safetensors(dir / "f.safetensors", {{"x.weight", DType::kF8E4M3, {3, 5}, w},
+                                            {"x.weight_scale_inv", DType::kF32, {2, 2}, sbytes}});
+  const Checkpoint c = Checkpoint::open_file(dir / "f.safetensors");
+  std::vector<float> out(15);
+  dequant_fp8_block_rows(*c.find("x.weight"), *c.find("x.weight_scale_inv"), 2, 3, 0, 3,
+                         out.data());
+  const std::vector<float> want = {1, 1, 1, 2, 2,  //
+                                   1, 1, 1, 2, 2,  //
+                                   3, 3, 3, 4, 4};
+  EXPECT_EQ(out, want);
+  // Swapped block sizes describe a different grid ([2, 3]) and are rejected.
+  test::expect_error(
+      [&] { check_fp8_block_pair(*c.find("x.weight"), *c.find("x.weight_scale_inv"), 3, 2); },
+      ErrorCode::kTensorMismatch, {"expected [1, 3]"});
+}
+
 TEST(Fp8Block, ScaleGridMustMatch) {
   TempDir dir;
   write_safetensors(dir / "f.safetensors",

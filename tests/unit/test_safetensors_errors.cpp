@@ -65,6 +65,30 @@ TEST_F(Malformed, ShapeProductOverflowsCannotMatchSpan) {
          ErrorCode::kSpanSize, {"'w'", "overflows"});
 }
 
+TEST_F(Malformed, EmptyShapeWithHugeTrailingDims) {
+  // No elements, but a row of 2^64 elements would overflow every index computation.
+  expect(raw_safetensors(
+             R"({"w":{"dtype":"U8","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}})", ""),
+         ErrorCode::kSpanSize, {"'w'", "overflows"});
+}
+
+TEST_F(Malformed, NumberBeyondDouble) {
+  expect(raw_safetensors(R"({"w":{"dtype":"F32","shape":[1e999],"data_offsets":[0,8]}})", kData),
+         ErrorCode::kHeaderJson, {"malformed JSON"});
+}
+
+TEST_F(Malformed, GapBetweenSpans) {
+  expect(raw_safetensors(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                         R"("b":{"dtype":"U8","shape":[2],"data_offsets":[6,8]}})",
+                         kData),
+         ErrorCode::kSpanGap, {"2 bytes before tensor 'b'"});
+}
+
+TEST_F(Malformed, TrailingBytesAfterLastTensor) {
+  expect(raw_safetensors(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", kData),
+         ErrorCode::kSpanGap, {"4 bytes after the last tensor"});
+}
+
 TEST_F(Malformed, EndBeforeBegin) {
   expect(raw_safetensors(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", kData),
          ErrorCode::kSpanSize, {"'w'", "before begin"});
@@ -163,11 +187,24 @@ TEST_F(MalformedIndex, IndexPointsToWrongShard) {
   expect(ErrorCode::kShardContents, {"'a'", "'s2.safetensors'", "does not contain it"});
 }
 
+TEST_F(MalformedIndex, ShardHoldsTensorTheIndexDoesNotList) {
+  index(R"({"a":"s1.safetensors"})");
+  EXPECT_EQ(Checkpoint::open(dir.path()).tensors().size(), 1u);  // s2 is not part of the model
+  write_safetensors(dir / "s1.safetensors", {{"a", DType::kF32, {1}, {0, 0, 0, 0}},
+                                             {"hidden", DType::kF32, {1}, {0, 0, 0, 0}}});
+  expect(ErrorCode::kShardContents, {"s1.safetensors", "holds tensor 'hidden'", "does not list"});
+}
+
 TEST_F(MalformedIndex, IndexNotJsonOrWithoutWeightMap) {
   write_file(dir / "model.safetensors.index.json", "{not json");
   expect(ErrorCode::kIndexJson, {"model.safetensors.index.json", "malformed JSON"});
   write_file(dir / "model.safetensors.index.json", R"({"metadata":{}})");
   expect(ErrorCode::kIndexJson, {"model.safetensors.index.json", "weight_map"});
+  write_file(dir / "model.safetensors.index.json", R"({"weight_map":{}})");
+  expect(ErrorCode::kIndexJson, {"'weight_map' is empty"});
+  write_file(dir / "model.safetensors.index.json",
+             R"({"metadata":{"total_size":1e999},"weight_map":{"a":"s1.safetensors"}})");
+  expect(ErrorCode::kIndexJson, {"model.safetensors.index.json", "malformed JSON"});
 }
 
 TEST(CheckpointFolder, NoSafetensorsFiles) {

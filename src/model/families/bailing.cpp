@@ -36,7 +36,7 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
   a.qk_norm = v2 && c.get_bool("use_qk_norm", true);
   s.norm_head = c.get_bool("norm_head", false);
   // ARCHITECTURES.md §18b: partial rotary 0.5 in Ling 2.0 (llama.cpp's default too).
-  s.rope.push_back(read_rope(c, a.head_dim, d.rope_theta, v2 ? 0.5 : 1.0));
+  s.rope.push_back(read_rope(c, s, d.rope_theta, v2 ? 0.5 : 1.0));
 
   auto& m = s.moe;
   m.num_experts = static_cast<int>(c.get_int("num_experts", v2 ? 256 : 16));
@@ -55,7 +55,9 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
     m.expert_bias = c.get_bool("moe_router_enable_expert_bias", true);
     m.num_groups = static_cast<int>(c.get_int("n_group", 8));
     m.topk_groups = static_cast<int>(c.get_int("topk_group", 4));
-    m.routed_scaling = c.get_double("routed_scaling_factor", 1.0);
+    m.routed_scaling = c.get_double("routed_scaling_factor", 2.5);  // ARCHITECTURES.md §18b
+    s.mtp_layers = static_cast<int>(c.get_int("num_nextn_predict_layers", 0));
+    if (s.mtp_layers < 0) c.fail("num_nextn_predict_layers", "must be non-negative");
     if (m.num_groups <= 0 || m.num_experts % m.num_groups != 0) {
       c.fail("n_group", "must divide num_experts");
     }

@@ -76,7 +76,7 @@ ModelSpec gemma(const ConfigReader& c) {
   d.max_position_embeddings = 8192;
   int64_t inter = 0;
   ModelSpec s = gemma_base(c, Family::kGemma, d, inter);
-  s.rope.push_back(read_rope(c, s.attention.head_dim, d.rope_theta, 1.0));
+  s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));
   for (int i = 0; i < s.num_layers; ++i) {
     s.layers.push_back({MixerKind::kAttention, 0, 0, MlpKind::kDense, static_cast<int>(inter)});
   }
@@ -95,7 +95,7 @@ ModelSpec gemma2(const ConfigReader& c) {
       c.present("attn_logit_softcapping") ? c.get_double("attn_logit_softcapping", 0.0) : 50.0;
   s.final_logit_softcap =
       c.present("final_logit_softcapping") ? c.get_double("final_logit_softcapping", 0.0) : 30.0;
-  s.rope.push_back(read_rope(c, s.attention.head_dim, d.rope_theta, 1.0));
+  s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));
   const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 4096));
   const auto types = read_layer_types(c, s.num_layers, {"sliding_attention", "full_attention"});
   for (int i = 0; i < s.num_layers; ++i) {
@@ -120,7 +120,6 @@ ModelSpec gemma3(const ConfigReader& c) {
   s.attention.scale = 1.0 / std::sqrt(c.get_double("query_pre_attn_scalar", 256.0));
   s.attention.logit_softcap = c.get_double("attn_logit_softcapping", 0.0);
   s.final_logit_softcap = c.get_double("final_logit_softcapping", 0.0);
-  const int hd = s.attention.head_dim;
   // Table 0 = global (full-attention layers), table 1 = local (sliding layers).
   const nlohmann::json* rp = c.find("rope_parameters");
   if (rp != nullptr && rp->is_object() && rp->contains("full_attention")) {
@@ -131,13 +130,13 @@ ModelSpec gemma3(const ConfigReader& c) {
       }
       const double theta = std::string(kind) == "full_attention" ? 1e6 : 1e4;
       s.rope.push_back(
-          rope_from_object(c, *it, std::string("rope_parameters.") + kind, hd, theta, 1.0, false));
+          rope_from_object(c, *it, std::string("rope_parameters.") + kind, s, theta, 1.0, false));
     }
   } else {
-    s.rope.push_back(read_rope(c, hd, d.rope_theta, 1.0));  // rope_scaling: global layers only
+    s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));  // rope_scaling: global layers only
     nlohmann::json local = {{"rope_type", "default"},
                             {"rope_theta", c.get_double("rope_local_base_freq", 10000.0)}};
-    s.rope.push_back(rope_from_object(c, local, "rope_local_base_freq", hd, 10000.0, 1.0, false));
+    s.rope.push_back(rope_from_object(c, local, "rope_local_base_freq", s, 10000.0, 1.0, false));
   }
   const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 4096));
   const int pattern = static_cast<int>(c.get_int("sliding_window_pattern", 6));

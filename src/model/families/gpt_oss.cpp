@@ -24,7 +24,7 @@ ModelSpec gpt_oss(const ConfigReader& c) {
   auto& a = s.attention;
   a.q_bias = a.k_bias = a.v_bias = a.o_bias = true;  // GptOssConfig forces attention_bias
   a.sinks = true;
-  s.rope.push_back(read_rope(c, a.head_dim, d.rope_theta, 1.0));
+  s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));
   read_quantization(c, s);
 
   auto& m = s.moe;

@@ -13,7 +13,7 @@ ModelSpec mixtral(const ConfigReader& c) {
   d.rms_norm_eps = 1e-5;
   d.rope_theta = 1e6;
   const int64_t inter = read_basic_dims(c, s, d);
-  s.rope.push_back(read_rope(c, s.attention.head_dim, d.rope_theta, 1.0));
+  s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));
   const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 0));
   auto& m = s.moe;
   m.num_experts = static_cast<int>(c.get_int("num_local_experts", 8));

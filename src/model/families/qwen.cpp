@@ -35,7 +35,7 @@ ModelSpec qwen_dense(const ConfigReader& c, Family family, const ConfigDefaults&
     a.q_bias = a.k_bias = a.v_bias = a.o_bias = c.get_bool("attention_bias", false);
   }
   a.qk_norm = qk_norm;
-  s.rope.push_back(read_rope(c, a.head_dim, d.rope_theta, 1.0));
+  s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));
   const auto windows = qwen_windows(c, s.num_layers);
   add_embedding_and_head(s);
   for (int i = 0; i < s.num_layers; ++i) {

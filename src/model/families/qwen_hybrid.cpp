@@ -20,7 +20,7 @@ ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, 
   a.qk_norm = true;
   a.output_gate = c.get_bool("attn_output_gate", true);
   a.q_bias = a.k_bias = a.v_bias = a.o_bias = c.get_bool("attention_bias", false);
-  s.rope.push_back(read_rope(c, a.head_dim, 10000.0, 0.25));
+  s.rope.push_back(read_rope(c, s, 10000.0, 0.25));
 
   auto& g = s.linear_attn;
   g.num_k_heads = static_cast<int>(c.get_int("linear_num_key_heads", 16));
