@@ -6,7 +6,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(g++ cmake make ninja-build pkg-config
-  nlohmann-json3-dev libfmt-dev libcli11-dev
+  nlohmann-json3-dev libfmt-dev libcli11-dev libpcre2-dev libutf8proc-dev
   python3 python3-numpy)          # python3-numpy: the fixture generator used by the demo run
 TEST_PKGS=(libgtest-dev libgmock-dev clang-format)
 BENCH_PKGS=(libbenchmark-dev)

@@ -31,6 +31,7 @@ enum class ErrorCode {
   kNotFound,         // model folder / hub id not found
   kDtype,            // a conversion asked of a dtype that cannot provide it
   kRange,            // row range outside a tensor
+  kTokenizer,        // tokenizer.json malformed
 };
 
 std::string_view error_code_name(ErrorCode code);

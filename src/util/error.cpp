@@ -48,6 +48,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "dtype";
     case ErrorCode::kRange:
       return "range";
+    case ErrorCode::kTokenizer:
+      return "tokenizer";
   }
   return "?";
 }
