@@ -30,7 +30,8 @@ void TokenTrie::add(std::string_view pattern, int32_t index) {
     }
     node = child;
   }
-  if (nodes_[static_cast<std::size_t>(node)].index < 0) nodes_[static_cast<std::size_t>(node)].index = index;
+  if (nodes_[static_cast<std::size_t>(node)].index < 0)
+    nodes_[static_cast<std::size_t>(node)].index = index;
 }
 
 std::size_t TokenTrie::longest_at(std::string_view s, std::size_t pos, int32_t* index) const {

@@ -73,11 +73,13 @@ Bpe::Bpe(const json& model, const std::string& where) {
       a = m[0].get<std::string>();
       b = m[1].get<std::string>();
     } else {
-      malformed(where + ".merges", "each merge must be \"a b\" or [\"a\", \"b\"], found " + m.dump());
+      malformed(where + ".merges",
+                "each merge must be \"a b\" or [\"a\", \"b\"], found " + m.dump());
     }
     auto ia = vocab_.find(a), ib = vocab_.find(b);
     if (ia == vocab_.end() || ib == vocab_.end()) {
-      malformed(where + ".merges", "merge '" + a + " " + b + "' uses a token not in the vocabulary");
+      malformed(where + ".merges",
+                "merge '" + a + " " + b + "' uses a token not in the vocabulary");
     }
     const std::string merged =
         a + (prefix_.empty() || !b.starts_with(prefix_) ? b : b.substr(prefix_.size()));
@@ -85,8 +87,8 @@ Bpe::Bpe(const json& model, const std::string& where) {
     if (im == vocab_.end()) {
       malformed(where + ".merges", "merge result '" + merged + "' is not in the vocabulary");
     }
-    const uint64_t key = (uint64_t{static_cast<uint32_t>(ia->second)} << 32) |
-                         static_cast<uint32_t>(ib->second);
+    const uint64_t key =
+        (uint64_t{static_cast<uint32_t>(ia->second)} << 32) | static_cast<uint32_t>(ib->second);
     merges_[key] = {rank++, im->second};  // a repeated pair keeps its last rank, as a hash map
   }
 }
@@ -121,7 +123,9 @@ void Bpe::tokenize(std::string_view word, std::vector<int32_t>& out, Cache* cach
   merge_word(word, out);
   // Long words (SentencePiece-style models see whole documents) are not worth keeping.
   if (cache != nullptr && word.size() < 256 && cache->size() < 100000) {
-    cache->emplace(std::string(word), std::vector<int32_t>(out.begin() + static_cast<std::ptrdiff_t>(before), out.end()));
+    cache->emplace(
+        std::string(word),
+        std::vector<int32_t>(out.begin() + static_cast<std::ptrdiff_t>(before), out.end()));
   }
 }
 

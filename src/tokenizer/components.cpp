@@ -46,7 +46,8 @@ Pattern::Pattern(const json& j, const std::string& where) {
   }
 }
 
-void Pattern::find(std::string_view s, std::vector<std::pair<std::size_t, std::size_t>>& out) const {
+void Pattern::find(std::string_view s,
+                   std::vector<std::pair<std::size_t, std::size_t>>& out) const {
   if (regex_) {
     regex_->find_all(s, out);
     return;
@@ -165,12 +166,15 @@ const ByteMap& byte_map() {
 
 }  // namespace
 
-const std::string& byte_to_char(unsigned char b) { return byte_map().to_char[b]; }
+const std::string& byte_to_char(unsigned char b) {
+  return byte_map().to_char[b];
+}
 
 int char_to_byte(char32_t c) {
   if (c < 0x21 || c > 0x143) return -1;
   const auto& m = byte_map();
-  if (c < 256) return (c <= 0x7E || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE) ? static_cast<int>(c) : -1;
+  if (c < 256)
+    return (c <= 0x7E || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE) ? static_cast<int>(c) : -1;
   for (int b = 0; b < 256; ++b) {
     if (m.cp[b] == c) return b;
   }

@@ -106,9 +106,10 @@ class Strip final : public Decoder {
       std::vector<char32_t> chars;
       for (std::size_t i = 0; i < t.size();) chars.push_back(utf8::next(t, i));
       std::size_t b = 0, e = chars.size();
-      for (std::size_t i = 0; i < start_ && i < chars.size() && chars[i] == content_; ++i) b = i + 1;
-      for (std::size_t i = 0; i < stop_ && i < chars.size() && chars[chars.size() - 1 - i] == content_;
-           ++i) {
+      for (std::size_t i = 0; i < start_ && i < chars.size() && chars[i] == content_; ++i)
+        b = i + 1;
+      for (std::size_t i = 0;
+           i < stop_ && i < chars.size() && chars[chars.size() - 1 - i] == content_; ++i) {
         e = chars.size() - 1 - i;
       }
       std::string out;

@@ -21,8 +21,8 @@ class UnicodeForm final : public Normalizer {
                                 static_cast<utf8proc_ssize_t>(s.size()), &out,
                                 static_cast<utf8proc_option_t>(options_));
     if (n < 0) {
-      throw Error(ErrorCode::kTokenizer, std::string("unicode normalization failed: ") +
-                                             utf8proc_errmsg(n));
+      throw Error(ErrorCode::kTokenizer,
+                  std::string("unicode normalization failed: ") + utf8proc_errmsg(n));
     }
     s.assign(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
     std::free(out);

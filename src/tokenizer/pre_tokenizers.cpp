@@ -185,7 +185,8 @@ class Whitespace final : public PreTokenizer {
         while (end < s.size()) {
           std::size_t k = end;
           const char32_t d = utf8::next(s, k);
-          const bool same = word ? utf8::is_word(d) : (!utf8::is_word(d) && !utf8::is_whitespace(d));
+          const bool same =
+              word ? utf8::is_word(d) : (!utf8::is_word(d) && !utf8::is_whitespace(d));
           if (!same) break;
           end = k;
         }
@@ -227,9 +228,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     return std::make_unique<CharClassSplit>(&utf8::is_whitespace, SplitBehavior::kRemoved);
   }
   if (type == "Punctuation") {
-    const SplitBehavior b = j.contains("behavior")
-                                ? parse_split_behavior(j["behavior"], where)
-                                : SplitBehavior::kIsolated;
+    const SplitBehavior b = j.contains("behavior") ? parse_split_behavior(j["behavior"], where)
+                                                   : SplitBehavior::kIsolated;
     return std::make_unique<CharClassSplit>(&utf8::is_punctuation, b);
   }
   if (type == "Sequence") {

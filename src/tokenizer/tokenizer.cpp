@@ -1,5 +1,6 @@
 // Loading tokenizer.json and running the pipeline:
-// added tokens (raw) -> normalizer -> added tokens (normalized) -> pre-tokenizer -> BPE -> template.
+// added tokens (raw) -> normalizer -> added tokens (normalized) -> pre-tokenizer -> BPE ->
+// template.
 #include "maxact/tokenizer.h"
 
 #include <atomic>
@@ -50,7 +51,8 @@ Wrap parse_post_processor(const json& j, const std::string& where) {
     const json& list = field(j, "processors", where);
     if (!list.is_array()) malformed(where, "'processors' must be a list");
     for (std::size_t i = 0; i < list.size(); ++i) {
-      const Wrap inner = parse_post_processor(list[i], where + ".processors[" + std::to_string(i) + "]");
+      const Wrap inner =
+          parse_post_processor(list[i], where + ".processors[" + std::to_string(i) + "]");
       w.prefix.insert(w.prefix.begin(), inner.prefix.begin(), inner.prefix.end());
       w.suffix.insert(w.suffix.end(), inner.suffix.begin(), inner.suffix.end());
     }
@@ -70,7 +72,8 @@ Wrap parse_post_processor(const json& j, const std::string& where) {
       if (!item.contains("SpecialToken")) malformed(where, "template item " + item.dump());
       const std::string name = string_field(item["SpecialToken"], "id", where);
       auto it = specials.find(name);
-      if (it == specials.end()) malformed(where, "special token '" + name + "' not in special_tokens");
+      if (it == specials.end())
+        malformed(where, "special token '" + name + "' not in special_tokens");
       const json& ids = field(*it, "ids", where);
       for (const json& id : ids) {
         if (!id.is_number_integer()) malformed(where, "ids of '" + name + "' must be integers");
@@ -122,14 +125,15 @@ Tokenizer Tokenizer::load(const fs::path& path, const Options& options) {
   auto impl = std::make_unique<Impl>();
   impl->source = file.string();
   const std::string f = file.string();
-  const json j = parse_json(read_text_file(file), f, ErrorCode::kTokenizer, [&](const DuplicateKey& d) {
-    return Error(ErrorCode::kTokenizer, f + ": key '" + d.key + "' appears twice" +
-                                            (d.parent.empty() ? "" : " in '" + d.parent + "'"));
-  });
+  const json j =
+      parse_json(read_text_file(file), f, ErrorCode::kTokenizer, [&](const DuplicateKey& d) {
+        return Error(ErrorCode::kTokenizer, f + ": key '" + d.key + "' appears twice" +
+                                                (d.parent.empty() ? "" : " in '" + d.parent + "'"));
+      });
   if (!j.is_object()) malformed(f, "must be a JSON object");
   const json& model = field(j, "model", f);
-  const std::string type = model.contains("type") ? string_field(model, "type", f + ": model")
-                                                  : std::string("BPE");
+  const std::string type =
+      model.contains("type") ? string_field(model, "type", f + ": model") : std::string("BPE");
   if (type != "BPE") {
     unsupported(f + ": model", "model type '" + type + "' is not supported (BPE)");
   }
@@ -180,11 +184,10 @@ Tokenizer Tokenizer::load(const fs::path& path, const Options& options) {
   std::optional<std::string> bos_name;
   if (options.use_tokenizer_config && fs::exists(cfg_path, ec)) {
     const std::string cf = cfg_path.string();
-    const json cfg = parse_json(read_text_file(cfg_path), cf, ErrorCode::kTokenizer,
-                                [&](const DuplicateKey& d) {
-                                  return Error(ErrorCode::kTokenizer,
-                                               cf + ": key '" + d.key + "' appears twice");
-                                });
+    const json cfg =
+        parse_json(read_text_file(cfg_path), cf, ErrorCode::kTokenizer, [&](const DuplicateKey& d) {
+          return Error(ErrorCode::kTokenizer, cf + ": key '" + d.key + "' appears twice");
+        });
     if (!cfg.is_object()) malformed(cf, "must be a JSON object");
     bos_name = config_token(cfg, "bos_token");
     const std::string cls = cfg.value("tokenizer_class", std::string());
@@ -257,7 +260,8 @@ std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std:
                                                           int threads) const {
   std::vector<std::vector<int32_t>> out(texts.size());
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t n = std::min<std::size_t>(texts.size(), threads > 0 ? static_cast<unsigned>(threads) : hw);
+  const std::size_t n =
+      std::min<std::size_t>(texts.size(), threads > 0 ? static_cast<unsigned>(threads) : hw);
   std::atomic<std::size_t> next{0};
   auto work = [&] {
     Bpe::Cache cache;
@@ -321,9 +325,15 @@ int64_t Tokenizer::vocab_size() const {
   return n;
 }
 
-std::optional<int32_t> Tokenizer::bos_id() const { return impl_->bos; }
-const std::string& Tokenizer::source() const { return impl_->source; }
+std::optional<int32_t> Tokenizer::bos_id() const {
+  return impl_->bos;
+}
+const std::string& Tokenizer::source() const {
+  return impl_->source;
+}
 
-std::size_t repair_utf8(std::string& text) { return utf8::repair(text); }
+std::size_t repair_utf8(std::string& text) {
+  return utf8::repair(text);
+}
 
 }  // namespace maxact

@@ -55,7 +55,8 @@ std::vector<int32_t> parse_ids(const std::string& s) {
         used = 0;
       }
       if (used != tok.size() || v < 0 || v > 0x7FFFFFFF) {
-        throw maxact::Error(maxact::ErrorCode::kTokenizer, "--decode: '" + tok + "' is not a token id");
+        throw maxact::Error(maxact::ErrorCode::kTokenizer,
+                            "--decode: '" + tok + "' is not a token id");
       }
       ids.push_back(static_cast<int32_t>(v));
       tok.clear();
@@ -82,14 +83,16 @@ int run_tokenize(const TokenizeArgs& a) {
       text = ss.str();
     }
     if (const std::size_t bad = maxact::repair_utf8(text); bad > 0) {
-      std::fprintf(stderr, "maxact: warning: %zu byte(s) of invalid UTF-8 replaced by U+FFFD\n", bad);
+      std::fprintf(stderr, "maxact: warning: %zu byte(s) of invalid UTF-8 replaced by U+FFFD\n",
+                   bad);
     }
     const auto ids = tok.encode(text, a.special, a.special_as_text);
     if (a.json) {
       nlohmann::json tokens = nlohmann::json::array();
       for (int32_t id : ids) tokens.push_back(tok.id_to_token(id).value_or(""));
-      out = nlohmann::json{{"ids", ids}, {"tokens", tokens}}.dump(-1, ' ', false,
-                                                                nlohmann::json::error_handler_t::replace) + "\n";
+      out = nlohmann::json{{"ids", ids}, {"tokens", tokens}}.dump(
+                -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+            "\n";
     } else {
       for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? " " : "") + std::to_string(ids[i]);
       out += "\n";
@@ -115,18 +118,22 @@ int main(int argc, char** argv) {
   inspect->add_flag("--json", as_json, "Print JSON instead of the summary");
 
   TokenizeArgs targs;
-  auto* tokenize = app.add_subcommand("tokenize", "Tokenize text exactly as the model's tokenizer.json does");
-  tokenize->add_option("MODEL_OR_FILE", targs.source, "tokenizer.json, model folder, or hub id")->required();
+  auto* tokenize =
+      app.add_subcommand("tokenize", "Tokenize text exactly as the model's tokenizer.json does");
+  tokenize->add_option("MODEL_OR_FILE", targs.source, "tokenizer.json, model folder, or hub id")
+      ->required();
   auto* text_opt = tokenize->add_option("--text", targs.text, "Text to encode");
   auto* file_opt = tokenize->add_option("--file", targs.file, "File whose contents to encode");
-  auto* decode_opt = tokenize->add_option("--decode", targs.decode, "Token ids to decode (\"1 2 3\" or 1,2,3)");
+  auto* decode_opt =
+      tokenize->add_option("--decode", targs.decode, "Token ids to decode (\"1 2 3\" or 1,2,3)");
   text_opt->excludes(file_opt)->excludes(decode_opt);
   file_opt->excludes(decode_opt);
   tokenize->add_flag("--special", targs.special, "Add special tokens (BOS/EOS template)");
   tokenize->add_flag("--special-as-text", targs.special_as_text,
                      "Do not match special tokens written in the text");
-  tokenize->add_flag("--no-tokenizer-config", targs.no_config,
-                     "Ignore tokenizer_config.json (tokenizer.json alone, as the tokenizers library)");
+  tokenize->add_flag(
+      "--no-tokenizer-config", targs.no_config,
+      "Ignore tokenizer_config.json (tokenizer.json alone, as the tokenizers library)");
   tokenize->add_flag("--json", targs.json, "Print ids and token strings as JSON");
 
   try {
