@@ -1,7 +1,7 @@
 #include "io/json_util.h"
 
 #include <fstream>
-#include <set>
+#include <unordered_set>
 #include <sstream>
 #include <vector>
 
@@ -17,7 +17,7 @@ struct DuplicateFound {
 nlohmann::json parse_json(std::string_view text, const std::string& file, ErrorCode syntax_code,
                           const OnDuplicateKey& on_duplicate) {
   struct Frame {
-    std::set<std::string> keys;
+    std::unordered_set<std::string> keys;
     std::string last_key;
     bool is_object;
   };

@@ -142,7 +142,7 @@ void Bpe::merge_word(std::string_view w, std::vector<int32_t>& out) const {
     sym.push_back({id, n - 1, -1, true});
     if (n > 0) sym[static_cast<std::size_t>(n - 1)].next = n;
   };
-  std::optional<int32_t> pending_unk;
+  int32_t pending_unk = -1;  // an unknown waiting to be fused with the next one
   std::string key;
   for (std::size_t i = 0; i < w.size();) {
     const std::size_t b = i;
@@ -152,9 +152,9 @@ void Bpe::merge_word(std::string_view w, std::vector<int32_t>& out) const {
     key.append(w.substr(b, i - b));
     if (i == w.size()) key += suffix_;
     if (auto it = vocab_.find(key); it != vocab_.end()) {
-      if (pending_unk) {
-        add(*pending_unk);
-        pending_unk.reset();
+      if (pending_unk >= 0) {
+        add(pending_unk);
+        pending_unk = -1;
       }
       add(it->second);
       continue;
@@ -169,12 +169,12 @@ void Bpe::merge_word(std::string_view w, std::vector<int32_t>& out) const {
       }
     }
     if (unk_id_) {
-      if (pending_unk && !fuse_unk_) add(*pending_unk);
+      if (pending_unk >= 0 && !fuse_unk_) add(pending_unk);
       pending_unk = *unk_id_;
     }
     // Without unk_token the character is dropped, as in tokenizers.
   }
-  if (pending_unk) add(*pending_unk);
+  if (pending_unk >= 0) add(pending_unk);
 
   struct Merge {
     int32_t rank, pos, new_id;

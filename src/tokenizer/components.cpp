@@ -90,14 +90,15 @@ void split_piece(const Piece& p, const std::vector<std::pair<std::size_t, std::s
   if (invert) {
     for (auto& r : runs) r.m = !r.m;
   }
+  // Isolated keeps every run, Removed drops the matches; the merging behaviours fold a match
+  // into a neighbouring run first (a folded run is never a match).
   std::vector<Run> merged;
+  const std::vector<Run>* result = &runs;
   switch (behavior) {
     case SplitBehavior::kIsolated:
-      merged = runs;
-      for (auto& r : merged) r.m = false;
+      for (auto& r : runs) r.m = false;
       break;
     case SplitBehavior::kRemoved:
-      merged = runs;
       break;
     case SplitBehavior::kMergedWithPrevious: {
       bool previous_match = false;
@@ -109,21 +110,19 @@ void split_piece(const Piece& p, const std::vector<std::pair<std::size_t, std::s
         }
         previous_match = r.m;
       }
+      result = &merged;
       break;
     }
-    case SplitBehavior::kMergedWithNext: {
-      bool previous_match = false;
-      for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
-        if (it->m && !previous_match && !merged.empty()) {
-          merged.back().b = it->b;
-        } else {
-          merged.push_back({it->b, it->e, false});
-        }
-        previous_match = it->m;
+    case SplitBehavior::kMergedWithNext:
+      // tokenizers folds from the right; read left to right, a match joins the run after it
+      // unless that run is a match too.
+      for (std::size_t k = 0; k < runs.size(); ++k) {
+        const bool joins_next = runs[k].m && k + 1 < runs.size() && !runs[k + 1].m;
+        merged.push_back({runs[k].b, runs[joins_next ? k + 1 : k].e, false});
+        if (joins_next) ++k;
       }
-      std::reverse(merged.begin(), merged.end());
+      result = &merged;
       break;
-    }
     case SplitBehavior::kContiguous: {
       bool previous_match = false;
       for (const Run& r : runs) {
@@ -134,10 +133,11 @@ void split_piece(const Piece& p, const std::vector<std::pair<std::size_t, std::s
         }
         previous_match = r.m;
       }
+      result = &merged;
       break;
     }
   }
-  for (const Run& r : merged) {
+  for (const Run& r : *result) {
     if (r.m || r.e == r.b) continue;  // removed delimiters and empty pieces
     out.push_back({p.text.substr(r.b, r.e - r.b), p.at_start && r.b == 0});
   }

@@ -59,8 +59,8 @@ class ByteLevel final : public PreTokenizer {
   void pre_tokenize(std::vector<Piece>& pieces) const override {
     Matches m;
     for_each_piece(pieces, [&](const Piece& p, std::vector<Piece>& out) {
-      Piece q = p;
-      if (add_prefix_space_ && (q.text.empty() || q.text[0] != ' ')) q.text.insert(0, " ");
+      const bool prefix = add_prefix_space_ && (p.text.empty() || p.text[0] != ' ');
+      Piece q{prefix ? " " + p.text : p.text, p.at_start};
       const std::size_t first = out.size();
       if (use_regex_) {
         regex_->find_all(q.text, m);
