@@ -283,7 +283,9 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
     if (auto it = impl_->added_by_id.find(id); it != impl_->added_by_id.end()) {
       const AddedToken& t = impl_->added[it->second];
       if (skip_special_tokens && t.special) continue;
-      tokens.push_back(t.content);
+      // tokenizers decodes a normalized added token from its normalized form, so the decoder
+      // can invert what the normalizer did.
+      tokens.push_back(t.normalized ? t.pattern : t.content);
     } else if (const std::string* s = impl_->model->id_to_token(id)) {
       tokens.push_back(*s);
     }

@@ -159,6 +159,117 @@ def synthetic_docs():
     return docs
 
 
+def truncated_model(model, keep_merges):
+    """The BPE model with only its first `keep_merges` merges: every single-character token, the
+    <0xXX> byte tokens, and the merge results, renumbered densely (a smaller but genuine BPE)."""
+    merges = model["merges"][:keep_merges]
+    pairs = [m.split(" ") if isinstance(m, str) else m for m in merges]
+    keep = set()
+    for tok in model["vocab"]:
+        if len(tok) == 1 or re.fullmatch(r"<0x[0-9A-F]{2}>", tok) or tok == model.get("unk_token"):
+            keep.add(tok)
+    for a, b in pairs:
+        keep.update([a, b, a + b])
+    order = sorted(keep, key=lambda t: model["vocab"][t])
+    out = dict(model)
+    out["vocab"] = {t: i for i, t in enumerate(order)}
+    out["merges"] = [[a, b] for a, b in pairs]
+    return out
+
+
+def synthetic_tokenizers(tok_files, out_dir):
+    """tokenizer.json variants exercising every component the real files do not: each Split
+    behaviour and invert, Metaspace schemes, Digits / Whitespace / Punctuation, the other
+    normalizers, added-token options, Roberta / Bert templates, unknown-token fusion."""
+    bl = json.load(open(os.path.join(tok_files["qwen2_5"], "tokenizer.json"), encoding="utf-8"))
+    sp = json.load(open(os.path.join(tok_files["mistral_v1"], "tokenizer.json"), encoding="utf-8"))
+    bl_model = truncated_model(bl["model"], 6000)
+    sp_model = truncated_model(sp["model"], 6000)
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    bl_decoder = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+
+    def bl_tok(pre, normalizer=None, added=None, post=None, model=None):
+        return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added or [],
+                "normalizer": normalizer, "pre_tokenizer": pre, "post_processor": post,
+                "decoder": bl_decoder, "model": model or bl_model}
+
+    def split(behavior, invert=False, pattern=None):
+        return {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": pattern or {"Regex": r"\s+|[.,!?;:]"}, "behavior": behavior,
+             "invert": invert}, byte_level]}
+
+    def added(content, id_, **kw):
+        t = {"id": id_, "content": content, "single_word": False, "lstrip": False, "rstrip": False,
+             "normalized": False, "special": False}
+        t.update(kw)
+        return t
+
+    n = len(bl_model["vocab"])
+    variants = {}
+    for b in ["Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"]:
+        variants[f"split_{b.lower()}"] = bl_tok(split(b))
+    variants["split_invert"] = bl_tok(split("Removed", True, {"Regex": r"\p{L}+|\p{N}+"}))
+    variants["split_string"] = bl_tok(split("MergedWithNext", False, {"String": " "}))
+    variants["bytelevel_gpt2"] = bl_tok({"type": "ByteLevel", "add_prefix_space": True,
+                                         "trim_offsets": True, "use_regex": True})
+    variants["digits_punct_ws"] = bl_tok({"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": True}, {"type": "Punctuation", "behavior": "Isolated"},
+        {"type": "WhitespaceSplit"}, byte_level]})
+    variants["digits_contiguous_whitespace"] = bl_tok({"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": False}, {"type": "Whitespace"}, byte_level]})
+    variants["nfkc_lower_strip"] = bl_tok(split("Isolated"), {"type": "Sequence", "normalizers": [
+        {"type": "NFKC"}, {"type": "Lowercase"}, {"type": "Strip", "strip_left": True, "strip_right": True}]})
+    variants["nfd_replace_prepend"] = bl_tok(split("Isolated"), {"type": "Sequence", "normalizers": [
+        {"type": "NFD"}, {"type": "Replace", "pattern": {"Regex": r"\p{Mn}+"}, "content": ""},
+        {"type": "Prepend", "prepend": "> "}]})
+    variants["nfkd"] = bl_tok(split("Isolated"), {"type": "NFKD"})
+    variants["added_tokens"] = bl_tok(split("Isolated"), {"type": "Lowercase"}, added=[
+        added("[MARK]", n, lstrip=True, special=True), added("<END>", n + 1, rstrip=True, special=True),
+        added("the", n + 2, single_word=True), added("Hello", n + 3, normalized=True),
+        added("<|im_start|>", n + 4, special=True), added("ing", n + 5, single_word=True, lstrip=True, rstrip=True)])
+    variants["roberta"] = bl_tok(split("Isolated"), post={"type": "RobertaProcessing", "sep": ["</s>", 2],
+                                                          "cls": ["<s>", 0], "trim_offsets": True,
+                                                          "add_prefix_space": False})
+    variants["bert"] = bl_tok(split("Isolated"), post={"type": "BertProcessing", "sep": ["[SEP]", 3],
+                                                       "cls": ["[CLS]", 1]})
+    variants["template_sequence"] = bl_tok(split("Isolated"), post={"type": "Sequence", "processors": [
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+        {"type": "TemplateProcessing",
+         "single": [{"SpecialToken": {"id": "<B>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                    {"SpecialToken": {"id": "<E>", "type_id": 0}}],
+         "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {"<B>": {"id": "<B>", "ids": [5], "tokens": ["<B>"]},
+                            "<E>": {"id": "<E>", "ids": [6, 7], "tokens": ["<E>", "<E2>"]}}}]})
+
+    def sp_tok(pre, decoder, model=None, normalizer=None):
+        return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": sp["added_tokens"],
+                "normalizer": normalizer, "pre_tokenizer": pre, "post_processor": sp["post_processor"],
+                "decoder": decoder, "model": model or sp_model}
+
+    for scheme in ["always", "first", "never"]:
+        for do_split in [True, False]:
+            ms = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": scheme, "split": do_split}
+            dec = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"},
+                                                     {"type": "Metaspace", "replacement": "\u2581",
+                                                      "prepend_scheme": scheme, "split": do_split}]}
+            variants[f"metaspace_{scheme}{'' if do_split else '_nosplit'}"] = sp_tok(ms, dec)
+    for fuse in [True, False]:
+        m = dict(sp_model, byte_fallback=False, fuse_unk=fuse)
+        variants[f"unk_fuse_{str(fuse).lower()}"] = sp_tok(None, sp["decoder"], m, sp["normalizer"])
+    variants["strip_decoder"] = sp_tok(None, {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"},
+        {"type": "Fuse"}, {"type": "Strip", "content": "!", "start": 2, "stop": 3}]}, None, sp["normalizer"])
+
+    paths = {}
+    for name, tok in variants.items():
+        d = os.path.join(out_dir, "synthetic", name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(tok, f, ensure_ascii=False)
+        paths[name] = d
+    return paths
+
+
 def main():
     if len(sys.argv) != 2:
         fail("usage: setup_reference.py OUT_DIR")
@@ -194,6 +305,30 @@ def main():
             open(stamp, "w").write(key)
         manifest["tokenizers"][name] = {"dir": models, "reference": ref,
                                         "what": TOKENIZERS[name][1]}
+    # Synthetic variants run on a smaller corpus: every snippet and stress document, and the
+    # first document of each UDHR language.
+    small = [d for d in docs if not d["category"].startswith(("udhr_", "code_python_stdlib"))]
+    seen = set()
+    for d in docs:
+        if d["category"].startswith("udhr_") and d["category"] not in seen:
+            seen.add(d["category"])
+            small.append(d)
+    small_text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in small)
+    small_path = os.path.join(out, "corpus_small.jsonl")
+    with open(small_path, "w", encoding="utf-8") as f:
+        f.write(small_text)
+    small_digest = hashlib.sha256(small_text.encode("utf-8")).hexdigest()
+    manifest["corpus_small"] = small_path
+    manifest["synthetic"] = {}
+    for name, d in synthetic_tokenizers(tok_files, out).items():
+        ref = os.path.join(out, "ref", f"synthetic_{name}.jsonl")
+        stamp = ref + ".sha256"
+        key = small_digest + hashlib.sha256(open(os.path.join(d, "tokenizer.json"), "rb").read()).hexdigest()
+        if not (os.path.exists(ref) and os.path.exists(stamp) and open(stamp).read() == key):
+            run(["node", os.path.join(HERE, "reference.js"), modules,
+                 os.path.join(d, "tokenizer.json"), small_path, ref])
+            open(stamp, "w").write(key)
+        manifest["synthetic"][name] = {"dir": d, "reference": ref}
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     print(f"corpus: {len(docs)} documents, {size} bytes; {len(tok_files)} tokenizers")

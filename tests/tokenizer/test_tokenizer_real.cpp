@@ -30,7 +30,8 @@ std::string slurp(const std::string& path) {
 // llama.cpp's vectors: inputs separated by "\n__ggml_vocab_test__\n", one line of ids each,
 // encoded without special tokens.
 void check_vectors(const std::string& vocab, const std::string& tokenizer) {
-  const std::string base = std::string(MAXACT_SHARED_ASSETS) + "/tokenizer-vectors/ggml-vocab-" + vocab;
+  const std::string base =
+      std::string(MAXACT_SHARED_ASSETS) + "/tokenizer-vectors/ggml-vocab-" + vocab;
   const std::string inp = slurp(base + ".gguf.inp");
   const std::string sep = "\n__ggml_vocab_test__\n";
   std::vector<std::string> texts;
@@ -56,8 +57,12 @@ void check_vectors(const std::string& vocab, const std::string& tokenizer) {
   EXPECT_GE(texts.size(), 40u);
 }
 
-TEST(LlamaCppVectors, Llama3) { check_vectors("llama-bpe", "llama3"); }
-TEST(LlamaCppVectors, Qwen2) { check_vectors("qwen2", "qwen2_5"); }
+TEST(LlamaCppVectors, Llama3) {
+  check_vectors("llama-bpe", "llama3");
+}
+TEST(LlamaCppVectors, Qwen2) {
+  check_vectors("qwen2", "qwen2_5");
+}
 
 TEST(TokenizerConfig, LlamaFastClassAddsBosFromConfig) {
   // DeepSeek-V3's tokenizer.json has no BOS template, but its tokenizer_config.json names
@@ -85,7 +90,8 @@ TEST(TokenizerReal, BatchIsDeterministicAcrossThreads) {
   const Tokenizer tok = Tokenizer::load(tokenizer_dir("gemma3"));
   std::vector<std::string> docs;
   for (int i = 0; i < 64; ++i) {
-    docs.push_back("Document " + std::to_string(i) + ": " + std::string(static_cast<std::size_t>(i), 'x') +
+    docs.push_back("Document " + std::to_string(i) + ": " +
+                   std::string(static_cast<std::size_t>(i), 'x') +
                    " naïve 日本語 <start_of_turn>user\n");
   }
   const auto one = tok.encode_batch(docs, true, 1);
