@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
-cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DMAXACT_SANITIZE=ON -DMAXACT_WERROR=ON \
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAXACT_SANITIZE=ON -DMAXACT_WERROR=ON \
   -DMAXACT_BUILD_TESTS=ON >/dev/null
 cmake --build build-test -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

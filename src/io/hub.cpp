@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <regex>
 
 #include "io/json_util.h"
 #include "maxact/error.h"
@@ -80,20 +79,33 @@ std::vector<fs::path> hub_cache_dirs() {
 namespace {
 
 bool is_hex_hash(const std::string& s) {
-  static const std::regex re("^[0-9a-f]{40}$");
-  return std::regex_match(s, re);
+  return s.size() == 40 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// Letters, digits, '.', '_', '-' (hub names and revision segments).
+bool is_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+}
+
+// A hub name segment: name chars, starting with a letter or digit.
+bool is_name(const std::string& s) {
+  return !s.empty() && std::isalnum(static_cast<unsigned char>(s[0])) &&
+         std::all_of(s.begin(), s.end(), is_name_char);
 }
 
 // Branch, tag, "refs/pr/N"-style or commit names: plain segments, never "." or "..", never
 // absolute, so refs/<revision> stays inside the cache.
 bool is_safe_revision(const std::string& r) {
-  static const std::regex re(R"(^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$)");
-  if (!std::regex_match(r, re)) return false;
   std::size_t start = 0;
   while (start <= r.size()) {
     const std::size_t end = std::min(r.find('/', start), r.size());
     const std::string seg = r.substr(start, end - start);
-    if (seg == "." || seg == "..") return false;
+    if (seg.empty() || seg == "." || seg == ".." ||
+        !std::all_of(seg.begin(), seg.end(), is_name_char)) {
+      return false;
+    }
     start = end + 1;
   }
   return true;
@@ -114,21 +126,23 @@ ResolvedModel resolve_model(const std::string& arg) {
                 arg + ": not a folder (give the model folder holding config.json)");
   }
   // Hub id: [org/]name[@revision]; names use letters, digits, '-', '_', '.'.
-  static const std::regex id_re(
-      R"(^(([A-Za-z0-9][A-Za-z0-9._-]*)/)?([A-Za-z0-9][A-Za-z0-9._-]*)(@(.*))?$)");
-  std::smatch m;
-  if (!std::regex_match(arg, m, id_re)) {
+  const std::size_t at = arg.find('@');
+  const std::string id = arg.substr(0, at);
+  const std::size_t slash = id.find('/');
+  const bool id_ok = slash == std::string::npos
+                         ? is_name(id)
+                         : is_name(id.substr(0, slash)) && is_name(id.substr(slash + 1));
+  if (!id_ok) {
     throw Error(ErrorCode::kNotFound,
                 arg + ": no such folder, and not a hub id of the form org/name[@revision]");
   }
-  const std::string id = m[2].matched ? std::string(m[2]) + "/" + std::string(m[3]) : m[3];
-  const std::string revision = m[5].matched ? std::string(m[5]) : "main";
+  const std::string revision = at == std::string::npos ? "main" : arg.substr(at + 1);
   if (!is_safe_revision(revision)) {
     throw Error(ErrorCode::kNotFound, arg + ": invalid revision '" + revision + "'");
   }
   std::string repo_dir = "models--" + id;
-  if (const auto slash = repo_dir.find('/'); slash != std::string::npos) {
-    repo_dir.replace(slash, 1, "--");
+  if (const auto sep = repo_dir.find('/'); sep != std::string::npos) {
+    repo_dir.replace(sep, 1, "--");
   }
   std::string looked;
   for (const fs::path& cache : hub_cache_dirs()) {

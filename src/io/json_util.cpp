@@ -1,8 +1,8 @@
 #include "io/json_util.h"
 
 #include <fstream>
-#include <unordered_set>
 #include <sstream>
+#include <unordered_set>
 #include <vector>
 
 namespace maxact {
