@@ -64,3 +64,68 @@ TEST(Cli, UnsupportedAndMissing) {
 
 }  // namespace
 }  // namespace maxact
+
+namespace maxact {
+namespace {
+
+// A one-merge byte-level tokenizer.json written by the test.
+std::filesystem::path write_tiny_tokenizer(const test::TempDir& d) {
+  const std::string json = R"({"added_tokens": [], "normalizer": null,
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+    "post_processor": null, "decoder": {"type": "ByteLevel"},
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "\u00c3": 3, "\u00a9": 4},
+              "merges": ["a b"]}})";
+  test::write_file(d / "tokenizer.json", json);
+  return d / "tokenizer.json";
+}
+
+TEST(CliTokenize, EncodeDecodeJson) {
+  test::TempDir d;
+  const auto tok = write_tiny_tokenizer(d).string();
+  auto r = test::run_command(std::string(MAXACT_BINARY) + " tokenize " + tok + " --text abba");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "2 1 0\n");
+  r = test::run_command(std::string(MAXACT_BINARY) + " tokenize " + d.path().string() +
+                        " --text ab --json");
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ids"], nlohmann::json::array({2}));
+  EXPECT_EQ(nlohmann::json::parse(r.out)["tokens"], nlohmann::json::array({"ab"}));
+  r = test::run_command(std::string(MAXACT_BINARY) + " tokenize " + tok + " --decode 2,1,0");
+  EXPECT_EQ(r.out, "abba\n");
+  r = test::run_command(std::string(MAXACT_BINARY) + " tokenize " + tok + " --decode 2,x");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'x' is not a token id"), std::string::npos) << r.err;
+}
+
+TEST(CliTokenize, InvalidUtf8IsReplacedWithAWarning) {
+  test::TempDir d;
+  const auto tok = write_tiny_tokenizer(d).string();
+  // "a", an invalid byte, "b": the byte becomes U+FFFD (bytes C3 A9 ... EF BF BD: only the
+  // first two map to tokens here, the rest are dropped as unknown).
+  test::write_file(d / "in.txt",
+                   "a\xFF"
+                   "b");
+  const auto r = test::run_command(std::string(MAXACT_BINARY) + " tokenize " + tok + " --file " +
+                                   (d / "in.txt").string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 byte(s) of invalid UTF-8 replaced by U+FFFD"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "0 1\n");
+}
+
+TEST(CliTokenize, Errors) {
+  test::TempDir d;
+  auto r = test::run_command(std::string(MAXACT_BINARY) + " tokenize " +
+                             (d / "none.json").string() + " --text x");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(r.out.empty());
+  test::write_file(d / "tokenizer.json", R"({"model": {"type": "Unigram", "vocab": []}})");
+  r = test::run_command(std::string(MAXACT_BINARY) + " tokenize " + d.path().string() +
+                        " --text x");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("model type 'Unigram' is not supported"), std::string::npos) << r.err;
+  r = test::run_command(std::string(MAXACT_BINARY) + " tokenize " + d.path().string());
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace maxact
