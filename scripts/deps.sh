@@ -8,8 +8,12 @@ set -euo pipefail
 BUILD_PKGS=(g++ cmake make ninja-build pkg-config
   nlohmann-json3-dev libfmt-dev libcli11-dev libpcre2-dev libutf8proc-dev
   python3 python3-numpy)          # python3-numpy: the fixture generator used by the demo run
+# Test-only: GoogleTest, the format check, and node + npm for the tokenizer parity reference
+# (Hugging Face's tokenizers npm package, fetched at test time into a cache outside the repo).
 TEST_PKGS=(libgtest-dev libgmock-dev clang-format)
-BENCH_PKGS=(libbenchmark-dev)
+command -v node >/dev/null 2>&1 || TEST_PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
+BENCH_PKGS=(nodejs npm)  # the tokenizer benchmark runs Hugging Face's tokenizers under node
 
 want=("${BUILD_PKGS[@]}")
 for arg in "$@"; do

@@ -294,7 +294,7 @@ def main():
         f.write(corpus)
     digest = hashlib.sha256(corpus.encode("utf-8")).hexdigest()
     manifest = {"corpus": corpus_path, "corpus_bytes": size, "documents": len(docs),
-                "tokenizers_version": TOKENIZERS_VERSION, "tokenizers": {}}
+                "tokenizers_version": TOKENIZERS_VERSION, "node_modules": modules, "tokenizers": {}}
     for name, models in tok_files.items():
         ref = os.path.join(out, "ref", f"{name}.jsonl")
         stamp = ref + ".sha256"
