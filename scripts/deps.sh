@@ -13,7 +13,9 @@ BUILD_PKGS=(g++ cmake make ninja-build pkg-config
 TEST_PKGS=(libgtest-dev libgmock-dev clang-format)
 command -v node >/dev/null 2>&1 || TEST_PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
-BENCH_PKGS=(nodejs npm)  # the tokenizer benchmark runs Hugging Face's tokenizers under node
+BENCH_PKGS=()  # the tokenizer benchmark needs node + npm too (added below when missing)
+command -v node >/dev/null 2>&1 || BENCH_PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || BENCH_PKGS+=(npm)
 
 want=("${BUILD_PKGS[@]}")
 for arg in "$@"; do
