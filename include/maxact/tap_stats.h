@@ -1,0 +1,135 @@
+// Statistics of one tap (one named activation tensor) over a corpus: DESIGN.md §4. Every piece
+// merges associatively and commutatively (exact sums, integer counts, maxima and top-K under a
+// total order of values and locations), so any split of the corpus into windows, threads or
+// shards gives bitwise identical results.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "maxact/exact_sum.h"
+
+namespace maxact {
+
+// Where a value sits: sample (document) index, position in it, the token there, channel.
+struct Location {
+  int64_t sample = -1;
+  int32_t position = -1;
+  int32_t token = -1;
+  int32_t channel = -1;
+  bool valid() const { return sample >= 0; }
+  // Total order used to break ties: earlier sample, then position, then channel.
+  bool before(const Location& o) const;
+};
+
+struct Located {
+  float value = 0;
+  Location loc;
+};
+
+// Fixed-edge histogram of |x|: 16 linear sub-bins per octave from 2^-40 to 2^40, plus zero,
+// underflow and overflow bins. Bin edges are exact float values, so a value's bin is exact.
+class LogHistogram {
+ public:
+  static constexpr int kMinExp = -40, kMaxExp = 40, kSub = 16;
+  static constexpr int kBins = (kMaxExp - kMinExp) * kSub;
+
+  void add(float abs_value);
+  void merge(const LogHistogram& o);
+  uint64_t total() const;
+  // The value below which a fraction q of the samples lie, as the bracketing bin's edges: the
+  // true quantile lies in [lower, upper], and upper / lower <= 1 + 1/16 inside the range.
+  struct Bracket {
+    double lower, upper;
+  };
+  Bracket quantile(double q) const;
+  bool operator==(const LogHistogram& o) const = default;
+  nlohmann::json to_json() const;  // sparse: [[lower_edge, count], ...]
+
+ private:
+  static int bin_of(float a);  // -1 zero, -2 underflow, kBins overflow
+  static double lower_edge(int bin);
+  std::vector<uint64_t> bins_ = std::vector<uint64_t>(kBins, 0);
+  uint64_t zero_ = 0, under_ = 0, over_ = 0;
+};
+
+// The K largest |x| with locations; ties broken by location so the set is unique.
+class TopK {
+ public:
+  explicit TopK(std::size_t k = 100) : k_(k) {}
+  void add(float value, const Location& loc);
+  void merge(const TopK& o);
+  // Largest first.
+  std::vector<Located> sorted() const;
+  bool operator==(const TopK& o) const;
+
+ private:
+  static bool better(const Located& a, const Located& b);
+  void push(const Located& e);
+  std::size_t k_;
+  std::vector<Located> heap_;  // min-heap under better(): worst kept entry on top
+};
+
+struct TapStatsOptions {
+  std::size_t topk = 100;
+  std::size_t massive_tokens_kept = 64;  // locations of massive activations listed
+  double massive_abs = 100.0;            // Sun et al.: |a| > 100 ...
+  double massive_ratio = 1000.0;         // ... and > 1000 x the token's median |a|
+};
+
+class TapStats {
+ public:
+  TapStats(int64_t channels, const TapStatsOptions& options = {});
+
+  // rows x channels values, row r belonging to rows_at[r] (sample, position, token; channel
+  // ignored). Each row is one token's activation vector.
+  void add_rows(const float* data, int64_t rows, const Location* rows_at);
+  void merge(const TapStats& o);
+
+  int64_t channels() const { return channels_; }
+  uint64_t count() const { return count_; }
+  double mean() const;
+  double rms() const;
+  const Located& max() const { return max_; }
+  const Located& min() const { return min_; }
+  Located absmax() const;
+  const std::vector<float>& channel_absmax() const { return chan_absmax_; }
+  std::vector<double> channel_sumsq() const;
+  uint64_t massive_values() const { return massive_values_; }
+  uint64_t massive_tokens() const { return massive_tokens_; }
+  std::vector<Located> top() const { return top_.sorted(); }
+  const LogHistogram& histogram() const { return hist_; }
+  uint64_t over_fp16() const { return over_fp16_; }
+  uint64_t over_fp8() const { return over_fp8_; }
+  uint64_t nan_count() const { return nan_; }
+  uint64_t inf_count() const { return inf_; }
+
+  bool operator==(const TapStats& o) const;
+  nlohmann::json to_json() const;
+
+ private:
+  int64_t channels_;
+  TapStatsOptions opt_;
+  uint64_t count_ = 0;  // finite values
+  ExactSum sum_, sumsq_, sumabs_;
+  Located max_{-std::numeric_limits<float>::infinity(), {}};
+  Located min_{std::numeric_limits<float>::infinity(), {}};
+  LogHistogram hist_;
+  TopK top_;
+  std::vector<float> chan_absmax_;
+  // Per-channel sums of squares in 128-bit fixed point (2^-48 units): integer addition keeps
+  // them order-independent at 16 bytes per channel; absolute error <= count * 2^-49.
+  std::vector<int128> chan_sumsq_;
+  uint64_t chan_sumsq_saturated_ = 0;
+  uint64_t tokens_ = 0, massive_values_ = 0, massive_tokens_ = 0;
+  LogHistogram token_max_hist_;
+  TopK massive_;  // the largest massive activations, located
+  uint64_t over_fp16_ = 0, over_fp8_ = 0;
+  uint64_t nan_ = 0, inf_ = 0;
+  Location first_nan_, first_inf_;
+  std::vector<float> scratch_;
+};
+
+}  // namespace maxact

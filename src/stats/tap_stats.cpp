@@ -1,0 +1,356 @@
+#include "maxact/tap_stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace maxact {
+using nlohmann::json;
+
+bool Location::before(const Location& o) const {
+  if (sample != o.sample) return sample < o.sample;
+  if (position != o.position) return position < o.position;
+  return channel < o.channel;
+}
+
+// ---- LogHistogram ----------------------------------------------------------------------------
+
+int LogHistogram::bin_of(float a) {
+  if (a == 0.0f) return -1;
+  uint32_t bits;
+  std::memcpy(&bits, &a, 4);
+  const int e = static_cast<int>((bits >> 23) & 0xFF) - 127;  // a in [2^e, 2^(e+1)) for normals
+  if (e < kMinExp) return -2;
+  if (e >= kMaxExp) return kBins;
+  const int sub = static_cast<int>((bits >> (23 - 4)) & (kSub - 1));  // top 4 mantissa bits
+  return (e - kMinExp) * kSub + sub;
+}
+
+double LogHistogram::lower_edge(int bin) {
+  const int e = bin / kSub + kMinExp, sub = bin % kSub;
+  return std::ldexp(1.0 + static_cast<double>(sub) / kSub, e);
+}
+
+void LogHistogram::add(float a) {
+  const int b = bin_of(a);
+  if (b == -1) {
+    ++zero_;
+  } else if (b == -2) {
+    ++under_;
+  } else if (b == kBins) {
+    ++over_;
+  } else {
+    ++bins_[static_cast<std::size_t>(b)];
+  }
+}
+
+void LogHistogram::merge(const LogHistogram& o) {
+  for (int i = 0; i < kBins; ++i)
+    bins_[static_cast<std::size_t>(i)] += o.bins_[static_cast<std::size_t>(i)];
+  zero_ += o.zero_;
+  under_ += o.under_;
+  over_ += o.over_;
+}
+
+uint64_t LogHistogram::total() const {
+  uint64_t t = zero_ + under_ + over_;
+  for (uint64_t c : bins_) t += c;
+  return t;
+}
+
+LogHistogram::Bracket LogHistogram::quantile(double q) const {
+  const uint64_t n = total();
+  if (n == 0) return {std::nan(""), std::nan("")};
+  // Rank of the q-quantile (nearest-rank definition, 1-based).
+  const auto rank = static_cast<uint64_t>(std::max(1.0, std::ceil(q * static_cast<double>(n))));
+  uint64_t seen = zero_;
+  if (rank <= seen) return {0.0, 0.0};
+  seen += under_;
+  if (rank <= seen) return {0.0, std::ldexp(1.0, kMinExp)};
+  for (int i = 0; i < kBins; ++i) {
+    seen += bins_[static_cast<std::size_t>(i)];
+    if (rank <= seen) return {lower_edge(i), lower_edge(i + 1)};
+  }
+  return {std::ldexp(1.0, kMaxExp), std::numeric_limits<double>::infinity()};
+}
+
+json LogHistogram::to_json() const {
+  json bins = json::array();
+  if (under_ > 0) bins.push_back({0.0, under_});
+  for (int i = 0; i < kBins; ++i) {
+    if (bins_[static_cast<std::size_t>(i)] > 0)
+      bins.push_back({lower_edge(i), bins_[static_cast<std::size_t>(i)]});
+  }
+  if (over_ > 0) bins.push_back({std::ldexp(1.0, kMaxExp), over_});
+  return {{"zero", zero_}, {"sub_bins_per_octave", kSub}, {"bins", bins}};
+}
+
+// ---- TopK ------------------------------------------------------------------------------------
+
+bool TopK::better(const Located& a, const Located& b) {
+  const float x = std::fabs(a.value), y = std::fabs(b.value);
+  if (x != y) return x > y;
+  if (a.loc.sample != b.loc.sample || a.loc.position != b.loc.position ||
+      a.loc.channel != b.loc.channel) {
+    return a.loc.before(b.loc);
+  }
+  return a.value > b.value;
+}
+
+void TopK::push(const Located& e) {
+  // heap_ is a min-heap under better(): the top is the worst kept entry.
+  auto worse_first = [](const Located& a, const Located& b) { return better(a, b); };
+  if (heap_.size() < k_) {
+    heap_.push_back(e);
+    std::push_heap(heap_.begin(), heap_.end(), worse_first);
+  } else if (k_ > 0 && better(e, heap_.front())) {
+    std::pop_heap(heap_.begin(), heap_.end(), worse_first);
+    heap_.back() = e;
+    std::push_heap(heap_.begin(), heap_.end(), worse_first);
+  }
+}
+
+void TopK::add(float value, const Location& loc) {
+  if (heap_.size() == k_ && k_ > 0 && std::fabs(value) < std::fabs(heap_.front().value)) return;
+  push({value, loc});
+}
+
+void TopK::merge(const TopK& o) {
+  for (const Located& e : o.heap_) push(e);
+}
+
+std::vector<Located> TopK::sorted() const {
+  std::vector<Located> v = heap_;
+  std::sort(v.begin(), v.end(), better);
+  return v;
+}
+
+bool TopK::operator==(const TopK& o) const {
+  const auto a = sorted(), b = o.sorted();
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::memcmp(&a[i].value, &b[i].value, 4) != 0 || a[i].loc.sample != b[i].loc.sample ||
+        a[i].loc.position != b[i].loc.position || a[i].loc.channel != b[i].loc.channel) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// ---- TapStats --------------------------------------------------------------------------------
+
+namespace {
+
+constexpr double kFixedScale = 281474976710656.0;  // 2^48
+constexpr double kFixedLimit = 1.7e38;             // per-element cap: sums stay below 2^127
+
+// a before b as "the larger value wins, earlier location on ties" (max) or smaller (min).
+void keep_extreme(Located& cur, float v, const Location& loc, bool want_max) {
+  const bool take = !cur.loc.valid() || (want_max ? v > cur.value : v < cur.value) ||
+                    (v == cur.value && loc.before(cur.loc));
+  if (take) cur = {v, loc};
+}
+
+void keep_first(Location& cur, const Location& loc) {
+  if (!cur.valid() || loc.before(cur)) cur = loc;
+}
+
+}  // namespace
+
+TapStats::TapStats(int64_t channels, const TapStatsOptions& options)
+    : channels_(channels),
+      opt_(options),
+      top_(options.topk),
+      chan_absmax_(static_cast<std::size_t>(channels), 0.0f),
+      chan_sumsq_(static_cast<std::size_t>(channels), 0),
+      massive_(options.massive_tokens_kept) {}
+
+void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at) {
+  const auto C = static_cast<std::size_t>(channels_);
+  scratch_.resize(C);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = data + static_cast<std::size_t>(r) * C;
+    Location loc = rows_at[r];
+    float row_absmax = 0.0f;
+    std::size_t finite = 0;
+    for (std::size_t c = 0; c < C; ++c) {
+      const float v = x[c];
+      loc.channel = static_cast<int32_t>(c);
+      if (!std::isfinite(v)) {
+        if (std::isnan(v)) {
+          ++nan_;
+          keep_first(first_nan_, loc);
+        } else {
+          ++inf_;
+          keep_first(first_inf_, loc);
+        }
+        continue;
+      }
+      const float a = std::fabs(v);
+      ++count_;
+      sum_.add(v);
+      sumabs_.add_abs(v);
+      sumsq_.add_square(v);
+      keep_extreme(max_, v, loc, true);
+      keep_extreme(min_, v, loc, false);
+      hist_.add(a);
+      top_.add(v, loc);
+      if (a > chan_absmax_[c]) chan_absmax_[c] = a;
+      const double sq = static_cast<double>(v) * v * kFixedScale;
+      if (sq < kFixedLimit) {
+        chan_sumsq_[c] += static_cast<int128>(std::nearbyint(sq));
+      } else {
+        ++chan_sumsq_saturated_;
+      }
+      if (a > 65504.0f) ++over_fp16_;
+      if (a > 448.0f) ++over_fp8_;
+      if (a > row_absmax) row_absmax = a;
+      scratch_[finite++] = a;
+    }
+    // Per-token median |a| over the finite channels (the upper median for even counts).
+    ++tokens_;
+    if (finite == 0) continue;
+    token_max_hist_.add(row_absmax);
+    if (row_absmax <= opt_.massive_abs) continue;
+    auto mid = scratch_.begin() + static_cast<std::ptrdiff_t>(finite / 2);
+    std::nth_element(scratch_.begin(), mid, scratch_.begin() + static_cast<std::ptrdiff_t>(finite));
+    const double median = *mid;
+    bool any = false;
+    for (std::size_t c = 0; c < C; ++c) {
+      const float a = std::fabs(x[c]);
+      if (std::isfinite(a) && a > opt_.massive_abs && a > opt_.massive_ratio * median) {
+        ++massive_values_;
+        any = true;
+        loc.channel = static_cast<int32_t>(c);
+        massive_.add(x[c], loc);
+      }
+    }
+    massive_tokens_ += any;
+  }
+}
+
+void TapStats::merge(const TapStats& o) {
+  count_ += o.count_;
+  sum_.merge(o.sum_);
+  sumsq_.merge(o.sumsq_);
+  sumabs_.merge(o.sumabs_);
+  if (o.max_.loc.valid()) keep_extreme(max_, o.max_.value, o.max_.loc, true);
+  if (o.min_.loc.valid()) keep_extreme(min_, o.min_.value, o.min_.loc, false);
+  hist_.merge(o.hist_);
+  top_.merge(o.top_);
+  for (std::size_t c = 0; c < chan_absmax_.size(); ++c) {
+    chan_absmax_[c] = std::max(chan_absmax_[c], o.chan_absmax_[c]);
+    chan_sumsq_[c] += o.chan_sumsq_[c];
+  }
+  chan_sumsq_saturated_ += o.chan_sumsq_saturated_;
+  tokens_ += o.tokens_;
+  massive_values_ += o.massive_values_;
+  massive_tokens_ += o.massive_tokens_;
+  token_max_hist_.merge(o.token_max_hist_);
+  massive_.merge(o.massive_);
+  over_fp16_ += o.over_fp16_;
+  over_fp8_ += o.over_fp8_;
+  nan_ += o.nan_;
+  inf_ += o.inf_;
+  if (o.first_nan_.valid()) keep_first(first_nan_, o.first_nan_);
+  if (o.first_inf_.valid()) keep_first(first_inf_, o.first_inf_);
+}
+
+double TapStats::mean() const {
+  return count_ ? sum_.value() / static_cast<double>(count_) : std::nan("");
+}
+double TapStats::rms() const {
+  return count_ ? std::sqrt(sumsq_.value() / static_cast<double>(count_)) : std::nan("");
+}
+
+Located TapStats::absmax() const {
+  if (!max_.loc.valid()) return max_;
+  if (std::fabs(min_.value) > std::fabs(max_.value)) return min_;
+  if (std::fabs(min_.value) == std::fabs(max_.value) && min_.loc.before(max_.loc)) return min_;
+  return max_;
+}
+
+std::vector<double> TapStats::channel_sumsq() const {
+  std::vector<double> out(chan_sumsq_.size());
+  for (std::size_t c = 0; c < out.size(); ++c)
+    out[c] = static_cast<double>(chan_sumsq_[c]) / kFixedScale;
+  return out;
+}
+
+bool TapStats::operator==(const TapStats& o) const {
+  auto same = [](const Located& a, const Located& b) {
+    return std::memcmp(&a.value, &b.value, 4) == 0 && a.loc.sample == b.loc.sample &&
+           a.loc.position == b.loc.position && a.loc.channel == b.loc.channel &&
+           a.loc.token == b.loc.token;
+  };
+  return channels_ == o.channels_ && count_ == o.count_ && sum_ == o.sum_ && sumsq_ == o.sumsq_ &&
+         sumabs_ == o.sumabs_ && same(max_, o.max_) && same(min_, o.min_) && hist_ == o.hist_ &&
+         top_ == o.top_ && chan_absmax_ == o.chan_absmax_ && chan_sumsq_ == o.chan_sumsq_ &&
+         chan_sumsq_saturated_ == o.chan_sumsq_saturated_ && tokens_ == o.tokens_ &&
+         massive_values_ == o.massive_values_ && massive_tokens_ == o.massive_tokens_ &&
+         token_max_hist_ == o.token_max_hist_ && massive_ == o.massive_ &&
+         over_fp16_ == o.over_fp16_ && over_fp8_ == o.over_fp8_ && nan_ == o.nan_ &&
+         inf_ == o.inf_ && first_nan_.sample == o.first_nan_.sample &&
+         first_nan_.position == o.first_nan_.position &&
+         first_nan_.channel == o.first_nan_.channel && first_inf_.sample == o.first_inf_.sample &&
+         first_inf_.position == o.first_inf_.position && first_inf_.channel == o.first_inf_.channel;
+}
+
+namespace {
+
+json loc_json(const Location& l) {
+  if (!l.valid()) return nullptr;
+  return {
+      {"sample", l.sample}, {"position", l.position}, {"token", l.token}, {"channel", l.channel}};
+}
+
+json located_json(const Located& e) {
+  if (!e.loc.valid()) return nullptr;
+  json j = loc_json(e.loc);
+  j["value"] = e.value;
+  return j;
+}
+
+}  // namespace
+
+json TapStats::to_json() const {
+  json top = json::array();
+  for (const Located& e : top_.sorted()) top.push_back(located_json(e));
+  json massive = json::array();
+  for (const Located& e : massive_.sorted()) massive.push_back(located_json(e));
+  json quantiles = json::object();
+  for (double q : {0.5, 0.9, 0.99, 0.999, 0.9999}) {
+    const auto b = hist_.quantile(q);
+    quantiles[std::to_string(q).substr(0, std::to_string(q).find_last_not_of('0') + 1)] = {b.lower,
+                                                                                           b.upper};
+  }
+  return {{"count", count_},
+          {"mean", mean()},
+          {"rms", rms()},
+          {"sum", sum_.value()},
+          {"sum_sq", sumsq_.value()},
+          {"sum_abs", sumabs_.value()},
+          {"max", located_json(max_)},
+          {"min", located_json(min_)},
+          {"absmax", located_json(absmax())},
+          {"abs_quantiles", quantiles},
+          {"histogram_abs", hist_.to_json()},
+          {"top", top},
+          {"channel_absmax", chan_absmax_},
+          {"channel_sum_sq", channel_sumsq()},
+          {"channel_sum_sq_saturated", chan_sumsq_saturated_},
+          {"tokens", tokens_},
+          {"token_max_histogram", token_max_hist_.to_json()},
+          {"massive",
+           {{"values", massive_values_},
+            {"tokens", massive_tokens_},
+            {"largest", massive},
+            {"abs_threshold", opt_.massive_abs},
+            {"median_ratio", opt_.massive_ratio}}},
+          {"over_fp16", over_fp16_},
+          {"over_fp8_e4m3", over_fp8_},
+          {"nan", {{"count", nan_}, {"first", loc_json(first_nan_)}}},
+          {"inf", {{"count", inf_}, {"first", loc_json(first_inf_)}}}};
+}
+
+}  // namespace maxact
