@@ -73,9 +73,10 @@ bool starts_with_word(std::string_view s, std::size_t pos) {
   return utf8::is_word(utf8::next(s, i));
 }
 
-// Start of the whitespace run ending at pos.
-std::size_t whitespace_run_start(std::string_view s, std::size_t pos) {
-  while (pos > 0) {
+// Start of the whitespace run ending at pos, not before `floor` (the end of the previous
+// match, which tokenizers clamps to anyway): keeps lstrip linear in long whitespace runs.
+std::size_t whitespace_run_start(std::string_view s, std::size_t pos, std::size_t floor) {
+  while (pos > floor) {
     std::size_t b = pos - 1;
     while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
     std::size_t i = b;
@@ -123,7 +124,7 @@ void find_added(std::string_view s, const TokenTrie& trie, const std::vector<Add
       const bool stop_ok = stop == s.size() || !starts_with_word(s, stop);
       if (!start_ok || !stop_ok) continue;
     }
-    if (t.lstrip) start = std::max(whitespace_run_start(s, start), start_offset);
+    if (t.lstrip) start = whitespace_run_start(s, start, start_offset);
     if (t.rstrip) stop = whitespace_run_end(s, stop);
     if (start_offset < start) out.push_back({start_offset, start, -1});
     out.push_back({start, stop, idx});

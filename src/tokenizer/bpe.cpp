@@ -34,6 +34,11 @@ Bpe::Bpe(const json& model, const std::string& where) {
     vocab_.emplace(it.key(), id);
     max_id = std::max(max_id, id);
   }
+  // Ids index a table: refuse files whose ids are far from dense instead of allocating for them.
+  if (static_cast<std::size_t>(max_id) > 2 * vocab_.size() + 65536) {
+    malformed(where + ".vocab", "ids are not dense (largest " + std::to_string(max_id) + " for " +
+                                    std::to_string(vocab_.size()) + " tokens)");
+  }
   id_to_token_.resize(static_cast<std::size_t>(max_id + 1));
   for (const auto& [tok, id] : vocab_) id_to_token_[static_cast<std::size_t>(id)] = tok;
 
@@ -81,8 +86,12 @@ Bpe::Bpe(const json& model, const std::string& where) {
       malformed(where + ".merges",
                 "merge '" + a + " " + b + "' uses a token not in the vocabulary");
     }
-    const std::string merged =
-        a + (prefix_.empty() || !b.starts_with(prefix_) ? b : b.substr(prefix_.size()));
+    // tokenizers drops len(continuing_subword_prefix) bytes of b, whatever they are.
+    if (b.size() < prefix_.size()) {
+      malformed(where + ".merges",
+                "merge '" + a + " " + b + "' is shorter than the subword prefix");
+    }
+    const std::string merged = a + b.substr(prefix_.size());
     auto im = vocab_.find(merged);
     if (im == vocab_.end()) {
       malformed(where + ".merges", "merge result '" + merged + "' is not in the vocabulary");

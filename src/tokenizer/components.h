@@ -41,7 +41,17 @@ void split_piece(const Piece& p, const std::vector<std::pair<std::size_t, std::s
 class Normalizer {
  public:
   virtual ~Normalizer() = default;
-  virtual void normalize(std::string& s) const = 0;
+  void normalize(std::string& s) const {
+    bool dropped = false;
+    apply(s, dropped);
+  }
+  // `dropped_prefix` is set when the text no longer begins with (an image of) the first original
+  // character, e.g. Strip removed leading spaces: Metaspace's "first" scheme then sees an offset
+  // other than 0, as tokenizers' alignments would.
+  void normalize(std::string& s, bool& dropped_prefix) const { apply(s, dropped_prefix); }
+
+ protected:
+  virtual void apply(std::string& s, bool& dropped_prefix) const = 0;
 };
 
 class PreTokenizer {

@@ -14,7 +14,7 @@ using nlohmann::json;
 class UnicodeForm final : public Normalizer {
  public:
   explicit UnicodeForm(int options) : options_(options) {}
-  void normalize(std::string& s) const override {
+  void apply(std::string& s, bool& /*dropped_prefix*/) const override {
     if (s.empty()) return;
     utf8proc_uint8_t* out = nullptr;
     const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
@@ -35,7 +35,7 @@ class UnicodeForm final : public Normalizer {
 // Rust char::to_lowercase, applied per character without context (no final-sigma rule).
 class Lowercase final : public Normalizer {
  public:
-  void normalize(std::string& s) const override {
+  void apply(std::string& s, bool& /*dropped_prefix*/) const override {
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size();) {
@@ -53,7 +53,7 @@ class Lowercase final : public Normalizer {
 class Prepend final : public Normalizer {
  public:
   explicit Prepend(std::string p) : p_(std::move(p)) {}
-  void normalize(std::string& s) const override {
+  void apply(std::string& s, bool& /*dropped_prefix*/) const override {
     if (!s.empty()) s.insert(0, p_);
   }
 
@@ -65,10 +65,11 @@ class Replace final : public Normalizer {
  public:
   Replace(const json& j, const std::string& where)
       : pattern_(field(j, "pattern", where), where), content_(string_field(j, "content", where)) {}
-  void normalize(std::string& s) const override {
+  void apply(std::string& s, bool& dropped_prefix) const override {
     std::vector<std::pair<std::size_t, std::size_t>> m;
     pattern_.find(s, m);
     if (m.empty()) return;
+    if (m.front().first == 0 && m.front().second > 0 && content_.empty()) dropped_prefix = true;
     std::string out;
     std::size_t prev = 0;
     for (auto [b, e] : m) {
@@ -88,7 +89,7 @@ class Replace final : public Normalizer {
 class Strip final : public Normalizer {
  public:
   Strip(bool left, bool right) : left_(left), right_(right) {}
-  void normalize(std::string& s) const override {
+  void apply(std::string& s, bool& dropped_prefix) const override {
     std::size_t b = 0, e = s.size();
     if (left_) {
       while (b < e) {
@@ -106,6 +107,7 @@ class Strip final : public Normalizer {
         e = start;
       }
     }
+    if (b > 0) dropped_prefix = true;
     s = s.substr(b, e - b);
   }
 
@@ -116,8 +118,8 @@ class Strip final : public Normalizer {
 class Sequence final : public Normalizer {
  public:
   explicit Sequence(std::vector<std::unique_ptr<Normalizer>> parts) : parts_(std::move(parts)) {}
-  void normalize(std::string& s) const override {
-    for (const auto& p : parts_) p->normalize(s);
+  void apply(std::string& s, bool& dropped_prefix) const override {
+    for (const auto& p : parts_) p->normalize(s, dropped_prefix);
   }
 
  private:

@@ -10,6 +10,7 @@
 #include "maxact/error.h"
 #include "tokenizer/utf8.h"
 
+#include <cstdint>
 #include <cstdio>
 
 namespace maxact {
@@ -31,6 +32,7 @@ struct ThreadScratch {
     stack = pcre2_jit_stack_create(64 * 1024, 8 * 1024 * 1024, nullptr);
     ctx = pcre2_match_context_create(nullptr);
     pcre2_jit_stack_assign(ctx, nullptr, stack);
+    pcre2_set_heap_limit(ctx, 1u << 20);  // KiB: the interpreter fallback may use up to 1 GiB
   }
   ~ThreadScratch() {
     pcre2_match_context_free(ctx);
@@ -187,9 +189,26 @@ Regex::Regex(const std::string& pattern, const std::string& where)
   impl_->where = where;
   int err = 0;
   PCRE2_SIZE off = 0;
+  // tokenizers compiles with Oniguruma's Ruby syntax: ^ and $ are line anchors there (PCRE2's
+  // MULTILINE), while (?m) (dot matches newline) and \\h (hex digit) mean something else in
+  // PCRE2, so patterns using those are refused rather than silently misread.
+  bool ruby_only = false;
+  for (std::size_t i = 0; i + 1 < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      ruby_only = ruby_only || pattern[i + 1] == 'h';
+      ++i;  // skip the escaped character
+    } else if (pattern.compare(i, 3, "(?m") == 0) {
+      ruby_only = true;
+    }
+  }
+  if (ruby_only) {
+    throw Error(ErrorCode::kUnsupported,
+                where + ": regex /" + pattern + "/ uses Ruby-only syntax ((?m) or \\h)");
+  }
   const std::string patched = patch_properties(pattern);
   impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(patched.data()), patched.size(),
-                              PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &err, &off, nullptr);
+                              PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE | PCRE2_NO_UTF_CHECK, &err,
+                              &off, nullptr);
   if (impl_->code == nullptr) {
     throw Error(ErrorCode::kUnsupported, where + ": regex /" + pattern + "/ does not compile at " +
                                              std::to_string(off) + ": " + pcre2_message(err));
@@ -207,13 +226,21 @@ void Regex::find_all(std::string_view s,
   ThreadScratch& sc = scratch();
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(impl_->code, nullptr);
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
-  std::size_t pos = 0;
-  while (pos <= s.size()) {
-    // Input is valid UTF-8 (repaired on entry), so PCRE2's own check is skipped.
-    const int rc =
-        impl_->jit
-            ? pcre2_jit_match(impl_->code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK, md, sc.ctx)
-            : pcre2_match(impl_->code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK, md, sc.ctx);
+  // The onig crate's FindMatches: an empty match ending where the previous match ended is
+  // skipped (the search moves one character on); every other match is reported once.
+  std::size_t last_end = 0;
+  std::size_t last_match_end = SIZE_MAX;
+  while (last_end <= s.size()) {
+    // Input is valid UTF-8 (checked on entry), so PCRE2's own check is skipped.
+    int rc = impl_->jit ? pcre2_jit_match(impl_->code, subject, s.size(), last_end,
+                                          PCRE2_NO_UTF_CHECK, md, sc.ctx)
+                        : pcre2_match(impl_->code, subject, s.size(), last_end, PCRE2_NO_UTF_CHECK,
+                                      md, sc.ctx);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+      // Pathological inputs (millions of spaces against a lookahead) outgrow the JIT stack; the
+      // interpreter keeps its backtracking state on the heap.
+      rc = pcre2_match(impl_->code, subject, s.size(), last_end, PCRE2_NO_UTF_CHECK, md, sc.ctx);
+    }
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       pcre2_match_data_free(md);
@@ -222,13 +249,13 @@ void Regex::find_all(std::string_view s,
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     const std::size_t b = ov[0], e = ov[1];
-    out.emplace_back(b, e);
-    if (e > b) {
-      pos = e;
-    } else {
-      if (e >= s.size()) break;
-      pos = e + utf8::seq_len(static_cast<unsigned char>(s[e]));
+    if (b == e && e == last_match_end) {
+      last_end += last_end < s.size() ? utf8::seq_len(static_cast<unsigned char>(s[last_end])) : 1;
+      continue;
     }
+    last_end = e;
+    last_match_end = e;
+    out.emplace_back(b, e);
   }
   pcre2_match_data_free(md);
 }

@@ -4,6 +4,7 @@
 #include "maxact/tokenizer.h"
 
 #include <atomic>
+#include <exception>
 #include <thread>
 
 #include "io/json_util.h"
@@ -169,6 +170,11 @@ Tokenizer Tokenizer::load(const fs::path& path, const Options& options) {
     }
     t.pattern = t.content;
     if (t.normalized && impl->normalizer) impl->normalizer->normalize(t.pattern);
+    // A repeated content keeps its id and takes the later entry's flags, as tokenizers does.
+    if (auto it = by_content.find(t.content); it != by_content.end()) {
+      impl->added[it->second] = std::move(t);
+      continue;
+    }
     by_content[t.content] = impl->added.size();
     impl->added.push_back(std::move(t));
   }
@@ -231,7 +237,8 @@ void Tokenizer::Impl::encode_into(std::string_view text, bool add_special, bool 
       continue;
     }
     std::string seg(text.substr(rs.begin, rs.end - rs.begin));
-    if (normalizer) normalizer->normalize(seg);
+    bool dropped_prefix = false;
+    if (normalizer) normalizer->normalize(seg, dropped_prefix);
     find_added(seg, normalized_trie, added, special_as_text, norm_spans);
     for (const Span& ns : norm_spans) {
       if (ns.token >= 0) {
@@ -239,7 +246,8 @@ void Tokenizer::Impl::encode_into(std::string_view text, bool add_special, bool 
         continue;
       }
       pieces.clear();
-      pieces.push_back({seg.substr(ns.begin, ns.end - ns.begin), rs.begin == 0 && ns.begin == 0});
+      pieces.push_back({seg.substr(ns.begin, ns.end - ns.begin),
+                        rs.begin == 0 && ns.begin == 0 && !dropped_prefix});
       if (pre_tokenizer) pre_tokenizer->pre_tokenize(pieces);
       for (const Piece& p : pieces) model->tokenize(p.text, out, cache);
     }
@@ -247,11 +255,30 @@ void Tokenizer::Impl::encode_into(std::string_view text, bool add_special, bool 
   if (add_special) out.insert(out.end(), suffix.begin(), suffix.end());
 }
 
+namespace {
+
+// Text reaching the pipeline must be valid UTF-8 (the regex engine and the code-point walkers
+// rely on it); invalid input is repaired the same way the CLI does, on a copy.
+template <typename F>
+void with_valid_utf8(std::string_view text, F f) {
+  if (utf8::valid(text)) {
+    f(text);
+    return;
+  }
+  std::string fixed(text);
+  utf8::repair(fixed);
+  f(std::string_view(fixed));
+}
+
+}  // namespace
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens,
                                        bool special_as_text) const {
   std::vector<int32_t> out;
   Bpe::Cache cache;
-  impl_->encode_into(text, add_special_tokens, special_as_text, out, &cache);
+  with_valid_utf8(text, [&](std::string_view t) {
+    impl_->encode_into(t, add_special_tokens, special_as_text, out, &cache);
+  });
   return out;
 }
 
@@ -263,16 +290,27 @@ std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std:
   const std::size_t n =
       std::min<std::size_t>(texts.size(), threads > 0 ? static_cast<unsigned>(threads) : hw);
   std::atomic<std::size_t> next{0};
-  auto work = [&] {
-    Bpe::Cache cache;
-    for (std::size_t i = next++; i < texts.size(); i = next++) {
-      impl_->encode_into(texts[i], add_special_tokens, false, out[i], &cache);
+  std::vector<std::exception_ptr> errors(std::max<std::size_t>(n, 1));
+  auto work = [&](std::size_t worker) {
+    try {
+      Bpe::Cache cache;
+      for (std::size_t i = next++; i < texts.size(); i = next++) {
+        with_valid_utf8(texts[i], [&](std::string_view t) {
+          impl_->encode_into(t, add_special_tokens, false, out[i], &cache);
+        });
+      }
+    } catch (...) {
+      errors[worker] = std::current_exception();
+      next = texts.size();  // the others stop at their next document
     }
   };
   std::vector<std::thread> pool;
-  for (std::size_t k = 1; k < n; ++k) pool.emplace_back(work);
-  work();
+  for (std::size_t k = 1; k < n; ++k) pool.emplace_back(work, k);
+  work(0);
   for (auto& t : pool) t.join();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
   return out;
 }
 

@@ -210,6 +210,10 @@ def synthetic_tokenizers(tok_files, out_dir):
         variants[f"split_{b.lower()}"] = bl_tok(split(b))
     variants["split_invert"] = bl_tok(split("Removed", True, {"Regex": r"\p{L}+|\p{N}+"}))
     variants["split_string"] = bl_tok(split("MergedWithNext", False, {"String": " "}))
+    variants["split_empty_matches"] = bl_tok(split("MergedWithNext", False, {"Regex": r"\s*"}))
+    # (A Replace normalizer whose regex matches empty strings makes tokenizers 0.23.2 panic in
+    # normalizer.rs, so it cannot serve as a reference; the empty-match iteration it would test is
+    # the same Regex::find_all that split_empty_matches covers.)
     variants["bytelevel_gpt2"] = bl_tok({"type": "ByteLevel", "add_prefix_space": True,
                                          "trim_offsets": True, "use_regex": True})
     variants["digits_punct_ws"] = bl_tok({"type": "Sequence", "pretokenizers": [
@@ -227,6 +231,9 @@ def synthetic_tokenizers(tok_files, out_dir):
         added("[MARK]", n, lstrip=True, special=True), added("<END>", n + 1, rstrip=True, special=True),
         added("the", n + 2, single_word=True), added("Hello", n + 3, normalized=True),
         added("<|im_start|>", n + 4, special=True), added("ing", n + 5, single_word=True, lstrip=True, rstrip=True)])
+    variants["duplicate_added"] = bl_tok(split("Isolated"), None, added=[
+        added("<|im_start|>", n, special=True), added("xyz", n + 1),
+        added("<|im_start|>", n, special=False, normalized=True), added("xyz", n + 1, single_word=True)])
     variants["roberta"] = bl_tok(split("Isolated"), post={"type": "RobertaProcessing", "sep": ["</s>", 2],
                                                           "cls": ["<s>", 0], "trim_offsets": True,
                                                           "add_prefix_space": False})
@@ -253,6 +260,9 @@ def synthetic_tokenizers(tok_files, out_dir):
                                                      {"type": "Metaspace", "replacement": "\u2581",
                                                       "prepend_scheme": scheme, "split": do_split}]}
             variants[f"metaspace_{scheme}{'' if do_split else '_nosplit'}"] = sp_tok(ms, dec)
+    variants["strip_then_metaspace_first"] = sp_tok(
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True},
+        sp["decoder"], None, {"type": "Strip", "strip_left": True, "strip_right": False})
     for fuse in [True, False]:
         m = dict(sp_model, byte_fallback=False, fuse_unk=fuse)
         variants[f"unk_fuse_{str(fuse).lower()}"] = sp_tok(None, sp["decoder"], m, sp["normalizer"])

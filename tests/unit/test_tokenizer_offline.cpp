@@ -6,6 +6,7 @@
 
 #include "maxact/tokenizer.h"
 #include "test_util.h"
+#include "tokenizer/regex.h"
 
 namespace maxact {
 namespace {
@@ -174,6 +175,41 @@ TEST_F(Offline, AddedTokenIdsFollowTokenizersAssignment) {
   EXPECT_EQ(t.token_to_id("abc"), 5);
   EXPECT_EQ(t.token_to_id("<eos>"), 7);
   EXPECT_EQ(t.token_to_id("<pad>"), 8);
+}
+
+}  // namespace
+}  // namespace maxact
+
+namespace maxact {
+namespace {
+
+std::vector<std::pair<std::size_t, std::size_t>> matches(const std::string& re,
+                                                         const std::string& s) {
+  std::vector<std::pair<std::size_t, std::size_t>> m;
+  Regex(re, "test").find_all(s, m);
+  return m;
+}
+
+TEST(Regex, EmptyMatchesFollowOniguruma) {
+  using M = std::vector<std::pair<std::size_t, std::size_t>>;
+  // The onig crate's own examples: an empty match right where the last match ended is skipped.
+  EXPECT_EQ(matches(R"(\d*)", "a1b2"), (M{{0, 0}, {1, 2}, {3, 4}}));
+  EXPECT_EQ(matches(" *", "a  b"), (M{{0, 0}, {1, 3}, {4, 4}}));
+  EXPECT_EQ(matches("x*", ""), (M{{0, 0}}));
+  // Multi-byte characters are stepped over whole.
+  EXPECT_EQ(matches("z*", "é"), (M{{0, 0}, {2, 2}}));
+  // Ruby-syntax line anchors: $ matches before every newline.
+  EXPECT_EQ(matches("a$", "a\na"), (M{{0, 1}, {2, 3}}));
+  expect_error([] { Regex("(?m).", "test"); }, ErrorCode::kUnsupported, {"Ruby-only syntax"});
+  expect_error([] { Regex(R"(\h+)", "test"); }, ErrorCode::kUnsupported, {"Ruby-only syntax"});
+  EXPECT_EQ(matches(R"(\\h)", "a\\hb"), (M{{1, 3}}));  // an escaped backslash then h is fine
+}
+
+TEST(Regex, UnicodePropertiesCoverNewerCharacters) {
+  // U+1FABF (goose, Unicode 15) is So: PCRE2 10.42's tables predate it.
+  using M = std::vector<std::pair<std::size_t, std::size_t>>;
+  EXPECT_EQ(matches(R"(\p{S}+)", "x\xF0\x9F\xAA\xBFy"), (M{{1, 5}}));
+  EXPECT_EQ(matches(R"([^\s\p{L}\p{N}]+)", "x\xF0\x9F\xAA\xBFy"), (M{{1, 5}}));
 }
 
 }  // namespace
