@@ -38,8 +38,9 @@ int main(int argc, char** argv) {
     tokens = 0;
     for (const auto& v : ids) tokens += v.size();
   }
-  std::printf("{\"impl\": \"maxact\", \"threads\": %d, \"bytes\": %zu, \"tokens\": %zu, "
-              "\"seconds\": %.6f, \"load_seconds\": %.3f}\n",
-              threads, bytes, tokens, best, load_s);
+  std::printf(
+      "{\"impl\": \"maxact\", \"threads\": %d, \"bytes\": %zu, \"tokens\": %zu, "
+      "\"seconds\": %.6f, \"load_seconds\": %.3f}\n",
+      threads, bytes, tokens, best, load_s);
   return 0;
 }

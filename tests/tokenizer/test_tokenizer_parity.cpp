@@ -117,9 +117,8 @@ INSTANTIATE_TEST_SUITE_P(
                       "nfkc_lower_strip", "nfd_replace_prepend", "nfkd", "added_tokens", "roberta",
                       "bert", "template_sequence", "metaspace_always", "metaspace_always_nosplit",
                       "metaspace_first", "metaspace_first_nosplit", "metaspace_never",
-                      "metaspace_never_nosplit", "unk_fuse_true", "unk_fuse_false",
-                      "strip_decoder", "split_empty_matches",
-                      "duplicate_added", "strip_then_metaspace_first"),
+                      "metaspace_never_nosplit", "unk_fuse_true", "unk_fuse_false", "strip_decoder",
+                      "split_empty_matches", "duplicate_added", "strip_then_metaspace_first"),
     [](const auto& param_info) { return param_info.param; });
 
 INSTANTIATE_TEST_SUITE_P(RealTokenizers, Parity,
