@@ -32,6 +32,7 @@ enum class ErrorCode {
   kDtype,            // a conversion asked of a dtype that cannot provide it
   kRange,            // row range outside a tensor
   kTokenizer,        // tokenizer.json malformed
+  kCorpus,           // corpus input malformed or empty
 };
 
 std::string_view error_code_name(ErrorCode code);

@@ -50,6 +50,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "range";
     case ErrorCode::kTokenizer:
       return "tokenizer";
+    case ErrorCode::kCorpus:
+      return "corpus";
   }
   return "?";
 }

@@ -6,9 +6,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "maxact/corpus.h"
 #include "maxact/error.h"
 #include "maxact/hub.h"
 #include "maxact/inspect.h"
@@ -102,6 +104,86 @@ int run_tokenize(const TokenizeArgs& a) {
   return 0;
 }
 
+struct CorpusArgs {
+  std::string corpus, export_path;
+  maxact::CorpusReadOptions read;
+  std::size_t samples = 0;
+  uint64_t seed = 0;
+  bool proportional = true, json = false;
+};
+
+int run_corpus(const CorpusArgs& a) {
+  maxact::CorpusReadReport report;
+  const maxact::Corpus owned =
+      a.corpus.empty() ? maxact::Corpus{} : maxact::read_corpus(a.corpus, a.read, &report);
+  const maxact::Corpus& c = a.corpus.empty() ? maxact::builtin_corpus() : owned;
+  const auto picked = maxact::select_samples(c, a.samples, a.seed, a.proportional);
+  maxact::Corpus sel;
+  sel.origin = c.origin;
+  for (std::size_t i : picked) sel.samples.push_back(c.samples[i]);
+  struct Row {
+    std::size_t samples = 0, chars = 0, ids = 0;
+  };
+  std::map<std::string, Row> cats;
+  Row all;
+  for (const auto& s : sel.samples) {
+    for (Row* r : {&cats[s.category.empty() ? "(none)" : s.category], &all}) {
+      ++r->samples;
+      r->chars += s.text.size();
+      r->ids += s.ids.size();
+    }
+  }
+  if (!a.export_path.empty()) {
+    std::ofstream out(a.export_path, std::ios::binary);
+    if (!out)
+      throw maxact::Error(maxact::ErrorCode::kIo, a.export_path + ": cannot open for writing");
+    for (const auto& s : sel.samples) {
+      nlohmann::json j = {{"category", s.category}, {"source", s.source}, {"license", s.license}};
+      if (s.has_ids) {
+        j["input_ids"] = s.ids;
+      } else {
+        j["text"] = s.text;
+      }
+      out << j.dump() << "\n";
+    }
+    if (!out) throw maxact::Error(maxact::ErrorCode::kIo, a.export_path + ": write failed");
+  }
+  std::string out;
+  if (a.json) {
+    nlohmann::json j = {{"origin", sel.origin},
+                        {"content_hash", sel.content_hash()},
+                        {"samples", all.samples},
+                        {"bytes", all.chars},
+                        {"token_ids", all.ids},
+                        {"skipped_bad_lines", report.bad_lines},
+                        {"skipped_empty", report.empty_samples},
+                        {"invalid_utf8_bytes_replaced", report.invalid_utf8_bytes},
+                        {"categories", nlohmann::json::object()}};
+    for (const auto& [cat, r] : cats) {
+      j["categories"][cat] = {{"samples", r.samples}, {"bytes", r.chars}, {"token_ids", r.ids}};
+    }
+    out = j.dump(2) + "\n";
+  } else {
+    out += "corpus       " + sel.origin + " (" + std::to_string(all.samples) + " of " +
+           std::to_string(c.samples.size()) + " samples)\n";
+    out += "content hash " + sel.content_hash() + "\n";
+    for (const auto& [cat, r] : cats) {
+      char line[160];
+      std::snprintf(line, sizeof line, "  %-16s %6zu samples %10zu bytes%s\n", cat.c_str(),
+                    r.samples, r.chars,
+                    r.ids ? (" " + std::to_string(r.ids) + " ids").c_str() : "");
+      out += line;
+    }
+    if (report.bad_lines || report.empty_samples || report.invalid_utf8_bytes) {
+      out += "skipped      " + std::to_string(report.bad_lines) + " malformed line(s), " +
+             std::to_string(report.empty_samples) + " empty sample(s); " +
+             std::to_string(report.invalid_utf8_bytes) + " invalid UTF-8 byte(s) replaced\n";
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,6 +218,26 @@ int main(int argc, char** argv) {
       "Ignore tokenizer_config.json (tokenizer.json alone, as the tokenizers library)");
   tokenize->add_flag("--json", targs.json, "Print ids and token strings as JSON");
 
+  CorpusArgs cargs;
+  auto* corpus = app.add_subcommand(
+      "corpus", "Summarise (and export) the text a scan would read: the built-in corpus or files");
+  corpus->add_option("--corpus", cargs.corpus,
+                     "JSONL / text file, folder, or - for stdin (default: the built-in corpus)");
+  corpus->add_option("--text-field", cargs.read.text_field, "JSONL field holding the text")
+      ->capture_default_str();
+  corpus->add_option("--ids-field", cargs.read.ids_field, "JSONL field holding token ids")
+      ->capture_default_str();
+  corpus
+      ->add_option("--category-field", cargs.read.category_field, "JSONL field naming the category")
+      ->capture_default_str();
+  corpus->add_flag("--skip-bad", cargs.read.skip_bad, "Skip and count malformed JSONL lines");
+  corpus->add_option("--samples", cargs.samples, "Select this many samples (0 = all)");
+  corpus->add_option("--seed", cargs.seed, "Seed of the selection");
+  corpus->add_flag("--proportional,!--uniform", cargs.proportional,
+                   "Keep each category's share when selecting (default) or pick uniformly");
+  corpus->add_option("--export", cargs.export_path, "Write the selected samples as JSONL");
+  corpus->add_flag("--json", cargs.json, "Print the summary as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -143,6 +245,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (inspect->parsed()) return run_inspect(model_arg, as_json);
+    if (corpus->parsed()) return run_corpus(cargs);
     if (tokenize->parsed()) {
       if (targs.text.empty() && targs.file.empty() && targs.decode.empty() && !text_opt->count()) {
         std::fprintf(stderr, "maxact: error: tokenize needs --text, --file or --decode\n");
