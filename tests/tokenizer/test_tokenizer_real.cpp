@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "maxact/sequences.h"
 #include "maxact/tokenizer.h"
 
 namespace maxact {
@@ -125,6 +126,33 @@ TEST(TokenizerReal, RoundTripThroughDecode) {
     EXPECT_EQ(t->decode(t->encode(text)), text) << t->source();
   }
   EXPECT_EQ(gemma.encode(llama.decode(llama.encode(text))), gemma.encode(text));
+}
+
+TEST(Retokenization, StudyProtocolBetweenTwoRealTokenizers) {
+  // A corpus stored as Mistral-v1 (Llama-2-style) ids is decoded with that tokenizer and
+  // encoded with Gemma 3's, without special tokens: the same ids as encoding the text directly.
+  const Tokenizer mistral = Tokenizer::load(tokenizer_dir("mistral_v1"));
+  const Tokenizer gemma = Tokenizer::load(tokenizer_dir("gemma3"));
+  const std::vector<std::string> texts = {"The quick brown fox jumps over the lazy dog.",
+                                          "Grüße aus Köln! 你好，世界。 x² ≈ 1.5e-3",
+                                          "def f(x):\n    return {\"a\": [1, 2, 3]}  # comment",
+                                          "Emoji 👩‍💻 and 🇯🇵 flags."};
+  Corpus ids, text;
+  ids.origin = text.origin = "test";
+  for (const auto& t : texts) {
+    ids.samples.push_back({"", mistral.encode(t), true, "c", "", "", ""});
+    text.samples.push_back({t, {}, false, "c", "", "", ""});
+  }
+  SequenceOptions o;
+  o.bos = BosPolicy::kNever;
+  o.max_seq_len = 0;
+  const auto a = prepare_sequences(ids, {0, 1, 2, 3}, gemma, &mistral, o);
+  const auto b = prepare_sequences(text, {0, 1, 2, 3}, gemma, nullptr, o);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].ids, b[i].ids) << texts[i];
+    EXPECT_EQ(a[i].ids, gemma.encode(texts[i])) << texts[i];
+  }
 }
 
 }  // namespace

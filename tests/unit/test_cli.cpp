@@ -129,3 +129,44 @@ TEST(CliTokenize, Errors) {
 
 }  // namespace
 }  // namespace maxact
+
+namespace maxact {
+namespace {
+
+TEST(CliCorpus, BuiltinSummaryExportAndStdin) {
+  test::TempDir d;
+  const std::string bin = MAXACT_BINARY;
+  auto r = test::run_command(bin + " corpus --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GE(j["samples"].get<int>(), 500);
+  EXPECT_EQ(j["origin"], "builtin");
+  EXPECT_TRUE(j["categories"].contains("chinese"));
+  // A proportional subset, exported, read back through stdin: same content hash.
+  r = test::run_command(bin + " corpus --samples 50 --seed 4 --json --export " +
+                        (d / "sub.jsonl").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto sub = nlohmann::json::parse(r.out);
+  EXPECT_EQ(sub["samples"], 50);
+  r = test::run_command("cat " + (d / "sub.jsonl").string() + " | " + bin +
+                        " corpus --corpus - --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["content_hash"], sub["content_hash"]);
+}
+
+TEST(CliCorpus, BadInputFailsWithFileAndLine) {
+  test::TempDir d;
+  test::write_file(d / "c.jsonl", "{\"text\": \"ok\"}\n{broken\n");
+  auto r = test::run_command(std::string(MAXACT_BINARY) + " corpus --corpus " +
+                             (d / "c.jsonl").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_NE(r.err.find("c.jsonl:2"), std::string::npos) << r.err;
+  r = test::run_command(std::string(MAXACT_BINARY) + " corpus --skip-bad --json --corpus " +
+                        (d / "c.jsonl").string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["skipped_bad_lines"], 1);
+}
+
+}  // namespace
+}  // namespace maxact

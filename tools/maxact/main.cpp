@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "maxact/corpus.h"
@@ -15,6 +16,7 @@
 #include "maxact/hub.h"
 #include "maxact/inspect.h"
 #include "maxact/model.h"
+#include "maxact/sequences.h"
 #include "maxact/tokenizer.h"
 
 namespace {
@@ -105,7 +107,9 @@ int run_tokenize(const TokenizeArgs& a) {
 }
 
 struct CorpusArgs {
-  std::string corpus, export_path;
+  std::string corpus, export_path, tokenizer, source_tokenizer, bos = "auto", buckets, protocol;
+  int64_t max_seq_len = 2048;
+  std::size_t bootstrap = 0;
   maxact::CorpusReadOptions read;
   std::size_t samples = 0;
   uint64_t seed = 0;
@@ -117,12 +121,47 @@ int run_corpus(const CorpusArgs& a) {
   const maxact::Corpus owned =
       a.corpus.empty() ? maxact::Corpus{} : maxact::read_corpus(a.corpus, a.read, &report);
   const maxact::Corpus& c = a.corpus.empty() ? maxact::builtin_corpus() : owned;
-  const auto picked = maxact::select_samples(c, a.samples, a.seed, a.proportional);
+  std::size_t samples = a.samples;
+  maxact::SequenceOptions so;
+  if (a.protocol == "study") {
+    so = maxact::study_protocol_options();
+  } else if (!a.protocol.empty()) {
+    throw maxact::Error(maxact::ErrorCode::kCorpus,
+                        "--protocol: unknown protocol '" + a.protocol + "' (study)");
+  } else {
+    so.max_seq_len = a.max_seq_len;
+    so.bos = a.bos == "always"  ? maxact::BosPolicy::kAlways
+             : a.bos == "never" ? maxact::BosPolicy::kNever
+                                : maxact::BosPolicy::kAuto;
+    if (a.buckets == "study") {
+      const auto st = maxact::study_protocol_options();
+      so.buckets = st.buckets;
+      so.bucket_weights = st.bucket_weights;
+    } else if (!a.buckets.empty()) {
+      throw maxact::Error(maxact::ErrorCode::kCorpus,
+                          "--buckets: unknown bucket set '" + a.buckets + "' (study)");
+    }
+  }
+  so.seed = a.seed;
+  if (a.bootstrap > 0) {
+    std::string out = "bootstrap    " + std::to_string(a.bootstrap) +
+                      " category-proportional subsets of " + std::to_string(samples) + " samples\n";
+    const auto subsets = maxact::bootstrap_selections(c, samples, a.seed, a.bootstrap);
+    for (std::size_t k = 0; k < subsets.size(); ++k) {
+      maxact::Corpus sub;
+      for (std::size_t i : subsets[k]) sub.samples.push_back(c.samples[i]);
+      out += "  seed " + std::to_string(a.seed + k) + ": " + std::to_string(sub.samples.size()) +
+             " samples, content hash " + sub.content_hash() + "\n";
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  }
+  const auto picked = maxact::select_samples(c, samples, a.seed, a.proportional);
   maxact::Corpus sel;
   sel.origin = c.origin;
   for (std::size_t i : picked) sel.samples.push_back(c.samples[i]);
   struct Row {
-    std::size_t samples = 0, chars = 0, ids = 0;
+    std::size_t samples = 0, chars = 0, ids = 0, tokens = 0;
   };
   std::map<std::string, Row> cats;
   Row all;
@@ -131,6 +170,21 @@ int run_corpus(const CorpusArgs& a) {
       ++r->samples;
       r->chars += s.text.size();
       r->ids += s.ids.size();
+    }
+  }
+  if (!a.tokenizer.empty()) {
+    TokenizeArgs t;
+    t.source = a.tokenizer;
+    const maxact::Tokenizer tok = open_tokenizer(t);
+    std::optional<maxact::Tokenizer> src;
+    if (!a.source_tokenizer.empty()) {
+      t.source = a.source_tokenizer;
+      src.emplace(open_tokenizer(t));
+    }
+    const auto seqs = maxact::prepare_sequences(c, picked, tok, src ? &*src : nullptr, so);
+    for (const auto& s : seqs) {
+      cats[s.category.empty() ? "(none)" : s.category].tokens += s.ids.size();
+      all.tokens += s.ids.size();
     }
   }
   if (!a.export_path.empty()) {
@@ -150,17 +204,20 @@ int run_corpus(const CorpusArgs& a) {
   }
   std::string out;
   if (a.json) {
-    nlohmann::json j = {{"origin", sel.origin},
-                        {"content_hash", sel.content_hash()},
-                        {"samples", all.samples},
-                        {"bytes", all.chars},
-                        {"token_ids", all.ids},
-                        {"skipped_bad_lines", report.bad_lines},
-                        {"skipped_empty", report.empty_samples},
-                        {"invalid_utf8_bytes_replaced", report.invalid_utf8_bytes},
-                        {"categories", nlohmann::json::object()}};
+    nlohmann::json j = {
+        {"origin", sel.origin},
+        {"content_hash", sel.content_hash()},
+        {"samples", all.samples},
+        {"bytes", all.chars},
+        {"token_ids", all.ids},
+        {"skipped_bad_lines", report.bad_lines},
+        {"skipped_empty", report.empty_samples},
+        {"invalid_utf8_bytes_replaced", report.invalid_utf8_bytes},
+        {"tokens", a.tokenizer.empty() ? nlohmann::json() : nlohmann::json(all.tokens)},
+        {"categories", nlohmann::json::object()}};
     for (const auto& [cat, r] : cats) {
       j["categories"][cat] = {{"samples", r.samples}, {"bytes", r.chars}, {"token_ids", r.ids}};
+      if (!a.tokenizer.empty()) j["categories"][cat]["tokens"] = r.tokens;
     }
     out = j.dump(2) + "\n";
   } else {
@@ -169,9 +226,11 @@ int run_corpus(const CorpusArgs& a) {
     out += "content hash " + sel.content_hash() + "\n";
     for (const auto& [cat, r] : cats) {
       char line[160];
+      const std::string extra =
+          (r.ids ? " " + std::to_string(r.ids) + " ids" : std::string()) +
+          (a.tokenizer.empty() ? std::string() : " " + std::to_string(r.tokens) + " tokens");
       std::snprintf(line, sizeof line, "  %-16s %6zu samples %10zu bytes%s\n", cat.c_str(),
-                    r.samples, r.chars,
-                    r.ids ? (" " + std::to_string(r.ids) + " ids").c_str() : "");
+                    r.samples, r.chars, extra.c_str());
       out += line;
     }
     if (report.bad_lines || report.empty_samples || report.invalid_utf8_bytes) {
@@ -237,6 +296,24 @@ int main(int argc, char** argv) {
                    "Keep each category's share when selecting (default) or pick uniformly");
   corpus->add_option("--export", cargs.export_path, "Write the selected samples as JSONL");
   corpus->add_flag("--json", cargs.json, "Print the summary as JSON");
+  corpus->add_option("--tokenizer", cargs.tokenizer,
+                     "Tokenize with this model / tokenizer.json and count tokens");
+  corpus->add_option("--source-tokenizer", cargs.source_tokenizer,
+                     "Tokenizer that produced input_ids samples (decoded, then re-encoded)");
+  corpus
+      ->add_option("--max-seq-len", cargs.max_seq_len,
+                   "Truncate sequences to this many tokens (0 = no limit)")
+      ->capture_default_str();
+  corpus
+      ->add_option("--bos", cargs.bos, "BOS policy: auto (the tokenizer's template), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  corpus->add_option("--buckets", cargs.buckets,
+                     "Truncation length buckets: study (256..4096, 1/1/2/3/93 %)");
+  corpus->add_option("--protocol", cargs.protocol,
+                     "study: no special tokens, the study's length buckets");
+  corpus->add_option("--bootstrap", cargs.bootstrap,
+                     "List K category-proportional subsets (seeds seed..seed+K-1)");
 
   try {
     app.parse(argc, argv);
