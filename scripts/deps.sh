@@ -10,7 +10,7 @@ BUILD_PKGS=(g++ cmake make ninja-build pkg-config
   python3 python3-numpy)          # python3-numpy: the fixture generator used by the demo run
 # Test-only: GoogleTest, the format check, and node + npm for the tokenizer parity reference
 # (Hugging Face's tokenizers npm package, fetched at test time into a cache outside the repo).
-TEST_PKGS=(libgtest-dev libgmock-dev clang-format)
+TEST_PKGS=(libgtest-dev libgmock-dev clang-format python3-torch)  # torch: the reference forward
 command -v node >/dev/null 2>&1 || TEST_PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
 BENCH_PKGS=()  # the tokenizer benchmark needs node + npm too (added below when missing)

@@ -2,6 +2,7 @@
 // accounting, wrapper prefixes, quantized layouts, and tensor-table mismatches reported at once.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "maxact/inspect.h"
@@ -222,6 +223,43 @@ TEST(Fixtures, InspectJsonDescribesTheModel) {
   const std::string text = inspect_text(m);
   EXPECT_NE(text.find("0-2            gated_deltanet + moe(4 experts, top 2)"), std::string::npos)
       << text;
+}
+
+}  // namespace
+}  // namespace maxact
+
+namespace maxact {
+namespace {
+
+// Real trained weights (stories260K, llama2.c format) converted to the Hugging Face layout by
+// tests/reference/stories260k.py: the loader must read exactly the original floats, with q/k
+// rows permuted from interleaved to rotate-half pairs.
+TEST(RealWeights, Stories260kReadsTheOriginalFloats) {
+  const Model m = Model::open_dir(fixture("stories260k"));
+  EXPECT_EQ(count_params(m.spec()).total, 260032);  // "260K"
+  EXPECT_TRUE(m.spec().tie_word_embeddings);
+  const std::string raw = test::read_file(MAXACT_STORIES260K);
+  auto original = [&](std::size_t float_index) {
+    float v;
+    std::memcpy(&v, raw.data() + 28 + 4 * float_index, 4);
+    return v;
+  };
+  const int dim = 64, vocab = 512, layers = 5, hd = 8;
+  // Embedding row 7.
+  std::vector<float> row(dim);
+  read_rows_f32(*m.find("model.embed_tokens.weight")->tensor, 7, 8, row.data());
+  for (int c = 0; c < dim; ++c) EXPECT_EQ(row[c], original(7 * dim + c)) << c;
+  // Layer 2 q_proj: HF row h*hd + j comes from llama2.c row h*hd + 2j (j < hd/2) or
+  // h*hd + 2(j - hd/2) + 1.
+  const std::size_t wq = static_cast<std::size_t>(vocab * dim + layers * dim + 2 * dim * dim);
+  const auto& q = *m.find("model.layers.2.self_attn.q_proj.weight")->tensor;
+  for (int h : {0, 5}) {
+    for (int j = 0; j < hd; ++j) {
+      const int src = h * hd + (j < hd / 2 ? 2 * j : 2 * (j - hd / 2) + 1);
+      read_rows_f32(q, h * hd + j, h * hd + j + 1, row.data());
+      EXPECT_EQ(row[3], original(wq + static_cast<std::size_t>(src * dim + 3))) << h << " " << j;
+    }
+  }
 }
 
 }  // namespace
