@@ -59,6 +59,23 @@ void Pattern::find(std::string_view s,
   }
 }
 
+bool Pattern::replace_all(std::string& s, const std::string& content) const {
+  std::vector<std::pair<std::size_t, std::size_t>> m;
+  find(s, m);
+  if (m.empty()) return false;
+  const bool dropped_start = m.front().first == 0 && m.front().second > 0 && content.empty();
+  std::string out;
+  std::size_t prev = 0;
+  for (auto [b, e] : m) {
+    out.append(s, prev, b - prev);
+    out += content;
+    prev = e;
+  }
+  out.append(s, prev, std::string::npos);
+  s = std::move(out);
+  return dropped_start;
+}
+
 SplitBehavior parse_split_behavior(const json& j, const std::string& where) {
   if (!j.is_string()) malformed(where, "'behavior' must be a string");
   const std::string b = j.get<std::string>();

@@ -24,6 +24,9 @@ class Pattern {
  public:
   Pattern(const nlohmann::json& j, const std::string& where);
   void find(std::string_view s, std::vector<std::pair<std::size_t, std::size_t>>& out) const;
+  // Replaces every match by `content` (the Replace normalizer and decoder). Returns true when a
+  // non-empty match at offset 0 was replaced by nothing (the text lost its first characters).
+  bool replace_all(std::string& s, const std::string& content) const;
 
  private:
   std::string literal_;

@@ -128,20 +128,7 @@ class Replace final : public Decoder {
   Replace(const json& j, const std::string& where)
       : pattern_(field(j, "pattern", where), where), content_(string_field(j, "content", where)) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
-    std::vector<std::pair<std::size_t, std::size_t>> m;
-    for (std::string& t : tokens) {
-      pattern_.find(t, m);
-      if (m.empty()) continue;
-      std::string out;
-      std::size_t prev = 0;
-      for (auto [b, e] : m) {
-        out.append(t, prev, b - prev);
-        out += content_;
-        prev = e;
-      }
-      out.append(t, prev, std::string::npos);
-      t = std::move(out);
-    }
+    for (std::string& t : tokens) pattern_.replace_all(t, content_);
   }
 
  private:

@@ -66,19 +66,7 @@ class Replace final : public Normalizer {
   Replace(const json& j, const std::string& where)
       : pattern_(field(j, "pattern", where), where), content_(string_field(j, "content", where)) {}
   void apply(std::string& s, bool& dropped_prefix) const override {
-    std::vector<std::pair<std::size_t, std::size_t>> m;
-    pattern_.find(s, m);
-    if (m.empty()) return;
-    if (m.front().first == 0 && m.front().second > 0 && content_.empty()) dropped_prefix = true;
-    std::string out;
-    std::size_t prev = 0;
-    for (auto [b, e] : m) {
-      out.append(s, prev, b - prev);
-      out += content_;
-      prev = e;
-    }
-    out.append(s, prev, std::string::npos);
-    s = std::move(out);
+    if (pattern_.replace_all(s, content_)) dropped_prefix = true;
   }
 
  private:

@@ -280,6 +280,15 @@ def synthetic_tokenizers(tok_files, out_dir):
     return paths
 
 
+def reference_ids(modules, tokenizer_json, corpus_path, corpus_digest, ref):
+    """Runs the node reference unless `ref` is up to date for this corpus and tokenizer.json."""
+    stamp = ref + ".sha256"
+    key = corpus_digest + hashlib.sha256(open(tokenizer_json, "rb").read()).hexdigest()
+    if not (os.path.exists(ref) and os.path.exists(stamp) and open(stamp).read() == key):
+        run(["node", os.path.join(HERE, "reference.js"), modules, tokenizer_json, corpus_path, ref])
+        open(stamp, "w").write(key)
+
+
 def main():
     if len(sys.argv) != 2:
         fail("usage: setup_reference.py OUT_DIR")
@@ -307,12 +316,7 @@ def main():
                 "tokenizers_version": TOKENIZERS_VERSION, "node_modules": modules, "tokenizers": {}}
     for name, models in tok_files.items():
         ref = os.path.join(out, "ref", f"{name}.jsonl")
-        stamp = ref + ".sha256"
-        key = digest + hashlib.sha256(open(os.path.join(models, "tokenizer.json"), "rb").read()).hexdigest()
-        if not (os.path.exists(ref) and os.path.exists(stamp) and open(stamp).read() == key):
-            run(["node", os.path.join(HERE, "reference.js"), modules,
-                 os.path.join(models, "tokenizer.json"), corpus_path, ref])
-            open(stamp, "w").write(key)
+        reference_ids(modules, os.path.join(models, "tokenizer.json"), corpus_path, digest, ref)
         manifest["tokenizers"][name] = {"dir": models, "reference": ref,
                                         "what": TOKENIZERS[name][1]}
     # Synthetic variants run on a smaller corpus: every snippet and stress document, and the
@@ -332,12 +336,7 @@ def main():
     manifest["synthetic"] = {}
     for name, d in synthetic_tokenizers(tok_files, out).items():
         ref = os.path.join(out, "ref", f"synthetic_{name}.jsonl")
-        stamp = ref + ".sha256"
-        key = small_digest + hashlib.sha256(open(os.path.join(d, "tokenizer.json"), "rb").read()).hexdigest()
-        if not (os.path.exists(ref) and os.path.exists(stamp) and open(stamp).read() == key):
-            run(["node", os.path.join(HERE, "reference.js"), modules,
-                 os.path.join(d, "tokenizer.json"), small_path, ref])
-            open(stamp, "w").write(key)
+        reference_ids(modules, os.path.join(d, "tokenizer.json"), small_path, small_digest, ref)
         manifest["synthetic"][name] = {"dir": d, "reference": ref}
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
