@@ -29,8 +29,12 @@ TEST(Cli, InspectJsonParses) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["family"], "mixtral");
   EXPECT_EQ(j["maxact_inspect_version"], 1);
-  EXPECT_GT(j["parameters"]["total"].get<int64_t>(),
-            j["parameters"]["active_per_token"].get<int64_t>());
+  // The generator's own accounting of what it wrote.
+  const auto m = nlohmann::json::parse(test::read_file(test::fixture("mixtral") / "fixture.json"));
+  EXPECT_EQ(j["parameters"]["total"], m["params_total"]);
+  EXPECT_EQ(j["parameters"]["active_per_token"], m["params_active"]);
+  EXPECT_EQ(j["layers"].size(), 2u);
+  EXPECT_EQ(j["moe"]["router"], "softmax_topk");
 }
 
 TEST(Cli, CorruptCheckpointFailsCleanly) {
