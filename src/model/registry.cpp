@@ -42,7 +42,7 @@ constexpr std::array<Entry, 21> kFamilies{{
 
 const Entry* find_entry(const std::string& type) {
   for (const auto& e : kFamilies) {
-    if (e.build != nullptr && type == e.model_type) return &e;
+    if (type == e.model_type) return &e;
   }
   return nullptr;
 }
@@ -60,7 +60,7 @@ const std::vector<std::string>& supported_model_types() {
   static const std::vector<std::string> types = [] {
     std::vector<std::string> t;
     for (const auto& e : kFamilies) {
-      if (e.build != nullptr) t.emplace_back(e.model_type);
+      t.emplace_back(e.model_type);
     }
     return t;
   }();
