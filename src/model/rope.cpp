@@ -84,7 +84,7 @@ RopeFrequencies rope_frequencies(const RopeSpec& r, int64_t seq_len) {
       low = std::max(low, 0.0);
       high = std::min(high, static_cast<double>(d - 1));
       if (low == high) high += 0.001;
-            out.inv_freq.resize(static_cast<std::size_t>(d / 2));
+      out.inv_freq.resize(static_cast<std::size_t>(d / 2));
       const auto factor = static_cast<float>(r.factor);
       for (std::size_t i = 0; i < out.inv_freq.size(); ++i) {
         // pos_freqs = base^(2i/d); extrapolation 1/pos, interpolation 1/(factor*pos).
