@@ -81,11 +81,30 @@ const std::string& byte_to_char(unsigned char b);
 // -1 when the code point is not one of the 256 byte characters.
 int char_to_byte(char32_t c);
 
+// The members of a Sequence component (`key`: "normalizers", "pretokenizers", "decoders"), each
+// built by `make` with its JSON path; null members are skipped.
+template <typename T, typename Make>
+std::vector<std::unique_ptr<T>> make_list(const nlohmann::json& j, const char* key,
+                                          const std::string& where, Make make);
+
 // Helpers for reading tokenizer.json fields with errors that name the component.
 const nlohmann::json& field(const nlohmann::json& j, const char* key, const std::string& where);
 std::string string_field(const nlohmann::json& j, const char* key, const std::string& where);
 bool bool_field(const nlohmann::json& j, const char* key, bool fallback, const std::string& where);
 [[noreturn]] void unsupported(const std::string& where, const std::string& what);
 [[noreturn]] void malformed(const std::string& where, const std::string& what);
+
+template <typename T, typename Make>
+std::vector<std::unique_ptr<T>> make_list(const nlohmann::json& j, const char* key,
+                                          const std::string& where, Make make) {
+  const nlohmann::json& list = field(j, key, where);
+  if (!list.is_array()) malformed(where, std::string("'") + key + "' must be a list");
+  std::vector<std::unique_ptr<T>> parts;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto p = make(list[i], where + "." + key + "[" + std::to_string(i) + "]");
+    if (p) parts.push_back(std::move(p));
+  }
+  return parts;
+}
 
 }  // namespace maxact::tok

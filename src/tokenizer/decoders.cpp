@@ -188,14 +188,7 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
   }
   if (type == "Replace") return std::make_unique<Replace>(j, where);
   if (type == "Sequence") {
-    const json& list = field(j, "decoders", where);
-    if (!list.is_array()) malformed(where, "'decoders' must be a list");
-    std::vector<std::unique_ptr<Decoder>> parts;
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      auto d = make_decoder(list[i], where + ".decoders[" + std::to_string(i) + "]");
-      if (d) parts.push_back(std::move(d));
-    }
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<Sequence>(make_list<Decoder>(j, "decoders", where, make_decoder));
   }
   unsupported(where, "decoder type '" + type +
                          "' is not supported (ByteLevel, Metaspace, ByteFallback, Fuse, Strip, "

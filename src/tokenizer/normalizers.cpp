@@ -136,14 +136,8 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
                                    bool_field(j, "strip_right", true, where));
   }
   if (type == "Sequence") {
-    const json& list = field(j, "normalizers", where);
-    if (!list.is_array()) malformed(where, "'normalizers' must be a list");
-    std::vector<std::unique_ptr<Normalizer>> parts;
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      auto n = make_normalizer(list[i], where + ".normalizers[" + std::to_string(i) + "]");
-      if (n) parts.push_back(std::move(n));
-    }
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<Sequence>(
+        make_list<Normalizer>(j, "normalizers", where, make_normalizer));
   }
   unsupported(where, "normalizer type '" + type +
                          "' is not supported (NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, "

@@ -233,14 +233,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     return std::make_unique<CharClassSplit>(&utf8::is_punctuation, b);
   }
   if (type == "Sequence") {
-    const json& list = field(j, "pretokenizers", where);
-    if (!list.is_array()) malformed(where, "'pretokenizers' must be a list");
-    std::vector<std::unique_ptr<PreTokenizer>> parts;
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      auto p = make_pre_tokenizer(list[i], where + ".pretokenizers[" + std::to_string(i) + "]");
-      if (p) parts.push_back(std::move(p));
-    }
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<Sequence>(
+        make_list<PreTokenizer>(j, "pretokenizers", where, make_pre_tokenizer));
   }
   unsupported(where, "pre-tokenizer type '" + type +
                          "' is not supported (Split, ByteLevel, Metaspace, Digits, Whitespace, "

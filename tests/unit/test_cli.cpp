@@ -103,8 +103,8 @@ TEST(CliTokenize, EncodeDecodeJson) {
 TEST(CliTokenize, InvalidUtf8IsReplacedWithAWarning) {
   test::TempDir d;
   const auto tok = write_tiny_tokenizer(d).string();
-  // "a", an invalid byte, "b": the byte becomes U+FFFD (bytes C3 A9 ... EF BF BD: only the
-  // first two map to tokens here, the rest are dropped as unknown).
+  // "a", an invalid byte, "b": the byte becomes U+FFFD, whose byte-level characters are not in
+  // this tiny vocabulary, so it is dropped (no unk token) and only a, b remain.
   test::write_file(d / "in.txt",
                    "a\xFF"
                    "b");
