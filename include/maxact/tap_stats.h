@@ -83,9 +83,10 @@ class TapStats {
  public:
   TapStats(int64_t channels, const TapStatsOptions& options = {});
 
-  // rows x channels values, row r belonging to rows_at[r] (sample, position, token; channel
-  // ignored). Each row is one token's activation vector.
-  void add_rows(const float* data, int64_t rows, const Location* rows_at);
+  // rows x channels values, row r starting at data + r * ld (ld = 0: channels) and belonging to
+  // rows_at[r] (sample, position, token; channel ignored). Each row is one token's activation
+  // vector.
+  void add_rows(const float* data, int64_t rows, const Location* rows_at, int64_t ld = 0);
   void merge(const TapStats& o);
 
   int64_t channels() const { return channels_; }

@@ -165,11 +165,12 @@ TapStats::TapStats(int64_t channels, const TapStatsOptions& options)
       chan_sumsq_(static_cast<std::size_t>(channels), 0),
       massive_(options.massive_tokens_kept) {}
 
-void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at) {
+void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at, int64_t ld) {
   const auto C = static_cast<std::size_t>(channels_);
+  const auto stride = ld > 0 ? static_cast<std::size_t>(ld) : C;
   scratch_.resize(C);
   for (int64_t r = 0; r < rows; ++r) {
-    const float* x = data + static_cast<std::size_t>(r) * C;
+    const float* x = data + static_cast<std::size_t>(r) * stride;
     Location loc = rows_at[r];
     float row_absmax = 0.0f;
     std::size_t finite = 0;

@@ -11,7 +11,9 @@
 #include <optional>
 #include <sstream>
 
+#include "cli_common.h"
 #include "maxact/corpus.h"
+#include "scan_command.h"
 #include "maxact/error.h"
 #include "maxact/hub.h"
 #include "maxact/inspect.h"
@@ -35,14 +37,8 @@ struct TokenizeArgs {
   bool special = false, json = false, special_as_text = false, no_config = false;
 };
 
-// A tokenizer.json file, a model folder, or a hub id.
 maxact::Tokenizer open_tokenizer(const TokenizeArgs& a) {
-  std::error_code ec;
-  std::filesystem::path p = a.source;
-  if (!std::filesystem::exists(p, ec)) p = maxact::resolve_model(a.source).dir;
-  maxact::Tokenizer::Options o;
-  o.use_tokenizer_config = !a.no_config;
-  return maxact::Tokenizer::load(p, o);
+  return maxact::cli::open_tokenizer(a.source, !a.no_config);
 }
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -122,27 +118,8 @@ int run_corpus(const CorpusArgs& a) {
       a.corpus.empty() ? maxact::Corpus{} : maxact::read_corpus(a.corpus, a.read, &report);
   const maxact::Corpus& c = a.corpus.empty() ? maxact::builtin_corpus() : owned;
   std::size_t samples = a.samples;
-  maxact::SequenceOptions so;
-  if (a.protocol == "study") {
-    so = maxact::study_protocol_options();
-  } else if (!a.protocol.empty()) {
-    throw maxact::Error(maxact::ErrorCode::kCorpus,
-                        "--protocol: unknown protocol '" + a.protocol + "' (study)");
-  } else {
-    so.max_seq_len = a.max_seq_len;
-    so.bos = a.bos == "always"  ? maxact::BosPolicy::kAlways
-             : a.bos == "never" ? maxact::BosPolicy::kNever
-                                : maxact::BosPolicy::kAuto;
-    if (a.buckets == "study") {
-      const auto st = maxact::study_protocol_options();
-      so.buckets = st.buckets;
-      so.bucket_weights = st.bucket_weights;
-    } else if (!a.buckets.empty()) {
-      throw maxact::Error(maxact::ErrorCode::kCorpus,
-                          "--buckets: unknown bucket set '" + a.buckets + "' (study)");
-    }
-  }
-  so.seed = a.seed;
+  const maxact::SequenceOptions so =
+      maxact::cli::sequence_options(a.protocol, a.bos, a.buckets, a.max_seq_len, a.seed);
   if (a.bootstrap > 0) {
     std::string out = "bootstrap    " + std::to_string(a.bootstrap) +
                       " category-proportional subsets of " + std::to_string(samples) + " samples\n";
@@ -315,6 +292,9 @@ int main(int argc, char** argv) {
   corpus->add_option("--bootstrap", cargs.bootstrap,
                      "List K category-proportional subsets (seeds seed..seed+K-1)");
 
+  maxact::cli::ScanArgs sargs;
+  auto* scan = maxact::cli::add_scan_command(app, sargs);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -323,6 +303,7 @@ int main(int argc, char** argv) {
   try {
     if (inspect->parsed()) return run_inspect(model_arg, as_json);
     if (corpus->parsed()) return run_corpus(cargs);
+    if (scan->parsed()) return maxact::cli::run_scan(sargs);
     if (tokenize->parsed()) {
       if (targs.text.empty() && targs.file.empty() && targs.decode.empty() && !text_opt->count()) {
         std::fprintf(stderr, "maxact: error: tokenize needs --text, --file or --decode\n");

@@ -1,0 +1,85 @@
+// The scan: a model's forward pass over token sequences, layer-major over windows of whole
+// sequences (DESIGN.md §2), with statistics collected at every selected tap.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "maxact/model.h"
+#include "maxact/sequences.h"
+#include "maxact/tap_stats.h"
+
+namespace maxact {
+
+enum class Precision {
+  kFp32,  // weights widened, all math in fp32: the truth the report is about
+  kBf16,  // Hugging Face eager bf16, rounding op by op (ARCHITECTURES.md §0, §19)
+};
+std::string_view precision_name(Precision p);
+
+// Which component of the model a tap belongs to; the study's global maximum is taken over
+// kEmbedding, kHidden, kAttention, kMlp and kFinalNorm only.
+enum class Component {
+  kEmbedding,
+  kNorm,       // input / post-attention / pre- and post-feedforward norms, q/k norms
+  kProjection, // q/k/v, gate/up outputs
+  kKvCache,    // k after norm + RoPE, v: what a KV cache stores
+  kLinearInput,  // inputs of o_proj / down_proj
+  kAttention,  // self_attn output (o_proj output, before any post norm)
+  kResidMid,   // residual stream between the two sub-blocks
+  kMlp,        // MLP output
+  kHidden,     // decoder-layer output (residual stream)
+  kFinalNorm,
+};
+std::string_view component_name(Component c);
+bool component_in_study_max(Component c);
+
+struct TapInfo {
+  std::string name;        // Hugging Face module path (+ ":in", ":resid_mid", ":k_cache", ...)
+  std::string study_name;  // the study's name, or "" when the study has no such hook
+  Component component = Component::kHidden;
+  int layer = -1;  // -1 outside the decoder stack
+  int64_t channels = 0;
+};
+
+// Every tap a model publishes, in forward order.
+std::vector<TapInfo> model_taps(const ModelSpec& spec);
+
+// Shell-style glob (`*`, `?`, `[...]`) on whole names.
+bool glob_match(std::string_view pattern, std::string_view name);
+
+struct ScanProgress {
+  int64_t tokens_done = 0, tokens_total = 0;
+  int64_t windows_done = 0, windows_total = 0;
+  int layer = 0, layers = 0;
+  double seconds = 0;
+};
+
+struct ScanOptions {
+  Precision precision = Precision::kFp32;
+  int threads = 0;               // 0 = all cores
+  int64_t window_tokens = 8192;  // tokens per window (a longer sequence forms its own window)
+  int64_t chunk_rows = 512;      // token rows per GEMM in the token-wise parts of a layer
+  std::vector<std::string> taps;  // globs over TapInfo::name or study_name; empty = all
+  TapStatsOptions stats;
+  std::function<void(const ScanProgress&)> progress;  // called after every layer of a window
+};
+
+struct ScanResult {
+  std::vector<TapInfo> taps;  // the selected taps, forward order
+  std::vector<TapStats> stats;  // parallel to taps
+  int64_t sequences = 0, tokens = 0, windows = 0;
+  double seconds = 0;
+  int threads = 0;
+  std::string blas_core;
+};
+
+ScanResult scan(const Model& model, const std::vector<TokenSequence>& sequences,
+                const ScanOptions& options);
+
+// True when the engine runs this family (dense families; MoE and hybrids come later).
+bool engine_supports(const ModelSpec& spec);
+
+}  // namespace maxact

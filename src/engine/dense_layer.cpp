@@ -1,0 +1,157 @@
+#include "engine/dense_layer.h"
+
+#include <algorithm>
+
+#include "compute/gemm.h"
+
+namespace maxact::engine {
+
+void parallel_rows(ThreadPool& pool, int64_t rows,
+                   const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t parts = std::min<int64_t>(pool.size(), std::max<int64_t>(1, rows / 16));
+  pool.parallel_for(parts, [&](int64_t i, int) {
+    int64_t b, e;
+    split_range(rows, parts, i, b, e);
+    if (e > b) fn(b, e);
+  });
+}
+
+namespace {
+
+void norm(const LayerContext& c, const float* x, int64_t rows, int64_t dim, int64_t ld,
+          const std::vector<float>& w, float* out, int64_t ld_out) {
+  parallel_rows(c.pool, rows, [&](int64_t b, int64_t e) {
+    rms_norm_rows(x + b * ld, e - b, dim, ld, w.data(), c.spec.norm, c.spec.rms_norm_eps, c.rd,
+                  out + b * ld_out, ld_out);
+  });
+}
+
+void project(const LayerContext& c, const float* x, int64_t rows, int64_t in,
+             const std::vector<float>& w, const std::vector<float>& bias, int64_t out, float* y) {
+  linear(x, rows, in, w.data(), out, bias.empty() ? nullptr : bias.data(), y);
+  if (c.rd.bf16) {
+    parallel_rows(c.pool, rows, [&](int64_t b, int64_t e) { c.rd.apply(y + b * out, (e - b) * out); });
+  }
+}
+
+void add_residual(const LayerContext& c, float* h, const float* a, int64_t rows, int64_t dim) {
+  parallel_rows(c.pool, rows, [&](int64_t b, int64_t e) {
+    for (int64_t i = b * dim; i < e * dim; ++i) h[i] = c.rd(h[i] + a[i]);
+  });
+}
+
+}  // namespace
+
+void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeights& w,
+                         const WindowRows& win, std::vector<float>& hv) {
+  const ModelSpec& s = c.spec;
+  const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
+  const AttentionSpec& a = s.attention;
+  Sink& sink = c.sink;
+  const int64_t T = win.tokens, H = s.hidden_size, I = L.intermediate;
+  const int64_t hd = a.head_dim, nq = a.num_heads * hd, nkv = a.num_kv_heads * hd;
+  const int64_t ldq = nq + 2 * nkv;
+  const int64_t CH = std::max<int64_t>(1, c.chunk_rows);
+  const Location* locs = win.locs.data();
+  float* h = hv.data();
+
+  std::vector<float> qkv(static_cast<std::size_t>(T * ldq));
+  std::vector<float> xn(static_cast<std::size_t>(std::min(T, CH) * H));
+
+  // Phase 1, token-wise: norm, q/k/v, q/k norms, RoPE.
+  for (int64_t r0 = 0; r0 < T; r0 += CH) {
+    const int64_t n = std::min(CH, T - r0);
+    const Location* lc = locs + r0;
+    norm(c, h + r0 * H, n, H, H, w.input_norm, xn.data(), H);
+    sink.publish(sink.at(layer, Point::kInputNorm), xn.data(), n, H, lc);
+    float* y = qkv.data() + r0 * ldq;
+    project(c, xn.data(), n, H, w.qkv, w.qkv_bias, ldq, y);
+    sink.publish(sink.at(layer, Point::kQkv), y, n, ldq, lc);
+    sink.publish(sink.at(layer, Point::kQ), y, n, ldq, lc);
+    sink.publish(sink.at(layer, Point::kK), y + nq, n, ldq, lc);
+    sink.publish(sink.at(layer, Point::kV), y + nq + nkv, n, ldq, lc);
+    if (a.qk_norm) {
+      parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          float* row = y + r * ldq;
+          rms_norm_rows(row, a.num_heads, hd, hd, w.q_norm.data(), s.norm, s.rms_norm_eps, c.rd,
+                        row, hd);
+          rms_norm_rows(row + nq, a.num_kv_heads, hd, hd, w.k_norm.data(), s.norm,
+                        s.rms_norm_eps, c.rd, row + nq, hd);
+        }
+      });
+      sink.publish(sink.at(layer, Point::kQNorm), y, n, ldq, lc);
+      sink.publish(sink.at(layer, Point::kKNorm), y + nq, n, ldq, lc);
+    }
+    parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const int64_t row = r0 + r;
+        const auto seq = static_cast<std::size_t>(win.seq_of_row[static_cast<std::size_t>(row)]);
+        const RopeTable& t =
+            *win.rope[seq * static_cast<std::size_t>(win.rope_tables) +
+                      static_cast<std::size_t>(L.rope_table)];
+        const int64_t pos = locs[row].position;
+        apply_rope(y + r * ldq, 1, ldq, a.num_heads, static_cast<int>(hd), t, pos, c.rd);
+        apply_rope(y + r * ldq + nq, 1, ldq, a.num_kv_heads, static_cast<int>(hd), t, pos, c.rd);
+      }
+    });
+    sink.publish(sink.at(layer, Point::kKCache), y + nq, n, ldq, lc);
+    sink.publish(sink.at(layer, Point::kVCache), y + nq + nkv, n, ldq, lc);
+  }
+
+  // Phase 2: attention, sequence by sequence.
+  std::vector<float> o(static_cast<std::size_t>(T * nq));
+  attention(a, L.sliding_window, qkv.data(), qkv.data() + nq, qkv.data() + nq + nkv, ldq,
+            win.spans, c.rd, c.pool, o.data(), nq);
+  qkv = {};
+
+  // Phase 3, token-wise: o_proj, residual, MLP, residual.
+  const int64_t m = std::min(T, CH);
+  std::vector<float> att(static_cast<std::size_t>(m * H)), tmp(static_cast<std::size_t>(m * H));
+  std::vector<float> gu(static_cast<std::size_t>(m * 2 * I)), act(static_cast<std::size_t>(m * I));
+  for (int64_t r0 = 0; r0 < T; r0 += CH) {
+    const int64_t n = std::min(CH, T - r0);
+    const Location* lc = locs + r0;
+    float* hr = h + r0 * H;
+    const float* orow = o.data() + r0 * nq;
+    sink.publish(sink.at(layer, Point::kOProjIn), orow, n, nq, lc);
+    project(c, orow, n, nq, w.o, w.o_bias, H, att.data());
+    sink.publish(sink.at(layer, Point::kAttn), att.data(), n, H, lc);
+    const float* attn_out = att.data();
+    if (s.sandwich_norms) {
+      norm(c, att.data(), n, H, H, w.post_attn_norm, tmp.data(), H);
+      sink.publish(sink.at(layer, Point::kPostAttnNorm), tmp.data(), n, H, lc);
+      attn_out = tmp.data();
+    }
+    add_residual(c, hr, attn_out, n, H);
+    sink.publish(sink.at(layer, Point::kResidMid), hr, n, H, lc);
+    if (s.sandwich_norms) {
+      norm(c, hr, n, H, H, w.pre_ff_norm, xn.data(), H);
+      sink.publish(sink.at(layer, Point::kPreFfNorm), xn.data(), n, H, lc);
+    } else {
+      norm(c, hr, n, H, H, w.post_attn_norm, xn.data(), H);
+      sink.publish(sink.at(layer, Point::kPostAttnNorm), xn.data(), n, H, lc);
+    }
+    project(c, xn.data(), n, H, w.gate_up, w.gate_up_bias, 2 * I, gu.data());
+    sink.publish(sink.at(layer, Point::kGateUp), gu.data(), n, 2 * I, lc);
+    sink.publish(sink.at(layer, Point::kGate), gu.data(), n, 2 * I, lc);
+    sink.publish(sink.at(layer, Point::kUp), gu.data() + I, n, 2 * I, lc);
+    parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
+      gated_activation(gu.data() + b * 2 * I, gu.data() + b * 2 * I + I, e - b, I, 2 * I,
+                       s.activation, c.rd, act.data() + b * I);
+    });
+    sink.publish(sink.at(layer, Point::kDownIn), act.data(), n, I, lc);
+    project(c, act.data(), n, I, w.down, w.down_bias, H, att.data());
+    sink.publish(sink.at(layer, Point::kMlp), att.data(), n, H, lc);
+    const float* mlp_out = att.data();
+    if (s.sandwich_norms) {
+      norm(c, att.data(), n, H, H, w.post_ff_norm, tmp.data(), H);
+      sink.publish(sink.at(layer, Point::kPostFfNorm), tmp.data(), n, H, lc);
+      mlp_out = tmp.data();
+    }
+    add_residual(c, hr, mlp_out, n, H);
+    sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
+  }
+}
+
+}  // namespace maxact::engine

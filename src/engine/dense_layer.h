@@ -1,0 +1,40 @@
+// The forward pass of one attention + dense-MLP decoder layer over a whole window
+// (llama, mistral, qwen2, qwen2.5-vl, qwen3, gemma 1/2/3, phi3), publishing every tap.
+#pragma once
+
+#include <vector>
+
+#include "compute/thread_pool.h"
+#include "engine/attention.h"
+#include "engine/kernels.h"
+#include "engine/sink.h"
+#include "engine/weights.h"
+
+namespace maxact::engine {
+
+// What the layer needs to know about the window's rows.
+struct WindowRows {
+  int64_t tokens = 0;
+  std::vector<Location> locs;         // per row: sample, position, token
+  std::vector<SequenceSpan> spans;    // sequences as row ranges
+  std::vector<int32_t> seq_of_row;    // index into spans
+  std::vector<const RopeTable*> rope; // per sequence, per rope table: [seq * tables + table]
+  int rope_tables = 1;
+};
+
+struct LayerContext {
+  const ModelSpec& spec;
+  const Rounding& rd;
+  ThreadPool& pool;
+  Sink& sink;
+  int64_t chunk_rows;
+};
+
+// h: the residual stream [tokens, hidden], updated in place.
+void dense_layer_forward(const LayerContext& ctx, int layer, const DenseLayerWeights& w,
+                         const WindowRows& win, std::vector<float>& h);
+
+// Runs fn(begin, end) over [0, rows) split across the pool (row-independent work only).
+void parallel_rows(ThreadPool& pool, int64_t rows, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace maxact::engine

@@ -1,0 +1,193 @@
+#include "maxact/scan.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <memory>
+
+#include "compute/gemm.h"
+#include "compute/thread_pool.h"
+#include "engine/dense_layer.h"
+#include "engine/kernels.h"
+#include "engine/sink.h"
+#include "engine/weights.h"
+#include "maxact/error.h"
+#include "maxact/rope.h"
+
+namespace maxact {
+
+bool engine_supports(const ModelSpec& spec) {
+  if (spec.quantization == Quantization::kMxfp4) return false;
+  for (const LayerSpec& L : spec.layers) {
+    if (L.mixer != MixerKind::kAttention || L.mlp == MlpKind::kMoe) return false;
+  }
+  const auto& a = spec.attention;
+  return !a.sinks && !a.output_gate && spec.norm != NormKind::kFp32Weight &&
+         spec.family != Family::kBailingMoe && spec.family != Family::kBailingMoeV2;
+}
+
+namespace {
+using namespace engine;
+
+// The RoPE tables a window needs: one per (table, effective length) — only dynamic NTK and
+// LongRoPE depend on the sequence length, so most models build one table per RoPE kind.
+class RopeCache {
+ public:
+  RopeCache(const ModelSpec& s, const Rounding& rd) : spec_(s), rd_(rd) {}
+  const RopeTable& get(int table, int64_t seq_len) {
+    const RopeSpec& r = spec_.rope[static_cast<std::size_t>(table)];
+    int64_t key = 0;
+    if (r.kind == RopeKind::kDynamic) key = std::max(seq_len, r.max_position);
+    if (r.kind == RopeKind::kLongRope) key = seq_len > r.original_max_position ? 1 : 0;
+    auto& slot = tables_[{table, key}];
+    if (!slot || slot->positions < seq_len) {
+      const RopeFrequencies f = rope_frequencies(r, seq_len);
+      // Grow in steps so a corpus of rising lengths does not rebuild the table every window.
+      const int64_t n = std::max<int64_t>(seq_len, slot ? slot->positions * 2 : 256);
+      slot = std::make_unique<RopeTable>(make_rope_table(f.inv_freq, f.attention_scale, n, rd_));
+    }
+    return *slot;
+  }
+
+ private:
+  const ModelSpec& spec_;
+  const Rounding& rd_;
+  std::map<std::pair<int, int64_t>, std::unique_ptr<RopeTable>> tables_;
+};
+
+struct Window {
+  std::size_t first = 0, count = 0;
+  int64_t tokens = 0;
+};
+
+std::vector<Window> make_windows(const std::vector<TokenSequence>& seqs, int64_t budget) {
+  std::vector<Window> out;
+  Window cur;
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    const auto n = static_cast<int64_t>(seqs[i].ids.size());
+    if (cur.count > 0 && cur.tokens + n > budget) {
+      out.push_back(cur);
+      cur = Window{i, 0, 0};
+    }
+    if (cur.count == 0) cur.first = i;
+    ++cur.count;
+    cur.tokens += n;
+  }
+  if (cur.count > 0) out.push_back(cur);
+  return out;
+}
+
+void check_ids(const Model& m, const std::vector<TokenSequence>& seqs) {
+  const int64_t V = m.spec().vocab_size;
+  const BoundTensor* e = m.find("model.embed_tokens.weight");
+  const int64_t rows = e != nullptr && e->tensor != nullptr ? e->tensor->rows() : V;
+  for (const auto& s : seqs) {
+    for (std::size_t p = 0; p < s.ids.size(); ++p) {
+      if (s.ids[p] < 0 || s.ids[p] >= rows) {
+        throw Error(ErrorCode::kCorpus,
+                    fmt::format("sample {} position {}: token id {} is outside the model's "
+                                "embedding table ({} rows)",
+                                s.sample, p, s.ids[p], rows));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
+                const ScanOptions& opt) {
+  const ModelSpec& spec = model.spec();
+  if (!engine_supports(spec)) {
+    throw Error(ErrorCode::kUnsupported,
+                fmt::format("{}: the scan engine does not run {} models yet",
+                            model.dir().string(), family_name(spec.family)));
+  }
+  check_ids(model, seqs);
+  const auto t0 = std::chrono::steady_clock::now();
+  ThreadPool pool(opt.threads);
+  set_blas_threads(pool.size());
+  const Rounding rd{opt.precision == Precision::kBf16};
+  Sink sink(spec, opt, pool);
+  RopeCache ropes(spec, rd);
+  const LayerContext ctx{spec, rd, pool, sink, opt.chunk_rows};
+  const int64_t H = spec.hidden_size;
+  const float embed_scale = rd(static_cast<float>(std::sqrt(static_cast<double>(H))));
+  const TensorView& embed = *model.find("model.embed_tokens.weight")->tensor;
+
+  const std::vector<Window> windows = make_windows(seqs, std::max<int64_t>(1, opt.window_tokens));
+  ScanProgress prog;
+  prog.windows_total = static_cast<int64_t>(windows.size());
+  prog.layers = spec.num_layers;
+  for (const auto& s : seqs) prog.tokens_total += static_cast<int64_t>(s.ids.size());
+
+  for (const Window& wdw : windows) {
+    WindowRows win;
+    win.tokens = wdw.tokens;
+    win.rope_tables = static_cast<int>(spec.rope.size());
+    win.locs.reserve(static_cast<std::size_t>(wdw.tokens));
+    for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
+      const TokenSequence& s = seqs[i];
+      const auto len = static_cast<int64_t>(s.ids.size());
+      win.spans.push_back({static_cast<int64_t>(win.locs.size()), len});
+      for (int64_t p = 0; p < len; ++p) {
+        win.locs.push_back(Location{static_cast<int64_t>(s.sample), static_cast<int32_t>(p),
+                                    s.ids[static_cast<std::size_t>(p)], -1});
+        win.seq_of_row.push_back(static_cast<int32_t>(win.spans.size() - 1));
+      }
+      for (int t = 0; t < win.rope_tables; ++t) win.rope.push_back(&ropes.get(t, len));
+    }
+    const int64_t T = wdw.tokens;
+    std::vector<float> h(static_cast<std::size_t>(T * H));
+    parallel_rows(pool, T, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        float* row = h.data() + r * H;
+        const int32_t id = win.locs[static_cast<std::size_t>(r)].token;
+        read_rows_f32(embed, id, id + 1, row);
+        for (int64_t i = 0; i < H; ++i) {
+          row[i] = spec.embed_scale ? rd(rd(row[i]) * embed_scale) : rd(row[i]);
+        }
+      }
+    });
+    sink.publish(sink.embedding(), h.data(), T, H, win.locs.data());
+    for (int l = 0; l < spec.num_layers; ++l) {
+      const DenseLayerWeights w = load_dense_layer(model, l, rd);
+      dense_layer_forward(ctx, l, w, win, h);
+      prog.layer = l + 1;
+      prog.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (opt.progress) opt.progress(prog);
+    }
+    if (sink.final_norm() >= 0) {
+      const std::vector<float> fw = load_tensor(model, "model.norm.weight", rd);
+      std::vector<float> out(static_cast<std::size_t>(std::min(T, opt.chunk_rows) * H));
+      for (int64_t r0 = 0; r0 < T; r0 += opt.chunk_rows) {
+        const int64_t n = std::min(opt.chunk_rows, T - r0);
+        parallel_rows(pool, n, [&](int64_t b, int64_t e) {
+          rms_norm_rows(h.data() + (r0 + b) * H, e - b, H, H, fw.data(), spec.norm,
+                        spec.rms_norm_eps, rd, out.data() + b * H, H);
+        });
+        sink.publish(sink.final_norm(), out.data(), n, H, win.locs.data() + r0);
+      }
+    }
+    prog.tokens_done += T;
+    ++prog.windows_done;
+    prog.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (opt.progress) opt.progress(prog);
+  }
+
+  ScanResult res;
+  res.taps = std::move(sink.taps);
+  res.stats = std::move(sink.stats);
+  res.sequences = static_cast<int64_t>(seqs.size());
+  res.tokens = prog.tokens_total;
+  res.windows = prog.windows_total;
+  res.threads = pool.size();
+  res.blas_core = blas_core_name();
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace maxact

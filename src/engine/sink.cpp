@@ -1,0 +1,53 @@
+#include "engine/sink.h"
+
+namespace maxact::engine {
+
+Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool)
+    : pool_(pool), opt_(options.stats) {
+  embed_ = add(embedding_tap(spec), options.taps);
+  by_layer_.resize(static_cast<std::size_t>(spec.num_layers));
+  for (int l = 0; l < spec.num_layers; ++l) {
+    for (int p = 0; p < kPoints; ++p) {
+      by_layer_[static_cast<std::size_t>(l)][static_cast<std::size_t>(p)] =
+          add(layer_tap(spec, l, static_cast<Point>(p)), options.taps);
+    }
+  }
+  final_ = add(final_norm_tap(spec), options.taps);
+}
+
+int Sink::add(const TapInfo& t, const std::vector<std::string>& globs) {
+  if (t.name.empty()) return -1;
+  bool selected = globs.empty();
+  for (const auto& g : globs) {
+    if (glob_match(g, t.name) || (!t.study_name.empty() && glob_match(g, t.study_name))) {
+      selected = true;
+      break;
+    }
+  }
+  if (!selected) return -1;
+  taps.push_back(t);
+  stats.emplace_back(t.channels, opt_);
+  return static_cast<int>(taps.size()) - 1;
+}
+
+void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const Location* locs) {
+  if (tap < 0 || rows <= 0) return;
+  TapStats& dst = stats[static_cast<std::size_t>(tap)];
+  const int64_t C = dst.channels();
+  // Parts of at least ~64k values: below that, the merge costs more than it saves.
+  const int64_t parts = std::min<int64_t>(pool_.size(), std::max<int64_t>(1, rows * C / 65536));
+  if (parts <= 1) {
+    dst.add_rows(data, rows, locs, ld);
+    return;
+  }
+  pool_.parallel_for(parts, [&](int64_t i, int) {
+    int64_t b, e;
+    split_range(rows, parts, i, b, e);
+    TapStats local(C, opt_);
+    local.add_rows(data + b * ld, e - b, locs + b, ld);
+    std::lock_guard<std::mutex> lock(mu_);
+    dst.merge(local);
+  });
+}
+
+}  // namespace maxact::engine

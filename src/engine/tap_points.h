@@ -1,0 +1,41 @@
+// The fixed points where a dense decoder layer publishes activations, and their names.
+#pragma once
+
+#include <string>
+
+#include "maxact/scan.h"
+
+namespace maxact::engine {
+
+enum class Point {
+  kInputNorm,
+  kQ,
+  kK,
+  kV,
+  kQkv,  // fused projection (phi3 qkv_proj)
+  kQNorm,
+  kKNorm,
+  kKCache,
+  kVCache,
+  kOProjIn,
+  kAttn,
+  kPostAttnNorm,
+  kResidMid,
+  kPreFfNorm,
+  kGate,
+  kUp,
+  kGateUp,  // fused projection (phi3 gate_up_proj)
+  kDownIn,
+  kMlp,
+  kPostFfNorm,
+  kLayer,
+  kCount,
+};
+constexpr int kPoints = static_cast<int>(Point::kCount);
+
+// The tap at `p` of layer `layer`, or nullopt-like empty name when this spec has no such point.
+TapInfo layer_tap(const ModelSpec& spec, int layer, Point p);
+TapInfo embedding_tap(const ModelSpec& spec);
+TapInfo final_norm_tap(const ModelSpec& spec);
+
+}  // namespace maxact::engine

@@ -1,0 +1,169 @@
+#include <fmt/format.h>
+
+#include "engine/tap_points.h"
+#include "maxact/error.h"
+
+namespace maxact {
+
+std::string_view precision_name(Precision p) { return p == Precision::kFp32 ? "fp32" : "bf16"; }
+
+std::string_view component_name(Component c) {
+  switch (c) {
+    case Component::kEmbedding: return "embedding";
+    case Component::kNorm: return "norm";
+    case Component::kProjection: return "projection";
+    case Component::kKvCache: return "kv_cache";
+    case Component::kLinearInput: return "linear_input";
+    case Component::kAttention: return "attention";
+    case Component::kResidMid: return "resid_mid";
+    case Component::kMlp: return "mlp";
+    case Component::kHidden: return "hidden";
+    case Component::kFinalNorm: return "final_norm";
+  }
+  return "?";
+}
+
+bool component_in_study_max(Component c) {
+  return c == Component::kEmbedding || c == Component::kHidden || c == Component::kAttention ||
+         c == Component::kMlp || c == Component::kFinalNorm;
+}
+
+bool glob_match(std::string_view p, std::string_view s) {
+  // Iterative matcher with one backtrack point for '*' (linear in practice).
+  std::size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
+  auto class_match = [&](std::size_t& i, char ch) {
+    // p[i] == '['; on return i is past ']'. Unterminated classes match '[' literally.
+    std::size_t j = i + 1;
+    bool neg = j < p.size() && (p[j] == '!' || p[j] == '^');
+    if (neg) ++j;
+    bool hit = false, first = true;
+    for (; j < p.size() && (p[j] != ']' || first); ++j, first = false) {
+      if (j + 2 < p.size() && p[j + 1] == '-' && p[j + 2] != ']') {
+        if (ch >= p[j] && ch <= p[j + 2]) hit = true;
+        j += 2;
+      } else if (p[j] == ch) {
+        hit = true;
+      }
+    }
+    if (j >= p.size()) {
+      const bool lit = ch == '[';
+      ++i;
+      return lit;
+    }
+    i = j + 1;
+    return hit != neg;
+  };
+  while (si < s.size()) {
+    if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      mark = si;
+      continue;
+    }
+    if (pi < p.size()) {
+      std::size_t next = pi;
+      bool ok;
+      if (p[pi] == '?') {
+        ok = true;
+        next = pi + 1;
+      } else if (p[pi] == '[') {
+        ok = class_match(next, s[si]);
+      } else {
+        ok = p[pi] == s[si];
+        next = pi + 1;
+      }
+      if (ok) {
+        pi = next;
+        ++si;
+        continue;
+      }
+    }
+    if (star == std::string_view::npos) return false;
+    pi = star + 1;
+    si = ++mark;
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+namespace engine {
+
+TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
+  const std::string P = fmt::format("{}.layers.{}", s.module_prefix, layer);
+  const auto& a = s.attention;
+  const int64_t H = s.hidden_size, I = s.layers[static_cast<std::size_t>(layer)].intermediate;
+  const int64_t q = int64_t{a.num_heads} * a.head_dim, kv = int64_t{a.num_kv_heads} * a.head_dim;
+  const bool fused_qkv = a.fused_qkv, fused_gu = s.layers[static_cast<std::size_t>(layer)].mlp ==
+                                                   MlpKind::kDenseFusedGateUp;
+  const std::string L = std::to_string(layer);
+  auto t = [&](std::string name, Component c, int64_t ch, std::string study = "") {
+    return TapInfo{std::move(name), std::move(study), c, layer, ch};
+  };
+  switch (p) {
+    case Point::kInputNorm: return t(P + ".input_layernorm", Component::kNorm, H);
+    case Point::kQ:
+      return fused_qkv ? TapInfo{} : t(P + ".self_attn.q_proj", Component::kProjection, q);
+    case Point::kK:
+      return fused_qkv ? TapInfo{} : t(P + ".self_attn.k_proj", Component::kProjection, kv);
+    case Point::kV:
+      return fused_qkv ? TapInfo{} : t(P + ".self_attn.v_proj", Component::kProjection, kv);
+    case Point::kQkv:
+      return fused_qkv ? t(P + ".self_attn.qkv_proj", Component::kProjection, q + 2 * kv)
+                       : TapInfo{};
+    case Point::kQNorm:
+      return a.qk_norm ? t(P + ".self_attn.q_norm", Component::kNorm, q) : TapInfo{};
+    case Point::kKNorm:
+      return a.qk_norm ? t(P + ".self_attn.k_norm", Component::kNorm, kv) : TapInfo{};
+    case Point::kKCache: return t(P + ".self_attn:k_cache", Component::kKvCache, kv);
+    case Point::kVCache: return t(P + ".self_attn:v_cache", Component::kKvCache, kv);
+    case Point::kOProjIn: return t(P + ".self_attn.o_proj:in", Component::kLinearInput, q);
+    case Point::kAttn:
+      return t(P + ".self_attn", Component::kAttention, H, "layer_" + L + "_attn_output");
+    case Point::kPostAttnNorm: return t(P + ".post_attention_layernorm", Component::kNorm, H);
+    case Point::kResidMid: return t(P + ":resid_mid", Component::kResidMid, H);
+    case Point::kPreFfNorm:
+      return s.sandwich_norms ? t(P + ".pre_feedforward_layernorm", Component::kNorm, H)
+                              : TapInfo{};
+    case Point::kGate:
+      return fused_gu ? TapInfo{}
+                      : t(P + ".mlp.gate_proj", Component::kProjection, I,
+                          "layer_" + L + "_mlp_gate");
+    case Point::kUp: return fused_gu ? TapInfo{} : t(P + ".mlp.up_proj", Component::kProjection, I);
+    case Point::kGateUp:
+      return fused_gu ? t(P + ".mlp.gate_up_proj", Component::kProjection, 2 * I) : TapInfo{};
+    case Point::kDownIn: return t(P + ".mlp.down_proj:in", Component::kLinearInput, I);
+    case Point::kMlp: return t(P + ".mlp", Component::kMlp, H, "layer_" + L + "_mlp_output");
+    case Point::kPostFfNorm:
+      return s.sandwich_norms ? t(P + ".post_feedforward_layernorm", Component::kNorm, H)
+                              : TapInfo{};
+    case Point::kLayer: return t(P, Component::kHidden, H, "layer_" + L + "_hidden");
+    case Point::kCount: break;
+  }
+  return TapInfo{};
+}
+
+TapInfo embedding_tap(const ModelSpec& s) {
+  return TapInfo{s.module_prefix + ".embed_tokens", "embedding_output", Component::kEmbedding, -1,
+                 s.hidden_size};
+}
+
+TapInfo final_norm_tap(const ModelSpec& s) {
+  return TapInfo{s.module_prefix + ".norm", "final_layernorm", Component::kFinalNorm, -1,
+                 s.hidden_size};
+}
+
+}  // namespace engine
+
+std::vector<TapInfo> model_taps(const ModelSpec& spec) {
+  std::vector<TapInfo> out;
+  out.push_back(engine::embedding_tap(spec));
+  for (int l = 0; l < spec.num_layers; ++l) {
+    for (int p = 0; p < engine::kPoints; ++p) {
+      TapInfo t = engine::layer_tap(spec, l, static_cast<engine::Point>(p));
+      if (!t.name.empty()) out.push_back(std::move(t));
+    }
+  }
+  out.push_back(engine::final_norm_tap(spec));
+  return out;
+}
+
+}  // namespace maxact

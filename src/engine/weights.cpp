@@ -1,0 +1,96 @@
+#include "engine/weights.h"
+
+#include <fmt/format.h>
+
+#include "maxact/error.h"
+#include "maxact/quant_layouts.h"
+
+namespace maxact::engine {
+
+bool has_tensor(const Model& m, const std::string& name) { return m.find(name) != nullptr; }
+
+std::vector<float> load_tensor(const Model& m, const std::string& name, const Rounding& rd,
+                               bool keep_fp32) {
+  const BoundTensor* b = m.find(name);
+  if (b == nullptr || b->tensor == nullptr) {
+    throw Error(ErrorCode::kTensorMismatch,
+                fmt::format("{}: tensor {} is required but not bound", m.dir().string(), name));
+  }
+  const TensorView& t = *b->tensor;
+  std::vector<float> out(static_cast<std::size_t>(t.numel()));
+  if (b->scale_inv != nullptr) {
+    const auto& s = m.spec();
+    dequant_fp8_block_rows(t, *b->scale_inv, s.fp8_block_out, s.fp8_block_in, 0, t.rows(),
+                           out.data());
+  } else {
+    read_rows_f32(t, 0, t.rows(), out.data());
+  }
+  if (!keep_fp32) rd.apply(out.data(), static_cast<int64_t>(out.size()));
+  return out;
+}
+
+namespace {
+void append(std::vector<float>& dst, const std::vector<float>& src) {
+  dst.insert(dst.end(), src.begin(), src.end());
+}
+}  // namespace
+
+DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd) {
+  const ModelSpec& s = m.spec();
+  const auto& a = s.attention;
+  const std::string P = fmt::format("model.layers.{}.", layer);
+  auto get = [&](const std::string& n) { return load_tensor(m, P + n, rd); };
+  auto opt = [&](const std::string& n) {
+    return has_tensor(m, P + n) ? get(n) : std::vector<float>{};
+  };
+  DenseLayerWeights w;
+  w.input_norm = get("input_layernorm.weight");
+  w.post_attn_norm = get("post_attention_layernorm.weight");
+  if (s.sandwich_norms) {
+    w.pre_ff_norm = get("pre_feedforward_layernorm.weight");
+    w.post_ff_norm = get("post_feedforward_layernorm.weight");
+  }
+  const int64_t nq = int64_t{a.num_heads} * a.head_dim, nkv = int64_t{a.num_kv_heads} * a.head_dim;
+  if (a.fused_qkv) {
+    w.qkv = get("self_attn.qkv_proj.weight");
+    w.qkv_bias = opt("self_attn.qkv_proj.bias");
+  } else {
+    w.qkv = get("self_attn.q_proj.weight");
+    append(w.qkv, get("self_attn.k_proj.weight"));
+    append(w.qkv, get("self_attn.v_proj.weight"));
+    if (a.q_bias || a.k_bias || a.v_bias) {
+      // A projection without bias contributes zeros (exact: x + 0 = x).
+      for (const char* n : {"q", "k", "v"}) {
+        std::vector<float> b = opt(fmt::format("self_attn.{}_proj.bias", n));
+        if (b.empty()) b.assign(static_cast<std::size_t>(n[0] == 'q' ? nq : nkv), 0.0f);
+        append(w.qkv_bias, b);
+      }
+    }
+  }
+  if (a.qk_norm) {
+    w.q_norm = get("self_attn.q_norm.weight");
+    w.k_norm = get("self_attn.k_norm.weight");
+  }
+  w.o = get("self_attn.o_proj.weight");
+  w.o_bias = opt("self_attn.o_proj.bias");
+  if (s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kDenseFusedGateUp) {
+    w.gate_up = get("mlp.gate_up_proj.weight");
+    w.gate_up_bias = opt("mlp.gate_up_proj.bias");
+  } else {
+    w.gate_up = get("mlp.gate_proj.weight");
+    append(w.gate_up, get("mlp.up_proj.weight"));
+    const bool gb = has_tensor(m, P + "mlp.gate_proj.bias"), ub = has_tensor(m, P + "mlp.up_proj.bias");
+    if (gb || ub) {
+      const auto I = static_cast<std::size_t>(s.layers[static_cast<std::size_t>(layer)].intermediate);
+      std::vector<float> g = gb ? get("mlp.gate_proj.bias") : std::vector<float>(I, 0.0f);
+      std::vector<float> u = ub ? get("mlp.up_proj.bias") : std::vector<float>(I, 0.0f);
+      w.gate_up_bias = g;
+      append(w.gate_up_bias, u);
+    }
+  }
+  w.down = get("mlp.down_proj.weight");
+  w.down_bias = opt("mlp.down_proj.bias");
+  return w;
+}
+
+}  // namespace maxact::engine

@@ -1,0 +1,30 @@
+// One decoder layer's weights, converted from the mapped checkpoint to fp32 for one window and
+// dropped after it: memory holds one layer, never the model.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/kernels.h"
+#include "maxact/model.h"
+
+namespace maxact::engine {
+
+// A tensor widened to fp32 (FP8 block weights dequantized); rounded to bf16 in bf16 mode unless
+// keep_fp32 (gpt-oss norm weights). Throws kTensorMismatch naming the tensor if it is absent.
+std::vector<float> load_tensor(const Model& m, const std::string& name, const Rounding& rd,
+                               bool keep_fp32 = false);
+bool has_tensor(const Model& m, const std::string& name);
+
+struct DenseLayerWeights {
+  std::vector<float> input_norm, post_attn_norm, pre_ff_norm, post_ff_norm;
+  std::vector<float> qkv, qkv_bias;  // rows q | k | v (separate projections concatenated)
+  std::vector<float> q_norm, k_norm;
+  std::vector<float> o, o_bias;
+  std::vector<float> gate_up, gate_up_bias;  // rows gate | up
+  std::vector<float> down, down_bias;
+};
+
+DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd);
+
+}  // namespace maxact::engine

@@ -1,0 +1,193 @@
+#include "maxact/scan_report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace maxact {
+using nlohmann::json;
+
+std::string reported_name(const TapInfo& t, TapNames names) {
+  return names == TapNames::kStudy ? t.study_name : t.name;
+}
+
+GlobalMax study_global_max(const ScanResult& r) {
+  GlobalMax g;
+  for (std::size_t i = 0; i < r.taps.size(); ++i) {
+    if (!component_in_study_max(r.taps[i].component)) continue;
+    const TapStats& s = r.stats[i];
+    if (s.count() == 0) continue;
+    const Located a = s.absmax();
+    const float cur = std::fabs(g.value.value), v = std::fabs(a.value);
+    // Ties keep the earlier tap in forward order: deterministic and the study's "first" peak.
+    if (g.tap < 0 || v > cur) {
+      g.tap = static_cast<int>(i);
+      g.value = a;
+    }
+  }
+  return g;
+}
+
+namespace {
+
+json with_text(json loc, const ScanMeta& meta) {
+  if (loc.is_object() && meta.token_text && loc.contains("token")) {
+    loc["token_text"] = meta.token_text(loc["token"].get<int32_t>());
+  }
+  return loc;
+}
+
+void add_token_text(json& j, const ScanMeta& meta) {
+  if (!meta.token_text) return;
+  for (const char* k : {"max", "min", "absmax"}) j[k] = with_text(j[k], meta);
+  for (auto& e : j["top"]) e = with_text(e, meta);
+  for (auto& e : j["massive"]["largest"]) e = with_text(e, meta);
+}
+
+}  // namespace
+
+json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
+  json taps = json::array();
+  for (std::size_t i = 0; i < r.taps.size(); ++i) {
+    const TapInfo& t = r.taps[i];
+    const std::string name = reported_name(t, meta.names);
+    if (name.empty()) continue;
+    json s = r.stats[i].to_json();
+    add_token_text(s, meta);
+    taps.push_back({{"name", name},
+                    {"hf_name", t.name},
+                    {"study_name", t.study_name.empty() ? json() : json(t.study_name)},
+                    {"component", component_name(t.component)},
+                    {"layer", t.layer < 0 ? json() : json(t.layer)},
+                    {"channels", t.channels},
+                    {"stats", std::move(s)}});
+  }
+  json gmax = nullptr;
+  const GlobalMax g = study_global_max(r);
+  if (g.tap >= 0) {
+    const TapInfo& t = r.taps[static_cast<std::size_t>(g.tap)];
+    json loc = {{"sample", g.value.loc.sample},
+                {"position", g.value.loc.position},
+                {"token", g.value.loc.token},
+                {"channel", g.value.loc.channel}};
+    gmax = {{"value", g.value.value},
+            {"abs", std::fabs(g.value.value)},
+            {"tap", reported_name(t, meta.names)},
+            {"hf_name", t.name},
+            {"component", component_name(t.component)},
+            {"layer", t.layer < 0 ? json() : json(t.layer)},
+            {"location", with_text(loc, meta)}};
+  }
+  return {{"schema", "maxact.scan"},
+          {"schema_version", kScanSchemaVersion},
+          {"maxact_version", MAXACT_VERSION},
+          {"model",
+           {{"argument", meta.model_arg},
+            {"dir", meta.model_dir},
+            {"model_type", meta.model_type},
+            {"family", meta.family},
+            {"architecture", meta.architecture}}},
+          {"corpus", meta.corpus},
+          {"options", meta.options},
+          {"names", meta.names == TapNames::kStudy ? "study" : "hf"},
+          {"run",
+           {{"sequences", r.sequences},
+            {"tokens", r.tokens},
+            {"windows", r.windows},
+            {"threads", r.threads},
+            {"seconds", r.seconds},
+            {"tokens_per_second", r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0},
+            {"blas_core", r.blas_core}}},
+          {"global_max", gmax},
+          {"taps", taps}};
+}
+
+std::string scan_report_csv(const ScanResult& r, TapNames names) {
+  std::string out =
+      "tap,component,layer,channels,count,max,min,absmax,mean,rms,sum,sum_sq,sum_abs,"
+      "absmax_sample,absmax_position,absmax_token,absmax_channel,q50_upper,q99_upper,"
+      "q999_upper,massive_values,massive_tokens,over_fp16,over_fp8_e4m3,nan,inf\n";
+  for (std::size_t i = 0; i < r.taps.size(); ++i) {
+    const TapInfo& t = r.taps[i];
+    const std::string name = reported_name(t, names);
+    if (name.empty()) continue;
+    const TapStats& s = r.stats[i];
+    const json j = s.to_json();
+    const Located a = s.absmax();
+    out += fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", name,
+        component_name(t.component), t.layer, t.channels, s.count(), s.max().value,
+        s.min().value, std::fabs(a.value), s.mean(), s.rms(), j["sum"].get<double>(),
+        j["sum_sq"].get<double>(), j["sum_abs"].get<double>(), a.loc.sample, a.loc.position,
+        a.loc.token, a.loc.channel, s.histogram().quantile(0.5).upper,
+        s.histogram().quantile(0.99).upper, s.histogram().quantile(0.999).upper,
+        s.massive_values(), s.massive_tokens(), s.over_fp16(), s.over_fp8(), s.nan_count(),
+        s.inf_count());
+  }
+  return out;
+}
+
+std::string scan_summary_text(const ScanResult& r, const ScanMeta& meta) {
+  std::string out;
+  out += fmt::format("model        {} ({})\n", meta.model_arg, meta.model_type);
+  out += fmt::format("scanned      {} sequences, {} tokens in {:.2f} s ({:.0f} tokens/s, {} "
+                     "threads)\n",
+                     r.sequences, r.tokens, r.seconds,
+                     r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0, r.threads);
+  const GlobalMax g = study_global_max(r);
+  if (g.tap >= 0) {
+    const TapInfo& t = r.taps[static_cast<std::size_t>(g.tap)];
+    std::string tok = std::to_string(g.value.loc.token);
+    if (meta.token_text) tok += " " + json(meta.token_text(g.value.loc.token)).dump();
+    out += fmt::format("global max   {:.6g} at {} ({}), sample {} position {} token {} channel {}\n",
+                       g.value.value, reported_name(t, meta.names).empty() ? t.name
+                                                                       : reported_name(t, meta.names),
+                       component_name(t.component), g.value.loc.sample, g.value.loc.position, tok,
+                       g.value.loc.channel);
+  }
+  // Per component: the largest |x| and where.
+  std::vector<std::pair<Component, int>> best;
+  for (std::size_t i = 0; i < r.taps.size(); ++i) {
+    if (r.stats[i].count() == 0) continue;
+    auto it = std::find_if(best.begin(), best.end(),
+                           [&](const auto& b) { return b.first == r.taps[i].component; });
+    const float v = std::fabs(r.stats[i].absmax().value);
+    if (it == best.end()) {
+      best.emplace_back(r.taps[i].component, static_cast<int>(i));
+    } else if (v > std::fabs(r.stats[static_cast<std::size_t>(it->second)].absmax().value)) {
+      it->second = static_cast<int>(i);
+    }
+  }
+  out += "per component (max |x|, signed, where)\n";
+  for (const auto& [c, i] : best) {
+    const auto& t = r.taps[static_cast<std::size_t>(i)];
+    out += fmt::format("  {:<13} {:>12.6g}  {}\n", component_name(c),
+                       r.stats[static_cast<std::size_t>(i)].absmax().value, t.name);
+  }
+  // Hottest layers by residual-stream peak.
+  std::vector<std::size_t> hidden;
+  for (std::size_t i = 0; i < r.taps.size(); ++i) {
+    if (r.taps[i].component == Component::kHidden && r.stats[i].count() > 0) hidden.push_back(i);
+  }
+  std::sort(hidden.begin(), hidden.end(), [&](std::size_t a, std::size_t b) {
+    const float x = std::fabs(r.stats[a].absmax().value), y = std::fabs(r.stats[b].absmax().value);
+    return x != y ? x > y : a < b;
+  });
+  if (!hidden.empty()) out += "hottest layers (residual stream max |x|)\n";
+  for (std::size_t k = 0; k < std::min<std::size_t>(5, hidden.size()); ++k) {
+    const auto& s = r.stats[hidden[k]];
+    out += fmt::format("  layer {:<4} {:>12.6g}  rms {:.4g}  massive tokens {}\n",
+                       r.taps[hidden[k]].layer, s.absmax().value, s.rms(), s.massive_tokens());
+  }
+  uint64_t nan = 0, inf = 0, f16 = 0;
+  for (const auto& s : r.stats) {
+    nan += s.nan_count();
+    inf += s.inf_count();
+    f16 += s.over_fp16();
+  }
+  out += fmt::format("non-finite   {} NaN, {} Inf; values over fp16 max: {}\n", nan, inf, f16);
+  return out;
+}
+
+}  // namespace maxact

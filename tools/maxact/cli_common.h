@@ -1,0 +1,18 @@
+// Pieces the subcommands share: tokenizer opening and the sequence policy flags.
+#pragma once
+
+#include <string>
+
+#include "maxact/sequences.h"
+#include "maxact/tokenizer.h"
+
+namespace maxact::cli {
+
+// A tokenizer.json file, a model folder, or a hub id.
+Tokenizer open_tokenizer(const std::string& source, bool use_tokenizer_config = true);
+
+// --protocol, --bos, --buckets, --max-seq-len, --seed as SequenceOptions (errors name the flag).
+SequenceOptions sequence_options(const std::string& protocol, const std::string& bos,
+                                 const std::string& buckets, int64_t max_seq_len, uint64_t seed);
+
+}  // namespace maxact::cli

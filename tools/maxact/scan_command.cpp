@@ -1,0 +1,227 @@
+#include "scan_command.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include "cli_common.h"
+#include "maxact/error.h"
+#include "maxact/model.h"
+#include "maxact/scan.h"
+#include "maxact/scan_report.h"
+#include "maxact/sequences.h"
+#include "maxact/tokenizer.h"
+
+namespace maxact::cli {
+
+CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
+  auto* s = app.add_subcommand(
+      "scan", "Run the model over a corpus and record activation statistics at every tap");
+  s->add_option("MODEL", a.model, "Model folder, or hub id org/name[@revision]")->required();
+  s->add_option("--corpus", a.corpus,
+                "JSONL / text file, folder, or - for stdin (default: the built-in corpus)");
+  s->add_option("--text-field", a.read.text_field, "JSONL field holding the text")
+      ->capture_default_str();
+  s->add_option("--ids-field", a.read.ids_field, "JSONL field holding token ids")
+      ->capture_default_str();
+  s->add_option("--category-field", a.read.category_field, "JSONL field naming the category")
+      ->capture_default_str();
+  s->add_flag("--skip-bad", a.read.skip_bad, "Skip and count malformed JSONL lines");
+  s->add_option("--samples", a.samples, "Scan this many samples (0 = all)");
+  s->add_option("--seed", a.seed, "Seed of the sample selection and length buckets");
+  s->add_flag("--proportional,!--uniform", a.proportional,
+              "Keep each category's share when selecting (default) or pick uniformly");
+  s->add_option("--source-tokenizer", a.source_tokenizer,
+                "Tokenizer that produced input_ids samples (decoded, then re-encoded)");
+  s->add_flag("--ids-native", a.ids_native,
+              "input_ids samples are already the model's own token ids (used as given)");
+  s->add_option("--max-seq-len", a.max_seq_len, "Truncate sequences (0 = no limit)")
+      ->capture_default_str();
+  s->add_option("--bos", a.bos, "BOS policy: auto (the tokenizer's template), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  s->add_option("--buckets", a.buckets, "Truncation length buckets: study");
+  s->add_option("--protocol", a.protocol, "study: no special tokens, the study's length buckets");
+  s->add_option("--window-tokens", a.window_tokens, "Tokens per layer-major window")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  s->add_option("--threads", a.threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  s->add_option("--precision", a.precision, "fp32 (default) or bf16 (Hugging Face eager bf16)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
+  s->add_option("--taps", a.taps, "Glob(s) selecting taps by Hugging Face or study name")
+      ->delimiter(',');
+  s->add_option("--names", a.names, "Report taps under Hugging Face (hf) or the study's names")
+      ->check(CLI::IsMember({"hf", "study"}))
+      ->capture_default_str();
+  s->add_option("--topk", a.topk, "Largest |x| kept per tap, with locations")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  s->add_option("-o,--output", a.output, "Write the JSON report here");
+  s->add_option("--csv", a.csv, "Write per-tap scalars as CSV here");
+  s->add_flag("-q,--quiet", a.quiet, "No progress output");
+  return s;
+}
+
+namespace {
+
+void write_file(const std::string& path, const std::string& data) {
+  // Write to a temporary name and rename, so a failure never leaves a partial report.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw Error(ErrorCode::kIo, path + ": cannot open for writing");
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out) throw Error(ErrorCode::kIo, path + ": write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ErrorCode::kIo, path + ": " + ec.message());
+}
+
+class Progress {
+ public:
+  explicit Progress(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
+  void operator()(const ScanProgress& p) {
+    if (quiet_) return;
+    const double done = static_cast<double>(p.tokens_done) +
+                        (p.layers > 0 && p.windows_done < p.windows_total
+                             ? static_cast<double>(p.layer) / p.layers * window_tokens(p)
+                             : 0.0);
+    const double rate = p.seconds > 0 ? done / p.seconds : 0.0;
+    const double eta = rate > 0 ? (static_cast<double>(p.tokens_total) - done) / rate : 0.0;
+    const double frac = p.tokens_total > 0 ? done / static_cast<double>(p.tokens_total) : 1.0;
+    if (tty_) {
+      const int width = 30, fill = static_cast<int>(frac * width + 0.5);
+      std::fprintf(stderr, "\r[%s%s] %5.1f%%  window %lld/%lld layer %d/%d  %.0f tok/s  ETA %.0fs ",
+                   std::string(static_cast<std::size_t>(fill), '#').c_str(),
+                   std::string(static_cast<std::size_t>(width - fill), '.').c_str(), frac * 100,
+                   static_cast<long long>(p.windows_done + (p.windows_done < p.windows_total)),
+                   static_cast<long long>(p.windows_total), p.layer, p.layers, rate, eta);
+      if (p.windows_done == p.windows_total) std::fprintf(stderr, "\n");
+    } else if ((p.layer == p.layers && p.seconds - last_ >= 10.0) ||
+               (p.windows_done == p.windows_total && p.layer == p.layers)) {
+      // Quiet lines when stderr is a log: at most one per 10 s, and the last.
+      last_ = p.seconds;
+      std::fprintf(stderr, "maxact: %lld/%lld tokens (%.1f%%), %.0f tok/s, ETA %.0f s\n",
+                   static_cast<long long>(p.tokens_done), static_cast<long long>(p.tokens_total),
+                   frac * 100, rate, eta);
+    }
+  }
+
+ private:
+  double window_tokens(const ScanProgress& p) const {
+    return p.windows_total > 0
+               ? static_cast<double>(p.tokens_total) / static_cast<double>(p.windows_total)
+               : 0.0;
+  }
+  bool quiet_, tty_;
+  double last_ = -1e9;
+};
+
+}  // namespace
+
+int run_scan(const ScanArgs& a) {
+  const Model model = Model::open(a.model);
+  if (!engine_supports(model.spec())) {
+    throw Error(ErrorCode::kUnsupported,
+                fmt::format("{}: scanning {} models is not supported yet",
+                            model.dir().string(), family_name(model.spec().family)));
+  }
+  CorpusReadReport report;
+  const Corpus owned = a.corpus.empty() ? Corpus{} : read_corpus(a.corpus, a.read, &report);
+  const Corpus& corpus = a.corpus.empty() ? builtin_corpus() : owned;
+  const auto picked = select_samples(corpus, a.samples, a.seed, a.proportional);
+  const SequenceOptions so =
+      sequence_options(a.protocol, a.bos, a.buckets, a.max_seq_len, a.seed);
+
+  std::optional<Tokenizer> tok;
+  if (model.has_tokenizer()) tok.emplace(open_tokenizer(model.dir().string()));
+  std::vector<TokenSequence> seqs;
+  if (a.ids_native) {
+    for (std::size_t i : picked) {
+      const auto& s = corpus.samples[i];
+      if (!s.has_ids) {
+        throw Error(ErrorCode::kCorpus,
+                    fmt::format("{}: sample {} has text, but --ids-native needs input_ids",
+                                corpus.origin, i));
+      }
+      TokenSequence t{i, s.category, s.ids};
+      if (so.max_seq_len > 0 && static_cast<int64_t>(t.ids.size()) > so.max_seq_len) {
+        t.ids.resize(static_cast<std::size_t>(so.max_seq_len));
+      }
+      if (!t.ids.empty()) seqs.push_back(std::move(t));
+    }
+  } else {
+    if (!tok) {
+      throw Error(ErrorCode::kTokenizer,
+                  fmt::format("{}: no tokenizer.json; give token ids with --ids-native",
+                              model.dir().string()));
+    }
+    std::optional<Tokenizer> src;
+    if (!a.source_tokenizer.empty()) src.emplace(open_tokenizer(a.source_tokenizer));
+    seqs = prepare_sequences(corpus, picked, *tok, src ? &*src : nullptr, so);
+  }
+  if (seqs.empty()) throw Error(ErrorCode::kCorpus, corpus.origin + ": no tokens to scan");
+
+  ScanOptions opt;
+  opt.precision = a.precision == "bf16" ? Precision::kBf16 : Precision::kFp32;
+  opt.threads = a.threads;
+  opt.window_tokens = a.window_tokens;
+  opt.taps = a.taps;
+  opt.stats.topk = a.topk;
+  Progress progress(a.quiet);
+  opt.progress = [&](const ScanProgress& p) { progress(p); };
+  const ScanResult res = scan(model, seqs, opt);
+
+  ScanMeta meta;
+  meta.model_arg = a.model;
+  meta.model_dir = model.dir().string();
+  meta.model_type = model.spec().model_type;
+  meta.family = std::string(family_name(model.spec().family));
+  meta.architecture = model.spec().architecture;
+  meta.names = a.names == "study" ? TapNames::kStudy : TapNames::kHf;
+  if (tok) meta.token_text = [&](int32_t id) { return tok->id_to_token(id).value_or(""); };
+  Corpus sel;
+  sel.origin = corpus.origin;
+  for (std::size_t i : picked) sel.samples.push_back(corpus.samples[i]);
+  nlohmann::json cats = nlohmann::json::object();
+  for (const auto& s : seqs) {
+    auto& c = cats[s.category.empty() ? "(none)" : s.category];
+    if (c.is_null()) c = {{"sequences", 0}, {"tokens", 0}};
+    c["sequences"] = c["sequences"].get<int64_t>() + 1;
+    c["tokens"] = c["tokens"].get<int64_t>() + static_cast<int64_t>(s.ids.size());
+  }
+  meta.corpus = {{"origin", corpus.origin},
+                 {"content_hash", sel.content_hash()},
+                 {"samples", sel.samples.size()},
+                 {"sequences", seqs.size()},
+                 {"tokens", res.tokens},
+                 {"skipped_bad_lines", report.bad_lines},
+                 {"skipped_empty", report.empty_samples},
+                 {"categories", cats}};
+  meta.options = {{"precision", a.precision},   {"samples", a.samples},
+                  {"seed", a.seed},             {"max_seq_len", so.max_seq_len},
+                  {"bos", a.protocol == "study" ? "never" : a.bos},
+                  {"protocol", a.protocol},     {"ids_native", a.ids_native},
+                  {"window_tokens", a.window_tokens}, {"topk", a.topk},
+                  {"taps", a.taps}};
+  // Render everything before writing anything.
+  const std::string json = scan_report_json(res, meta).dump(
+                               1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                           "\n";
+  const std::string csv = a.csv.empty() ? std::string() : scan_report_csv(res, meta.names);
+  const std::string summary = scan_summary_text(res, meta);
+  if (!a.output.empty()) write_file(a.output, json);
+  if (!a.csv.empty()) write_file(a.csv, csv);
+  std::fwrite(summary.data(), 1, summary.size(), stdout);
+  return 0;
+}
+
+}  // namespace maxact::cli

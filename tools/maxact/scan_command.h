@@ -1,0 +1,28 @@
+// `maxact scan MODEL`: corpus -> token sequences -> forward pass with statistics -> reports.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "maxact/corpus.h"
+
+namespace maxact::cli {
+
+struct ScanArgs {
+  std::string model, corpus, source_tokenizer, bos = "auto", buckets, protocol;
+  CorpusReadOptions read;
+  std::size_t samples = 0;
+  uint64_t seed = 0;
+  bool proportional = true, ids_native = false, quiet = false;
+  int64_t max_seq_len = 2048, window_tokens = 8192;
+  int threads = 0;
+  std::string precision = "fp32", names = "hf", format = "json", output, csv;
+  std::vector<std::string> taps;
+  std::size_t topk = 100;
+};
+
+CLI::App* add_scan_command(CLI::App& app, ScanArgs& a);
+int run_scan(const ScanArgs& a);
+
+}  // namespace maxact::cli
