@@ -23,14 +23,14 @@ std::string_view precision_name(Precision p);
 // kEmbedding, kHidden, kAttention, kMlp and kFinalNorm only.
 enum class Component {
   kEmbedding,
-  kNorm,       // input / post-attention / pre- and post-feedforward norms, q/k norms
-  kProjection, // q/k/v, gate/up outputs
-  kKvCache,    // k after norm + RoPE, v: what a KV cache stores
+  kNorm,         // input / post-attention / pre- and post-feedforward norms, q/k norms
+  kProjection,   // q/k/v, gate/up outputs
+  kKvCache,      // k after norm + RoPE, v: what a KV cache stores
   kLinearInput,  // inputs of o_proj / down_proj
-  kAttention,  // self_attn output (o_proj output, before any post norm)
-  kResidMid,   // residual stream between the two sub-blocks
-  kMlp,        // MLP output
-  kHidden,     // decoder-layer output (residual stream)
+  kAttention,    // self_attn output (o_proj output, before any post norm)
+  kResidMid,     // residual stream between the two sub-blocks
+  kMlp,          // MLP output
+  kHidden,       // decoder-layer output (residual stream)
   kFinalNorm,
 };
 std::string_view component_name(Component c);
@@ -59,16 +59,16 @@ struct ScanProgress {
 
 struct ScanOptions {
   Precision precision = Precision::kFp32;
-  int threads = 0;               // 0 = all cores
-  int64_t window_tokens = 8192;  // tokens per window (a longer sequence forms its own window)
-  int64_t chunk_rows = 512;      // token rows per GEMM in the token-wise parts of a layer
+  int threads = 0;                // 0 = all cores
+  int64_t window_tokens = 8192;   // tokens per window (a longer sequence forms its own window)
+  int64_t chunk_rows = 512;       // token rows per GEMM in the token-wise parts of a layer
   std::vector<std::string> taps;  // globs over TapInfo::name or study_name; empty = all
   TapStatsOptions stats;
   std::function<void(const ScanProgress&)> progress;  // called after every layer of a window
 };
 
 struct ScanResult {
-  std::vector<TapInfo> taps;  // the selected taps, forward order
+  std::vector<TapInfo> taps;    // the selected taps, forward order
   std::vector<TapStats> stats;  // parallel to taps
   int64_t sequences = 0, tokens = 0, windows = 0;
   double seconds = 0;

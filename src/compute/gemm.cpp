@@ -39,8 +39,12 @@ void gemm_nn(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const
               b, static_cast<blasint>(ldb), 0.0f, c, static_cast<blasint>(ldc));
 }
 
-void set_blas_threads(int threads) { openblas_set_num_threads(std::max(1, threads)); }
-int blas_threads() { return openblas_get_num_threads(); }
+void set_blas_threads(int threads) {
+  openblas_set_num_threads(std::max(1, threads));
+}
+int blas_threads() {
+  return openblas_get_num_threads();
+}
 std::string blas_core_name() {
   const char* n = openblas_get_corename();
   return n != nullptr ? n : "unknown";

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "compute/gemm.h"
+#include "compute/linear.h"
 
 namespace maxact::engine {
 
@@ -26,11 +26,13 @@ void norm(const LayerContext& c, const float* x, int64_t rows, int64_t dim, int6
   });
 }
 
-void project(const LayerContext& c, const float* x, int64_t rows, int64_t in,
-             const std::vector<float>& w, const std::vector<float>& bias, int64_t out, float* y) {
-  linear(x, rows, in, w.data(), out, bias.empty() ? nullptr : bias.data(), y);
+void project(const LayerContext& c, const float* x, int64_t rows, const PackedWeight& w,
+             const std::vector<float>& bias, float* y) {
+  const int64_t out = w.out;
+  linear_packed(c.pool, x, rows, w, bias.empty() ? nullptr : bias.data(), y);
   if (c.rd.bf16) {
-    parallel_rows(c.pool, rows, [&](int64_t b, int64_t e) { c.rd.apply(y + b * out, (e - b) * out); });
+    parallel_rows(c.pool, rows,
+                  [&](int64_t b, int64_t e) { c.rd.apply(y + b * out, (e - b) * out); });
   }
 }
 
@@ -65,7 +67,7 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
     norm(c, h + r0 * H, n, H, H, w.input_norm, xn.data(), H);
     sink.publish(sink.at(layer, Point::kInputNorm), xn.data(), n, H, lc);
     float* y = qkv.data() + r0 * ldq;
-    project(c, xn.data(), n, H, w.qkv, w.qkv_bias, ldq, y);
+    project(c, xn.data(), n, w.qkv, w.qkv_bias, y);
     sink.publish(sink.at(layer, Point::kQkv), y, n, ldq, lc);
     sink.publish(sink.at(layer, Point::kQ), y, n, ldq, lc);
     sink.publish(sink.at(layer, Point::kK), y + nq, n, ldq, lc);
@@ -76,8 +78,8 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
           float* row = y + r * ldq;
           rms_norm_rows(row, a.num_heads, hd, hd, w.q_norm.data(), s.norm, s.rms_norm_eps, c.rd,
                         row, hd);
-          rms_norm_rows(row + nq, a.num_kv_heads, hd, hd, w.k_norm.data(), s.norm,
-                        s.rms_norm_eps, c.rd, row + nq, hd);
+          rms_norm_rows(row + nq, a.num_kv_heads, hd, hd, w.k_norm.data(), s.norm, s.rms_norm_eps,
+                        c.rd, row + nq, hd);
         }
       });
       sink.publish(sink.at(layer, Point::kQNorm), y, n, ldq, lc);
@@ -87,9 +89,8 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
       for (int64_t r = b; r < e; ++r) {
         const int64_t row = r0 + r;
         const auto seq = static_cast<std::size_t>(win.seq_of_row[static_cast<std::size_t>(row)]);
-        const RopeTable& t =
-            *win.rope[seq * static_cast<std::size_t>(win.rope_tables) +
-                      static_cast<std::size_t>(L.rope_table)];
+        const RopeTable& t = *win.rope[seq * static_cast<std::size_t>(win.rope_tables) +
+                                       static_cast<std::size_t>(L.rope_table)];
         const int64_t pos = locs[row].position;
         apply_rope(y + r * ldq, 1, ldq, a.num_heads, static_cast<int>(hd), t, pos, c.rd);
         apply_rope(y + r * ldq + nq, 1, ldq, a.num_kv_heads, static_cast<int>(hd), t, pos, c.rd);
@@ -101,8 +102,8 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
 
   // Phase 2: attention, sequence by sequence.
   std::vector<float> o(static_cast<std::size_t>(T * nq));
-  attention(a, L.sliding_window, qkv.data(), qkv.data() + nq, qkv.data() + nq + nkv, ldq,
-            win.spans, c.rd, c.pool, o.data(), nq);
+  attention(a, L.sliding_window, qkv.data(), qkv.data() + nq, qkv.data() + nq + nkv, ldq, win.spans,
+            c.rd, c.pool, o.data(), nq);
   qkv = {};
 
   // Phase 3, token-wise: o_proj, residual, MLP, residual.
@@ -115,7 +116,7 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
     float* hr = h + r0 * H;
     const float* orow = o.data() + r0 * nq;
     sink.publish(sink.at(layer, Point::kOProjIn), orow, n, nq, lc);
-    project(c, orow, n, nq, w.o, w.o_bias, H, att.data());
+    project(c, orow, n, w.o, w.o_bias, att.data());
     sink.publish(sink.at(layer, Point::kAttn), att.data(), n, H, lc);
     const float* attn_out = att.data();
     if (s.sandwich_norms) {
@@ -132,7 +133,7 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
       norm(c, hr, n, H, H, w.post_attn_norm, xn.data(), H);
       sink.publish(sink.at(layer, Point::kPostAttnNorm), xn.data(), n, H, lc);
     }
-    project(c, xn.data(), n, H, w.gate_up, w.gate_up_bias, 2 * I, gu.data());
+    project(c, xn.data(), n, w.gate_up, w.gate_up_bias, gu.data());
     sink.publish(sink.at(layer, Point::kGateUp), gu.data(), n, 2 * I, lc);
     sink.publish(sink.at(layer, Point::kGate), gu.data(), n, 2 * I, lc);
     sink.publish(sink.at(layer, Point::kUp), gu.data() + I, n, 2 * I, lc);
@@ -141,7 +142,7 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
                        s.activation, c.rd, act.data() + b * I);
     });
     sink.publish(sink.at(layer, Point::kDownIn), act.data(), n, I, lc);
-    project(c, act.data(), n, I, w.down, w.down_bias, H, att.data());
+    project(c, act.data(), n, w.down, w.down_bias, att.data());
     sink.publish(sink.at(layer, Point::kMlp), att.data(), n, H, lc);
     const float* mlp_out = att.data();
     if (s.sandwich_norms) {

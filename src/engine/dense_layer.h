@@ -15,10 +15,10 @@ namespace maxact::engine {
 // What the layer needs to know about the window's rows.
 struct WindowRows {
   int64_t tokens = 0;
-  std::vector<Location> locs;         // per row: sample, position, token
-  std::vector<SequenceSpan> spans;    // sequences as row ranges
-  std::vector<int32_t> seq_of_row;    // index into spans
-  std::vector<const RopeTable*> rope; // per sequence, per rope table: [seq * tables + table]
+  std::vector<Location> locs;          // per row: sample, position, token
+  std::vector<SequenceSpan> spans;     // sequences as row ranges
+  std::vector<int32_t> seq_of_row;     // index into spans
+  std::vector<const RopeTable*> rope;  // per sequence, per rope table: [seq * tables + table]
   int rope_tables = 1;
 };
 

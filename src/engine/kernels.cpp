@@ -80,12 +80,14 @@ void apply_rope(float* x, int64_t rows, int64_t ld, int heads, int head_dim, con
 namespace {
 inline float act_fn(float g, Activation a) {
   switch (a) {
-    case Activation::kSilu: return g / (1.0f + std::exp(-g));
+    case Activation::kSilu:
+      return g / (1.0f + std::exp(-g));
     case Activation::kGeluTanh: {
       const float k = 0.7978845608028654f;  // sqrt(2/pi)
       return 0.5f * g * (1.0f + std::tanh(k * (g + 0.044715f * g * g * g)));
     }
-    case Activation::kGelu: return 0.5f * g * (1.0f + std::erf(g * 0.7071067811865476f));
+    case Activation::kGelu:
+      return 0.5f * g * (1.0f + std::erf(g * 0.7071067811865476f));
   }
   return g;
 }

@@ -102,13 +102,20 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   const ModelSpec& spec = model.spec();
   if (!engine_supports(spec)) {
     throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: the scan engine does not run {} models yet",
-                            model.dir().string(), family_name(spec.family)));
+                fmt::format("{}: the scan engine does not run {} models yet", model.dir().string(),
+                            family_name(spec.family)));
   }
   check_ids(model, seqs);
   const auto t0 = std::chrono::steady_clock::now();
   ThreadPool pool(opt.threads);
-  set_blas_threads(pool.size());
+  // OpenBLAS serves only attention's per-sequence GEMMs, single-threaded inside our pool's
+  // tasks (linear layers use compute/linear.h, whose summation order is fixed).
+  const int blas_before = blas_threads();
+  set_blas_threads(1);
+  struct RestoreBlas {
+    int n;
+    ~RestoreBlas() { set_blas_threads(n); }
+  } restore{blas_before};
   const Rounding rd{opt.precision == Precision::kBf16};
   Sink sink(spec, opt, pool);
   RopeCache ropes(spec, rd);
@@ -156,8 +163,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
       const DenseLayerWeights w = load_dense_layer(model, l, rd);
       dense_layer_forward(ctx, l, w, win, h);
       prog.layer = l + 1;
-      prog.seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      prog.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (opt.progress) opt.progress(prog);
     }
     if (sink.final_norm() >= 0) {

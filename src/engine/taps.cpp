@@ -5,20 +5,32 @@
 
 namespace maxact {
 
-std::string_view precision_name(Precision p) { return p == Precision::kFp32 ? "fp32" : "bf16"; }
+std::string_view precision_name(Precision p) {
+  return p == Precision::kFp32 ? "fp32" : "bf16";
+}
 
 std::string_view component_name(Component c) {
   switch (c) {
-    case Component::kEmbedding: return "embedding";
-    case Component::kNorm: return "norm";
-    case Component::kProjection: return "projection";
-    case Component::kKvCache: return "kv_cache";
-    case Component::kLinearInput: return "linear_input";
-    case Component::kAttention: return "attention";
-    case Component::kResidMid: return "resid_mid";
-    case Component::kMlp: return "mlp";
-    case Component::kHidden: return "hidden";
-    case Component::kFinalNorm: return "final_norm";
+    case Component::kEmbedding:
+      return "embedding";
+    case Component::kNorm:
+      return "norm";
+    case Component::kProjection:
+      return "projection";
+    case Component::kKvCache:
+      return "kv_cache";
+    case Component::kLinearInput:
+      return "linear_input";
+    case Component::kAttention:
+      return "attention";
+    case Component::kResidMid:
+      return "resid_mid";
+    case Component::kMlp:
+      return "mlp";
+    case Component::kHidden:
+      return "hidden";
+    case Component::kFinalNorm:
+      return "final_norm";
   }
   return "?";
 }
@@ -92,14 +104,15 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
   const auto& a = s.attention;
   const int64_t H = s.hidden_size, I = s.layers[static_cast<std::size_t>(layer)].intermediate;
   const int64_t q = int64_t{a.num_heads} * a.head_dim, kv = int64_t{a.num_kv_heads} * a.head_dim;
-  const bool fused_qkv = a.fused_qkv, fused_gu = s.layers[static_cast<std::size_t>(layer)].mlp ==
-                                                   MlpKind::kDenseFusedGateUp;
+  const bool fused_qkv = a.fused_qkv,
+             fused_gu = s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kDenseFusedGateUp;
   const std::string L = std::to_string(layer);
   auto t = [&](std::string name, Component c, int64_t ch, std::string study = "") {
     return TapInfo{std::move(name), std::move(study), c, layer, ch};
   };
   switch (p) {
-    case Point::kInputNorm: return t(P + ".input_layernorm", Component::kNorm, H);
+    case Point::kInputNorm:
+      return t(P + ".input_layernorm", Component::kNorm, H);
     case Point::kQ:
       return fused_qkv ? TapInfo{} : t(P + ".self_attn.q_proj", Component::kProjection, q);
     case Point::kK:
@@ -113,30 +126,40 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
       return a.qk_norm ? t(P + ".self_attn.q_norm", Component::kNorm, q) : TapInfo{};
     case Point::kKNorm:
       return a.qk_norm ? t(P + ".self_attn.k_norm", Component::kNorm, kv) : TapInfo{};
-    case Point::kKCache: return t(P + ".self_attn:k_cache", Component::kKvCache, kv);
-    case Point::kVCache: return t(P + ".self_attn:v_cache", Component::kKvCache, kv);
-    case Point::kOProjIn: return t(P + ".self_attn.o_proj:in", Component::kLinearInput, q);
+    case Point::kKCache:
+      return t(P + ".self_attn:k_cache", Component::kKvCache, kv);
+    case Point::kVCache:
+      return t(P + ".self_attn:v_cache", Component::kKvCache, kv);
+    case Point::kOProjIn:
+      return t(P + ".self_attn.o_proj:in", Component::kLinearInput, q);
     case Point::kAttn:
       return t(P + ".self_attn", Component::kAttention, H, "layer_" + L + "_attn_output");
-    case Point::kPostAttnNorm: return t(P + ".post_attention_layernorm", Component::kNorm, H);
-    case Point::kResidMid: return t(P + ":resid_mid", Component::kResidMid, H);
+    case Point::kPostAttnNorm:
+      return t(P + ".post_attention_layernorm", Component::kNorm, H);
+    case Point::kResidMid:
+      return t(P + ":resid_mid", Component::kResidMid, H);
     case Point::kPreFfNorm:
       return s.sandwich_norms ? t(P + ".pre_feedforward_layernorm", Component::kNorm, H)
                               : TapInfo{};
     case Point::kGate:
-      return fused_gu ? TapInfo{}
-                      : t(P + ".mlp.gate_proj", Component::kProjection, I,
-                          "layer_" + L + "_mlp_gate");
-    case Point::kUp: return fused_gu ? TapInfo{} : t(P + ".mlp.up_proj", Component::kProjection, I);
+      return fused_gu
+                 ? TapInfo{}
+                 : t(P + ".mlp.gate_proj", Component::kProjection, I, "layer_" + L + "_mlp_gate");
+    case Point::kUp:
+      return fused_gu ? TapInfo{} : t(P + ".mlp.up_proj", Component::kProjection, I);
     case Point::kGateUp:
       return fused_gu ? t(P + ".mlp.gate_up_proj", Component::kProjection, 2 * I) : TapInfo{};
-    case Point::kDownIn: return t(P + ".mlp.down_proj:in", Component::kLinearInput, I);
-    case Point::kMlp: return t(P + ".mlp", Component::kMlp, H, "layer_" + L + "_mlp_output");
+    case Point::kDownIn:
+      return t(P + ".mlp.down_proj:in", Component::kLinearInput, I);
+    case Point::kMlp:
+      return t(P + ".mlp", Component::kMlp, H, "layer_" + L + "_mlp_output");
     case Point::kPostFfNorm:
       return s.sandwich_norms ? t(P + ".post_feedforward_layernorm", Component::kNorm, H)
                               : TapInfo{};
-    case Point::kLayer: return t(P, Component::kHidden, H, "layer_" + L + "_hidden");
-    case Point::kCount: break;
+    case Point::kLayer:
+      return t(P, Component::kHidden, H, "layer_" + L + "_hidden");
+    case Point::kCount:
+      break;
   }
   return TapInfo{};
 }

@@ -7,7 +7,9 @@
 
 namespace maxact::engine {
 
-bool has_tensor(const Model& m, const std::string& name) { return m.find(name) != nullptr; }
+bool has_tensor(const Model& m, const std::string& name) {
+  return m.find(name) != nullptr;
+}
 
 std::vector<float> load_tensor(const Model& m, const std::string& name, const Rounding& rd,
                                bool keep_fp32) {
@@ -51,13 +53,19 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
     w.post_ff_norm = get("post_feedforward_layernorm.weight");
   }
   const int64_t nq = int64_t{a.num_heads} * a.head_dim, nkv = int64_t{a.num_kv_heads} * a.head_dim;
+  auto pack = [](const std::vector<float>& m, int64_t in) {
+    return pack_weight(m.data(), static_cast<int64_t>(m.size()) / in, in);
+  };
+  const int64_t H = s.hidden_size;
+  const int64_t I = s.layers[static_cast<std::size_t>(layer)].intermediate;
+  std::vector<float> qkv;
   if (a.fused_qkv) {
-    w.qkv = get("self_attn.qkv_proj.weight");
+    qkv = get("self_attn.qkv_proj.weight");
     w.qkv_bias = opt("self_attn.qkv_proj.bias");
   } else {
-    w.qkv = get("self_attn.q_proj.weight");
-    append(w.qkv, get("self_attn.k_proj.weight"));
-    append(w.qkv, get("self_attn.v_proj.weight"));
+    qkv = get("self_attn.q_proj.weight");
+    append(qkv, get("self_attn.k_proj.weight"));
+    append(qkv, get("self_attn.v_proj.weight"));
     if (a.q_bias || a.k_bias || a.v_bias) {
       // A projection without bias contributes zeros (exact: x + 0 = x).
       for (const char* n : {"q", "k", "v"}) {
@@ -71,24 +79,28 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
     w.q_norm = get("self_attn.q_norm.weight");
     w.k_norm = get("self_attn.k_norm.weight");
   }
-  w.o = get("self_attn.o_proj.weight");
+  w.qkv = pack(qkv, H);
+  qkv = {};
+  w.o = pack(get("self_attn.o_proj.weight"), nq);
   w.o_bias = opt("self_attn.o_proj.bias");
   if (s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kDenseFusedGateUp) {
-    w.gate_up = get("mlp.gate_up_proj.weight");
+    w.gate_up = pack(get("mlp.gate_up_proj.weight"), H);
     w.gate_up_bias = opt("mlp.gate_up_proj.bias");
   } else {
-    w.gate_up = get("mlp.gate_proj.weight");
-    append(w.gate_up, get("mlp.up_proj.weight"));
-    const bool gb = has_tensor(m, P + "mlp.gate_proj.bias"), ub = has_tensor(m, P + "mlp.up_proj.bias");
+    std::vector<float> gu = get("mlp.gate_proj.weight");
+    append(gu, get("mlp.up_proj.weight"));
+    w.gate_up = pack(gu, H);
+    const bool gb = has_tensor(m, P + "mlp.gate_proj.bias"),
+               ub = has_tensor(m, P + "mlp.up_proj.bias");
     if (gb || ub) {
-      const auto I = static_cast<std::size_t>(s.layers[static_cast<std::size_t>(layer)].intermediate);
-      std::vector<float> g = gb ? get("mlp.gate_proj.bias") : std::vector<float>(I, 0.0f);
-      std::vector<float> u = ub ? get("mlp.up_proj.bias") : std::vector<float>(I, 0.0f);
+      const auto n = static_cast<std::size_t>(I);
+      std::vector<float> g = gb ? get("mlp.gate_proj.bias") : std::vector<float>(n, 0.0f);
+      std::vector<float> u = ub ? get("mlp.up_proj.bias") : std::vector<float>(n, 0.0f);
       w.gate_up_bias = g;
       append(w.gate_up_bias, u);
     }
   }
-  w.down = get("mlp.down_proj.weight");
+  w.down = pack(get("mlp.down_proj.weight"), I);
   w.down_bias = opt("mlp.down_proj.bias");
   return w;
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "compute/linear.h"
 #include "engine/kernels.h"
 #include "maxact/model.h"
 
@@ -18,11 +19,15 @@ bool has_tensor(const Model& m, const std::string& name);
 
 struct DenseLayerWeights {
   std::vector<float> input_norm, post_attn_norm, pre_ff_norm, post_ff_norm;
-  std::vector<float> qkv, qkv_bias;  // rows q | k | v (separate projections concatenated)
+  PackedWeight qkv;  // rows q | k | v (separate projections concatenated)
+  std::vector<float> qkv_bias;
   std::vector<float> q_norm, k_norm;
-  std::vector<float> o, o_bias;
-  std::vector<float> gate_up, gate_up_bias;  // rows gate | up
-  std::vector<float> down, down_bias;
+  PackedWeight o;
+  std::vector<float> o_bias;
+  PackedWeight gate_up;  // rows gate | up
+  std::vector<float> gate_up_bias;
+  PackedWeight down;
+  std::vector<float> down_bias;
 };
 
 DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd);

@@ -117,13 +117,12 @@ std::string scan_report_csv(const ScanResult& r, TapNames names) {
     const Located a = s.absmax();
     out += fmt::format(
         "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", name,
-        component_name(t.component), t.layer, t.channels, s.count(), s.max().value,
-        s.min().value, std::fabs(a.value), s.mean(), s.rms(), j["sum"].get<double>(),
-        j["sum_sq"].get<double>(), j["sum_abs"].get<double>(), a.loc.sample, a.loc.position,
-        a.loc.token, a.loc.channel, s.histogram().quantile(0.5).upper,
-        s.histogram().quantile(0.99).upper, s.histogram().quantile(0.999).upper,
-        s.massive_values(), s.massive_tokens(), s.over_fp16(), s.over_fp8(), s.nan_count(),
-        s.inf_count());
+        component_name(t.component), t.layer, t.channels, s.count(), s.max().value, s.min().value,
+        std::fabs(a.value), s.mean(), s.rms(), j["sum"].get<double>(), j["sum_sq"].get<double>(),
+        j["sum_abs"].get<double>(), a.loc.sample, a.loc.position, a.loc.token, a.loc.channel,
+        s.histogram().quantile(0.5).upper, s.histogram().quantile(0.99).upper,
+        s.histogram().quantile(0.999).upper, s.massive_values(), s.massive_tokens(), s.over_fp16(),
+        s.over_fp8(), s.nan_count(), s.inf_count());
   }
   return out;
 }
@@ -131,20 +130,21 @@ std::string scan_report_csv(const ScanResult& r, TapNames names) {
 std::string scan_summary_text(const ScanResult& r, const ScanMeta& meta) {
   std::string out;
   out += fmt::format("model        {} ({})\n", meta.model_arg, meta.model_type);
-  out += fmt::format("scanned      {} sequences, {} tokens in {:.2f} s ({:.0f} tokens/s, {} "
-                     "threads)\n",
-                     r.sequences, r.tokens, r.seconds,
-                     r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0, r.threads);
+  out += fmt::format(
+      "scanned      {} sequences, {} tokens in {:.2f} s ({:.0f} tokens/s, {} "
+      "threads)\n",
+      r.sequences, r.tokens, r.seconds,
+      r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0, r.threads);
   const GlobalMax g = study_global_max(r);
   if (g.tap >= 0) {
     const TapInfo& t = r.taps[static_cast<std::size_t>(g.tap)];
     std::string tok = std::to_string(g.value.loc.token);
     if (meta.token_text) tok += " " + json(meta.token_text(g.value.loc.token)).dump();
-    out += fmt::format("global max   {:.6g} at {} ({}), sample {} position {} token {} channel {}\n",
-                       g.value.value, reported_name(t, meta.names).empty() ? t.name
-                                                                       : reported_name(t, meta.names),
-                       component_name(t.component), g.value.loc.sample, g.value.loc.position, tok,
-                       g.value.loc.channel);
+    out += fmt::format(
+        "global max   {:.6g} at {} ({}), sample {} position {} token {} channel {}\n",
+        g.value.value, reported_name(t, meta.names).empty() ? t.name : reported_name(t, meta.names),
+        component_name(t.component), g.value.loc.sample, g.value.loc.position, tok,
+        g.value.loc.channel);
   }
   // Per component: the largest |x| and where.
   std::vector<std::pair<Component, int>> best;

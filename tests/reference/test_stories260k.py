@@ -11,14 +11,14 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import hf_llama  # noqa: E402
+import hf_dense  # noqa: E402
 import stories260k  # noqa: E402
 
 
 def main():
     src, work = sys.argv[1], sys.argv[2]
     stories260k.convert(src, work)
-    m = hf_llama.load(work)
+    m = hf_dense.load(work)
     ids = [1]
     with torch.no_grad():
         while len(ids) < 64:

@@ -13,13 +13,13 @@
 
 #include "cli_common.h"
 #include "maxact/corpus.h"
-#include "scan_command.h"
 #include "maxact/error.h"
 #include "maxact/hub.h"
 #include "maxact/inspect.h"
 #include "maxact/model.h"
 #include "maxact/sequences.h"
 #include "maxact/tokenizer.h"
+#include "scan_command.h"
 
 namespace {
 

@@ -131,15 +131,14 @@ int run_scan(const ScanArgs& a) {
   const Model model = Model::open(a.model);
   if (!engine_supports(model.spec())) {
     throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: scanning {} models is not supported yet",
-                            model.dir().string(), family_name(model.spec().family)));
+                fmt::format("{}: scanning {} models is not supported yet", model.dir().string(),
+                            family_name(model.spec().family)));
   }
   CorpusReadReport report;
   const Corpus owned = a.corpus.empty() ? Corpus{} : read_corpus(a.corpus, a.read, &report);
   const Corpus& corpus = a.corpus.empty() ? builtin_corpus() : owned;
   const auto picked = select_samples(corpus, a.samples, a.seed, a.proportional);
-  const SequenceOptions so =
-      sequence_options(a.protocol, a.bos, a.buckets, a.max_seq_len, a.seed);
+  const SequenceOptions so = sequence_options(a.protocol, a.bos, a.buckets, a.max_seq_len, a.seed);
 
   std::optional<Tokenizer> tok;
   if (model.has_tokenizer()) tok.emplace(open_tokenizer(model.dir().string()));
@@ -206,16 +205,20 @@ int run_scan(const ScanArgs& a) {
                  {"skipped_bad_lines", report.bad_lines},
                  {"skipped_empty", report.empty_samples},
                  {"categories", cats}};
-  meta.options = {{"precision", a.precision},   {"samples", a.samples},
-                  {"seed", a.seed},             {"max_seq_len", so.max_seq_len},
+  meta.options = {{"precision", a.precision},
+                  {"samples", a.samples},
+                  {"seed", a.seed},
+                  {"max_seq_len", so.max_seq_len},
                   {"bos", a.protocol == "study" ? "never" : a.bos},
-                  {"protocol", a.protocol},     {"ids_native", a.ids_native},
-                  {"window_tokens", a.window_tokens}, {"topk", a.topk},
+                  {"protocol", a.protocol},
+                  {"ids_native", a.ids_native},
+                  {"window_tokens", a.window_tokens},
+                  {"topk", a.topk},
                   {"taps", a.taps}};
   // Render everything before writing anything.
-  const std::string json = scan_report_json(res, meta).dump(
-                               1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                           "\n";
+  const std::string json =
+      scan_report_json(res, meta).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
   const std::string csv = a.csv.empty() ? std::string() : scan_report_csv(res, meta.names);
   const std::string summary = scan_summary_text(res, meta);
   if (!a.output.empty()) write_file(a.output, json);

@@ -1,0 +1,180 @@
+#include "compute/linear.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "compute/thread_pool.h"
+
+namespace maxact {
+
+PackedWeight pack_weight(const float* w, int64_t out, int64_t in) {
+  PackedWeight p;
+  p.out = out;
+  p.in = in;
+  const int64_t panels = (out + kPanel - 1) / kPanel;
+  p.data.assign(static_cast<std::size_t>(panels * in * kPanel), 0.0f);
+  for (int64_t j = 0; j < out; ++j) {
+    float* dst = p.data.data() + (j / kPanel) * in * kPanel + (j % kPanel);
+    const float* src = w + j * in;
+    for (int64_t k = 0; k < in; ++k) dst[k * kPanel] = src[k];
+  }
+  return p;
+}
+
+namespace {
+
+using Kernel = void (*)(const float* x, int64_t ldx, int rows, const float* panel, int64_t K,
+                        float* acc);
+
+// acc [rows][kPanel] = chains over k for up to MR rows. All three kernels compute exactly the
+// same value per element (fma(x, w, acc) in k order from 0), only faster or slower.
+template <int MR>
+__attribute__((target("avx512f"))) void tile_avx512(const float* x, int64_t ldx, const float* panel,
+                                                    int64_t K, float* acc) {
+  __m512 c0[MR], c1[MR];
+  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const __m512 w0 = _mm512_loadu_ps(panel + k * kPanel);
+    const __m512 w1 = _mm512_loadu_ps(panel + k * kPanel + 16);
+    for (int i = 0; i < MR; ++i) {
+      const __m512 xv = _mm512_set1_ps(x[i * ldx + k]);
+      c0[i] = _mm512_fmadd_ps(xv, w0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(xv, w1, c1[i]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    _mm512_storeu_ps(acc + i * kPanel, c0[i]);
+    _mm512_storeu_ps(acc + i * kPanel + 16, c1[i]);
+  }
+}
+
+__attribute__((target("avx512f"))) void kernel_avx512(const float* x, int64_t ldx, int rows,
+                                                      const float* panel, int64_t K, float* acc) {
+  switch (rows) {
+    case 8:
+      return tile_avx512<8>(x, ldx, panel, K, acc);
+    case 7:
+      return tile_avx512<7>(x, ldx, panel, K, acc);
+    case 6:
+      return tile_avx512<6>(x, ldx, panel, K, acc);
+    case 5:
+      return tile_avx512<5>(x, ldx, panel, K, acc);
+    case 4:
+      return tile_avx512<4>(x, ldx, panel, K, acc);
+    case 3:
+      return tile_avx512<3>(x, ldx, panel, K, acc);
+    case 2:
+      return tile_avx512<2>(x, ldx, panel, K, acc);
+    default:
+      return tile_avx512<1>(x, ldx, panel, K, acc);
+  }
+}
+
+template <int MR>
+__attribute__((target("avx2,fma"))) void tile_avx2(const float* x, int64_t ldx, const float* panel,
+                                                   int64_t K, float* acc) {
+  // 32 columns as four 8-wide vectors; MR <= 3 keeps the 12 accumulators in registers.
+  __m256 c[MR][4];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < 4; ++v) c[i][v] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    __m256 w[4];
+    for (int v = 0; v < 4; ++v) w[v] = _mm256_loadu_ps(panel + k * kPanel + 8 * v);
+    for (int i = 0; i < MR; ++i) {
+      const __m256 xv = _mm256_set1_ps(x[i * ldx + k]);
+      for (int v = 0; v < 4; ++v) c[i][v] = _mm256_fmadd_ps(xv, w[v], c[i][v]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < 4; ++v) _mm256_storeu_ps(acc + i * kPanel + 8 * v, c[i][v]);
+}
+
+__attribute__((target("avx2,fma"))) void kernel_avx2(const float* x, int64_t ldx, int rows,
+                                                     const float* panel, int64_t K, float* acc) {
+  for (int r = 0; r < rows; r += 3) {
+    const int n = std::min(3, rows - r);
+    const float* xr = x + r * ldx;
+    float* ar = acc + r * kPanel;
+    if (n == 3) {
+      tile_avx2<3>(xr, ldx, panel, K, ar);
+    } else if (n == 2) {
+      tile_avx2<2>(xr, ldx, panel, K, ar);
+    } else {
+      tile_avx2<1>(xr, ldx, panel, K, ar);
+    }
+  }
+}
+
+void kernel_scalar(const float* x, int64_t ldx, int rows, const float* panel, int64_t K,
+                   float* acc) {
+  for (int i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < kPanel; ++j) {
+      float c = 0.0f;
+      for (int64_t k = 0; k < K; ++k) c = std::fma(x[i * ldx + k], panel[k * kPanel + j], c);
+      acc[i * kPanel + j] = c;
+    }
+  }
+}
+
+struct Dispatch {
+  Kernel kernel;
+  int rows;  // rows per kernel call
+  const char* name;
+};
+
+Dispatch pick() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return {kernel_avx512, 8, "avx512"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return {kernel_avx2, 6, "avx2"};
+  }
+  return {kernel_scalar, 4, "scalar"};
+}
+
+const Dispatch& dispatch() {
+  static const Dispatch d = pick();
+  return d;
+}
+
+}  // namespace
+
+const char* linear_kernel_name() {
+  return dispatch().name;
+}
+
+void linear_packed(ThreadPool& pool, const float* x, int64_t rows, const PackedWeight& w,
+                   const float* bias, float* y) {
+  const Dispatch& d = dispatch();
+  const int64_t K = w.in, N = w.out, panels = (N + kPanel - 1) / kPanel;
+  // Tasks: 64 rows x 8 panels (256 columns); a panel (K x 32 floats) stays in L2 while the
+  // task's rows stream past it. The partition never changes a value.
+  constexpr int64_t kRows = 64, kPanelsPerTask = 8;
+  const int64_t rb = (rows + kRows - 1) / kRows,
+                pb = (panels + kPanelsPerTask - 1) / kPanelsPerTask;
+  pool.parallel_for(rb * pb, [&](int64_t t, int) {
+    const int64_t r0 = (t / pb) * kRows, r1 = std::min(rows, r0 + kRows);
+    const int64_t p0 = (t % pb) * kPanelsPerTask, p1 = std::min(panels, p0 + kPanelsPerTask);
+    alignas(64) float acc[8 * kPanel];
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* panel = w.data.data() + p * K * kPanel;
+      const int64_t j0 = p * kPanel, cols = std::min(kPanel, N - j0);
+      for (int64_t r = r0; r < r1; r += d.rows) {
+        const int n = static_cast<int>(std::min<int64_t>(d.rows, r1 - r));
+        d.kernel(x + r * K, K, n, panel, K, acc);
+        for (int i = 0; i < n; ++i) {
+          float* yr = y + (r + i) * N + j0;
+          const float* a = acc + i * kPanel;
+          if (bias != nullptr) {
+            for (int64_t j = 0; j < cols; ++j) yr[j] = a[j] + bias[j0 + j];
+          } else {
+            std::copy(a, a + cols, yr);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace maxact

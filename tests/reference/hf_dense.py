@@ -1,0 +1,397 @@
+"""An independent PyTorch forward pass of the dense decoder families, written from the Hugging Face
+modeling semantics (transformers models/{llama,mistral,qwen2,qwen2_5_vl,qwen3,gemma,gemma2,gemma3,
+phi3}, eager attention; ARCHITECTURES.md §1–§7, §13, §15–§17). Module names and structure are those
+of Hugging Face, so forward hooks and pre-hooks see what they would see there. Runs in float32 or
+bfloat16 (op by op as eager PyTorch does).
+
+Reads config.json + safetensors with its own parser (no pickle, no safetensors package).
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rope_reference  # noqa: E402
+
+DENSE = {"llama", "mistral", "qwen2", "qwen2_5_vl", "qwen3", "gemma", "gemma2", "gemma3",
+         "gemma3_text", "phi3"}
+GEMMA = {"gemma", "gemma2", "gemma3", "gemma3_text"}
+
+
+def _read_file(path, out):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    plain = {"F32": np.float32, "F16": np.float16}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, end = e["data_offsets"]
+        off = 8 + n + b
+        if e["dtype"] == "BF16":
+            u16 = np.frombuffer(raw, dtype="<u2", count=(end - b) // 2, offset=off)
+            arr = (u16.astype(np.uint32) << 16).view(np.float32)
+        elif e["dtype"] == "F8_E4M3":
+            codes = np.frombuffer(raw, dtype=np.uint8, count=end - b, offset=off)
+            arr = torch.from_numpy(codes.copy()).view(torch.float8_e4m3fn).float().numpy() \
+                if hasattr(torch, "float8_e4m3fn") else _e4m3(codes)
+        else:
+            dt = np.dtype(plain[e["dtype"]]).newbyteorder("<")
+            arr = np.frombuffer(raw, dtype=dt, count=(end - b) // dt.itemsize, offset=off)
+        out[name] = torch.from_numpy(arr.reshape(e["shape"]).astype(np.float32))
+
+
+def _e4m3(codes):
+    """float8_e4m3fn decoding (torch 1.13 has no float8 dtype)."""
+    c = codes.astype(np.int32)
+    s = np.where(c & 0x80, -1.0, 1.0)
+    e = (c >> 3) & 0xF
+    m = c & 0x7
+    v = np.where(e == 0, m / 8.0 * 2.0 ** -6, (1 + m / 8.0) * 2.0 ** (e - 7.0))
+    v = np.where((e == 0xF) & (m == 0x7), np.nan, v)
+    return (s * v).astype(np.float32)
+
+
+def load_safetensors(folder):
+    out = {}
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.exists(index):
+        for f in sorted(set(json.load(open(index))["weight_map"].values())):
+            _read_file(os.path.join(folder, f), out)
+    else:
+        _read_file(os.path.join(folder, "model.safetensors"), out)
+    return out
+
+
+def text_config(cfg):
+    c = dict(cfg.get("text_config") or cfg)
+    c.setdefault("tie_word_embeddings", cfg.get("tie_word_embeddings", False))
+    return c
+
+
+# ---- modules ------------------------------------------------------------------------------------
+
+# Hugging Face runs on CUDA, where bf16 GEMMs take bf16 inputs, accumulate in fp32 and round once
+# (bias in the epilogue). Debian's CPU torch 1.13 does not always: its bf16 bmm rounds every
+# product and accumulates in bf16. The reference therefore spells the GEMMs out in fp32 and
+# rounds the result, which is the semantics ARCHITECTURES.md §0 specifies.
+def matmul(a, b):
+    if a.dtype == torch.float32:
+        return torch.matmul(a, b)
+    return torch.matmul(a.float(), b.float()).to(a.dtype)
+
+
+def scalar_op(t, f):
+    return f(t.float()).to(t.dtype)
+
+
+class Linear(nn.Linear):
+    def forward(self, x):
+        if x.dtype == torch.float32:
+            return super().forward(x)
+        b = None if self.bias is None else self.bias.float()
+        return nn.functional.linear(x.float(), self.weight.float(), b).to(x.dtype)
+
+
+class LlamaRMSNorm(nn.Module):
+    """N1: weight * (x * rsqrt(mean(x^2) + eps)).to(dtype) (two roundings in bf16)."""
+
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.variance_epsilon = eps
+
+    def forward(self, x):
+        dtype = x.dtype
+        h = x.to(torch.float32)
+        var = h.pow(2).mean(-1, keepdim=True)
+        h = h * torch.rsqrt(var + self.variance_epsilon)
+        return self.weight * h.to(dtype)
+
+
+class GemmaRMSNorm(nn.Module):
+    """N2: (x * rsqrt(mean(x^2) + eps)) * (1 + w) in fp32, one rounding."""
+
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x):
+        h = x.float()
+        out = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        out = out * (1.0 + self.weight.float())
+        return out.type_as(x)
+
+
+class ScaledWordEmbedding(nn.Embedding):
+    """Gemma: rows times sqrt(hidden) rounded to the model dtype first."""
+
+    def __init__(self, n, d, scale):
+        super().__init__(n, d)
+        self.scale = scale
+
+    def forward(self, ids):
+        e = super().forward(ids)
+        return e * torch.tensor(self.scale, dtype=e.dtype)
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def rope_cos_sin(inv_freq, att, T, dtype):
+    pos = torch.arange(T, dtype=torch.float32)
+    freqs = pos[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return (emb.cos() * att).to(dtype), (emb.sin() * att).to(dtype)
+
+
+def apply_rope(x, cos, sin):
+    d = cos.shape[-1]
+    rot, keep = x[..., :d], x[..., d:]
+    rot = rot * cos + rotate_half(rot) * sin
+    return torch.cat((rot, keep), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, c, mt, layer, norm_cls):
+        super().__init__()
+        H = c["hidden_size"]
+        self.nh, self.nkv = c["num_attention_heads"], c.get("num_key_value_heads") or c["num_attention_heads"]
+        self.hd = c.get("head_dim") or H // self.nh
+        self.mt = mt
+        qb = mt in ("qwen2", "qwen2_5_vl") or c.get("attention_bias", False)
+        ob = c.get("attention_bias", False) and mt not in ("qwen2", "qwen2_5_vl")
+        if mt == "phi3":
+            self.qkv_proj = Linear(H, (self.nh + 2 * self.nkv) * self.hd, bias=False)
+        else:
+            self.q_proj = Linear(H, self.nh * self.hd, bias=qb)
+            self.k_proj = Linear(H, self.nkv * self.hd, bias=qb)
+            self.v_proj = Linear(H, self.nkv * self.hd, bias=qb)
+        self.o_proj = Linear(self.nh * self.hd, H, bias=ob)
+        if mt in ("qwen3", "gemma3", "gemma3_text"):
+            self.q_norm = norm_cls(self.hd, c["rms_norm_eps"])
+            self.k_norm = norm_cls(self.hd, c["rms_norm_eps"])
+        if mt in GEMMA - {"gemma"}:
+            self.scaling = c["query_pre_attn_scalar"] ** -0.5
+        else:
+            self.scaling = self.hd ** -0.5
+        self.softcap = c.get("attn_logit_softcapping") if mt == "gemma2" else None
+        self.window = sliding_window(c, mt, layer)
+        self.cache = None  # a callable standing in for HF's Cache.update(k, v, layer)
+
+    def forward(self, x, cos, sin):
+        T = x.shape[0]
+        if self.mt == "phi3":
+            qkv = self.qkv_proj(x)
+            a, b = self.nh * self.hd, self.nkv * self.hd
+            q, k, v = qkv[..., :a], qkv[..., a:a + b], qkv[..., a + b:]
+        else:
+            q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        q = q.view(T, self.nh, self.hd)
+        k = k.view(T, self.nkv, self.hd)
+        v = v.view(T, self.nkv, self.hd)
+        if hasattr(self, "q_norm"):
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
+        q = apply_rope(q, cos, sin)
+        k = apply_rope(k, cos, sin)
+        if self.cache is not None:
+            self.cache(k, v)
+        rep = self.nh // self.nkv
+        k = k.repeat_interleave(rep, dim=0)
+        v = v.repeat_interleave(rep, dim=0)
+        # Scalar multiplies and divides in fp32 with one rounding, as CUDA's opmath does (CPU torch
+        # 1.13 rounds the Python scalar to bf16 first).
+        w = scalar_op(matmul(q, k.transpose(1, 2)), lambda t: t * self.scaling)
+        if self.softcap:
+            w = scalar_op(torch.tanh(scalar_op(w, lambda t: t / self.softcap)),
+                          lambda t: t * self.softcap)
+        i = torch.arange(T)[:, None]
+        j = torch.arange(T)[None, :]
+        visible = j <= i
+        if self.window:
+            visible &= (i - j) < self.window
+        mask = torch.zeros(T, T, dtype=w.dtype).masked_fill(~visible, torch.finfo(w.dtype).min)
+        w = w + mask
+        p = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
+        o = matmul(p, v).transpose(0, 1).reshape(T, self.nh * self.hd)
+        return self.o_proj(o), None
+
+
+def sliding_window(c, mt, layer):
+    W = c.get("sliding_window")
+    types = c.get("layer_types")
+    if mt in ("mistral", "phi3"):
+        return W
+    if mt in ("qwen2", "qwen2_5_vl", "qwen3"):
+        if not c.get("use_sliding_window", False):
+            return None
+        if types:
+            return W if types[layer] == "sliding_attention" else None
+        return W if layer >= c.get("max_window_layers", 0) else None
+    if mt == "gemma2":
+        if types:
+            return W if types[layer] == "sliding_attention" else None
+        return W if layer % 2 == 0 else None
+    if mt in ("gemma3", "gemma3_text"):
+        if types:
+            return W if types[layer] == "sliding_attention" else None
+        return W if (layer + 1) % c.get("sliding_window_pattern", 6) != 0 else None
+    return None
+
+
+class MLP(nn.Module):
+    def __init__(self, c, mt):
+        super().__init__()
+        H, I = c["hidden_size"], c["intermediate_size"]
+        self.mt = mt
+        bias = c.get("mlp_bias", False)
+        if mt == "phi3":
+            self.gate_up_proj = Linear(H, 2 * I, bias=False)
+        else:
+            self.gate_proj = Linear(H, I, bias=bias)
+            self.up_proj = Linear(H, I, bias=bias)
+        self.down_proj = Linear(I, H, bias=bias)
+        # Activations in fp32, rounded once: PyTorch's CUDA kernels compute bf16 silu/gelu in
+        # fp32 (opmath); Debian's CPU torch 1.13 bf16 kernels round intermediates instead.
+        if mt in GEMMA:
+            self.act_fn = lambda x: nn.functional.gelu(x.float(), approximate="tanh").to(x.dtype)
+        else:
+            self.act_fn = lambda x: nn.functional.silu(x.float()).to(x.dtype)
+
+    def forward(self, x):
+        if self.mt == "phi3":
+            gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+            return self.down_proj(up * self.act_fn(gate))
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, c, mt, layer):
+        super().__init__()
+        norm_cls = GemmaRMSNorm if mt in GEMMA else LlamaRMSNorm
+        H, eps = c["hidden_size"], c["rms_norm_eps"]
+        self.sandwich = mt in GEMMA - {"gemma"}
+        self.input_layernorm = norm_cls(H, eps)
+        self.self_attn = Attention(c, mt, layer, norm_cls)
+        self.post_attention_layernorm = norm_cls(H, eps)
+        if self.sandwich:
+            self.pre_feedforward_layernorm = norm_cls(H, eps)
+            self.post_feedforward_layernorm = norm_cls(H, eps)
+        self.mlp = MLP(c, mt)
+        self.rope = 0
+
+    def forward(self, h, ropes):
+        cos, sin = ropes[self.rope]
+        a = self.self_attn(self.input_layernorm(h), cos, sin)[0]
+        if self.sandwich:
+            a = self.post_attention_layernorm(a)
+        h = h + a
+        if self.sandwich:
+            m = self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(h)))
+        else:
+            m = self.mlp(self.post_attention_layernorm(h))
+        return h + m
+
+
+class TextModel(nn.Module):
+    def __init__(self, c, mt):
+        super().__init__()
+        self.c, self.mt = c, mt
+        H = c["hidden_size"]
+        if mt in GEMMA:
+            self.embed_tokens = ScaledWordEmbedding(c["vocab_size"], H, H ** 0.5)
+        else:
+            self.embed_tokens = nn.Embedding(c["vocab_size"], H)
+        self.layers = nn.ModuleList(DecoderLayer(c, mt, i) for i in range(c["num_hidden_layers"]))
+        self.norm = (GemmaRMSNorm if mt in GEMMA else LlamaRMSNorm)(H, c["rms_norm_eps"])
+        if mt in ("gemma3", "gemma3_text"):
+            for i, layer in enumerate(self.layers):
+                layer.rope = 1 if layer.self_attn.window else 0
+
+    def rope_tables(self, T, dtype):
+        tables = [None]
+        if self.mt in ("gemma3", "gemma3_text"):
+            tables = [0, 1]
+        out = []
+        for t in tables:
+            inv, att = rope_reference.compute(self.c, T, t)
+            out.append(rope_cos_sin(torch.tensor(inv, dtype=torch.float32), att, T, dtype))
+        return out
+
+    def forward(self, ids):
+        h = self.embed_tokens(ids)
+        ropes = self.rope_tables(ids.shape[0], h.dtype)
+        for layer in self.layers:
+            h = layer(h, ropes)
+        return self.norm(h)
+
+
+class ForCausalLM(nn.Module):
+    def __init__(self, c, mt, wrapped):
+        super().__init__()
+        self.model = nn.Module()
+        inner = TextModel(c, mt)
+        if wrapped:  # hook-visible path model.language_model.* (transformers >= 4.52)
+            self.model.language_model = inner
+        else:
+            self.model = inner
+        self.text = inner
+        self.lm_head = Linear(c["hidden_size"], c["vocab_size"], bias=False)
+
+    def forward(self, ids):
+        return self.lm_head(self.text(ids))
+
+
+def canonical(name):
+    for a, b in (("model.language_model.", "model."), ("language_model.model.", "model."),
+                 ("language_model.lm_head.", "lm_head.")):
+        if name.startswith(a):
+            return b + name[len(a):]
+    return name
+
+
+def load(folder, dtype=torch.float32):
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    c = text_config(cfg)
+    mt = c["model_type"]
+    if mt not in DENSE:
+        raise ValueError(f"the dense reference does not cover {mt}")
+    raw = load_safetensors(folder)
+    # transformers >= 4.52 puts the language model of *ForConditionalGeneration classes under
+    # model.language_model, whatever the file's names.
+    wrapped = (cfg.get("architectures") or [""])[0].endswith("ForConditionalGeneration")
+    w = {}
+    for k, v in raw.items():
+        if k.endswith("_scale_inv"):
+            continue
+        if k + "_scale_inv" in raw:  # FP8 block weights: dequantize (ARCHITECTURES.md §1.11)
+            s = raw[k + "_scale_inv"]
+            bo = -(-v.shape[0] // s.shape[0])
+            bi = -(-v.shape[1] // s.shape[1])
+            v = v * s.repeat_interleave(bo, 0)[:v.shape[0]].repeat_interleave(bi, 1)[:, :v.shape[1]]
+        n = canonical(k)
+        if n.startswith(("model.", "lm_head.")) and not n.startswith("model.visual"):
+            w[n] = v
+    m = ForCausalLM(c, mt, wrapped)
+    if "lm_head.weight" not in w:  # tied: ARCHITECTURES.md §1.1
+        w["lm_head.weight"] = w["model.embed_tokens.weight"]
+    state = {("text." + k[len("model."):] if k.startswith("model.") else k): v for k, v in w.items()}
+    missing, unexpected = m.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("model.")]
+    if missing or unexpected:
+        raise ValueError(f"missing {missing}, unexpected {unexpected}")
+    m = m.to(dtype).eval()
+    m.mt, m.config = mt, c
+    m.prefix = "model.language_model" if wrapped else "model"
+    return m

@@ -1,0 +1,149 @@
+"""Per-tap activation statistics computed in float64 from the reference model's own activations,
+collected with real forward hooks and pre-hooks at the tap points (DESIGN.md §4, §7).
+
+Tap names follow maxact's convention: the Hugging Face module path, ':in' for a Linear's input,
+':resid_mid' for the residual stream between the two sub-blocks, ':k_cache' / ':v_cache' for what
+a KV cache stores (HF's Cache.update arguments). Per-head tensors are flattened to
+[tokens, heads * head_dim].
+"""
+import numpy as np
+import torch
+
+
+class Recorder:
+    def __init__(self):
+        self.rows = {}  # tap -> list of [T, C] float64 arrays
+        self.current = None  # (sample, ids) of the sequence being run
+
+    def put(self, name, t):
+        if isinstance(t, tuple):
+            t = t[0]
+        T = len(self.current[1])
+        a = t.detach().to(torch.float64).reshape(T, -1).numpy().copy()
+        self.rows.setdefault(name, []).append((self.current[0], a))
+
+
+def attach(model):
+    """Registers hooks on model (hf_dense.ForCausalLM); returns the Recorder."""
+    rec = Recorder()
+    P = model.prefix
+    text = model.text
+
+    def out_hook(name):
+        return lambda mod, inp, out: rec.put(name, out)
+
+    def in_hook(name):
+        return lambda mod, inp: rec.put(name, inp[0])
+
+    text.embed_tokens.register_forward_hook(out_hook(P + ".embed_tokens"))
+    text.norm.register_forward_hook(out_hook(P + ".norm"))
+    for i, layer in enumerate(text.layers):
+        L = f"{P}.layers.{i}"
+        layer.register_forward_hook(out_hook(L))
+        layer.input_layernorm.register_forward_hook(out_hook(L + ".input_layernorm"))
+        layer.post_attention_layernorm.register_forward_hook(out_hook(L + ".post_attention_layernorm"))
+        a = layer.self_attn
+        a.register_forward_hook(out_hook(L + ".self_attn"))
+        a.o_proj.register_forward_pre_hook(in_hook(L + ".self_attn.o_proj:in"))
+        for n in ("q_proj", "k_proj", "v_proj", "qkv_proj", "q_norm", "k_norm"):
+            if hasattr(a, n):
+                getattr(a, n).register_forward_hook(out_hook(f"{L}.self_attn.{n}"))
+
+        def cache(k, v, L=L):
+            # k, v: [heads, T, hd] -> [T, heads * hd]
+            rec.put(L + ".self_attn:k_cache", k.transpose(0, 1))
+            rec.put(L + ".self_attn:v_cache", v.transpose(0, 1))
+        a.cache = cache
+        if layer.sandwich:
+            layer.pre_feedforward_layernorm.register_forward_pre_hook(in_hook(L + ":resid_mid"))
+            layer.pre_feedforward_layernorm.register_forward_hook(out_hook(L + ".pre_feedforward_layernorm"))
+            layer.post_feedforward_layernorm.register_forward_hook(out_hook(L + ".post_feedforward_layernorm"))
+        else:
+            layer.post_attention_layernorm.register_forward_pre_hook(in_hook(L + ":resid_mid"))
+        m = layer.mlp
+        m.register_forward_hook(out_hook(L + ".mlp"))
+        m.down_proj.register_forward_pre_hook(in_hook(L + ".mlp.down_proj:in"))
+        for n in ("gate_proj", "up_proj", "gate_up_proj"):
+            if hasattr(m, n):
+                getattr(m, n).register_forward_hook(out_hook(f"{L}.mlp.{n}"))
+    return rec
+
+
+_last = {}
+
+
+def run(model, sequences, dtype):
+    """sequences: [(sample index, [ids])]. Returns {tap: stats dict}."""
+    rec = attach(model)
+    with torch.no_grad():
+        for sample, ids in sequences:
+            rec.current = (sample, ids)
+            model.text(torch.tensor(ids, dtype=torch.long))
+    _last.clear()
+    _last.update(rec.rows)
+    return {name: stats(parts, sequences) for name, parts in rec.rows.items()}
+
+
+def value_at(tap, loc):
+    """The reference's activation at (sample, position, channel) of the last run, or None."""
+    sample, position, channel = loc
+    for s, a in _last.get(tap, []):
+        if s == sample and 0 <= position < len(a) and 0 <= channel < a.shape[1]:
+            return float(a[position, channel])
+    return None
+
+
+def stats(parts, sequences, topk=100):
+    ids_of = dict(sequences)
+    X = np.concatenate([a for _, a in parts])
+    samples = np.concatenate([np.full(len(a), s) for s, a in parts])
+    positions = np.concatenate([np.arange(len(a)) for _, a in parts])
+    tokens = np.concatenate([np.array(ids_of[s]) for s, _ in parts])
+    T, C = X.shape
+    finite = np.isfinite(X)
+    v = X[finite]
+    A = np.abs(np.where(finite, X, 0.0))
+
+    def loc(flat):
+        r, ch = divmod(int(flat), C)
+        return {"sample": int(samples[r]), "position": int(positions[r]), "token": int(tokens[r]),
+                "channel": ch, "value": float(X[r, ch])}
+
+    # Rows are in (sample, position) order and channels ascending, so the first flat index of an
+    # extreme is the earliest location: maxact's tie rule.
+    Xmax = np.where(finite, X, -np.inf)
+    Xmin = np.where(finite, X, np.inf)
+    order = np.lexsort((np.arange(T * C), -A.reshape(-1)))[:topk]
+    med = []
+    massive_values = massive_tokens = 0
+    for r in range(T):
+        a = np.abs(X[r][finite[r]])
+        if len(a) == 0:
+            continue
+        m = np.sort(a)[len(a) // 2]
+        hit = (a > 100) & (a > 1000 * m)
+        massive_values += int(hit.sum())
+        massive_tokens += int(hit.any())
+        med.append(m)
+    return {
+        "count": int(v.size),
+        "sum": float(v.sum()),
+        "sum_sq": float((v * v).sum()),
+        "sum_abs": float(np.abs(v).sum()),
+        "max": loc(np.argmax(Xmax)),
+        "min": loc(np.argmin(Xmin)),
+        "channel_absmax": A.max(axis=0).tolist(),
+        "channel_sum_sq": (np.where(finite, X, 0.0) ** 2).sum(axis=0).tolist(),
+        "top": [loc(i) for i in order],
+        "q50_lo": float(np.quantile(np.abs(v), 0.5, method="lower")) if v.size else 0.0,
+        "q50_hi": float(np.quantile(np.abs(v), 0.5, method="higher")) if v.size else 0.0,
+        "q99_lo": float(np.quantile(np.abs(v), 0.99, method="lower")) if v.size else 0.0,
+        "q99_hi": float(np.quantile(np.abs(v), 0.99, method="higher")) if v.size else 0.0,
+        "massive_values": massive_values,
+        "massive_tokens": massive_tokens,
+        "over_fp16": int((np.abs(v) > 65504).sum()),
+        "over_fp8": int((np.abs(v) > 448).sum()),
+        "nan": int(np.isnan(X).sum()),
+        "inf": int(np.isinf(X).sum()),
+        "tokens": T,
+    }

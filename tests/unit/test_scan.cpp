@@ -1,0 +1,191 @@
+// The scan engine's own guarantees: bitwise-identical statistics for any thread count, window
+// size and chunking; non-finite values located instead of crashing; tap naming and selection;
+// bad token ids refused. Numerical agreement with Hugging Face semantics is checked against the
+// PyTorch reference (tests/reference/compare_scan.py).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "maxact/model.h"
+#include "maxact/scan.h"
+#include "test_util.h"
+
+namespace maxact {
+namespace {
+
+std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<TokenSequence> out;
+  for (int i = 0; i < n; ++i) {
+    TokenSequence s;
+    s.sample = static_cast<std::size_t>(i);
+    const int len = 1 + static_cast<int>(rng() % static_cast<unsigned>(max_len));
+    for (int p = 0; p < len; ++p) s.ids.push_back(static_cast<int32_t>(rng() % vocab));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void expect_identical(const ScanResult& a, const ScanResult& b) {
+  ASSERT_EQ(a.taps.size(), b.taps.size());
+  for (std::size_t i = 0; i < a.taps.size(); ++i) {
+    EXPECT_EQ(a.taps[i].name, b.taps[i].name);
+    const bool same = a.stats[i] == b.stats[i];
+    EXPECT_TRUE(same) << a.taps[i].name;
+    if (!same) {
+      const auto x = a.stats[i].to_json(), y = b.stats[i].to_json();
+      for (const auto& [k, v] : x.items()) {
+        EXPECT_EQ(v, y[k]) << a.taps[i].name << " differs in " << k;
+        if (v != y[k]) break;
+      }
+      return;  // the first differing tap is enough to see what went wrong
+    }
+  }
+}
+
+class ScanDeterminism : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ScanDeterminism, ThreadsWindowsAndChunksDoNotChangeABit) {
+  const Model m = Model::open_dir(test::fixture(GetParam()));
+  // Long enough for the fixtures' sliding windows (32) and several query tiles.
+  const auto seqs = random_sequences(9, 300, 256, 7);
+  for (Precision p : {Precision::kFp32, Precision::kBf16}) {
+    ScanOptions o;
+    o.precision = p;
+    o.threads = 1;
+    o.window_tokens = 1 << 20;
+    const ScanResult base = scan(m, seqs, o);
+    ASSERT_GT(base.taps.size(), 10u);
+    o.threads = 2;
+    o.window_tokens = 200;
+    o.chunk_rows = 37;
+    expect_identical(base, scan(m, seqs, o));
+    o.threads = 3;
+    o.window_tokens = 1;  // one sequence per window
+    o.chunk_rows = 4096;
+    expect_identical(base, scan(m, seqs, o));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ScanDeterminism,
+                         ::testing::Values("llama", "gemma3", "phi3", "qwen3_fp8"));
+
+TEST(Scan, NanInAWeightIsCountedAndLocated) {
+  test::TempDir dir;
+  const auto src = test::fixture("llama_f32");
+  for (const auto& e : std::filesystem::directory_iterator(src)) {
+    std::filesystem::copy_file(e.path(), dir / e.path().filename().string());
+  }
+  uint64_t offset = 0;
+  {
+    const Model m = Model::open_dir(dir.path());
+    const TensorView* t = m.find("model.layers.1.mlp.up_proj.weight")->tensor;
+    ASSERT_EQ(t->dtype, DType::kF32);
+    offset = t->file_offset + 4 * 5;  // row 0, column 5
+  }
+  {
+    std::fstream f(dir / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    const float nan = std::nanf("");
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.write(reinterpret_cast<const char*>(&nan), 4);
+  }
+  const Model m = Model::open_dir(dir.path());
+  const auto seqs = random_sequences(3, 20, 256, 1);
+  const ScanResult r = scan(m, seqs, ScanOptions{});
+  bool seen_up = false, seen_layer0 = false;
+  for (std::size_t i = 0; i < r.taps.size(); ++i) {
+    const auto& n = r.taps[i].name;
+    const auto j = r.stats[i].to_json();
+    if (n == "model.layers.1.mlp.up_proj") {
+      seen_up = true;
+      // Every token's up-projection channel 0 is NaN.
+      EXPECT_EQ(r.stats[i].nan_count(), static_cast<uint64_t>(r.tokens));
+      EXPECT_EQ(j["nan"]["first"]["sample"], 0);
+      EXPECT_EQ(j["nan"]["first"]["position"], 0);
+      EXPECT_EQ(j["nan"]["first"]["channel"], 0);
+    }
+    if (n == "model.layers.0") {
+      seen_layer0 = true;
+      EXPECT_EQ(r.stats[i].nan_count(), 0u);
+    }
+  }
+  EXPECT_TRUE(seen_up && seen_layer0);
+}
+
+TEST(Scan, TapNamesFollowTheModulePaths) {
+  auto names = [](const std::string& fx) {
+    std::vector<std::string> out;
+    for (const auto& t : model_taps(Model::open_dir(test::fixture(fx)).spec())) {
+      out.push_back(t.name);
+    }
+    return out;
+  };
+  auto has = [](const std::vector<std::string>& v, const std::string& n) {
+    return std::find(v.begin(), v.end(), n) != v.end();
+  };
+  const auto llama = names("llama");
+  EXPECT_EQ(llama.front(), "model.embed_tokens");
+  EXPECT_EQ(llama.back(), "model.norm");
+  for (const char* n :
+       {"model.layers.0.input_layernorm", "model.layers.0.self_attn.q_proj",
+        "model.layers.0.self_attn:k_cache", "model.layers.0.self_attn.o_proj:in",
+        "model.layers.0.self_attn", "model.layers.0:resid_mid", "model.layers.1.mlp.down_proj:in",
+        "model.layers.1.mlp", "model.layers.1"}) {
+    EXPECT_TRUE(has(llama, n)) << n;
+  }
+  EXPECT_FALSE(has(llama, "model.layers.0.pre_feedforward_layernorm"));
+  const auto phi3 = names("phi3");
+  EXPECT_TRUE(has(phi3, "model.layers.0.self_attn.qkv_proj"));
+  EXPECT_TRUE(has(phi3, "model.layers.0.mlp.gate_up_proj"));
+  EXPECT_FALSE(has(phi3, "model.layers.0.self_attn.q_proj"));
+  const auto g3 = names("gemma3_wrapped");
+  EXPECT_TRUE(has(g3, "model.language_model.layers.5.post_feedforward_layernorm"));
+  EXPECT_TRUE(has(g3, "model.language_model.layers.5.self_attn.k_norm"));
+}
+
+TEST(Scan, TapSelectionByGlobOverBothNamings) {
+  const Model m = Model::open_dir(test::fixture("llama"));
+  const auto seqs = random_sequences(2, 10, 256, 3);
+  ScanOptions o;
+  o.taps = {"layer_*_hidden", "*.mlp.down_proj:in"};
+  const ScanResult r = scan(m, seqs, o);
+  std::vector<std::string> got;
+  for (const auto& t : r.taps) got.push_back(t.name);
+  EXPECT_EQ(got, (std::vector<std::string>{"model.layers.0.mlp.down_proj:in", "model.layers.0",
+                                           "model.layers.1.mlp.down_proj:in", "model.layers.1"}));
+}
+
+TEST(Scan, GlobMatching) {
+  EXPECT_TRUE(glob_match("*", ""));
+  EXPECT_TRUE(glob_match("model.layers.*.mlp", "model.layers.12.mlp"));
+  EXPECT_FALSE(glob_match("model.layers.*.mlp", "model.layers.12.mlp.down_proj"));
+  EXPECT_TRUE(glob_match("layer_?_hidden", "layer_3_hidden"));
+  EXPECT_FALSE(glob_match("layer_?_hidden", "layer_13_hidden"));
+  EXPECT_TRUE(glob_match("layer_[0-2]_*", "layer_2_mlp_output"));
+  EXPECT_FALSE(glob_match("layer_[!0-2]_*", "layer_2_mlp_output"));
+  EXPECT_TRUE(glob_match("*:in", "model.layers.0.self_attn.o_proj:in"));
+  EXPECT_TRUE(glob_match("a*b*c", "aXXbYYbZc"));
+  EXPECT_FALSE(glob_match("a*b*c", "aXXbYYbZ"));
+}
+
+TEST(Scan, TokenIdOutsideTheEmbeddingIsAnError) {
+  const Model m = Model::open_dir(test::fixture("llama"));
+  std::vector<TokenSequence> seqs(1);
+  seqs[0].sample = 4;
+  seqs[0].ids = {1, 2, 256};
+  test::expect_error([&] { scan(m, seqs, ScanOptions{}); }, ErrorCode::kCorpus,
+                     {"sample 4", "position 2", "token id 256", "256 rows"});
+}
+
+TEST(Scan, FamiliesWithoutAnEngineAreRefused) {
+  const Model m = Model::open_dir(test::fixture("mixtral"));
+  EXPECT_FALSE(engine_supports(m.spec()));
+  test::expect_error([&] { scan(m, random_sequences(1, 4, 256, 1), ScanOptions{}); },
+                     ErrorCode::kUnsupported, {"mixtral"});
+}
+
+}  // namespace
+}  // namespace maxact
