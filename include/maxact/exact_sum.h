@@ -23,6 +23,10 @@ class ExactSum {
   void add_abs(float x);     // += |x|
   void add_square(float x);  // += x * x (exact: the square of an fp32 fits in 48 bits)
   void merge(const ExactSum& o);
+  // For hot loops that decompose values themselves: adds v at bucket b (scale 2^(b + kMinExp),
+  // or 2^(2(b + kMinExp)) for squares; call mark_squares() once for those).
+  void add_to_bucket(int b, int128 v) { b_[static_cast<std::size_t>(b)] += v; }
+  void mark_squares() { squares_ = true; }
   // The exact total rounded to the nearest double (ties to even); +-inf if out of range.
   double value() const;
   bool operator==(const ExactSum& o) const;

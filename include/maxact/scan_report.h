@@ -23,6 +23,10 @@ struct ScanMeta {
   nlohmann::json options;  // the options as given
   TapNames names = TapNames::kHf;
   std::function<std::string(int32_t)> token_text;  // empty when no tokenizer
+  // The study's header fields (--format study).
+  std::string model_name, data_path;
+  int num_layers = 0, hidden_size = 0;
+  int64_t num_samples = 0, max_seq_len = 0;
 };
 
 // The maximum of |x| over the study's components (embedding, hidden, attention, MLP, final
@@ -39,5 +43,13 @@ std::string reported_name(const TapInfo& t, TapNames names);
 nlohmann::json scan_report_json(const ScanResult& r, const ScanMeta& meta);
 std::string scan_report_csv(const ScanResult& r, TapNames names);
 std::string scan_summary_text(const ScanResult& r, const ScanMeta& meta);
+
+// The study's two files, field for field (STUDY.md; names, order and types as its
+// `<model>_activation_stats.json` and `<model>_top5_stats.json`), from the taps that have study
+// names. The per-component std is the population standard deviation.
+// Keys keep the study's order (ordered_json), so the files diff line by line against published
+// ones.
+nlohmann::ordered_json study_activation_stats(const ScanResult& r, const ScanMeta& meta);
+nlohmann::ordered_json study_top5_stats(const ScanResult& r, const ScanMeta& meta);
 
 }  // namespace maxact

@@ -4,6 +4,7 @@
 // shards gives bitwise identical results.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -60,6 +61,10 @@ class TopK {
  public:
   explicit TopK(std::size_t k = 100) : k_(k) {}
   void add(float value, const Location& loc);
+  // False when no value with this |x| could enter (the heap is full of larger ones).
+  bool could_take(float abs_value) const {
+    return heap_.size() < k_ || (k_ > 0 && abs_value >= std::fabs(heap_.front().value));
+  }
   void merge(const TopK& o);
   // Largest first.
   std::vector<Located> sorted() const;
@@ -111,6 +116,9 @@ class TapStats {
   nlohmann::json to_json() const;
 
  private:
+  void add_row_general(const float* x, Location loc);  // any row (NaN / Inf handled)
+  void add_row_finite(const float* x, Location loc, float row_max, float row_min, float row_absmax);
+  void massive_check(const float* x, Location loc, float row_absmax, std::size_t finite);
   int64_t channels_;
   TapStatsOptions opt_;
   uint64_t count_ = 0;  // finite values

@@ -135,6 +135,13 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
     win.tokens = wdw.tokens;
     win.rope_tables = static_cast<int>(spec.rope.size());
     win.locs.reserve(static_cast<std::size_t>(wdw.tokens));
+    // Grow every RoPE table the window needs first: growing replaces a table, so pointers are
+    // taken only once no table will change during this window.
+    for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
+      for (int t = 0; t < win.rope_tables; ++t) {
+        ropes.get(t, static_cast<int64_t>(seqs[i].ids.size()));
+      }
+    }
     for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
       const TokenSequence& s = seqs[i];
       const auto len = static_cast<int64_t>(s.ids.size());

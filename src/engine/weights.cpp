@@ -53,8 +53,8 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
     w.post_ff_norm = get("post_feedforward_layernorm.weight");
   }
   const int64_t nq = int64_t{a.num_heads} * a.head_dim, nkv = int64_t{a.num_kv_heads} * a.head_dim;
-  auto pack = [](const std::vector<float>& m, int64_t in) {
-    return pack_weight(m.data(), static_cast<int64_t>(m.size()) / in, in);
+  auto pack = [](const std::vector<float>& mat, int64_t in) {
+    return pack_weight(mat.data(), static_cast<int64_t>(mat.size()) / in, in);
   };
   const int64_t H = s.hidden_size;
   const int64_t I = s.layers[static_cast<std::size_t>(layer)].intermediate;

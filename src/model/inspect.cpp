@@ -1,4 +1,5 @@
 #include "maxact/inspect.h"
+#include "maxact/scan.h"
 
 #include <fmt/format.h>
 
@@ -33,10 +34,10 @@ ParamCounts count_params(const ModelSpec& s) {
   return c;
 }
 
-ScanSupport scan_support(const ModelSpec&) {
-  return {false,
-          "the forward pass is not implemented yet (maxact currently reads and checks "
-          "checkpoints only)"};
+ScanSupport scan_support(const ModelSpec& s) {
+  if (engine_supports(s)) return {true, "fp32 and bf16"};
+  return {false, "the forward pass of " + std::string(family_name(s.family)) +
+                     " models (MoE / hybrid layers) is not implemented yet"};
 }
 
 namespace {

@@ -171,63 +171,164 @@ void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at
   scratch_.resize(C);
   for (int64_t r = 0; r < rows; ++r) {
     const float* x = data + static_cast<std::size_t>(r) * stride;
-    Location loc = rows_at[r];
-    float row_absmax = 0.0f;
-    std::size_t finite = 0;
+    // A first pass decides the path: rows of finite values (nearly all) take the fast one, which
+    // leaves exactly the state the general one would.
+    float hi = -std::numeric_limits<float>::infinity(), lo = -hi, amax = 0.0f;
+    uint32_t special = 0;
     for (std::size_t c = 0; c < C; ++c) {
       const float v = x[c];
-      loc.channel = static_cast<int32_t>(c);
-      if (!std::isfinite(v)) {
-        if (std::isnan(v)) {
-          ++nan_;
-          keep_first(first_nan_, loc);
-        } else {
-          ++inf_;
-          keep_first(first_inf_, loc);
-        }
-        continue;
-      }
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      special |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+      hi = v > hi ? v : hi;
+      lo = v < lo ? v : lo;
       const float a = std::fabs(v);
-      ++count_;
-      sum_.add(v);
-      sumabs_.add_abs(v);
-      sumsq_.add_square(v);
-      keep_extreme(max_, v, loc, true);
-      keep_extreme(min_, v, loc, false);
-      hist_.add(a);
-      top_.add(v, loc);
-      if (a > chan_absmax_[c]) chan_absmax_[c] = a;
-      const double sq = static_cast<double>(v) * v * kFixedScale;
-      if (sq < kFixedLimit) {
-        chan_sumsq_[c] += static_cast<int128>(std::nearbyint(sq));
-      } else {
-        ++chan_sumsq_saturated_;
-      }
-      if (a > 65504.0f) ++over_fp16_;
-      if (a > 448.0f) ++over_fp8_;
-      if (a > row_absmax) row_absmax = a;
-      scratch_[finite++] = a;
+      amax = a > amax ? a : amax;
     }
-    // Per-token median |a| over the finite channels (the upper median for even counts).
-    ++tokens_;
-    if (finite == 0) continue;
-    token_max_hist_.add(row_absmax);
-    if (row_absmax <= opt_.massive_abs) continue;
-    auto mid = scratch_.begin() + static_cast<std::ptrdiff_t>(finite / 2);
-    std::nth_element(scratch_.begin(), mid, scratch_.begin() + static_cast<std::ptrdiff_t>(finite));
-    const double median = *mid;
-    bool any = false;
+    if (special != 0 || C == 0) {
+      add_row_general(x, rows_at[r]);
+    } else {
+      add_row_finite(x, rows_at[r], hi, lo, amax);
+    }
+  }
+}
+
+void TapStats::add_row_general(const float* x, Location loc) {
+  const auto C = static_cast<std::size_t>(channels_);
+  float row_absmax = 0.0f;
+  std::size_t finite = 0;
+  for (std::size_t c = 0; c < C; ++c) {
+    const float v = x[c];
+    loc.channel = static_cast<int32_t>(c);
+    if (!std::isfinite(v)) {
+      if (std::isnan(v)) {
+        ++nan_;
+        keep_first(first_nan_, loc);
+      } else {
+        ++inf_;
+        keep_first(first_inf_, loc);
+      }
+      continue;
+    }
+    const float a = std::fabs(v);
+    ++count_;
+    sum_.add(v);
+    sumabs_.add_abs(v);
+    sumsq_.add_square(v);
+    keep_extreme(max_, v, loc, true);
+    keep_extreme(min_, v, loc, false);
+    hist_.add(a);
+    top_.add(v, loc);
+    if (a > chan_absmax_[c]) chan_absmax_[c] = a;
+    const double sq = static_cast<double>(v) * v * kFixedScale;
+    if (sq < kFixedLimit) {
+      chan_sumsq_[c] += static_cast<int128>(std::nearbyint(sq));
+    } else {
+      ++chan_sumsq_saturated_;
+    }
+    if (a > 65504.0f) ++over_fp16_;
+    if (a > 448.0f) ++over_fp8_;
+    if (a > row_absmax) row_absmax = a;
+    scratch_[finite++] = a;
+  }
+  ++tokens_;
+  if (finite == 0) return;
+  token_max_hist_.add(row_absmax);
+  massive_check(x, loc, row_absmax, finite);
+}
+
+namespace {
+// nearbyint for 0 <= x < 2^52 without a libm call: adding 2^52 leaves no fraction bits, and the
+// addition rounds to nearest, ties to even, exactly as nearbyint does in the default mode.
+inline double round_nonneg(double x) {
+  constexpr double k = 4503599627370496.0;  // 2^52
+  return x < k ? (x + k) - k : x;
+}
+}  // namespace
+
+void TapStats::add_row_finite(const float* x, Location loc, float row_max, float row_min,
+                              float row_absmax) {
+  const auto C = static_cast<std::size_t>(channels_);
+  count_ += C;
+  // Extremes: only rows that can change them look for the first position of their extreme.
+  if (!max_.loc.valid() || row_max >= max_.value) {
+    std::size_t c = 0;
+    while (x[c] != row_max) ++c;
+    loc.channel = static_cast<int32_t>(c);
+    keep_extreme(max_, row_max, loc, true);
+  }
+  if (!min_.loc.valid() || row_min <= min_.value) {
+    std::size_t c = 0;
+    while (x[c] != row_min) ++c;
+    loc.channel = static_cast<int32_t>(c);
+    keep_extreme(min_, row_min, loc, false);
+  }
+  sumsq_.mark_squares();
+  for (std::size_t c = 0; c < C; ++c) {
+    const float v = x[c];
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    // v = m * 2^e as ExactSum::add decomposes it: bucket max(biased, 1) - 1.
+    const auto biased = static_cast<int>((bits >> 23) & 0xFF);
+    auto mant = static_cast<int32_t>(bits & 0x7FFFFF);
+    if (biased != 0) mant |= 0x800000;
+    const int bucket = biased != 0 ? biased - 1 : 0;
+    sum_.add_to_bucket(bucket, (bits >> 31) != 0 ? -mant : mant);
+    sumabs_.add_to_bucket(bucket, mant);
+    sumsq_.add_to_bucket(bucket, static_cast<int64_t>(mant) * mant);
+    const float a = std::fabs(v);
+    hist_.add(a);
+    if (a > chan_absmax_[c]) chan_absmax_[c] = a;
+    const double sq = static_cast<double>(v) * v * kFixedScale;
+    if (sq < kFixedLimit) {
+      const double q = round_nonneg(sq);
+      chan_sumsq_[c] +=
+          q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q)) : static_cast<int128>(q);
+    } else {
+      ++chan_sumsq_saturated_;
+    }
+  }
+  if (top_.could_take(row_absmax)) {
+    for (std::size_t c = 0; c < C; ++c) {
+      if (!top_.could_take(std::fabs(x[c]))) continue;
+      loc.channel = static_cast<int32_t>(c);
+      top_.add(x[c], loc);
+    }
+  }
+  if (row_absmax > 448.0f) {
     for (std::size_t c = 0; c < C; ++c) {
       const float a = std::fabs(x[c]);
-      if (std::isfinite(a) && a > opt_.massive_abs && a > opt_.massive_ratio * median) {
-        ++massive_values_;
-        any = true;
-        loc.channel = static_cast<int32_t>(c);
-        massive_.add(x[c], loc);
-      }
+      over_fp16_ += a > 65504.0f;
+      over_fp8_ += a > 448.0f;
     }
-    massive_tokens_ += any;
   }
+  ++tokens_;
+  token_max_hist_.add(row_absmax);
+  if (row_absmax > opt_.massive_abs) {
+    for (std::size_t c = 0; c < C; ++c) scratch_[c] = std::fabs(x[c]);
+    massive_check(x, loc, row_absmax, C);
+  }
+}
+
+// Per-token median |a| over the finite channels (the upper median for even counts), then Sun et
+// al.'s criterion. scratch_ holds the row's finite |a| values.
+void TapStats::massive_check(const float* x, Location loc, float row_absmax, std::size_t finite) {
+  const auto C = static_cast<std::size_t>(channels_);
+  if (row_absmax <= opt_.massive_abs) return;
+  auto mid = scratch_.begin() + static_cast<std::ptrdiff_t>(finite / 2);
+  std::nth_element(scratch_.begin(), mid, scratch_.begin() + static_cast<std::ptrdiff_t>(finite));
+  const double median = *mid;
+  bool any = false;
+  for (std::size_t c = 0; c < C; ++c) {
+    const float a = std::fabs(x[c]);
+    if (std::isfinite(a) && a > opt_.massive_abs && a > opt_.massive_ratio * median) {
+      ++massive_values_;
+      any = true;
+      loc.channel = static_cast<int32_t>(c);
+      massive_.add(x[c], loc);
+    }
+  }
+  massive_tokens_ += any;
 }
 
 void TapStats::merge(const TapStats& o) {

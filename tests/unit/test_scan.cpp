@@ -189,3 +189,29 @@ TEST(Scan, FamiliesWithoutAnEngineAreRefused) {
 
 }  // namespace
 }  // namespace maxact
+
+namespace maxact {
+namespace {
+
+// A long sequence after a short one in the same window grows the RoPE table; the short one must
+// still read a live table (this once read freed memory).
+TEST(Scan, RopeTablesGrowInsideAWindow) {
+  const Model m = Model::open_dir(test::fixture("gemma3"));
+  std::vector<TokenSequence> seqs(3);
+  std::mt19937 rng(5);
+  const int lens[] = {3, 700, 5};
+  for (int i = 0; i < 3; ++i) {
+    seqs[static_cast<std::size_t>(i)].sample = static_cast<std::size_t>(i);
+    for (int p = 0; p < lens[i]; ++p) {
+      seqs[static_cast<std::size_t>(i)].ids.push_back(static_cast<int32_t>(rng() % 256));
+    }
+  }
+  ScanOptions one_window;
+  one_window.window_tokens = 1 << 20;
+  ScanOptions per_sequence;
+  per_sequence.window_tokens = 1;
+  expect_identical(scan(m, seqs, one_window), scan(m, seqs, per_sequence));
+}
+
+}  // namespace
+}  // namespace maxact

@@ -63,7 +63,13 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
   s->add_option("--topk", a.topk, "Largest |x| kept per tap, with locations")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  s->add_option("-o,--output", a.output, "Write the JSON report here");
+  s->add_option("--format", a.format,
+                "json: maxact's report (docs/SCAN_JSON.md); study: the study's "
+                "<model>_activation_stats.json and <model>_top5_stats.json into the -o folder")
+      ->check(CLI::IsMember({"json", "study"}))
+      ->capture_default_str();
+  s->add_option("-o,--output", a.output,
+                "Write the JSON report here (a folder with --format study)");
   s->add_option("--csv", a.csv, "Write per-tap scalars as CSV here");
   s->add_flag("-q,--quiet", a.quiet, "No progress output");
   return s;
@@ -110,8 +116,8 @@ class Progress {
       // Quiet lines when stderr is a log: at most one per 10 s, and the last.
       last_ = p.seconds;
       std::fprintf(stderr, "maxact: %lld/%lld tokens (%.1f%%), %.0f tok/s, ETA %.0f s\n",
-                   static_cast<long long>(p.tokens_done), static_cast<long long>(p.tokens_total),
-                   frac * 100, rate, eta);
+                   static_cast<long long>(done), static_cast<long long>(p.tokens_total), frac * 100,
+                   rate, eta);
     }
   }
 
@@ -127,7 +133,18 @@ class Progress {
 
 }  // namespace
 
+// The study names its files after the model folder ("Qwen2.5-1.5B").
+std::string model_name(const std::string& arg) {
+  std::string s = arg.substr(0, arg.find('@'));
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  const std::string name = std::filesystem::path(s).filename().string();
+  return name.empty() ? "model" : name;
+}
+
 int run_scan(const ScanArgs& a) {
+  if (a.format == "study" && a.output.empty()) {
+    throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its two files");
+  }
   const Model model = Model::open(a.model);
   if (!engine_supports(model.spec())) {
     throw Error(ErrorCode::kUnsupported,
@@ -186,6 +203,12 @@ int run_scan(const ScanArgs& a) {
   meta.family = std::string(family_name(model.spec().family));
   meta.architecture = model.spec().architecture;
   meta.names = a.names == "study" ? TapNames::kStudy : TapNames::kHf;
+  meta.model_name = model_name(a.model);
+  meta.data_path = corpus.origin;
+  meta.num_layers = model.spec().num_layers;
+  meta.hidden_size = model.spec().hidden_size;
+  meta.num_samples = static_cast<int64_t>(picked.size());
+  meta.max_seq_len = so.max_seq_len;
   if (tok) meta.token_text = [&](int32_t id) { return tok->id_to_token(id).value_or(""); };
   Corpus sel;
   sel.origin = corpus.origin;
@@ -221,7 +244,18 @@ int run_scan(const ScanArgs& a) {
       "\n";
   const std::string csv = a.csv.empty() ? std::string() : scan_report_csv(res, meta.names);
   const std::string summary = scan_summary_text(res, meta);
-  if (!a.output.empty()) write_file(a.output, json);
+  if (a.format == "study") {
+    const std::string act = study_activation_stats(res, meta).dump(2) + "\n";
+    const std::string top = study_top5_stats(res, meta).dump(2) + "\n";
+    std::error_code ec;
+    std::filesystem::create_directories(a.output, ec);
+    if (ec) throw Error(ErrorCode::kIo, a.output + ": " + ec.message());
+    const auto dir = std::filesystem::path(a.output);
+    write_file((dir / (meta.model_name + "_activation_stats.json")).string(), act);
+    write_file((dir / (meta.model_name + "_top5_stats.json")).string(), top);
+  } else if (!a.output.empty()) {
+    write_file(a.output, json);
+  }
   if (!a.csv.empty()) write_file(a.csv, csv);
   std::fwrite(summary.data(), 1, summary.size(), stdout);
   return 0;

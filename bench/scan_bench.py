@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Benchmark: `maxact scan` (fp32, every tap, full statistics) against the project's PyTorch
+reference collecting the same statistics with forward hooks (tests/reference), same checkpoint and
+token ids, same run; plus peak RSS against depth (one layer + window, not the model).
+
+  bench/scan_bench.py [--maxact build-release/maxact] [--work /tmp/maxact-scan-bench]
+                      [--sequences 8] [--length 256] [--threads 0]
+
+The checkpoint is PERFORMANCE.md's anchor shape (hidden 1024, 16/8 heads, head_dim 64,
+intermediate 3072; vocabulary 32000), written by the fixture generator with --preset bench.
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed for maxact's run (PERFORMANCE.md); the kernel
+that ran is printed.
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+
+
+def gen(work, layers):
+    out = os.path.join(work, f"bench_L{layers}")
+    if not os.path.exists(os.path.join(out, "config.json")):
+        subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fixtures", "make_fixture.py"),
+                        "--family", "qwen3", "--preset", "bench", "--layers", str(layers),
+                        "--out", out], check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def run_maxact(a, model, ids_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    out = os.path.join(a.work, "scan.json")
+    t0 = time.time()
+    p = subprocess.Popen([a.maxact, "scan", model, "--corpus", ids_path, "--ids-native", "-q",
+                          "--max-seq-len", "0", "--threads", str(a.threads), "-o", out],
+                         stdout=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(p.pid, 0)  # this child's own peak RSS
+    p.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.time() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"maxact failed with status {p.returncode}")
+    run = json.load(open(out))["run"]
+    return run, wall, usage.ru_maxrss
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--maxact", default=os.path.join(ROOT, "build-release", "maxact"))
+    ap.add_argument("--work", default="/tmp/maxact-scan-bench")
+    ap.add_argument("--sequences", type=int, default=8)
+    ap.add_argument("--length", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=0)
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    r = random.Random(0)
+    seqs = [(i, [r.randrange(32000) for _ in range(a.length)]) for i in range(a.sequences)]
+    ids_path = os.path.join(a.work, "ids.jsonl")
+    with open(ids_path, "w") as f:
+        for _, ids in seqs:
+            f.write(json.dumps({"input_ids": ids}) + "\n")
+    tokens = a.sequences * a.length
+
+    model4 = gen(a.work, 4)
+    run, wall, rss = run_maxact(a, model4, ids_path)
+    m_tps = run["tokens_per_second"]
+    print(f"maxact   4 layers: {tokens} tokens in {run['seconds']:.2f} s scan "
+          f"({wall:.2f} s wall): {m_tps:.0f} tokens/s, {run['threads']} threads, peak RSS "
+          f"{rss / 1024:.0f} MiB")
+
+    import torch  # noqa: E402
+    import hf_dense  # noqa: E402
+    import tap_reference  # noqa: E402
+    torch.set_num_threads(max(1, a.threads or os.cpu_count()))
+    ref = hf_dense.load(model4, torch.float32)
+    t0 = time.time()
+    tap_reference.run(ref, seqs, torch.float32)
+    ref_s = time.time() - t0
+    print(f"PyTorch reference with hooks + float64 statistics: {tokens / ref_s:.0f} tokens/s "
+          f"({torch.get_num_threads()} threads)")
+    t0 = time.time()
+    with torch.no_grad():
+        for _, ids in seqs:
+            ref.text(torch.tensor(ids))
+    fwd_s = time.time() - t0
+    print(f"PyTorch forward alone (no hooks): {tokens / fwd_s:.0f} tokens/s")
+    print(f"ratio maxact / reference with hooks: {m_tps * ref_s / tokens:.1f}x; "
+          f"/ PyTorch forward alone: {m_tps * fwd_s / tokens:.1f}x")
+    del ref
+
+    model12 = gen(a.work, 12)
+    run12, _, rss12 = run_maxact(a, model12, ids_path)
+    size4 = sum(os.path.getsize(os.path.join(model4, f)) for f in os.listdir(model4))
+    size12 = sum(os.path.getsize(os.path.join(model12, f)) for f in os.listdir(model12))
+    print(f"maxact  12 layers: {run12['tokens_per_second']:.0f} tokens/s; peak RSS {rss12 / 1024:.0f} "
+          f"MiB for a {size12 / 2**20:.0f} MiB checkpoint (4 layers: {rss / 1024:.0f} MiB for "
+          f"{size4 / 2**20:.0f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
