@@ -95,6 +95,10 @@ class Checkpoint {
 void read_rows_f32(const TensorView& t, int64_t row_begin, int64_t row_end, float* out);
 std::vector<float> read_f32(const TensorView& t);
 
+// Drops the tensor's pages from this process's resident set once converted (they stay in the page
+// cache): a scan then holds one layer's weights, not every layer it has read.
+void release_pages(const TensorView& t);
+
 // Writes a safetensors file (tensors in the given order, data 8-byte aligned after the header).
 struct TensorData {
   std::string name;

@@ -117,7 +117,11 @@ class TapStats {
 
  private:
   void add_row_general(const float* x, Location loc);  // any row (NaN / Inf handled)
+  // Row-level statistics of a finite row (extremes, top-K, thresholds, per-token criterion).
   void add_row_finite(const float* x, Location loc, float row_max, float row_min, float row_absmax);
+  // Value-level statistics (exact sums, histogram, per-channel) of finite rows, channel-tiled so
+  // the per-channel state stays in cache while rows stream past.
+  void add_values_finite(const float* const* rows, std::size_t n);
   void massive_check(const float* x, Location loc, float row_absmax, std::size_t finite);
   int64_t channels_;
   TapStatsOptions opt_;
@@ -139,6 +143,7 @@ class TapStats {
   uint64_t nan_ = 0, inf_ = 0;
   Location first_nan_, first_inf_;
   std::vector<float> scratch_;
+  std::vector<const float*> finite_rows_;
 };
 
 }  // namespace maxact

@@ -27,6 +27,8 @@ std::vector<float> load_tensor(const Model& m, const std::string& name, const Ro
   } else {
     read_rows_f32(t, 0, t.rows(), out.data());
   }
+  release_pages(t);
+  if (b->scale_inv != nullptr) release_pages(*b->scale_inv);
   if (!keep_fp32) rd.apply(out.data(), static_cast<int64_t>(out.size()));
   return out;
 }

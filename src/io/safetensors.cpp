@@ -1,5 +1,8 @@
 #include "maxact/safetensors.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -395,6 +398,16 @@ void write_safetensors(const fs::path& path, const std::vector<TensorData>& tens
               static_cast<std::streamsize>(t.bytes.size()));
   }
   if (!out) throw Error(ErrorCode::kIo, path.string() + ": write failed");
+}
+
+void release_pages(const TensorView& t) {
+  if (t.data == nullptr || t.nbytes == 0) return;
+  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(t.data);
+  const uintptr_t lo = (begin + page - 1) / page * page, hi = (begin + t.nbytes) / page * page;
+  // Only whole pages inside the tensor: neighbours sharing a page keep theirs. Advice only: a
+  // failure changes nothing but memory use.
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
 }  // namespace maxact

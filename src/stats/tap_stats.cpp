@@ -189,8 +189,11 @@ void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at
       add_row_general(x, rows_at[r]);
     } else {
       add_row_finite(x, rows_at[r], hi, lo, amax);
+      finite_rows_.push_back(x);
     }
   }
+  add_values_finite(finite_rows_.data(), finite_rows_.size());
+  finite_rows_.clear();
 }
 
 void TapStats::add_row_general(const float* x, Location loc) {
@@ -249,7 +252,6 @@ inline double round_nonneg(double x) {
 void TapStats::add_row_finite(const float* x, Location loc, float row_max, float row_min,
                               float row_absmax) {
   const auto C = static_cast<std::size_t>(channels_);
-  count_ += C;
   // Extremes: only rows that can change them look for the first position of their extreme.
   if (!max_.loc.valid() || row_max >= max_.value) {
     std::size_t c = 0;
@@ -262,31 +264,6 @@ void TapStats::add_row_finite(const float* x, Location loc, float row_max, float
     while (x[c] != row_min) ++c;
     loc.channel = static_cast<int32_t>(c);
     keep_extreme(min_, row_min, loc, false);
-  }
-  sumsq_.mark_squares();
-  for (std::size_t c = 0; c < C; ++c) {
-    const float v = x[c];
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    // v = m * 2^e as ExactSum::add decomposes it: bucket max(biased, 1) - 1.
-    const auto biased = static_cast<int>((bits >> 23) & 0xFF);
-    auto mant = static_cast<int32_t>(bits & 0x7FFFFF);
-    if (biased != 0) mant |= 0x800000;
-    const int bucket = biased != 0 ? biased - 1 : 0;
-    sum_.add_to_bucket(bucket, (bits >> 31) != 0 ? -mant : mant);
-    sumabs_.add_to_bucket(bucket, mant);
-    sumsq_.add_to_bucket(bucket, static_cast<int64_t>(mant) * mant);
-    const float a = std::fabs(v);
-    hist_.add(a);
-    if (a > chan_absmax_[c]) chan_absmax_[c] = a;
-    const double sq = static_cast<double>(v) * v * kFixedScale;
-    if (sq < kFixedLimit) {
-      const double q = round_nonneg(sq);
-      chan_sumsq_[c] +=
-          q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q)) : static_cast<int128>(q);
-    } else {
-      ++chan_sumsq_saturated_;
-    }
   }
   if (top_.could_take(row_absmax)) {
     for (std::size_t c = 0; c < C; ++c) {
@@ -307,6 +284,44 @@ void TapStats::add_row_finite(const float* x, Location loc, float row_max, float
   if (row_absmax > opt_.massive_abs) {
     for (std::size_t c = 0; c < C; ++c) scratch_[c] = std::fabs(x[c]);
     massive_check(x, loc, row_absmax, C);
+  }
+}
+
+void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
+  if (n == 0) return;
+  const auto C = static_cast<std::size_t>(channels_);
+  count_ += n * C;
+  sumsq_.mark_squares();
+  constexpr std::size_t kTile = 256;  // channels whose state (20 bytes each) stays in L1
+  for (std::size_t c0 = 0; c0 < C; c0 += kTile) {
+    const std::size_t c1 = std::min(C, c0 + kTile);
+    for (std::size_t r = 0; r < n; ++r) {
+      const float* x = rows[r];
+      for (std::size_t c = c0; c < c1; ++c) {
+        const float v = x[c];
+        uint32_t bits;
+        std::memcpy(&bits, &v, 4);
+        // v = m * 2^e as ExactSum::add decomposes it: bucket max(biased, 1) - 1.
+        const auto biased = static_cast<int>((bits >> 23) & 0xFF);
+        auto mant = static_cast<int32_t>(bits & 0x7FFFFF);
+        if (biased != 0) mant |= 0x800000;
+        const int bucket = biased != 0 ? biased - 1 : 0;
+        sum_.add_to_bucket(bucket, (bits >> 31) != 0 ? -mant : mant);
+        sumabs_.add_to_bucket(bucket, mant);
+        sumsq_.add_to_bucket(bucket, static_cast<int64_t>(mant) * mant);
+        const float a = std::fabs(v);
+        hist_.add(a);
+        if (a > chan_absmax_[c]) chan_absmax_[c] = a;
+        const double sq = static_cast<double>(v) * v * kFixedScale;
+        if (sq < kFixedLimit) {
+          const double q = round_nonneg(sq);
+          chan_sumsq_[c] += q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q))
+                                       : static_cast<int128>(q);
+        } else {
+          ++chan_sumsq_saturated_;
+        }
+      }
+    }
   }
 }
 
