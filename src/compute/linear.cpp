@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "compute/thread_pool.h"
 
@@ -28,13 +29,17 @@ namespace {
 using Kernel = void (*)(const float* x, int64_t ldx, int rows, const float* panel, int64_t K,
                         float* acc);
 
-// acc [rows][kPanel] = chains over k for up to MR rows. All three kernels compute exactly the
-// same value per element (fma(x, w, acc) in k order from 0), only faster or slower.
+// acc [rows][kPanel] continues the chains over k for up to MR rows: acc = fma(x[k], w[k], acc)
+// for k in order. All three kernels compute exactly the same value per element, only faster or
+// slower, and splitting K into blocks (acc stored and reloaded between them) changes nothing.
 template <int MR>
 __attribute__((target("avx512f"))) void tile_avx512(const float* x, int64_t ldx, const float* panel,
                                                     int64_t K, float* acc) {
   __m512 c0[MR], c1[MR];
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (int i = 0; i < MR; ++i) {
+    c0[i] = _mm512_loadu_ps(acc + i * kPanel);
+    c1[i] = _mm512_loadu_ps(acc + i * kPanel + 16);
+  }
   for (int64_t k = 0; k < K; ++k) {
     const __m512 w0 = _mm512_loadu_ps(panel + k * kPanel);
     const __m512 w1 = _mm512_loadu_ps(panel + k * kPanel + 16);
@@ -78,13 +83,14 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* x, int64_t ldx, 
   // 32 columns as four 8-wide vectors; MR <= 3 keeps the 12 accumulators in registers.
   __m256 c[MR][4];
   for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < 4; ++v) c[i][v] = _mm256_setzero_ps();
+    for (int v = 0; v < 4; ++v) c[i][v] = _mm256_loadu_ps(acc + i * kPanel + 8 * v);
   for (int64_t k = 0; k < K; ++k) {
-    __m256 w[4];
-    for (int v = 0; v < 4; ++v) w[v] = _mm256_loadu_ps(panel + k * kPanel + 8 * v);
-    for (int i = 0; i < MR; ++i) {
-      const __m256 xv = _mm256_set1_ps(x[i * ldx + k]);
-      for (int v = 0; v < 4; ++v) c[i][v] = _mm256_fmadd_ps(xv, w[v], c[i][v]);
+    // MR broadcasts + one weight vector at a time + 4 * MR accumulators fit the 16 registers.
+    __m256 xv[MR];
+    for (int i = 0; i < MR; ++i) xv[i] = _mm256_set1_ps(x[i * ldx + k]);
+    for (int v = 0; v < 4; ++v) {
+      const __m256 w = _mm256_loadu_ps(panel + k * kPanel + 8 * v);
+      for (int i = 0; i < MR; ++i) c[i][v] = _mm256_fmadd_ps(xv[i], w, c[i][v]);
     }
   }
   for (int i = 0; i < MR; ++i)
@@ -111,7 +117,7 @@ void kernel_scalar(const float* x, int64_t ldx, int rows, const float* panel, in
                    float* acc) {
   for (int i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < kPanel; ++j) {
-      float c = 0.0f;
+      float c = acc[i * kPanel + j];
       for (int64_t k = 0; k < K; ++k) c = std::fma(x[i * ldx + k], panel[k * kPanel + j], c);
       acc[i * kPanel + j] = c;
     }
@@ -124,53 +130,81 @@ struct Dispatch {
   const char* name;
 };
 
-Dispatch pick() {
+// Fastest first.
+std::vector<Dispatch> available() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return {kernel_avx512, 8, "avx512"};
+  std::vector<Dispatch> v;
+  if (__builtin_cpu_supports("avx512f")) v.push_back({kernel_avx512, 8, "avx512"});
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    return {kernel_avx2, 6, "avx2"};
+    v.push_back({kernel_avx2, 6, "avx2"});
   }
-  return {kernel_scalar, 4, "scalar"};
+  v.push_back({kernel_scalar, 4, "scalar"});
+  return v;
 }
 
-const Dispatch& dispatch() {
-  static const Dispatch d = pick();
-  return d;
+const std::vector<Dispatch>& kernels() {
+  static const std::vector<Dispatch> k = available();
+  return k;
+}
+
+const Dispatch& dispatch(const char* name) {
+  if (name != nullptr) {
+    for (const Dispatch& d : kernels()) {
+      if (std::string(d.name) == name) return d;
+    }
+  }
+  return kernels().front();
 }
 
 }  // namespace
 
 const char* linear_kernel_name() {
-  return dispatch().name;
+  return kernels().front().name;
+}
+
+std::vector<std::string> linear_kernels() {
+  std::vector<std::string> out;
+  for (const Dispatch& d : kernels()) out.emplace_back(d.name);
+  return out;
 }
 
 void linear_packed(ThreadPool& pool, const float* x, int64_t rows, const PackedWeight& w,
-                   const float* bias, float* y) {
-  const Dispatch& d = dispatch();
+                   const float* bias, float* y, const char* kernel) {
+  const Dispatch& d = dispatch(kernel);
   const int64_t K = w.in, N = w.out, panels = (N + kPanel - 1) / kPanel;
-  // Tasks: 64 rows x 8 panels (256 columns); a panel (K x 32 floats) stays in L2 while the
-  // task's rows stream past it. The partition never changes a value.
-  constexpr int64_t kRows = 64, kPanelsPerTask = 8;
+  // Tasks of kRows rows x kPanelsPerTask panels; inside, K in blocks of kK so a block of the
+  // task's rows and of a panel stay in cache while the other is swept. The partition never
+  // changes a value (see the kernels).
+  constexpr int64_t kRows = 256, kPanelsPerTask = 4, kK = 256;
   const int64_t rb = (rows + kRows - 1) / kRows,
                 pb = (panels + kPanelsPerTask - 1) / kPanelsPerTask;
-  pool.parallel_for(rb * pb, [&](int64_t t, int) {
-    const int64_t r0 = (t / pb) * kRows, r1 = std::min(rows, r0 + kRows);
+  std::vector<std::vector<float>> scratch(static_cast<std::size_t>(pool.size()));
+  pool.parallel_for(rb * pb, [&](int64_t t, int thread) {
+    const int64_t r0 = (t / pb) * kRows, r1 = std::min(rows, r0 + kRows), nr = r1 - r0;
     const int64_t p0 = (t % pb) * kPanelsPerTask, p1 = std::min(panels, p0 + kPanelsPerTask);
-    alignas(64) float acc[8 * kPanel];
+    auto& acc = scratch[static_cast<std::size_t>(thread)];
+    acc.assign(static_cast<std::size_t>((p1 - p0) * nr * kPanel), 0.0f);
+    for (int64_t k0 = 0; k0 < K; k0 += kK) {
+      const int64_t kc = std::min(kK, K - k0);
+      for (int64_t p = p0; p < p1; ++p) {
+        const float* panel = w.data.data() + (p * K + k0) * kPanel;
+        float* ap = acc.data() + (p - p0) * nr * kPanel;
+        for (int64_t r = r0; r < r1; r += d.rows) {
+          const int n = static_cast<int>(std::min<int64_t>(d.rows, r1 - r));
+          d.kernel(x + r * K + k0, K, n, panel, kc, ap + (r - r0) * kPanel);
+        }
+      }
+    }
     for (int64_t p = p0; p < p1; ++p) {
-      const float* panel = w.data.data() + p * K * kPanel;
       const int64_t j0 = p * kPanel, cols = std::min(kPanel, N - j0);
-      for (int64_t r = r0; r < r1; r += d.rows) {
-        const int n = static_cast<int>(std::min<int64_t>(d.rows, r1 - r));
-        d.kernel(x + r * K, K, n, panel, K, acc);
-        for (int i = 0; i < n; ++i) {
-          float* yr = y + (r + i) * N + j0;
-          const float* a = acc + i * kPanel;
-          if (bias != nullptr) {
-            for (int64_t j = 0; j < cols; ++j) yr[j] = a[j] + bias[j0 + j];
-          } else {
-            std::copy(a, a + cols, yr);
-          }
+      const float* ap = acc.data() + (p - p0) * nr * kPanel;
+      for (int64_t i = 0; i < nr; ++i) {
+        float* yr = y + (r0 + i) * N + j0;
+        const float* a = ap + i * kPanel;
+        if (bias != nullptr) {
+          for (int64_t j = 0; j < cols; ++j) yr[j] = a[j] + bias[j0 + j];
+        } else {
+          std::copy(a, a + cols, yr);
         }
       }
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace maxact {
@@ -20,10 +21,12 @@ struct PackedWeight {
 PackedWeight pack_weight(const float* w, int64_t out, int64_t in);
 
 // x [rows, in], y [rows, out]; bias [out] or nullptr, added after the chain: y = chain + b.
+// `kernel` forces one of linear_kernels() (tests compare them); nullptr = the fastest here.
 void linear_packed(ThreadPool& pool, const float* x, int64_t rows, const PackedWeight& w,
-                   const float* bias, float* y);
+                   const float* bias, float* y, const char* kernel = nullptr);
 
-// Which kernel runs here ("avx512", "avx2", "scalar").
+// Which kernel runs here ("avx512", "avx2", "scalar"), and every kernel this CPU can run.
 const char* linear_kernel_name();
+std::vector<std::string> linear_kernels();
 
 }  // namespace maxact
