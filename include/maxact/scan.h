@@ -70,6 +70,9 @@ struct ScanOptions {
 struct ScanResult {
   std::vector<TapInfo> taps;    // the selected taps, forward order
   std::vector<TapStats> stats;  // parallel to taps
+  // Corpus categories (sorted; "" for samples without one) and, per tap, its extremes on each.
+  std::vector<std::string> categories;
+  std::vector<std::vector<CategoryStats>> by_category;  // [tap][category]
   int64_t sequences = 0, tokens = 0, windows = 0;
   double seconds = 0;
   int threads = 0;

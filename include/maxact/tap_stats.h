@@ -84,6 +84,20 @@ struct TapStatsOptions {
   double massive_ratio = 1000.0;         // ... and > 1000 x the token's median |a|
 };
 
+// A tap's extremes on one slice of the corpus (a category): located max and min, counts over the
+// fp16 / FP8 limits. Mergeable like TapStats; the full statistics stay per tap.
+struct CategoryStats {
+  uint64_t tokens = 0, count = 0, over_fp16 = 0, over_fp8 = 0, nonfinite = 0;
+  Located max{-std::numeric_limits<float>::infinity(), {}};
+  Located min{std::numeric_limits<float>::infinity(), {}};
+
+  void add_row(const float* x, int64_t channels, Location loc);
+  void merge(const CategoryStats& o);
+  Located absmax() const;
+  bool operator==(const CategoryStats& o) const;
+  nlohmann::json to_json() const;
+};
+
 class TapStats {
  public:
   TapStats(int64_t channels, const TapStatsOptions& options = {});

@@ -18,6 +18,7 @@ struct WindowRows {
   std::vector<Location> locs;          // per row: sample, position, token
   std::vector<SequenceSpan> spans;     // sequences as row ranges
   std::vector<int32_t> seq_of_row;     // index into spans
+  std::vector<int32_t> cat_of_row;     // index into the scan's sorted categories
   std::vector<const RopeTable*> rope;  // per sequence, per rope table: [seq * tables + table]
   int rope_tables = 1;
 };

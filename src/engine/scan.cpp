@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -117,7 +118,12 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
     ~RestoreBlas() { set_blas_threads(n); }
   } restore{blas_before};
   const Rounding rd{opt.precision == Precision::kBf16};
-  Sink sink(spec, opt, pool);
+  // Categories sorted, so their indices do not depend on the order of the sequences.
+  std::vector<std::string> categories;
+  for (const auto& sq : seqs) categories.push_back(sq.category);
+  std::sort(categories.begin(), categories.end());
+  categories.erase(std::unique(categories.begin(), categories.end()), categories.end());
+  Sink sink(spec, opt, pool, static_cast<int>(categories.size()));
   RopeCache ropes(spec, rd);
   const LayerContext ctx{spec, rd, pool, sink, opt.chunk_rows};
   const int64_t H = spec.hidden_size;
@@ -150,10 +156,14 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
         win.locs.push_back(Location{static_cast<int64_t>(s.sample), static_cast<int32_t>(p),
                                     s.ids[static_cast<std::size_t>(p)], -1});
         win.seq_of_row.push_back(static_cast<int32_t>(win.spans.size() - 1));
+        win.cat_of_row.push_back(static_cast<int32_t>(
+            std::lower_bound(categories.begin(), categories.end(), s.category) -
+            categories.begin()));
       }
       for (int t = 0; t < win.rope_tables; ++t) win.rope.push_back(&ropes.get(t, len));
     }
     const int64_t T = wdw.tokens;
+    sink.set_window(win.locs.data(), win.cat_of_row.data());
     std::vector<float> h(static_cast<std::size_t>(T * H));
     parallel_rows(pool, T, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
@@ -194,6 +204,8 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   ScanResult res;
   res.taps = std::move(sink.taps);
   res.stats = std::move(sink.stats);
+  res.categories = std::move(categories);
+  res.by_category = std::move(sink.by_category);
   res.sequences = static_cast<int64_t>(seqs.size());
   res.tokens = prog.tokens_total;
   res.windows = prog.windows_total;

@@ -2,8 +2,8 @@
 
 namespace maxact::engine {
 
-Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool)
-    : pool_(pool), opt_(options.stats) {
+Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, int categories)
+    : pool_(pool), opt_(options.stats), categories_(categories) {
   embed_ = add(embedding_tap(spec), options.taps);
   by_layer_.resize(static_cast<std::size_t>(spec.num_layers));
   for (int l = 0; l < spec.num_layers; ++l) {
@@ -27,17 +27,27 @@ int Sink::add(const TapInfo& t, const std::vector<std::string>& globs) {
   if (!selected) return -1;
   taps.push_back(t);
   stats.emplace_back(t.channels, opt_);
+  by_category.emplace_back(static_cast<std::size_t>(categories_));
   return static_cast<int>(taps.size()) - 1;
 }
 
 void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const Location* locs) {
   if (tap < 0 || rows <= 0) return;
   TapStats& dst = stats[static_cast<std::size_t>(tap)];
+  auto& dst_cat = by_category[static_cast<std::size_t>(tap)];
   const int64_t C = dst.channels();
+  const int32_t* cats = cats_ != nullptr ? cats_ + (locs - rows_) : nullptr;
+  auto categorize = [&](std::vector<CategoryStats>& out, int64_t b, int64_t e) {
+    if (cats == nullptr || out.empty()) return;
+    for (int64_t r = b; r < e; ++r) {
+      out[static_cast<std::size_t>(cats[r])].add_row(data + r * ld, C, locs[r]);
+    }
+  };
   // Parts of at least ~64k values: below that, the merge costs more than it saves.
   const int64_t parts = std::min<int64_t>(pool_.size(), std::max<int64_t>(1, rows * C / 65536));
   if (parts <= 1) {
     dst.add_rows(data, rows, locs, ld);
+    categorize(dst_cat, 0, rows);
     return;
   }
   pool_.parallel_for(parts, [&](int64_t i, int) {
@@ -45,8 +55,11 @@ void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const L
     split_range(rows, parts, i, b, e);
     TapStats local(C, opt_);
     local.add_rows(data + b * ld, e - b, locs + b, ld);
+    std::vector<CategoryStats> local_cat(dst_cat.size());
+    categorize(local_cat, b, e);
     std::lock_guard<std::mutex> lock(mu_);
     dst.merge(local);
+    for (std::size_t k = 0; k < local_cat.size(); ++k) dst_cat[k].merge(local_cat[k]);
   });
 }
 

@@ -15,7 +15,14 @@ namespace maxact::engine {
 
 class Sink {
  public:
-  Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool);
+  Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, int categories);
+
+  // The window being published: its row locations (publish finds a row's index by pointer
+  // difference) and each row's category index.
+  void set_window(const Location* rows, const int32_t* category_of_row) {
+    rows_ = rows;
+    cats_ = category_of_row;
+  }
 
   int at(int layer, Point p) const {
     return by_layer_[static_cast<std::size_t>(layer)][static_cast<std::size_t>(p)];
@@ -27,6 +34,7 @@ class Sink {
 
   std::vector<TapInfo> taps;
   std::vector<TapStats> stats;
+  std::vector<std::vector<CategoryStats>> by_category;  // [tap][category]
 
  private:
   int add(const TapInfo& t, const std::vector<std::string>& globs);
@@ -34,6 +42,9 @@ class Sink {
   TapStatsOptions opt_;
   std::vector<std::array<int, kPoints>> by_layer_;
   int embed_ = -1, final_ = -1;
+  int categories_ = 0;
+  const Location* rows_ = nullptr;
+  const int32_t* cats_ = nullptr;
   std::mutex mu_;
 };
 

@@ -56,13 +56,22 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
     if (name.empty()) continue;
     json s = r.stats[i].to_json();
     add_token_text(s, meta);
+    json cats = json::object();
+    if (i < r.by_category.size()) {
+      for (std::size_t k = 0; k < r.categories.size(); ++k) {
+        json c = r.by_category[i][k].to_json();
+        for (const char* key : {"max", "min", "absmax"}) c[key] = with_text(c[key], meta);
+        cats[r.categories[k].empty() ? "(none)" : r.categories[k]] = std::move(c);
+      }
+    }
     taps.push_back({{"name", name},
                     {"hf_name", t.name},
                     {"study_name", t.study_name.empty() ? json() : json(t.study_name)},
                     {"component", component_name(t.component)},
                     {"layer", t.layer < 0 ? json() : json(t.layer)},
                     {"channels", t.channels},
-                    {"stats", std::move(s)}});
+                    {"stats", std::move(s)},
+                    {"by_category", std::move(cats)}});
   }
   json gmax = nullptr;
   const GlobalMax g = study_global_max(r);
@@ -79,6 +88,37 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
             {"component", component_name(t.component)},
             {"layer", t.layer < 0 ? json() : json(t.layer)},
             {"location", with_text(loc, meta)}};
+  }
+  // Where each domain peaks: the study's global maximum restricted to one category.
+  json by_cat = json::object();
+  for (std::size_t k = 0; k < r.categories.size(); ++k) {
+    int best = -1;
+    Located v;
+    for (std::size_t i = 0; i < r.taps.size() && i < r.by_category.size(); ++i) {
+      if (!component_in_study_max(r.taps[i].component)) continue;
+      const CategoryStats& c = r.by_category[i][k];
+      if (c.count == 0) continue;
+      const Located a = c.absmax();
+      if (best < 0 || std::fabs(a.value) > std::fabs(v.value)) {
+        best = static_cast<int>(i);
+        v = a;
+      }
+    }
+    json e = nullptr;
+    if (best >= 0) {
+      const TapInfo& t = r.taps[static_cast<std::size_t>(best)];
+      e = {{"value", v.value},
+           {"tap", reported_name(t, meta.names).empty() ? t.name : reported_name(t, meta.names)},
+           {"hf_name", t.name},
+           {"component", component_name(t.component)},
+           {"layer", t.layer < 0 ? json() : json(t.layer)},
+           {"location", with_text({{"sample", v.loc.sample},
+                                   {"position", v.loc.position},
+                                   {"token", v.loc.token},
+                                   {"channel", v.loc.channel}},
+                                  meta)}};
+    }
+    by_cat[r.categories[k].empty() ? "(none)" : r.categories[k]] = {{"global_max", e}};
   }
   return {{"schema", "maxact.scan"},
           {"schema_version", kScanSchemaVersion},
@@ -101,6 +141,7 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
             {"tokens_per_second", r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0},
             {"blas_core", r.blas_core}}},
           {"global_max", gmax},
+          {"categories", by_cat},
           {"taps", taps}};
 }
 
@@ -148,6 +189,26 @@ std::string scan_summary_text(const ScanResult& r, const ScanMeta& meta) {
         g.value.value, reported_name(t, meta.names).empty() ? t.name : reported_name(t, meta.names),
         component_name(t.component), g.value.loc.sample, g.value.loc.position, tok,
         g.value.loc.channel);
+  }
+  if (r.categories.size() > 1) {
+    out += "per category (study components' max |x|, signed, where)\n";
+    for (std::size_t k = 0; k < r.categories.size(); ++k) {
+      int best = -1;
+      Located v;
+      for (std::size_t i = 0; i < r.taps.size() && i < r.by_category.size(); ++i) {
+        const CategoryStats& c = r.by_category[i][k];
+        if (!component_in_study_max(r.taps[i].component) || c.count == 0) continue;
+        const Located a = c.absmax();
+        if (best < 0 || std::fabs(a.value) > std::fabs(v.value)) {
+          best = static_cast<int>(i);
+          v = a;
+        }
+      }
+      if (best < 0) continue;
+      out += fmt::format("  {:<16} {:>12.6g}  {}\n",
+                         r.categories[k].empty() ? "(none)" : r.categories[k], v.value,
+                         r.taps[static_cast<std::size_t>(best)].name);
+    }
   }
   // Per component: the largest |x| and where.
   std::vector<std::pair<Component, int>> best;

@@ -315,8 +315,8 @@ void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
         const double sq = static_cast<double>(v) * v * kFixedScale;
         if (sq < kFixedLimit) {
           const double q = round_nonneg(sq);
-          chan_sumsq_[c] += q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q))
-                                       : static_cast<int128>(q);
+          chan_sumsq_[c] +=
+              q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q)) : static_cast<int128>(q);
         } else {
           ++chan_sumsq_saturated_;
         }
@@ -468,6 +468,77 @@ json TapStats::to_json() const {
           {"over_fp8_e4m3", over_fp8_},
           {"nan", {{"count", nan_}, {"first", loc_json(first_nan_)}}},
           {"inf", {{"count", inf_}, {"first", loc_json(first_inf_)}}}};
+}
+
+// ---- CategoryStats ---------------------------------------------------------------------------
+
+void CategoryStats::add_row(const float* x, int64_t channels, Location loc) {
+  ++tokens;
+  float hi = -std::numeric_limits<float>::infinity(), lo = -hi;
+  int32_t ihi = -1, ilo = -1;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float v = x[c];
+    if (!std::isfinite(v)) {
+      ++nonfinite;
+      continue;
+    }
+    ++count;
+    // Strict comparisons keep the first channel of a tie, as TapStats does.
+    if (v > hi || ihi < 0) {
+      hi = v;
+      ihi = static_cast<int32_t>(c);
+    }
+    if (v < lo || ilo < 0) {
+      lo = v;
+      ilo = static_cast<int32_t>(c);
+    }
+    const float a = std::fabs(v);
+    over_fp16 += a > 65504.0f;
+    over_fp8 += a > 448.0f;
+  }
+  if (ihi < 0) return;
+  loc.channel = ihi;
+  keep_extreme(max, hi, loc, true);
+  loc.channel = ilo;
+  keep_extreme(min, lo, loc, false);
+}
+
+void CategoryStats::merge(const CategoryStats& o) {
+  tokens += o.tokens;
+  count += o.count;
+  over_fp16 += o.over_fp16;
+  over_fp8 += o.over_fp8;
+  nonfinite += o.nonfinite;
+  if (o.max.loc.valid()) keep_extreme(max, o.max.value, o.max.loc, true);
+  if (o.min.loc.valid()) keep_extreme(min, o.min.value, o.min.loc, false);
+}
+
+Located CategoryStats::absmax() const {
+  if (!max.loc.valid()) return min;
+  if (!min.loc.valid()) return max;
+  const float a = std::fabs(max.value), b = std::fabs(min.value);
+  if (a != b) return a > b ? max : min;
+  return min.loc.before(max.loc) ? min : max;
+}
+
+bool CategoryStats::operator==(const CategoryStats& o) const {
+  auto same = [](const Located& a, const Located& b) {
+    return std::memcmp(&a.value, &b.value, 4) == 0 && a.loc.sample == b.loc.sample &&
+           a.loc.position == b.loc.position && a.loc.channel == b.loc.channel;
+  };
+  return tokens == o.tokens && count == o.count && over_fp16 == o.over_fp16 &&
+         over_fp8 == o.over_fp8 && nonfinite == o.nonfinite && same(max, o.max) && same(min, o.min);
+}
+
+json CategoryStats::to_json() const {
+  return {{"tokens", tokens},
+          {"count", count},
+          {"max", located_json(max)},
+          {"min", located_json(min)},
+          {"absmax", located_json(absmax())},
+          {"over_fp16", over_fp16},
+          {"over_fp8_e4m3", over_fp8},
+          {"nonfinite", nonfinite}};
 }
 
 }  // namespace maxact

@@ -22,6 +22,7 @@ std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsig
   for (int i = 0; i < n; ++i) {
     TokenSequence s;
     s.sample = static_cast<std::size_t>(i);
+    s.category = i % 3 == 0 ? "code" : (i % 3 == 1 ? "math" : "");
     const int len = 1 + static_cast<int>(rng() % static_cast<unsigned>(max_len));
     for (int p = 0; p < len; ++p) s.ids.push_back(static_cast<int32_t>(rng() % vocab));
     out.push_back(std::move(s));
@@ -31,6 +32,8 @@ std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsig
 
 void expect_identical(const ScanResult& a, const ScanResult& b) {
   ASSERT_EQ(a.taps.size(), b.taps.size());
+  ASSERT_EQ(a.categories, b.categories);
+  EXPECT_TRUE(a.by_category == b.by_category);
   for (std::size_t i = 0; i < a.taps.size(); ++i) {
     EXPECT_EQ(a.taps[i].name, b.taps[i].name);
     const bool same = a.stats[i] == b.stats[i];
@@ -211,6 +214,38 @@ TEST(Scan, RopeTablesGrowInsideAWindow) {
   ScanOptions per_sequence;
   per_sequence.window_tokens = 1;
   expect_identical(scan(m, seqs, one_window), scan(m, seqs, per_sequence));
+}
+
+}  // namespace
+}  // namespace maxact
+
+namespace maxact {
+namespace {
+
+// Per-category extremes agree with the overall ones: the largest category max is the tap's max,
+// token counts add up, and each category's max sits in a sequence of that category.
+TEST(Scan, CategoriesPartitionTheTapStatistics) {
+  const Model m = Model::open_dir(test::fixture("qwen3"));
+  const auto seqs = random_sequences(7, 60, 256, 11);
+  const ScanResult r = scan(m, seqs, ScanOptions{});
+  ASSERT_EQ(r.categories, (std::vector<std::string>{"", "code", "math"}));
+  for (std::size_t i = 0; i < r.taps.size(); ++i) {
+    uint64_t tokens = 0, count = 0;
+    float best = -1e30f;
+    for (std::size_t k = 0; k < r.categories.size(); ++k) {
+      const CategoryStats& c = r.by_category[i][k];
+      tokens += c.tokens;
+      count += c.count;
+      if (c.count > 0) {
+        best = std::max(best, c.max.value);
+        const auto& owner = seqs[static_cast<std::size_t>(c.max.loc.sample)];
+        EXPECT_EQ(owner.category, r.categories[k]) << r.taps[i].name;
+      }
+    }
+    EXPECT_EQ(tokens, r.stats[i].to_json()["tokens"].get<uint64_t>()) << r.taps[i].name;
+    EXPECT_EQ(count, r.stats[i].count()) << r.taps[i].name;
+    EXPECT_EQ(best, r.stats[i].max().value) << r.taps[i].name;
+  }
 }
 
 }  // namespace

@@ -213,12 +213,28 @@ int run_scan(const ScanArgs& a) {
   Corpus sel;
   sel.origin = corpus.origin;
   for (std::size_t i : picked) sel.samples.push_back(corpus.samples[i]);
-  nlohmann::json cats = nlohmann::json::object();
+  // Corpus identity per category: samples and bytes selected, sequences and tokens scanned.
+  struct Count {
+    int64_t samples = 0, bytes = 0, sequences = 0, tokens = 0;
+  };
+  std::map<std::string, Count> per_cat;
+  auto cat_name = [](const std::string& c) { return c.empty() ? std::string("(none)") : c; };
+  for (std::size_t i : picked) {
+    Count& c = per_cat[cat_name(corpus.samples[i].category)];
+    ++c.samples;
+    c.bytes += static_cast<int64_t>(corpus.samples[i].text.size());
+  }
   for (const auto& s : seqs) {
-    auto& c = cats[s.category.empty() ? "(none)" : s.category];
-    if (c.is_null()) c = {{"sequences", 0}, {"tokens", 0}};
-    c["sequences"] = c["sequences"].get<int64_t>() + 1;
-    c["tokens"] = c["tokens"].get<int64_t>() + static_cast<int64_t>(s.ids.size());
+    Count& c = per_cat[cat_name(s.category)];
+    ++c.sequences;
+    c.tokens += static_cast<int64_t>(s.ids.size());
+  }
+  nlohmann::json cats = nlohmann::json::object();
+  for (const auto& [name, c] : per_cat) {
+    cats[name] = {{"samples", c.samples},
+                  {"bytes", c.bytes},
+                  {"sequences", c.sequences},
+                  {"tokens", c.tokens}};
   }
   meta.corpus = {{"origin", corpus.origin},
                  {"content_hash", sel.content_hash()},
