@@ -298,7 +298,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message; its own codes (105, 106, ...) become the documented usage status 2
+    // (--help and --version stay 0).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
     if (inspect->parsed()) return run_inspect(model_arg, as_json);

@@ -1,0 +1,133 @@
+// `maxact scan` end to end: reports written, text and ids corpora, the study's file layout, and
+// bad input failing with a clear message and no output file.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace maxact {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_command;
+
+std::string bin() {
+  return MAXACT_BINARY;
+}
+
+std::string ids_corpus(const test::TempDir& dir, int32_t bad_id = -1) {
+  const auto p = dir / "ids.jsonl";
+  std::string s;
+  for (int i = 0; i < 5; ++i) {
+    nlohmann::json ids = nlohmann::json::array();
+    for (int k = 0; k < 10 + 17 * i; ++k) ids.push_back((k * 37 + i * 11) % 256);
+    if (i == 3 && bad_id >= 0) ids.push_back(bad_id);
+    s += nlohmann::json{{"input_ids", ids}, {"category", i % 2 ? "math" : "code"}}.dump() + "\n";
+  }
+  test::write_file(p, s);
+  return p.string();
+}
+
+TEST(CliScan, WritesJsonCsvAndSummary) {
+  test::TempDir dir;
+  const std::string cmd = bin() + " scan " + test::fixture("qwen3").string() + " --corpus " +
+                          ids_corpus(dir) + " --ids-native -q -o " + (dir / "r.json").string() +
+                          " --csv " + (dir / "r.csv").string();
+  const auto r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("global max"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("per category"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(test::read_file(dir / "r.json"));
+  EXPECT_EQ(j["schema"], "maxact.scan");
+  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["run"]["sequences"], 5);
+  EXPECT_EQ(j["corpus"]["categories"]["math"]["sequences"], 2);
+  EXPECT_TRUE(j["categories"].contains("code"));
+  EXPECT_EQ(j["taps"].front()["name"], "model.embed_tokens");
+  EXPECT_EQ(j["taps"].back()["name"], "model.norm");
+  EXPECT_EQ(j["taps"].back()["study_name"], "final_layernorm");
+  const std::string csv = test::read_file(dir / "r.csv");
+  EXPECT_EQ(csv.rfind("tap,component,layer,channels,count,max,min,absmax", 0), 0u);
+  EXPECT_EQ(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')),
+            j["taps"].size() + 1);
+}
+
+TEST(CliScan, StudyNamesAndStudyFiles) {
+  test::TempDir dir;
+  const std::string base = bin() + " scan " + test::fixture("llama").string() + " --corpus " +
+                           ids_corpus(dir) + " --ids-native -q ";
+  auto r = run_command(base + "--names study -o " + (dir / "s.json").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(test::read_file(dir / "s.json"));
+  std::vector<std::string> names;
+  for (const auto& t : j["taps"]) names.push_back(t["name"]);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"embedding_output", "layer_0_attn_output", "layer_0_mlp_gate",
+                                      "layer_0_mlp_output", "layer_0_hidden", "layer_1_attn_output",
+                                      "layer_1_mlp_gate", "layer_1_mlp_output", "layer_1_hidden",
+                                      "final_layernorm"}));
+  r = run_command(base + "--format study -o " + (dir / "study").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto act =
+      nlohmann::ordered_json::parse(test::read_file(dir / "study" / "llama_activation_stats.json"));
+  const auto top = nlohmann::json::parse(test::read_file(dir / "study" / "llama_top5_stats.json"));
+  EXPECT_EQ(act.begin().key(), "model_name");
+  EXPECT_EQ(act["model_name"], "llama");
+  EXPECT_EQ(act["num_hidden_layers"], 2);
+  EXPECT_EQ(act["per_layer_stats"].begin().key(), "embedding_output");
+  EXPECT_TRUE(act["per_layer_stats"].contains("layer_1_mlp_gate"));
+  EXPECT_FALSE(top["per_layer_stats"].contains("layer_1_mlp_gate"));
+  EXPECT_EQ(top["global_top5_abs"].size(), 5u);
+  // The study's global max agrees with maxact's own report of the same run.
+  EXPECT_EQ(act["global_max_activation"].get<double>(), j["global_max"]["value"].get<double>());
+}
+
+TEST(CliScan, TextCorpusThroughTheModelsTokenizer) {
+  test::TempDir dir;
+  const auto model = dir / "model";
+  const auto g = run_command(std::string(MAXACT_PYTHON) + " " + MAXACT_FIXTURE_SCRIPT +
+                             " --family gemma3 --wrapped --tokenizer --out " + model.string());
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  const auto r = run_command(bin() + " scan " + model.string() + " --samples 12 -q -o " +
+                             (dir / "r.json").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(test::read_file(dir / "r.json"));
+  EXPECT_EQ(j["corpus"]["origin"], "builtin");
+  EXPECT_EQ(j["corpus"]["samples"], 12);
+  EXPECT_GT(j["run"]["tokens"].get<int64_t>(), 100);
+  EXPECT_TRUE(j["global_max"]["location"].contains("token_text"));
+}
+
+TEST(CliScan, BadInputFailsWithoutOutput) {
+  test::TempDir dir;
+  const std::string out = (dir / "r.json").string();
+  // A token id beyond the embedding table.
+  auto r = run_command(bin() + " scan " + test::fixture("qwen3").string() + " --corpus " +
+                       ids_corpus(dir, 256) + " --ids-native -q -o " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("token id 256"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_FALSE(fs::exists(out));
+  // Text corpus, no tokenizer.json.
+  r = run_command(bin() + " scan " + test::fixture("qwen3").string() + " -q -o " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no tokenizer.json"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  // A family without an engine yet.
+  r = run_command(bin() + " scan " + test::fixture("mixtral").string() + " --corpus " +
+                  ids_corpus(dir) + " --ids-native -q -o " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not supported"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  // --format study needs a folder.
+  r = run_command(bin() + " scan " + test::fixture("qwen3").string() + " --format study");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--format study needs -o"), std::string::npos) << r.err;
+  // Usage error.
+  r = run_command(bin() + " scan " + test::fixture("qwen3").string() + " --precision fp8");
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace maxact
