@@ -79,9 +79,21 @@ def main():
     model4 = gen(a.work, 4)
     run, wall, rss = run_maxact(a, model4, ids_path)
     m_tps = run["tokens_per_second"]
+    # Linear-layer FLOPs per token and layer (q, k, v, o, gate, up, down) of the anchor shape.
+    H, I, q, kv = 1024, 3072, 16 * 64, 8 * 64
+    flop_layer = 2 * (H * (q + 2 * kv) + q * H + 3 * H * I)
     print(f"maxact   4 layers: {tokens} tokens in {run['seconds']:.2f} s scan "
           f"({wall:.2f} s wall): {m_tps:.0f} tokens/s, {run['threads']} threads, peak RSS "
-          f"{rss[0] / 1024:.0f} MiB (anonymous {rss[1] / 1024:.0f} MiB)")
+          f"{rss[0] / 1024:.0f} MiB (anonymous {rss[1] / 1024:.0f} MiB); linear layers "
+          f"{m_tps * 4 * flop_layer / 1e9:.0f} GFLOP/s effective over the whole scan")
+    lb = os.path.join(ROOT, "build-bench", "bench", "linear_bench")
+    if os.path.exists(lb):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        for shape in (["512", "1024", "3072"], ["512", "3072", "1024"]):
+            out = subprocess.run([lb, *shape, str(a.threads), "7"], env=env, check=True,
+                                 capture_output=True, text=True).stdout.strip()
+            print(out)
 
     import torch  # noqa: E402
     import hf_dense  # noqa: E402
