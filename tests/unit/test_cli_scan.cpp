@@ -2,6 +2,8 @@
 // bad input failing with a clear message and no output file.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -97,6 +99,29 @@ TEST(CliScan, TextCorpusThroughTheModelsTokenizer) {
   EXPECT_EQ(j["corpus"]["samples"], 12);
   EXPECT_GT(j["run"]["tokens"].get<int64_t>(), 100);
   EXPECT_TRUE(j["global_max"]["location"].contains("token_text"));
+}
+
+TEST(CliScan, BootstrapScansEachSubset) {
+  test::TempDir dir;
+  const std::string base = bin() + " scan " + test::fixture("llama").string() + " --corpus " +
+                           ids_corpus(dir) + " --ids-native -q ";
+  auto r = run_command(base + "--samples 3 --bootstrap 2 --seed 4 -o " + (dir / "b.json").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("stability"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(test::read_file(dir / "b.json"));
+  EXPECT_EQ(j["schema"], "maxact.scan.bootstrap");
+  ASSERT_EQ(j["subsets"].size(), 2u);
+  EXPECT_EQ(j["subsets"][0]["seed"], 4);
+  EXPECT_EQ(j["subsets"][1]["seed"], 5);
+  const double lo = j["abs_global_max"]["min"], hi = j["abs_global_max"]["max"];
+  for (const auto& e : j["subsets"]) {
+    const double v = std::abs(e["global_max"]["value"].get<double>());
+    EXPECT_GE(v, lo);
+    EXPECT_LE(v, hi);
+  }
+  r = run_command(base + "--bootstrap 2");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--bootstrap needs --samples"), std::string::npos) << r.err;
 }
 
 TEST(CliScan, BadInputFailsWithoutOutput) {

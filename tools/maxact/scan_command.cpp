@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -72,6 +75,9 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
                 "Write the JSON report here (a folder with --format study)");
   s->add_option("--csv", a.csv, "Write per-tap scalars as CSV here");
   s->add_flag("-q,--quiet", a.quiet, "No progress output");
+  s->add_option("--bootstrap", a.bootstrap,
+                "The study's stability check: scan K category-proportional subsets of --samples "
+                "samples (seeds seed..seed+K-1) and report the global maximum of each");
   return s;
 }
 
@@ -141,6 +147,95 @@ std::string model_name(const std::string& arg) {
   return name.empty() ? "model" : name;
 }
 
+namespace {
+
+ScanOptions scan_options(const ScanArgs& a) {
+  ScanOptions opt;
+  opt.precision = a.precision == "bf16" ? Precision::kBf16 : Precision::kFp32;
+  opt.threads = a.threads;
+  opt.window_tokens = a.window_tokens;
+  opt.taps = a.taps;
+  opt.stats.topk = a.topk;
+  return opt;
+}
+
+// The study's stability check: K category-proportional subsets of --samples samples (seeds
+// seed..seed+K-1), each scanned; the global maximum per subset and its spread.
+int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
+                  const std::function<std::vector<TokenSequence>(const std::vector<std::size_t>&)>&
+                      sequences_of) {
+  if (a.samples == 0) throw Error(ErrorCode::kCorpus, "--bootstrap needs --samples N");
+  if (a.format == "study") throw Error(ErrorCode::kCorpus, "--bootstrap writes its own report");
+  const auto subsets = bootstrap_selections(corpus, a.samples, a.seed, a.bootstrap);
+  ScanOptions opt = scan_options(a);
+  // Only what the study's maximum is taken over.
+  if (opt.taps.empty())
+    opt.taps = {"embedding_output", "layer_*_hidden", "layer_*_attn_output", "layer_*_mlp_output",
+                "final_layernorm"};
+  nlohmann::json runs = nlohmann::json::array();
+  std::vector<double> peaks;
+  std::string text = fmt::format("bootstrap    {} subsets of {} samples ({})\n", subsets.size(),
+                                 a.samples, corpus.origin);
+  for (std::size_t k = 0; k < subsets.size(); ++k) {
+    const auto seqs = sequences_of(subsets[k]);
+    if (seqs.empty()) throw Error(ErrorCode::kCorpus, corpus.origin + ": no tokens to scan");
+    const ScanResult r = scan(model, seqs, opt);
+    const GlobalMax g = study_global_max(r);
+    Corpus sub;
+    for (std::size_t i : subsets[k]) sub.samples.push_back(corpus.samples[i]);
+    nlohmann::json e = {{"seed", a.seed + k},
+                        {"content_hash", sub.content_hash()},
+                        {"sequences", r.sequences},
+                        {"tokens", r.tokens},
+                        {"global_max", nullptr}};
+    if (g.tap >= 0) {
+      const TapInfo& t = r.taps[static_cast<std::size_t>(g.tap)];
+      e["global_max"] = {{"value", g.value.value},           {"tap", t.name},
+                         {"study_name", t.study_name},       {"sample", g.value.loc.sample},
+                         {"position", g.value.loc.position}, {"token", g.value.loc.token},
+                         {"channel", g.value.loc.channel}};
+      peaks.push_back(std::fabs(static_cast<double>(g.value.value)));
+      text += fmt::format("  seed {:<6} {:>8} tokens  max {:>12.6g} at {}\n", a.seed + k, r.tokens,
+                          g.value.value, t.study_name.empty() ? t.name : t.study_name);
+    }
+    runs.push_back(std::move(e));
+  }
+  nlohmann::json spread = nullptr;
+  if (!peaks.empty()) {
+    double mean = 0, var = 0;
+    for (double p : peaks) mean += p;
+    mean /= static_cast<double>(peaks.size());
+    for (double p : peaks) var += (p - mean) * (p - mean);
+    const double sd = std::sqrt(var / static_cast<double>(peaks.size()));
+    const auto [lo, hi] = std::minmax_element(peaks.begin(), peaks.end());
+    spread = {{"mean", mean},
+              {"std", sd},
+              {"min", *lo},
+              {"max", *hi},
+              {"relative_range", mean > 0 ? (*hi - *lo) / mean : 0.0}};
+    text += fmt::format(
+        "stability    |M| mean {:.6g}, std {:.3g}, range {:.6g}..{:.6g} ({:.1f} % of "
+        "the mean)\n",
+        mean, sd, *lo, *hi, mean > 0 ? 100.0 * (*hi - *lo) / mean : 0.0);
+  }
+  const std::string json =
+      nlohmann::json{{"schema", "maxact.scan.bootstrap"},
+                     {"schema_version", 1},
+                     {"model", {{"argument", a.model}, {"model_type", model.spec().model_type}}},
+                     {"corpus", corpus.origin},
+                     {"samples", a.samples},
+                     {"precision", a.precision},
+                     {"subsets", runs},
+                     {"abs_global_max", spread}}
+          .dump(1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
+  if (!a.output.empty()) write_file(a.output, json);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
 int run_scan(const ScanArgs& a) {
   if (a.format == "study" && a.output.empty()) {
     throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its two files");
@@ -159,40 +254,39 @@ int run_scan(const ScanArgs& a) {
 
   std::optional<Tokenizer> tok;
   if (model.has_tokenizer()) tok.emplace(open_tokenizer(model.dir().string()));
-  std::vector<TokenSequence> seqs;
-  if (a.ids_native) {
-    for (std::size_t i : picked) {
-      const auto& s = corpus.samples[i];
-      if (!s.has_ids) {
-        throw Error(ErrorCode::kCorpus,
-                    fmt::format("{}: sample {} has text, but --ids-native needs input_ids",
-                                corpus.origin, i));
+  std::optional<Tokenizer> src;
+  if (!a.source_tokenizer.empty()) src.emplace(open_tokenizer(a.source_tokenizer));
+  auto sequences_of = [&](const std::vector<std::size_t>& selection) {
+    std::vector<TokenSequence> out;
+    if (a.ids_native) {
+      for (std::size_t i : selection) {
+        const auto& s = corpus.samples[i];
+        if (!s.has_ids) {
+          throw Error(ErrorCode::kCorpus,
+                      fmt::format("{}: sample {} has text, but --ids-native needs input_ids",
+                                  corpus.origin, i));
+        }
+        TokenSequence t{i, s.category, s.ids};
+        if (so.max_seq_len > 0 && static_cast<int64_t>(t.ids.size()) > so.max_seq_len) {
+          t.ids.resize(static_cast<std::size_t>(so.max_seq_len));
+        }
+        if (!t.ids.empty()) out.push_back(std::move(t));
       }
-      TokenSequence t{i, s.category, s.ids};
-      if (so.max_seq_len > 0 && static_cast<int64_t>(t.ids.size()) > so.max_seq_len) {
-        t.ids.resize(static_cast<std::size_t>(so.max_seq_len));
-      }
-      if (!t.ids.empty()) seqs.push_back(std::move(t));
+      return out;
     }
-  } else {
     if (!tok) {
       throw Error(ErrorCode::kTokenizer,
                   fmt::format("{}: no tokenizer.json; give token ids with --ids-native",
                               model.dir().string()));
     }
-    std::optional<Tokenizer> src;
-    if (!a.source_tokenizer.empty()) src.emplace(open_tokenizer(a.source_tokenizer));
-    seqs = prepare_sequences(corpus, picked, *tok, src ? &*src : nullptr, so);
-  }
+    return prepare_sequences(corpus, selection, *tok, src ? &*src : nullptr, so);
+  };
+  if (a.bootstrap > 0) return run_bootstrap(a, model, corpus, sequences_of);
+  std::vector<TokenSequence> seqs = sequences_of(picked);
   if (seqs.empty()) throw Error(ErrorCode::kCorpus, corpus.origin + ": no tokens to scan");
 
-  ScanOptions opt;
-  opt.precision = a.precision == "bf16" ? Precision::kBf16 : Precision::kFp32;
-  opt.threads = a.threads;
-  opt.window_tokens = a.window_tokens;
-  opt.taps = a.taps;
-  opt.stats.topk = a.topk;
   Progress progress(a.quiet);
+  ScanOptions opt = scan_options(a);
   opt.progress = [&](const ScanProgress& p) { progress(p); };
   const ScanResult res = scan(model, seqs, opt);
 

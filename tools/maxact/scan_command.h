@@ -20,6 +20,7 @@ struct ScanArgs {
   std::string precision = "fp32", names = "hf", format = "json", output, csv;
   std::vector<std::string> taps;
   std::size_t topk = 100;
+  std::size_t bootstrap = 0;
 };
 
 CLI::App* add_scan_command(CLI::App& app, ScanArgs& a);
