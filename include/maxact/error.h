@@ -33,6 +33,7 @@ enum class ErrorCode {
   kRange,            // row range outside a tensor
   kTokenizer,        // tokenizer.json malformed
   kCorpus,           // corpus input malformed or empty
+  kOption,           // an option value that cannot apply (a tap glob matching nothing, ...)
 };
 
 std::string_view error_code_name(ErrorCode code);

@@ -116,7 +116,7 @@ class TapStats {
   const Located& min() const { return min_; }
   Located absmax() const;
   const std::vector<float>& channel_absmax() const { return chan_absmax_; }
-  std::vector<double> channel_sumsq() const;
+  std::vector<double> channel_sumsq() const;  // NaN (JSON null) where Σx² overflowed 2^79
   uint64_t massive_values() const { return massive_values_; }
   uint64_t massive_tokens() const { return massive_tokens_; }
   std::vector<Located> top() const { return top_.sorted(); }

@@ -51,6 +51,7 @@ class RopeCache {
     }
     return *slot;
   }
+  void clear() { tables_.clear(); }
 
  private:
   const ModelSpec& spec_;
@@ -106,6 +107,9 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
                 fmt::format("{}: the scan engine does not run {} models yet", model.dir().string(),
                             family_name(spec.family)));
   }
+  if (opt.window_tokens < 1 || opt.chunk_rows < 1) {
+    throw Error(ErrorCode::kOption, "window_tokens and chunk_rows must be at least 1");
+  }
   check_ids(model, seqs);
   const auto t0 = std::chrono::steady_clock::now();
   ThreadPool pool(opt.threads);
@@ -141,8 +145,10 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
     win.tokens = wdw.tokens;
     win.rope_tables = static_cast<int>(spec.rope.size());
     win.locs.reserve(static_cast<std::size_t>(wdw.tokens));
-    // Grow every RoPE table the window needs first: growing replaces a table, so pointers are
-    // taken only once no table will change during this window.
+    // Tables of earlier windows go (dynamic NTK keeps one per sequence length, which would pile
+    // up); then every table this window needs is grown before any pointer is taken, since growing
+    // replaces a table.
+    ropes.clear();
     for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
       for (int t = 0; t < win.rope_tables; ++t) {
         ropes.get(t, static_cast<int64_t>(seqs[i].ids.size()));

@@ -1,5 +1,7 @@
 #include "engine/sink.h"
 
+#include "maxact/error.h"
+
 namespace maxact::engine {
 
 Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, int categories)
@@ -13,6 +15,21 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
     }
   }
   final_ = add(final_norm_tap(spec), options.taps);
+  // A glob that selects nothing is almost always a typo: say so rather than report nothing.
+  for (const auto& g : options.taps) {
+    bool hit = false;
+    for (const auto& t : model_taps(spec)) {
+      if (glob_match(g, t.name) || (!t.study_name.empty() && glob_match(g, t.study_name))) {
+        hit = true;
+        break;
+      }
+    }
+    if (!hit) {
+      throw Error(ErrorCode::kOption,
+                  "--taps: '" + g + "' matches no tap of this model (names like " +
+                      layer_tap(spec, 0, Point::kAttn).name + " or layer_0_hidden)");
+    }
+  }
 }
 
 int Sink::add(const TapInfo& t, const std::vector<std::string>& globs) {

@@ -56,6 +56,12 @@ int64_t ConfigReader::get_int_null_zero(const std::string& key, int64_t fallback
   return opt_int(key).value_or(0);
 }
 
+int ConfigReader::get_window(const std::string& key, int64_t fallback) const {
+  const int64_t w = get_int_null_zero(key, fallback);
+  if (w < 0 || w > 0x7FFFFFFF) fail(key, "must be a window size between 0 and 2^31 - 1");
+  return static_cast<int>(w);
+}
+
 void ConfigReader::fail(const std::string& key, const std::string& problem) const {
   throw Error(ErrorCode::kConfig, file_ + ": '" + key + "' " + problem);
 }

@@ -32,6 +32,8 @@ class ConfigReader {
   bool present(const std::string& key) const;
   // An integer key where null means 0 ("disabled") and absence means `fallback`.
   int64_t get_int_null_zero(const std::string& key, int64_t fallback) const;
+  // A sliding-window size: null / 0 = none; negative or beyond int range is an error.
+  int get_window(const std::string& key, int64_t fallback) const;
 
   int64_t get_int(const std::string& key, int64_t fallback) const;
   int64_t require_int(const std::string& key) const;

@@ -151,6 +151,13 @@ void keep_extreme(Located& cur, float v, const Location& loc, bool want_max) {
   if (take) cur = {v, loc};
 }
 
+// Per-channel Σx² in fixed point: terms are non-negative, so a total beyond 2^127 overflows in
+// every summation order; -1 marks it (sticky), keeping merges order-independent.
+inline void add_fixed(int128& acc, int128 v) {
+  if (acc < 0) return;
+  if (v < 0 || __builtin_add_overflow(acc, v, &acc)) acc = -1;
+}
+
 void keep_first(Location& cur, const Location& loc) {
   if (!cur.valid() || loc.before(cur)) cur = loc;
 }
@@ -225,7 +232,7 @@ void TapStats::add_row_general(const float* x, Location loc) {
     if (a > chan_absmax_[c]) chan_absmax_[c] = a;
     const double sq = static_cast<double>(v) * v * kFixedScale;
     if (sq < kFixedLimit) {
-      chan_sumsq_[c] += static_cast<int128>(std::nearbyint(sq));
+      add_fixed(chan_sumsq_[c], static_cast<int128>(std::nearbyint(sq)));
     } else {
       ++chan_sumsq_saturated_;
     }
@@ -315,8 +322,8 @@ void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
         const double sq = static_cast<double>(v) * v * kFixedScale;
         if (sq < kFixedLimit) {
           const double q = round_nonneg(sq);
-          chan_sumsq_[c] +=
-              q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q)) : static_cast<int128>(q);
+          add_fixed(chan_sumsq_[c], q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q))
+                                               : static_cast<int128>(q));
         } else {
           ++chan_sumsq_saturated_;
         }
@@ -357,7 +364,7 @@ void TapStats::merge(const TapStats& o) {
   top_.merge(o.top_);
   for (std::size_t c = 0; c < chan_absmax_.size(); ++c) {
     chan_absmax_[c] = std::max(chan_absmax_[c], o.chan_absmax_[c]);
-    chan_sumsq_[c] += o.chan_sumsq_[c];
+    add_fixed(chan_sumsq_[c], o.chan_sumsq_[c]);
   }
   chan_sumsq_saturated_ += o.chan_sumsq_saturated_;
   tokens_ += o.tokens_;
@@ -390,7 +397,8 @@ Located TapStats::absmax() const {
 std::vector<double> TapStats::channel_sumsq() const {
   std::vector<double> out(chan_sumsq_.size());
   for (std::size_t c = 0; c < out.size(); ++c)
-    out[c] = static_cast<double>(chan_sumsq_[c]) / kFixedScale;
+    out[c] = chan_sumsq_[c] < 0 ? std::numeric_limits<double>::quiet_NaN()  // overflowed: null
+                                : static_cast<double>(chan_sumsq_[c]) / kFixedScale;
   return out;
 }
 
@@ -431,6 +439,8 @@ json located_json(const Located& e) {
 }  // namespace
 
 json TapStats::to_json() const {
+  json sumsq_json = json::array();
+  for (double v : channel_sumsq()) sumsq_json.push_back(std::isnan(v) ? json() : json(v));
   json top = json::array();
   for (const Located& e : top_.sorted()) top.push_back(located_json(e));
   json massive = json::array();
@@ -454,7 +464,7 @@ json TapStats::to_json() const {
           {"histogram_abs", hist_.to_json()},
           {"top", top},
           {"channel_absmax", chan_absmax_},
-          {"channel_sum_sq", channel_sumsq()},
+          {"channel_sum_sq", sumsq_json},
           {"channel_sum_sq_saturated", chan_sumsq_saturated_},
           {"tokens", tokens_},
           {"token_max_histogram", token_max_hist_.to_json()},

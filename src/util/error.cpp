@@ -52,6 +52,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "tokenizer";
     case ErrorCode::kCorpus:
       return "corpus";
+    case ErrorCode::kOption:
+      return "option";
   }
   return "?";
 }

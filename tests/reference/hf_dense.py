@@ -316,8 +316,12 @@ class TextModel(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(c, mt, i) for i in range(c["num_hidden_layers"]))
         self.norm = (GemmaRMSNorm if mt in GEMMA else LlamaRMSNorm)(H, c["rms_norm_eps"])
         if mt in ("gemma3", "gemma3_text"):
+            # The local table belongs to sliding-attention layers by type, whatever the window.
+            types = c.get("layer_types")
             for i, layer in enumerate(self.layers):
-                layer.rope = 1 if layer.self_attn.window else 0
+                sliding = (types[i] == "sliding_attention" if types
+                           else (i + 1) % c.get("sliding_window_pattern", 6) != 0)
+                layer.rope = 1 if sliding else 0
 
     def rope_tables(self, T, dtype):
         tables = [None]

@@ -145,6 +145,12 @@ TEST(CliScan, BadInputFailsWithoutOutput) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not supported"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
+  // A tap glob that selects nothing.
+  r = run_command(bin() + " scan " + test::fixture("llama").string() + " --corpus " +
+                  ids_corpus(dir) + " --ids-native -q --taps '*.q_norm' -o " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'*.q_norm' matches no tap"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
   // --format study needs a folder.
   r = run_command(bin() + " scan " + test::fixture("qwen3").string() + " --format study");
   EXPECT_EQ(r.exit_code, 1);

@@ -234,3 +234,30 @@ TEST(LogHistogram, QuantileBracketsTheTrueValue) {
 
 }  // namespace
 }  // namespace maxact
+
+namespace maxact {
+namespace {
+
+// Σx² per channel in 128-bit fixed point: a total beyond its range is reported as unknown (NaN,
+// JSON null), the same whichever way the rows were split, never as a wrapped negative number.
+TEST(TapStatsOverflow, ChannelSumOfSquaresOverflowIsSticky) {
+  const float big = 6e11f;  // big² · 2^48 ≈ 1.0e38: one fits, two exceed 2^127
+  const float row[2] = {big, 1.0f};
+  const Location at[1] = {{0, 0, 1, -1}};
+  TapStats one(2), two(2), merged(2), part(2);
+  one.add_rows(row, 1, at);
+  two.add_rows(row, 1, at);
+  two.add_rows(row, 1, at);
+  merged.add_rows(row, 1, at);
+  part.add_rows(row, 1, at);
+  merged.merge(part);
+  EXPECT_FALSE(std::isnan(one.channel_sumsq()[0]));
+  EXPECT_TRUE(std::isnan(two.channel_sumsq()[0]));
+  EXPECT_TRUE(std::isnan(merged.channel_sumsq()[0]));
+  EXPECT_TRUE(two == merged);
+  EXPECT_DOUBLE_EQ(two.channel_sumsq()[1], 2.0);
+  EXPECT_TRUE(two.to_json()["channel_sum_sq"][0].is_null());
+}
+
+}  // namespace
+}  // namespace maxact

@@ -83,18 +83,36 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
 
 namespace {
 
-void write_file(const std::string& path, const std::string& data) {
-  // Write to a temporary name and rename, so a failure never leaves a partial report.
-  const std::string tmp = path + ".tmp";
-  {
+// Writes every file under a temporary name first and renames them only when all are written, so
+// a failure leaves none of them (and no temporaries) behind.
+void write_files(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::string> written;
+  auto cleanup = [&] {
+    std::error_code ec;
+    for (const auto& t : written) std::filesystem::remove(t, ec);
+  };
+  for (const auto& [path, data] : files) {
+    const std::string tmp = path + ".tmp";
     std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw Error(ErrorCode::kIo, path + ": cannot open for writing");
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!out) throw Error(ErrorCode::kIo, path + ": write failed");
+    if (out) written.push_back(tmp);
+    if (out) out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out) {
+      cleanup();
+      throw Error(ErrorCode::kIo, path + ": cannot write");
+    }
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(ErrorCode::kIo, path + ": " + ec.message());
+  for (const auto& [path, data] : files) {
+    std::error_code ec;
+    std::filesystem::rename(path + ".tmp", path, ec);
+    if (ec) {
+      cleanup();
+      throw Error(ErrorCode::kIo, path + ": " + ec.message());
+    }
+  }
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  write_files({{path, data}});
 }
 
 class Progress {
@@ -354,19 +372,21 @@ int run_scan(const ScanArgs& a) {
       "\n";
   const std::string csv = a.csv.empty() ? std::string() : scan_report_csv(res, meta.names);
   const std::string summary = scan_summary_text(res, meta);
+  std::vector<std::pair<std::string, std::string>> files;
   if (a.format == "study") {
-    const std::string act = study_activation_stats(res, meta).dump(2) + "\n";
-    const std::string top = study_top5_stats(res, meta).dump(2) + "\n";
     std::error_code ec;
     std::filesystem::create_directories(a.output, ec);
     if (ec) throw Error(ErrorCode::kIo, a.output + ": " + ec.message());
     const auto dir = std::filesystem::path(a.output);
-    write_file((dir / (meta.model_name + "_activation_stats.json")).string(), act);
-    write_file((dir / (meta.model_name + "_top5_stats.json")).string(), top);
+    files.emplace_back((dir / (meta.model_name + "_activation_stats.json")).string(),
+                       study_activation_stats(res, meta).dump(2) + "\n");
+    files.emplace_back((dir / (meta.model_name + "_top5_stats.json")).string(),
+                       study_top5_stats(res, meta).dump(2) + "\n");
   } else if (!a.output.empty()) {
-    write_file(a.output, json);
+    files.emplace_back(a.output, json);
   }
-  if (!a.csv.empty()) write_file(a.csv, csv);
+  if (!a.csv.empty()) files.emplace_back(a.csv, csv);
+  write_files(files);
   std::fwrite(summary.data(), 1, summary.size(), stdout);
   return 0;
 }

@@ -96,7 +96,7 @@ ModelSpec gemma2(const ConfigReader& c) {
   s.final_logit_softcap =
       c.present("final_logit_softcapping") ? c.get_double("final_logit_softcapping", 0.0) : 30.0;
   s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));
-  const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 4096));
+  const int window = c.get_window("sliding_window", 4096);
   const auto types = read_layer_types(c, s.num_layers, {"sliding_attention", "full_attention"});
   for (int i = 0; i < s.num_layers; ++i) {
     const bool sliding =
@@ -138,7 +138,7 @@ ModelSpec gemma3(const ConfigReader& c) {
                             {"rope_theta", c.get_double("rope_local_base_freq", 10000.0)}};
     s.rope.push_back(rope_from_object(c, local, "rope_local_base_freq", s, 10000.0, 1.0, false));
   }
-  const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 4096));
+  const int window = c.get_window("sliding_window", 4096);
   const int pattern = static_cast<int>(c.get_int("sliding_window_pattern", 6));
   if (pattern <= 0) c.fail("sliding_window_pattern", "must be positive");
   const auto types = read_layer_types(c, s.num_layers, {"sliding_attention", "full_attention"});

@@ -44,7 +44,7 @@ ModelSpec gpt_oss(const ConfigReader& c) {
     c.fail("hidden_size", "and intermediate_size must be multiples of 32 for MXFP4 experts");
   }
 
-  const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 128));
+  const int window = c.get_window("sliding_window", 128);
   const auto types = read_layer_types(c, s.num_layers, {"sliding_attention", "full_attention"});
   add_embedding_and_head(s);
   const int64_t H = s.hidden_size, I = inter, E = m.num_experts;

@@ -14,7 +14,7 @@ ModelSpec llama_like(const ConfigReader& c, Family family, const ConfigDefaults&
   const bool mlp_bias = c.get_bool("mlp_bias", false);
   s.attention.q_bias = s.attention.k_bias = s.attention.v_bias = s.attention.o_bias = attn_bias;
   s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));
-  const int window = static_cast<int>(c.get_int_null_zero("sliding_window", default_window));
+  const int window = c.get_window("sliding_window", default_window);
   add_embedding_and_head(s);
   for (int i = 0; i < s.num_layers; ++i) {
     s.layers.push_back(

@@ -14,7 +14,7 @@ ModelSpec mixtral(const ConfigReader& c) {
   d.rope_theta = 1e6;
   const int64_t inter = read_basic_dims(c, s, d);
   s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));
-  const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 0));
+  const int window = c.get_window("sliding_window", 0);
   auto& m = s.moe;
   m.num_experts = static_cast<int>(c.get_int("num_local_experts", 8));
   m.top_k = static_cast<int>(c.get_int("num_experts_per_tok", 2));

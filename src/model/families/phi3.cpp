@@ -18,7 +18,7 @@ ModelSpec phi3(const ConfigReader& c) {
   a.fused_qkv = true;
   // Old Phi-3 configs name longrope "su" or "yarn".
   s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0, /*legacy_yarn_is_longrope=*/true));
-  const int window = static_cast<int>(c.get_int_null_zero("sliding_window", 0));
+  const int window = c.get_window("sliding_window", 0);
   add_embedding_and_head(s);
   const int64_t H = s.hidden_size, hd = a.head_dim;
   for (int i = 0; i < s.num_layers; ++i) {

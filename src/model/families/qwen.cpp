@@ -11,7 +11,7 @@ namespace {
 // `layer_types` says otherwise (v4.5x+ configs write it).
 std::vector<int> qwen_windows(const ConfigReader& c, int num_layers) {
   const bool use = c.get_bool("use_sliding_window", false);
-  const int window = use ? static_cast<int>(c.get_int_null_zero("sliding_window", 4096)) : 0;
+  const int window = use ? c.get_window("sliding_window", 4096) : 0;
   const int max_window_layers = static_cast<int>(c.get_int("max_window_layers", 28));
   const auto types = read_layer_types(c, num_layers, {"full_attention", "sliding_attention"});
   std::vector<int> out(static_cast<std::size_t>(num_layers), 0);
