@@ -118,13 +118,14 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
     sink.publish(sink.at(layer, Point::kOProjIn), orow, n, nq, lc);
     project(c, orow, n, w.o, w.o_bias, att.data());
     sink.publish(sink.at(layer, Point::kAttn), att.data(), n, H, lc);
-    const float* attn_out = att.data();
-    if (s.sandwich_norms) {
-      norm(c, att.data(), n, H, H, w.post_attn_norm, tmp.data(), H);
-      sink.publish(sink.at(layer, Point::kPostAttnNorm), tmp.data(), n, H, lc);
-      attn_out = tmp.data();
-    }
-    add_residual(c, hr, attn_out, n, H);
+    // Gemma 2/3 normalise each sub-block's output before its residual add (sandwich norms).
+    auto sub_block_out = [&](const std::vector<float>& norm_w, Point p) -> const float* {
+      if (!s.sandwich_norms) return att.data();
+      norm(c, att.data(), n, H, H, norm_w, tmp.data(), H);
+      sink.publish(sink.at(layer, p), tmp.data(), n, H, lc);
+      return tmp.data();
+    };
+    add_residual(c, hr, sub_block_out(w.post_attn_norm, Point::kPostAttnNorm), n, H);
     sink.publish(sink.at(layer, Point::kResidMid), hr, n, H, lc);
     if (s.sandwich_norms) {
       norm(c, hr, n, H, H, w.pre_ff_norm, xn.data(), H);
@@ -144,13 +145,7 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
     sink.publish(sink.at(layer, Point::kDownIn), act.data(), n, I, lc);
     project(c, act.data(), n, w.down, w.down_bias, att.data());
     sink.publish(sink.at(layer, Point::kMlp), att.data(), n, H, lc);
-    const float* mlp_out = att.data();
-    if (s.sandwich_norms) {
-      norm(c, att.data(), n, H, H, w.post_ff_norm, tmp.data(), H);
-      sink.publish(sink.at(layer, Point::kPostFfNorm), tmp.data(), n, H, lc);
-      mlp_out = tmp.data();
-    }
-    add_residual(c, hr, mlp_out, n, H);
+    add_residual(c, hr, sub_block_out(w.post_ff_norm, Point::kPostFfNorm), n, H);
     sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
   }
 }

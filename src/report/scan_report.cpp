@@ -32,6 +32,21 @@ GlobalMax study_global_max(const ScanResult& r) {
 
 namespace {
 
+// The study's global maximum restricted to category k ("where does this domain peak?").
+GlobalMax category_global_max(const ScanResult& r, std::size_t k) {
+  GlobalMax g;
+  for (std::size_t i = 0; i < r.taps.size() && i < r.by_category.size(); ++i) {
+    const CategoryStats& c = r.by_category[i][k];
+    if (!component_in_study_max(r.taps[i].component) || c.count == 0) continue;
+    const Located a = c.absmax();
+    if (g.tap < 0 || std::fabs(a.value) > std::fabs(g.value.value)) {
+      g.tap = static_cast<int>(i);
+      g.value = a;
+    }
+  }
+  return g;
+}
+
 json with_text(json loc, const ScanMeta& meta) {
   if (loc.is_object() && meta.token_text && loc.contains("token")) {
     loc["token_text"] = meta.token_text(loc["token"].get<int32_t>());
@@ -92,18 +107,9 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
   // Where each domain peaks: the study's global maximum restricted to one category.
   json by_cat = json::object();
   for (std::size_t k = 0; k < r.categories.size(); ++k) {
-    int best = -1;
-    Located v;
-    for (std::size_t i = 0; i < r.taps.size() && i < r.by_category.size(); ++i) {
-      if (!component_in_study_max(r.taps[i].component)) continue;
-      const CategoryStats& c = r.by_category[i][k];
-      if (c.count == 0) continue;
-      const Located a = c.absmax();
-      if (best < 0 || std::fabs(a.value) > std::fabs(v.value)) {
-        best = static_cast<int>(i);
-        v = a;
-      }
-    }
+    const GlobalMax cg = category_global_max(r, k);
+    const int best = cg.tap;
+    const Located& v = cg.value;
     json e = nullptr;
     if (best >= 0) {
       const TapInfo& t = r.taps[static_cast<std::size_t>(best)];
@@ -193,17 +199,9 @@ std::string scan_summary_text(const ScanResult& r, const ScanMeta& meta) {
   if (r.categories.size() > 1) {
     out += "per category (study components' max |x|, signed, where)\n";
     for (std::size_t k = 0; k < r.categories.size(); ++k) {
-      int best = -1;
-      Located v;
-      for (std::size_t i = 0; i < r.taps.size() && i < r.by_category.size(); ++i) {
-        const CategoryStats& c = r.by_category[i][k];
-        if (!component_in_study_max(r.taps[i].component) || c.count == 0) continue;
-        const Located a = c.absmax();
-        if (best < 0 || std::fabs(a.value) > std::fabs(v.value)) {
-          best = static_cast<int>(i);
-          v = a;
-        }
-      }
+      const GlobalMax cg = category_global_max(r, k);
+      const int best = cg.tap;
+      const Located& v = cg.value;
       if (best < 0) continue;
       out += fmt::format("  {:<16} {:>12.6g}  {}\n",
                          r.categories[k].empty() ? "(none)" : r.categories[k], v.value,
