@@ -17,7 +17,26 @@ def base_freqs(base, dim):
     return base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim)
 
 
+def from_v5(c, table):
+    """transformers v5 writes `rope_parameters` (rope_type, rope_theta, scaling keys, optionally
+    partial_rotary_factor; Gemma3: one dict per layer type) instead of rope_theta + rope_scaling.
+    Returns the equivalent v4-style config and the table left to choose (None once chosen)."""
+    rp = c.get("rope_parameters")
+    if rp is None:
+        return c, table
+    if "sliding_attention" in rp or "full_attention" in rp:
+        rp = rp["sliding_attention" if table == 1 else "full_attention"]
+        table = None
+    c = dict(c)
+    c["rope_theta"] = rp.get("rope_theta", c.get("rope_theta", 10000.0))
+    if "partial_rotary_factor" in rp:
+        c["partial_rotary_factor"] = rp["partial_rotary_factor"]
+    c["rope_scaling"] = {k: v for k, v in rp.items() if k not in ("rope_theta", "partial_rotary_factor")}
+    return c, table
+
+
 def compute(c, seq_len, table):
+    c, table = from_v5(c, table)
     hd = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
     if table is not None:  # gemma3 v4 style: 0 global (rope_scaling), 1 local (rope_local_base_freq)
         if table == 1:
