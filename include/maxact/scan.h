@@ -32,6 +32,7 @@ enum class Component {
   kMlp,          // MLP output
   kHidden,       // decoder-layer output (residual stream)
   kFinalNorm,
+  kRouter,  // MoE router logits
 };
 std::string_view component_name(Component c);
 bool component_in_study_max(Component c);
@@ -73,6 +74,8 @@ struct ScanResult {
   // Corpus categories (sorted; "" for samples without one) and, per tap, its extremes on each.
   std::vector<std::string> categories;
   std::vector<std::vector<CategoryStats>> by_category;  // [tap][category]
+  // Tokens routed to each expert per decoder layer ([layer][expert]; empty for dense layers).
+  std::vector<std::vector<uint64_t>> expert_load;
   int64_t sequences = 0, tokens = 0, windows = 0;
   double seconds = 0;
   int threads = 0;

@@ -42,9 +42,109 @@ void add_residual(const LayerContext& c, float* h, const float* a, int64_t rows,
   });
 }
 
+// Routed experts (ARCHITECTURES.md §1.8 R1 + C1, transformers' eager loop): router logits in D,
+// softmax in fp32 over all experts, top-k (ties to the lower expert id), optional
+// renormalisation in fp32, weights rounded to D; every expert runs once on the tokens routed to
+// it (gather, GEMMs, scatter), and each token sums out += D(y · w) in D in ascending expert order.
+void moe_mlp(const LayerContext& c, int layer, MoeWeights& mw, const float* x, int64_t n,
+             const Location* lc, const int32_t* cats, float* out) {
+  const ModelSpec& s = c.spec;
+  const MoeSpec& m = s.moe;
+  const int64_t H = s.hidden_size, I = m.intermediate, E = m.num_experts, K = m.top_k;
+  Sink& sink = c.sink;
+  std::vector<float> logits(static_cast<std::size_t>(n * E));
+  project(c, x, n, mw.router, {}, logits.data());
+  sink.publish(sink.at(layer, Point::kRouter), logits.data(), n, E, lc);
+  // Per token: the chosen experts and their weights.
+  std::vector<int32_t> chosen(static_cast<std::size_t>(n * K));
+  std::vector<float> weight(static_cast<std::size_t>(n * K));
+  parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
+    std::vector<float> p(static_cast<std::size_t>(E));
+    std::vector<int32_t> order(static_cast<std::size_t>(E));
+    for (int64_t r = b; r < e; ++r) {
+      const float* l = logits.data() + r * E;
+      float mx = l[0];
+      for (int64_t j = 1; j < E; ++j) mx = std::max(mx, l[j]);
+      double sum = 0;
+      for (int64_t j = 0; j < E; ++j) {
+        p[static_cast<std::size_t>(j)] = std::exp(l[j] - mx);
+        sum += p[static_cast<std::size_t>(j)];
+      }
+      const auto fsum = static_cast<float>(sum);
+      for (auto& v : p) v /= fsum;
+      for (int64_t j = 0; j < E; ++j) order[static_cast<std::size_t>(j)] = static_cast<int32_t>(j);
+      std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int32_t a, int32_t b2) {
+        const float pa = p[static_cast<std::size_t>(a)], pb = p[static_cast<std::size_t>(b2)];
+        return pa != pb ? pa > pb : a < b2;
+      });
+      float total = 0;
+      for (int64_t k = 0; k < K; ++k)
+        total += p[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])];
+      for (int64_t k = 0; k < K; ++k) {
+        const int32_t ex = order[static_cast<std::size_t>(k)];
+        float wk = p[static_cast<std::size_t>(ex)];
+        if (m.norm_topk_prob) wk /= total;
+        chosen[static_cast<std::size_t>(r * K + k)] = ex;
+        weight[static_cast<std::size_t>(r * K + k)] = c.rd(wk);
+      }
+    }
+  });
+  std::fill(out, out + n * H, 0.0f);
+  std::vector<float> xs, gu, act, y;
+  std::vector<Location> where;
+  std::vector<int32_t> cat;
+  std::vector<int64_t> rows;
+  std::vector<float> wts;
+  for (int64_t ex = 0; ex < E; ++ex) {
+    rows.clear();
+    wts.clear();
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t k = 0; k < K; ++k) {
+        if (chosen[static_cast<std::size_t>(r * K + k)] == ex) {
+          rows.push_back(r);
+          wts.push_back(weight[static_cast<std::size_t>(r * K + k)]);
+        }
+      }
+    }
+    if (rows.empty()) continue;
+    sink.add_expert_load(layer, static_cast<int>(ex), rows.size());
+    ensure_expert(c.model, mw, static_cast<int>(ex), c.rd);
+    const auto ne = static_cast<int64_t>(rows.size());
+    xs.resize(static_cast<std::size_t>(ne * H));
+    where.resize(static_cast<std::size_t>(ne));
+    cat.resize(static_cast<std::size_t>(ne));
+    for (int64_t i = 0; i < ne; ++i) {
+      const int64_t r = rows[static_cast<std::size_t>(i)];
+      std::copy(x + r * H, x + (r + 1) * H, xs.begin() + i * H);
+      where[static_cast<std::size_t>(i)] = lc[r];
+      cat[static_cast<std::size_t>(i)] = cats != nullptr ? cats[r] : 0;
+    }
+    gu.resize(static_cast<std::size_t>(ne * 2 * I));
+    project(c, xs.data(), ne, mw.gate_up[static_cast<std::size_t>(ex)], {}, gu.data());
+    act.resize(static_cast<std::size_t>(ne * I));
+    parallel_rows(c.pool, ne, [&](int64_t b, int64_t e) {
+      gated_activation(gu.data() + b * 2 * I, gu.data() + b * 2 * I + I, e - b, I, 2 * I,
+                       s.activation, c.rd, act.data() + b * I);
+    });
+    sink.publish(sink.at(layer, Point::kExpertDownIn), act.data(), ne, I, where.data(),
+                 cats != nullptr ? cat.data() : nullptr);
+    y.resize(static_cast<std::size_t>(ne * H));
+    project(c, act.data(), ne, mw.down[static_cast<std::size_t>(ex)], {}, y.data());
+    // Each token appears at most once per expert: rows of this expert are distinct tokens.
+    parallel_rows(c.pool, ne, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        float* o = out + rows[static_cast<std::size_t>(i)] * H;
+        const float* yi = y.data() + i * H;
+        const float wi = wts[static_cast<std::size_t>(i)];
+        for (int64_t j = 0; j < H; ++j) o[j] = c.rd(o[j] + c.rd(yi[j] * wi));
+      }
+    });
+  }
+}
+
 }  // namespace
 
-void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeights& w,
+void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
                          const WindowRows& win, std::vector<float>& hv) {
   const ModelSpec& s = c.spec;
   const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
@@ -133,6 +233,15 @@ void dense_layer_forward(const LayerContext& c, int layer, const DenseLayerWeigh
     } else {
       norm(c, hr, n, H, H, w.post_attn_norm, xn.data(), H);
       sink.publish(sink.at(layer, Point::kPostAttnNorm), xn.data(), n, H, lc);
+    }
+    if (L.mlp == MlpKind::kMoe) {
+      const int32_t* cats = sink.category_of_row();
+      moe_mlp(c, layer, w.moe, xn.data(), n, lc,
+              cats != nullptr ? cats + (lc - sink.window_rows()) : nullptr, att.data());
+      sink.publish(sink.at(layer, Point::kMlp), att.data(), n, H, lc);
+      add_residual(c, hr, sub_block_out(w.post_ff_norm, Point::kPostFfNorm), n, H);
+      sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
+      continue;
     }
     project(c, xn.data(), n, w.gate_up, w.gate_up_bias, gu.data());
     sink.publish(sink.at(layer, Point::kGateUp), gu.data(), n, 2 * I, lc);

@@ -1,5 +1,6 @@
-// The forward pass of one attention + dense-MLP decoder layer over a whole window
-// (llama, mistral, qwen2, qwen2.5-vl, qwen3, gemma 1/2/3, phi3), publishing every tap.
+// The forward pass of one attention + MLP decoder layer over a whole window (llama, mistral,
+// qwen2, qwen2.5-vl, qwen3, gemma 1/2/3, phi3; routed-expert MLPs of mixtral and qwen3_moe),
+// publishing every tap.
 #pragma once
 
 #include <vector>
@@ -24,6 +25,7 @@ struct WindowRows {
 };
 
 struct LayerContext {
+  const Model& model;
   const ModelSpec& spec;
   const Rounding& rd;
   ThreadPool& pool;
@@ -32,7 +34,7 @@ struct LayerContext {
 };
 
 // h: the residual stream [tokens, hidden], updated in place.
-void dense_layer_forward(const LayerContext& ctx, int layer, const DenseLayerWeights& w,
+void dense_layer_forward(const LayerContext& ctx, int layer, DenseLayerWeights& w,
                          const WindowRows& win, std::vector<float>& h);
 
 // Runs fn(begin, end) over [0, rows) split across the pool (row-independent work only).

@@ -21,8 +21,15 @@ namespace maxact {
 
 bool engine_supports(const ModelSpec& spec) {
   if (spec.quantization == Quantization::kMxfp4) return false;
+  const MoeSpec& m = spec.moe;
+  // Routed experts: softmax top-k routers with per-expert tensors, no shared expert (mixtral,
+  // qwen3_moe); the other MoE designs come with issue 5.
+  const bool moe_ok = (spec.family == Family::kMixtral || spec.family == Family::kQwen3Moe) &&
+                      m.router == RouterKind::kSoftmaxTopK &&
+                      m.storage == ExpertStorage::kPerExpert && m.shared_intermediate == 0 &&
+                      m.combine == CombineKind::kExpertOrderInDtype;
   for (const LayerSpec& L : spec.layers) {
-    if (L.mixer != MixerKind::kAttention || L.mlp == MlpKind::kMoe) return false;
+    if (L.mixer != MixerKind::kAttention || (L.mlp == MlpKind::kMoe && !moe_ok)) return false;
   }
   const auto& a = spec.attention;
   return !a.sinks && !a.output_gate && spec.norm != NormKind::kFp32Weight &&
@@ -129,7 +136,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   categories.erase(std::unique(categories.begin(), categories.end()), categories.end());
   Sink sink(spec, opt, pool, static_cast<int>(categories.size()));
   RopeCache ropes(spec, rd);
-  const LayerContext ctx{spec, rd, pool, sink, opt.chunk_rows};
+  const LayerContext ctx{model, spec, rd, pool, sink, opt.chunk_rows};
   const int64_t H = spec.hidden_size;
   const float embed_scale = rd(static_cast<float>(std::sqrt(static_cast<double>(H))));
   const TensorView& embed = *model.find("model.embed_tokens.weight")->tensor;
@@ -183,7 +190,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
     });
     sink.publish(sink.embedding(), h.data(), T, H, win.locs.data());
     for (int l = 0; l < spec.num_layers; ++l) {
-      const DenseLayerWeights w = load_dense_layer(model, l, rd);
+      DenseLayerWeights w = load_dense_layer(model, l, rd);
       dense_layer_forward(ctx, l, w, win, h);
       prog.layer = l + 1;
       prog.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -212,6 +219,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   res.stats = std::move(sink.stats);
   res.categories = std::move(categories);
   res.by_category = std::move(sink.by_category);
+  res.expert_load = std::move(sink.expert_load);
   res.sequences = static_cast<int64_t>(seqs.size());
   res.tokens = prog.tokens_total;
   res.windows = prog.windows_total;

@@ -8,6 +8,13 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
     : pool_(pool), opt_(options.stats), categories_(categories) {
   embed_ = add(embedding_tap(spec), options.taps);
   by_layer_.resize(static_cast<std::size_t>(spec.num_layers));
+  expert_load.resize(static_cast<std::size_t>(spec.num_layers));
+  for (int l = 0; l < spec.num_layers; ++l) {
+    if (spec.layers[static_cast<std::size_t>(l)].mlp == MlpKind::kMoe) {
+      expert_load[static_cast<std::size_t>(l)].assign(
+          static_cast<std::size_t>(spec.moe.num_experts), 0);
+    }
+  }
   for (int l = 0; l < spec.num_layers; ++l) {
     for (int p = 0; p < kPoints; ++p) {
       by_layer_[static_cast<std::size_t>(l)][static_cast<std::size_t>(p)] =
@@ -48,12 +55,14 @@ int Sink::add(const TapInfo& t, const std::vector<std::string>& globs) {
   return static_cast<int>(taps.size()) - 1;
 }
 
-void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const Location* locs) {
+void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const Location* locs,
+                   const int32_t* categories) {
   if (tap < 0 || rows <= 0) return;
   TapStats& dst = stats[static_cast<std::size_t>(tap)];
   auto& dst_cat = by_category[static_cast<std::size_t>(tap)];
   const int64_t C = dst.channels();
-  const int32_t* cats = cats_ != nullptr ? cats_ + (locs - rows_) : nullptr;
+  const int32_t* cats =
+      categories != nullptr ? categories : (cats_ != nullptr ? cats_ + (locs - rows_) : nullptr);
   auto categorize = [&](std::vector<CategoryStats>& out, int64_t b, int64_t e) {
     if (cats == nullptr || out.empty()) return;
     for (int64_t r = b; r < e; ++r) {

@@ -30,11 +30,25 @@ class Sink {
   int embedding() const { return embed_; }
   int final_norm() const { return final_; }
   bool wants(int tap) const { return tap >= 0; }
-  void publish(int tap, const float* data, int64_t rows, int64_t ld, const Location* locs);
+  // Rows are rows of the current window (locs points into it) unless `categories` gives each
+  // row's category explicitly (rows gathered from across the window, e.g. per expert).
+  void publish(int tap, const float* data, int64_t rows, int64_t ld, const Location* locs,
+               const int32_t* categories = nullptr);
+  const int32_t* category_of_row() const { return cats_; }
+  const Location* window_rows() const { return rows_; }
 
   std::vector<TapInfo> taps;
   std::vector<TapStats> stats;
   std::vector<std::vector<CategoryStats>> by_category;  // [tap][category]
+  // Tokens routed to each expert, per MoE layer ([layer][expert]; empty for dense layers).
+  std::vector<std::vector<uint64_t>> expert_load;
+  void add_expert_load(int layer, int expert, uint64_t tokens) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& v = expert_load[static_cast<std::size_t>(layer)];
+    if (v.size() <= static_cast<std::size_t>(expert))
+      v.resize(static_cast<std::size_t>(expert) + 1);
+    v[static_cast<std::size_t>(expert)] += tokens;
+  }
 
  private:
   int add(const TapInfo& t, const std::vector<std::string>& globs);

@@ -28,6 +28,8 @@ enum class Point {
   kDownIn,
   kMlp,
   kPostFfNorm,
+  kRouter,        // MoE router logits (`mlp.gate` / `block_sparse_moe.gate`)
+  kExpertDownIn,  // input of the experts' down projections, every (token, expert) pair
   kLayer,
   kCount,
 };

@@ -31,6 +31,8 @@ std::string_view component_name(Component c) {
       return "hidden";
     case Component::kFinalNorm:
       return "final_norm";
+    case Component::kRouter:
+      return "router";
   }
   return "?";
 }
@@ -106,6 +108,9 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
   const int64_t q = int64_t{a.num_heads} * a.head_dim, kv = int64_t{a.num_kv_heads} * a.head_dim;
   const bool fused_qkv = a.fused_qkv,
              fused_gu = s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kDenseFusedGateUp;
+  const bool moe = s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kMoe;
+  // Mixtral's MoE module is block_sparse_moe in its checkpoints and in transformers v4.
+  const std::string M = P + (s.family == Family::kMixtral ? ".block_sparse_moe" : ".mlp");
   const std::string L = std::to_string(layer);
   auto t = [&](std::string name, Component c, int64_t ch, std::string study = "") {
     return TapInfo{std::move(name), std::move(study), c, layer, ch};
@@ -142,17 +147,24 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
       return s.sandwich_norms ? t(P + ".pre_feedforward_layernorm", Component::kNorm, H)
                               : TapInfo{};
     case Point::kGate:
-      return fused_gu
+      return fused_gu || moe
                  ? TapInfo{}
                  : t(P + ".mlp.gate_proj", Component::kProjection, I, "layer_" + L + "_mlp_gate");
     case Point::kUp:
-      return fused_gu ? TapInfo{} : t(P + ".mlp.up_proj", Component::kProjection, I);
+      return fused_gu || moe ? TapInfo{} : t(P + ".mlp.up_proj", Component::kProjection, I);
     case Point::kGateUp:
       return fused_gu ? t(P + ".mlp.gate_up_proj", Component::kProjection, 2 * I) : TapInfo{};
     case Point::kDownIn:
-      return t(P + ".mlp.down_proj:in", Component::kLinearInput, I);
+      return moe ? TapInfo{} : t(P + ".mlp.down_proj:in", Component::kLinearInput, I);
     case Point::kMlp:
-      return t(P + ".mlp", Component::kMlp, H, "layer_" + L + "_mlp_output");
+      return t(moe ? M : P + ".mlp", Component::kMlp, H, "layer_" + L + "_mlp_output");
+    case Point::kRouter:
+      return moe ? t(M + ".gate", Component::kRouter, s.moe.num_experts,
+                     "layer_" + L + "_router_logits")
+                 : TapInfo{};
+    case Point::kExpertDownIn:
+      return moe ? t(M + ".experts:down_proj:in", Component::kLinearInput, s.moe.intermediate)
+                 : TapInfo{};
     case Point::kPostFfNorm:
       return s.sandwich_norms ? t(P + ".post_feedforward_layernorm", Component::kNorm, H)
                               : TapInfo{};

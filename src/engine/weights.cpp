@@ -85,6 +85,18 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
   qkv = {};
   w.o = pack(get("self_attn.o_proj.weight"), nq);
   w.o_bias = opt("self_attn.o_proj.bias");
+  if (s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kMoe) {
+    MoeWeights& mw = w.moe;
+    const bool mixtral = s.family == Family::kMixtral;
+    mw.module = fmt::format("model.layers.{}.{}", layer, mixtral ? "block_sparse_moe" : "mlp");
+    mw.gate_name = mixtral ? "w1" : "gate_proj";
+    mw.up_name = mixtral ? "w3" : "up_proj";
+    mw.down_name = mixtral ? "w2" : "down_proj";
+    mw.router = pack(load_tensor(m, mw.module + ".gate.weight", rd), H);
+    mw.gate_up.resize(static_cast<std::size_t>(s.moe.num_experts));
+    mw.down.resize(static_cast<std::size_t>(s.moe.num_experts));
+    return w;
+  }
   if (s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kDenseFusedGateUp) {
     w.gate_up = pack(get("mlp.gate_up_proj.weight"), H);
     w.gate_up_bias = opt("mlp.gate_up_proj.bias");
@@ -105,6 +117,19 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
   w.down = pack(get("mlp.down_proj.weight"), I);
   w.down_bias = opt("mlp.down_proj.bias");
   return w;
+}
+
+void ensure_expert(const Model& m, MoeWeights& w, int expert, const Rounding& rd) {
+  const auto e = static_cast<std::size_t>(expert);
+  if (!w.gate_up[e].data.empty()) return;
+  const std::string p = fmt::format("{}.experts.{}.", w.module, expert);
+  std::vector<float> gu = load_tensor(m, p + w.gate_name + ".weight", rd);
+  append(gu, load_tensor(m, p + w.up_name + ".weight", rd));
+  const int64_t H = m.spec().hidden_size;
+  w.gate_up[e] = pack_weight(gu.data(), static_cast<int64_t>(gu.size()) / H, H);
+  const std::vector<float> down = load_tensor(m, p + w.down_name + ".weight", rd);
+  const int64_t I = m.spec().moe.intermediate;
+  w.down[e] = pack_weight(down.data(), H, I);
 }
 
 }  // namespace maxact::engine

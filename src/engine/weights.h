@@ -17,6 +17,16 @@ std::vector<float> load_tensor(const Model& m, const std::string& name, const Ro
                                bool keep_fp32 = false);
 bool has_tensor(const Model& m, const std::string& name);
 
+// A routed-expert MLP with per-expert tensors (mixtral, qwen3_moe): the router is loaded with
+// the layer, each expert only when a token of the window is routed to it.
+struct MoeWeights {
+  std::string module;  // "model.layers.3.mlp" or "model.layers.3.block_sparse_moe"
+  std::string gate_name, up_name, down_name;
+  PackedWeight router;
+  std::vector<PackedWeight> gate_up, down;  // per expert; empty until used
+};
+void ensure_expert(const Model& m, MoeWeights& w, int expert, const Rounding& rd);
+
 struct DenseLayerWeights {
   std::vector<float> input_norm, post_attn_norm, pre_ff_norm, post_ff_norm;
   PackedWeight qkv;  // rows q | k | v (separate projections concatenated)
@@ -28,6 +38,7 @@ struct DenseLayerWeights {
   std::vector<float> gate_up_bias;
   PackedWeight down;
   std::vector<float> down_bias;
+  MoeWeights moe;  // MoE layers only (then gate_up / down stay empty)
 };
 
 DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd);

@@ -126,6 +126,12 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
     }
     by_cat[r.categories[k].empty() ? "(none)" : r.categories[k]] = {{"global_max", e}};
   }
+  // Per MoE layer: tokens routed to each expert (a token counts once per expert it reaches).
+  json experts = json::array();
+  for (std::size_t l = 0; l < r.expert_load.size(); ++l) {
+    if (r.expert_load[l].empty()) continue;
+    experts.push_back({{"layer", l}, {"tokens_per_expert", r.expert_load[l]}});
+  }
   return {{"schema", "maxact.scan"},
           {"schema_version", kScanSchemaVersion},
           {"maxact_version", MAXACT_VERSION},
@@ -148,6 +154,7 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
             {"blas_core", r.blas_core}}},
           {"global_max", gmax},
           {"categories", by_cat},
+          {"experts", experts},
           {"taps", taps}};
 }
 

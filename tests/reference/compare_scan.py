@@ -9,7 +9,9 @@ Tolerances (fp32): max/min, sums and per-channel values within 1e-4 relative (su
 sum |x|, channel values against the tap's largest); argmax locations identical unless the reference
 itself has a near-tie there (reported); top-K |x| within 1e-4; histogram quantile brackets contain
 the exact quantile; threshold counts identical. bf16: max and min equal or within one bf16 ulp on
->= 99 % of taps, every exception listed. Exit status 0 when everything holds.
+>= 99 % of taps, every exception listed; MoE block outputs (sums of separately rounded expert
+outputs, where cancellation turns a summand's 1-ulp flip into several ulps of the sum) within 4 ulps,
+listed as notes. Exit status 0 when everything holds.
 """
 import argparse
 import json
@@ -26,6 +28,7 @@ import hf_dense  # noqa: E402
 import tap_reference  # noqa: E402
 
 REL = 1e-4
+MOE_ULPS = 4
 
 
 def corpus(path, vocab, n, max_len, seed):
@@ -163,10 +166,18 @@ def main():
         if a.precision == "fp32":
             compare_fp32(tap, got[tap], ref[tap], ck, ref_lookup)
         else:
+            # An MoE block output sums top-k expert outputs rounded separately in bf16; where
+            # they cancel, one upstream 1-ulp flip in a summand is several ulps of the sum. Those
+            # taps may be off by MOE_ULPS and are listed; every other tap counts against 99 %.
+            moe_sum = tap + ".gate" in got
             for key in ("max", "min"):
                 g, w = got[tap][key]["value"], ref[tap][key]["value"]
-                if abs(g - w) > bf16_ulp(max(abs(g), abs(w))):
-                    bf_bad.append((tap, f"{tap}: {key} {g!r} vs reference {w!r}"))
+                d = abs(g - w) / max(bf16_ulp(max(abs(g), abs(w))), 1e-45)
+                if moe_sum and 1 < d <= MOE_ULPS:
+                    ck.notes.append(f"MoE sum within {MOE_ULPS} bf16 ulps: {tap}: {key} {g!r} vs "
+                                    f"reference {w!r} ({d:.0f} ulps)")
+                elif d > 1:
+                    bf_bad.append((tap, f"{tap}: {key} {g!r} vs reference {w!r} ({d:.0f} ulps)"))
             ck.equal(tap, "count", got[tap]["count"], ref[tap]["count"])
     n = len(set(ref) & set(got))
     if a.precision == "bf16":

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rope_reference  # noqa: E402
 
 DENSE = {"llama", "mistral", "qwen2", "qwen2_5_vl", "qwen3", "gemma", "gemma2", "gemma3",
-         "gemma3_text", "phi3"}
+         "gemma3_text", "phi3", "mixtral", "qwen3_moe"}
 GEMMA = {"gemma", "gemma2", "gemma3", "gemma3_text"}
 
 
@@ -178,7 +178,7 @@ class Attention(nn.Module):
             self.k_proj = Linear(H, self.nkv * self.hd, bias=qb)
             self.v_proj = Linear(H, self.nkv * self.hd, bias=qb)
         self.o_proj = Linear(self.nh * self.hd, H, bias=ob)
-        if mt in ("qwen3", "gemma3", "gemma3_text"):
+        if mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text"):
             self.q_norm = norm_cls(self.hd, c["rms_norm_eps"])
             self.k_norm = norm_cls(self.hd, c["rms_norm_eps"])
         if mt in GEMMA - {"gemma"}:
@@ -228,12 +228,18 @@ class Attention(nn.Module):
         return self.o_proj(o), None
 
 
+def is_moe_layer(c, layer):
+    """Qwen3-MoE: sparse unless listed in mlp_only_layers, every decoder_sparse_step-th layer."""
+    return (layer not in (c.get("mlp_only_layers") or []) and c.get("num_experts", 0) > 0
+            and (layer + 1) % c.get("decoder_sparse_step", 1) == 0)
+
+
 def sliding_window(c, mt, layer):
     W = c.get("sliding_window")
     types = c.get("layer_types")
-    if mt in ("mistral", "phi3"):
+    if mt in ("mistral", "phi3", "mixtral"):
         return W
-    if mt in ("qwen2", "qwen2_5_vl", "qwen3"):
+    if mt in ("qwen2", "qwen2_5_vl", "qwen3", "qwen3_moe"):
         if not c.get("use_sliding_window", False):
             return None
         if types:
@@ -276,6 +282,67 @@ class MLP(nn.Module):
         return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
 
 
+class ExpertMLP(nn.Module):
+    """One routed expert: SwiGLU, Mixtral names w1 (gate) / w3 (up) / w2 (down)."""
+
+    def __init__(self, H, I, mixtral):
+        super().__init__()
+        self.names = ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj")
+        for n, shape in zip(self.names, ((H, I), (H, I), (I, H))):
+            setattr(self, n, Linear(*shape, bias=False))
+
+    def forward(self, x):
+        g, u, d = (getattr(self, n) for n in self.names)
+        act = nn.functional.silu(g(x).float()).to(x.dtype)
+        return d(act * u(x))
+
+
+class SparseMoeBlock(nn.Module):
+    """transformers v4 MixtralSparseMoeBlock / Qwen3MoeSparseMoeBlock (eager loop): softmax over
+    all experts in fp32, top-k, optional renormalisation, weights cast to the model dtype, experts
+    in ascending id, index_add_ in the model dtype. Returns (hidden, router_logits) as v4 does."""
+
+    def __init__(self, c, mixtral):
+        super().__init__()
+        H = c["hidden_size"]
+        self.E = c["num_local_experts"] if mixtral else c["num_experts"]
+        self.k = c["num_experts_per_tok"]
+        I = c["intermediate_size"] if mixtral else c["moe_intermediate_size"]
+        self.norm = True if mixtral else c.get("norm_topk_prob", False)
+        self.gate = Linear(H, self.E, bias=False)
+        self.experts = nn.ModuleList(ExpertMLP(H, I, mixtral) for _ in range(self.E))
+        self.record = None  # callable(rows of the down projection's input, token indices)
+
+    def forward(self, x):
+        logits = self.gate(x)
+        p = torch.softmax(logits, dim=-1, dtype=torch.float)
+        # Equal probabilities (bf16 logits make them common): the lower expert id first, as CUDA's
+        # topk does in practice (ARCHITECTURES.md §19.7); CPU topk promises no order, so sort.
+        idx = torch.sort(-p, dim=-1, stable=True).indices[:, :self.k]
+        w = p.gather(-1, idx)
+        if self.norm:
+            w = w / w.sum(dim=-1, keepdim=True)
+        w = w.to(x.dtype)
+        out = torch.zeros_like(x)
+        mask = nn.functional.one_hot(idx, num_classes=self.E).permute(2, 1, 0)
+        for e in range(self.E):
+            slot, tok = torch.where(mask[e])
+            if tok.numel() == 0:
+                continue
+            expert = self.experts[e]
+            if self.record is not None:
+                h = expert.names[2]
+
+                def pre(mod, inp, tok=tok):
+                    self.record(inp[0], tok)
+                handle = getattr(expert, h).register_forward_pre_hook(pre)
+            y = expert(x[tok]) * w[tok, slot, None]
+            if self.record is not None:
+                handle.remove()
+            out.index_add_(0, tok, y.to(x.dtype))
+        return out, logits
+
+
 class DecoderLayer(nn.Module):
     def __init__(self, c, mt, layer):
         super().__init__()
@@ -288,7 +355,13 @@ class DecoderLayer(nn.Module):
         if self.sandwich:
             self.pre_feedforward_layernorm = norm_cls(H, eps)
             self.post_feedforward_layernorm = norm_cls(H, eps)
-        self.mlp = MLP(c, mt)
+        self.mixtral = mt == "mixtral"
+        if self.mixtral:
+            self.block_sparse_moe = SparseMoeBlock(c, True)
+        elif mt == "qwen3_moe" and is_moe_layer(c, layer):
+            self.mlp = SparseMoeBlock(c, False)
+        else:
+            self.mlp = MLP(c, mt)
         self.rope = 0
 
     def forward(self, h, ropes):
@@ -297,10 +370,13 @@ class DecoderLayer(nn.Module):
         if self.sandwich:
             a = self.post_attention_layernorm(a)
         h = h + a
+        mlp = self.block_sparse_moe if self.mixtral else self.mlp
         if self.sandwich:
-            m = self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(h)))
+            m = self.post_feedforward_layernorm(mlp(self.pre_feedforward_layernorm(h)))
         else:
-            m = self.mlp(self.post_attention_layernorm(h))
+            m = mlp(self.post_attention_layernorm(h))
+        if isinstance(m, tuple):
+            m = m[0]
         return h + m
 
 

@@ -15,12 +15,15 @@ class Recorder:
         self.rows = {}  # tap -> list of [T, C] float64 arrays
         self.current = None  # (sample, ids) of the sequence being run
 
-    def put(self, name, t):
+    def put(self, name, t, positions=None):
+        """Rows of one sequence; `positions` gives each row's token position when the rows are a
+        subset (tokens routed to one expert), else rows are positions 0..T-1."""
         if isinstance(t, tuple):
             t = t[0]
-        T = len(self.current[1])
+        T = len(self.current[1]) if positions is None else len(positions)
         a = t.detach().to(torch.float64).reshape(T, -1).numpy().copy()
-        self.rows.setdefault(name, []).append((self.current[0], a))
+        pos = np.arange(T) if positions is None else np.asarray(positions)
+        self.rows.setdefault(name, []).append((self.current[0], a, pos))
 
 
 def attach(model):
@@ -60,6 +63,14 @@ def attach(model):
             layer.post_feedforward_layernorm.register_forward_hook(out_hook(L + ".post_feedforward_layernorm"))
         else:
             layer.post_attention_layernorm.register_forward_pre_hook(in_hook(L + ":resid_mid"))
+        if hasattr(layer, "block_sparse_moe") or hasattr(layer.mlp, "experts"):
+            name = "block_sparse_moe" if hasattr(layer, "block_sparse_moe") else "mlp"
+            m = getattr(layer, name)
+            M = f"{L}.{name}"
+            m.register_forward_hook(out_hook(M))
+            m.gate.register_forward_hook(out_hook(M + ".gate"))
+            m.record = lambda x, tok, M=M: rec.put(M + ".experts:down_proj:in", x, tok.tolist())
+            continue
         m = layer.mlp
         m.register_forward_hook(out_hook(L + ".mlp"))
         m.down_proj.register_forward_pre_hook(in_hook(L + ".mlp.down_proj:in"))
@@ -87,18 +98,24 @@ def run(model, sequences, dtype):
 def value_at(tap, loc):
     """The reference's activation at (sample, position, channel) of the last run, or None."""
     sample, position, channel = loc
-    for s, a in _last.get(tap, []):
-        if s == sample and 0 <= position < len(a) and 0 <= channel < a.shape[1]:
-            return float(a[position, channel])
+    for s, a, pos in _last.get(tap, []):
+        if s == sample and 0 <= channel < a.shape[1]:
+            hit = np.nonzero(pos == position)[0]
+            if len(hit):
+                return float(a[hit[0], channel])
     return None
 
 
 def stats(parts, sequences, topk=100):
     ids_of = dict(sequences)
-    X = np.concatenate([a for _, a in parts])
-    samples = np.concatenate([np.full(len(a), s) for s, a in parts])
-    positions = np.concatenate([np.arange(len(a)) for _, a in parts])
-    tokens = np.concatenate([np.array(ids_of[s]) for s, _ in parts])
+    # Rows ordered by (sample, position) so the first flat index of an extreme is the earliest
+    # location (expert rows arrive expert by expert).
+    X = np.concatenate([a for _, a, _ in parts])
+    samples = np.concatenate([np.full(len(a), s) for s, a, _ in parts])
+    positions = np.concatenate([p for _, _, p in parts])
+    tokens = np.concatenate([np.array(ids_of[s])[p] for s, _, p in parts])
+    order = np.lexsort((positions, samples))
+    X, samples, positions, tokens = X[order], samples[order], positions[order], tokens[order]
     T, C = X.shape
     finite = np.isfinite(X)
     v = X[finite]

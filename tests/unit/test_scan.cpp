@@ -33,6 +33,7 @@ std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsig
 void expect_identical(const ScanResult& a, const ScanResult& b) {
   ASSERT_EQ(a.taps.size(), b.taps.size());
   ASSERT_EQ(a.categories, b.categories);
+  EXPECT_EQ(a.expert_load, b.expert_load);
   EXPECT_TRUE(a.by_category == b.by_category);
   for (std::size_t i = 0; i < a.taps.size(); ++i) {
     EXPECT_EQ(a.taps[i].name, b.taps[i].name);
@@ -74,7 +75,8 @@ TEST_P(ScanDeterminism, ThreadsWindowsAndChunksDoNotChangeABit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ScanDeterminism,
-                         ::testing::Values("llama", "gemma3", "phi3", "qwen3_fp8"));
+                         ::testing::Values("llama", "gemma3", "phi3", "qwen3_fp8", "qwen3_moe",
+                                           "mixtral"));
 
 TEST(Scan, NanInAWeightIsCountedAndLocated) {
   test::TempDir dir;
@@ -184,10 +186,10 @@ TEST(Scan, TokenIdOutsideTheEmbeddingIsAnError) {
 }
 
 TEST(Scan, FamiliesWithoutAnEngineAreRefused) {
-  const Model m = Model::open_dir(test::fixture("mixtral"));
+  const Model m = Model::open_dir(test::fixture("qwen3_next"));
   EXPECT_FALSE(engine_supports(m.spec()));
   test::expect_error([&] { scan(m, random_sequences(1, 4, 256, 1), ScanOptions{}); },
-                     ErrorCode::kUnsupported, {"mixtral"});
+                     ErrorCode::kUnsupported, {"qwen3_next"});
 }
 
 }  // namespace
@@ -245,6 +247,31 @@ TEST(Scan, CategoriesPartitionTheTapStatistics) {
     EXPECT_EQ(tokens, r.stats[i].to_json()["tokens"].get<uint64_t>()) << r.taps[i].name;
     EXPECT_EQ(count, r.stats[i].count()) << r.taps[i].name;
     EXPECT_EQ(best, r.stats[i].max().value) << r.taps[i].name;
+  }
+}
+
+}  // namespace
+}  // namespace maxact
+
+namespace maxact {
+namespace {
+
+// Every token reaches top_k experts in each MoE layer; dense layers (mlp_only_layers) have none.
+TEST(Scan, ExpertLoadCountsEveryRoutedToken) {
+  const Model m = Model::open_dir(test::fixture("qwen3_moe"));
+  const auto seqs = random_sequences(5, 40, 256, 3);
+  const ScanResult r = scan(m, seqs, ScanOptions{});
+  ASSERT_EQ(r.expert_load.size(), 2u);
+  EXPECT_TRUE(r.expert_load[0].empty());  // layer 0 is in mlp_only_layers
+  ASSERT_EQ(r.expert_load[1].size(), static_cast<std::size_t>(m.spec().moe.num_experts));
+  uint64_t total = 0;
+  for (uint64_t n : r.expert_load[1]) total += n;
+  EXPECT_EQ(total, static_cast<uint64_t>(r.tokens) * static_cast<uint64_t>(m.spec().moe.top_k));
+  // The experts' down-projection input sees one row per (token, expert) pair.
+  for (std::size_t i = 0; i < r.taps.size(); ++i) {
+    if (r.taps[i].name == "model.layers.1.mlp.experts:down_proj:in") {
+      EXPECT_EQ(r.stats[i].to_json()["tokens"].get<uint64_t>(), total);
+    }
   }
 }
 
