@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #include "maxact/int128.h"
 
@@ -19,19 +20,40 @@ class ExactSum {
   static constexpr int kMinExp = -149;
   static constexpr int kBuckets = 254;  // e in [-149, 104]
 
-  void add(float x);         // += x
-  void add_abs(float x);     // += |x|
-  void add_square(float x);  // += x * x (exact: the square of an fp32 fits in 48 bits)
+  // Inline: these run once per activation value.
+  void add(float x) {  // += x
+    int32_t m;
+    const int b = decompose(x, m);
+    b_[static_cast<std::size_t>(b)] += m;
+  }
+  void add_abs(float x) {  // += |x|
+    int32_t m;
+    const int b = decompose(x, m);
+    b_[static_cast<std::size_t>(b)] += m < 0 ? -m : m;
+  }
+  void add_square(float x) {  // += x * x (exact: the square of an fp32 fits in 48 bits)
+    squares_ = true;
+    int32_t m;
+    const int b = decompose(x, m);
+    b_[static_cast<std::size_t>(b)] += static_cast<int64_t>(m) * m;
+  }
   void merge(const ExactSum& o);
-  // For hot loops that decompose values themselves: adds v at bucket b (scale 2^(b + kMinExp),
-  // or 2^(2(b + kMinExp)) for squares; call mark_squares() once for those).
-  void add_to_bucket(int b, int128 v) { b_[static_cast<std::size_t>(b)] += v; }
-  void mark_squares() { squares_ = true; }
   // The exact total rounded to the nearest double (ties to even); +-inf if out of range.
   double value() const;
   bool operator==(const ExactSum& o) const;
 
  private:
+  // x = m * 2^(bucket + kMinExp) with integer m, |m| < 2^24 (x finite); returns the bucket.
+  static int decompose(float x, int32_t& m) {
+    uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    const int biased = static_cast<int>((bits >> 23) & 0xFF);
+    auto mant = static_cast<int32_t>(bits & 0x7FFFFF);
+    if (biased != 0) mant |= 0x800000;  // normal: (1.f) * 2^(biased-127) = mant * 2^(biased-150)
+    m = (bits >> 31) != 0 ? -mant : mant;
+    return biased != 0 ? biased - 1 : 0;  // subnormals share the lowest bucket, 2^-149
+  }
+
   // bucket b holds mantissa sums at scale 2^(b + kMinExp) (linear) or 2^(2(b + kMinExp))
   // (squares); `squares_` records which.
   std::array<int128, kBuckets> b_{};

@@ -136,6 +136,7 @@ class TapStats {
   // Value-level statistics (exact sums, histogram, per-channel) of finite rows, channel-tiled so
   // the per-channel state stays in cache while rows stream past.
   void add_values_finite(const float* const* rows, std::size_t n);
+  void add_channel_square(std::size_t c, float v);
   void massive_check(const float* x, Location loc, float row_absmax, std::size_t finite);
   int64_t channels_;
   TapStatsOptions opt_;

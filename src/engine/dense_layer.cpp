@@ -36,6 +36,14 @@ void project(const LayerContext& c, const float* x, int64_t rows, const PackedWe
   }
 }
 
+// act = D(D(act(gate)) * up) for rows of a fused [gate | up] projection of width 2I.
+void gate_and_up(const LayerContext& c, const float* gu, int64_t rows, int64_t I, float* act) {
+  parallel_rows(c.pool, rows, [&](int64_t b, int64_t e) {
+    gated_activation(gu + b * 2 * I, gu + b * 2 * I + I, e - b, I, 2 * I, c.spec.activation, c.rd,
+                     act + b * I);
+  });
+}
+
 void add_residual(const LayerContext& c, float* h, const float* a, int64_t rows, int64_t dim) {
   parallel_rows(c.pool, rows, [&](int64_t b, int64_t e) {
     for (int64_t i = b * dim; i < e * dim; ++i) h[i] = c.rd(h[i] + a[i]);
@@ -93,19 +101,19 @@ void moe_mlp(const LayerContext& c, int layer, MoeWeights& mw, const float* x, i
   std::vector<float> xs, gu, act, y;
   std::vector<Location> where;
   std::vector<int32_t> cat;
-  std::vector<int64_t> rows;
-  std::vector<float> wts;
-  for (int64_t ex = 0; ex < E; ++ex) {
-    rows.clear();
-    wts.clear();
-    for (int64_t r = 0; r < n; ++r) {
-      for (int64_t k = 0; k < K; ++k) {
-        if (chosen[static_cast<std::size_t>(r * K + k)] == ex) {
-          rows.push_back(r);
-          wts.push_back(weight[static_cast<std::size_t>(r * K + k)]);
-        }
-      }
+  // Tokens per expert in one pass, in token order within each expert.
+  std::vector<std::vector<int64_t>> rows_of(static_cast<std::size_t>(E));
+  std::vector<std::vector<float>> wts_of(static_cast<std::size_t>(E));
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t k = 0; k < K; ++k) {
+      const auto ex = static_cast<std::size_t>(chosen[static_cast<std::size_t>(r * K + k)]);
+      rows_of[ex].push_back(r);
+      wts_of[ex].push_back(weight[static_cast<std::size_t>(r * K + k)]);
     }
+  }
+  for (int64_t ex = 0; ex < E; ++ex) {
+    const std::vector<int64_t>& rows = rows_of[static_cast<std::size_t>(ex)];
+    const std::vector<float>& wts = wts_of[static_cast<std::size_t>(ex)];
     if (rows.empty()) continue;
     sink.add_expert_load(layer, static_cast<int>(ex), rows.size());
     ensure_expert(c.model, mw, static_cast<int>(ex), c.rd);
@@ -122,10 +130,7 @@ void moe_mlp(const LayerContext& c, int layer, MoeWeights& mw, const float* x, i
     gu.resize(static_cast<std::size_t>(ne * 2 * I));
     project(c, xs.data(), ne, mw.gate_up[static_cast<std::size_t>(ex)], {}, gu.data());
     act.resize(static_cast<std::size_t>(ne * I));
-    parallel_rows(c.pool, ne, [&](int64_t b, int64_t e) {
-      gated_activation(gu.data() + b * 2 * I, gu.data() + b * 2 * I + I, e - b, I, 2 * I,
-                       s.activation, c.rd, act.data() + b * I);
-    });
+    gate_and_up(c, gu.data(), ne, I, act.data());
     sink.publish(sink.at(layer, Point::kExpertDownIn), act.data(), ne, I, where.data(),
                  cats != nullptr ? cat.data() : nullptr);
     y.resize(static_cast<std::size_t>(ne * H));
@@ -247,10 +252,7 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
     sink.publish(sink.at(layer, Point::kGateUp), gu.data(), n, 2 * I, lc);
     sink.publish(sink.at(layer, Point::kGate), gu.data(), n, 2 * I, lc);
     sink.publish(sink.at(layer, Point::kUp), gu.data() + I, n, 2 * I, lc);
-    parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
-      gated_activation(gu.data() + b * 2 * I, gu.data() + b * 2 * I + I, e - b, I, 2 * I,
-                       s.activation, c.rd, act.data() + b * I);
-    });
+    gate_and_up(c, gu.data(), n, I, act.data());
     sink.publish(sink.at(layer, Point::kDownIn), act.data(), n, I, lc);
     project(c, act.data(), n, w.down, w.down_bias, att.data());
     sink.publish(sink.at(layer, Point::kMlp), att.data(), n, H, lc);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "compute/gemm.h"
 #include "compute/thread_pool.h"
@@ -44,12 +45,16 @@ using namespace engine;
 class RopeCache {
  public:
   RopeCache(const ModelSpec& s, const Rounding& rd) : spec_(s), rd_(rd) {}
+  using Key = std::pair<int, int64_t>;
+  Key key(int table, int64_t seq_len) const {
+    const RopeSpec& r = spec_.rope[static_cast<std::size_t>(table)];
+    if (r.kind == RopeKind::kDynamic) return {table, std::max(seq_len, r.max_position)};
+    if (r.kind == RopeKind::kLongRope) return {table, seq_len > r.original_max_position ? 1 : 0};
+    return {table, 0};
+  }
   const RopeTable& get(int table, int64_t seq_len) {
     const RopeSpec& r = spec_.rope[static_cast<std::size_t>(table)];
-    int64_t key = 0;
-    if (r.kind == RopeKind::kDynamic) key = std::max(seq_len, r.max_position);
-    if (r.kind == RopeKind::kLongRope) key = seq_len > r.original_max_position ? 1 : 0;
-    auto& slot = tables_[{table, key}];
+    auto& slot = tables_[key(table, seq_len)];
     if (!slot || slot->positions < seq_len) {
       const RopeFrequencies f = rope_frequencies(r, seq_len);
       // Grow in steps so a corpus of rising lengths does not rebuild the table every window.
@@ -58,7 +63,11 @@ class RopeCache {
     }
     return *slot;
   }
-  void clear() { tables_.clear(); }
+  // Drops the tables no sequence of the coming window uses (dynamic NTK keeps one per length,
+  // which would otherwise pile up); the others are kept, not rebuilt.
+  void keep_only(const std::set<Key>& used) {
+    std::erase_if(tables_, [&](const auto& kv) { return used.count(kv.first) == 0; });
+  }
 
  private:
   const ModelSpec& spec_;
@@ -152,10 +161,15 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
     win.tokens = wdw.tokens;
     win.rope_tables = static_cast<int>(spec.rope.size());
     win.locs.reserve(static_cast<std::size_t>(wdw.tokens));
-    // Tables of earlier windows go (dynamic NTK keeps one per sequence length, which would pile
-    // up); then every table this window needs is grown before any pointer is taken, since growing
-    // replaces a table.
-    ropes.clear();
+    // Tables no sequence of this window uses go; then every table it needs is grown before any
+    // pointer is taken, since growing replaces a table.
+    std::set<RopeCache::Key> used;
+    for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
+      for (int t = 0; t < win.rope_tables; ++t) {
+        used.insert(ropes.key(t, static_cast<int64_t>(seqs[i].ids.size())));
+      }
+    }
+    ropes.keep_only(used);
     for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
       for (int t = 0; t < win.rope_tables; ++t) {
         ropes.get(t, static_cast<int64_t>(seqs[i].ids.size()));

@@ -6,46 +6,39 @@ namespace maxact::engine {
 
 Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, int categories)
     : pool_(pool), opt_(options.stats), categories_(categories) {
-  embed_ = add(embedding_tap(spec), options.taps);
+  std::vector<bool> matched(options.taps.size(), false);
+  embed_ = add(embedding_tap(spec), options.taps, matched);
   by_layer_.resize(static_cast<std::size_t>(spec.num_layers));
   expert_load.resize(static_cast<std::size_t>(spec.num_layers));
   for (int l = 0; l < spec.num_layers; ++l) {
-    if (spec.layers[static_cast<std::size_t>(l)].mlp == MlpKind::kMoe) {
-      expert_load[static_cast<std::size_t>(l)].assign(
-          static_cast<std::size_t>(spec.moe.num_experts), 0);
-    }
-  }
-  for (int l = 0; l < spec.num_layers; ++l) {
+    const auto li = static_cast<std::size_t>(l);
     for (int p = 0; p < kPoints; ++p) {
-      by_layer_[static_cast<std::size_t>(l)][static_cast<std::size_t>(p)] =
-          add(layer_tap(spec, l, static_cast<Point>(p)), options.taps);
+      by_layer_[li][static_cast<std::size_t>(p)] =
+          add(layer_tap(spec, l, static_cast<Point>(p)), options.taps, matched);
+    }
+    if (spec.layers[li].mlp == MlpKind::kMoe) {
+      expert_load[li].assign(static_cast<std::size_t>(spec.moe.num_experts), 0);
     }
   }
-  final_ = add(final_norm_tap(spec), options.taps);
+  final_ = add(final_norm_tap(spec), options.taps, matched);
   // A glob that selects nothing is almost always a typo: say so rather than report nothing.
-  for (const auto& g : options.taps) {
-    bool hit = false;
-    for (const auto& t : model_taps(spec)) {
-      if (glob_match(g, t.name) || (!t.study_name.empty() && glob_match(g, t.study_name))) {
-        hit = true;
-        break;
-      }
-    }
-    if (!hit) {
+  for (std::size_t g = 0; g < matched.size(); ++g) {
+    if (!matched[g]) {
       throw Error(ErrorCode::kOption,
-                  "--taps: '" + g + "' matches no tap of this model (names like " +
+                  "--taps: '" + options.taps[g] + "' matches no tap of this model (names like " +
                       layer_tap(spec, 0, Point::kAttn).name + " or layer_0_hidden)");
     }
   }
 }
 
-int Sink::add(const TapInfo& t, const std::vector<std::string>& globs) {
+int Sink::add(const TapInfo& t, const std::vector<std::string>& globs, std::vector<bool>& matched) {
   if (t.name.empty()) return -1;
   bool selected = globs.empty();
-  for (const auto& g : globs) {
-    if (glob_match(g, t.name) || (!t.study_name.empty() && glob_match(g, t.study_name))) {
+  for (std::size_t g = 0; g < globs.size(); ++g) {
+    if (glob_match(globs[g], t.name) ||
+        (!t.study_name.empty() && glob_match(globs[g], t.study_name))) {
       selected = true;
-      break;
+      matched[g] = true;
     }
   }
   if (!selected) return -1;

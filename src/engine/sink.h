@@ -51,7 +51,7 @@ class Sink {
   }
 
  private:
-  int add(const TapInfo& t, const std::vector<std::string>& globs);
+  int add(const TapInfo& t, const std::vector<std::string>& globs, std::vector<bool>& matched);
   ThreadPool& pool_;
   TapStatsOptions opt_;
   std::vector<std::array<int, kPoints>> by_layer_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace maxact {
 using nlohmann::json;
@@ -13,38 +14,33 @@ std::string reported_name(const TapInfo& t, TapNames names) {
   return names == TapNames::kStudy ? t.study_name : t.name;
 }
 
-GlobalMax study_global_max(const ScanResult& r) {
+namespace {
+
+// The largest |x| over the taps of the study's components, given each tap's located absmax
+// (nullptr where it saw nothing). Ties keep the earlier tap in forward order: deterministic, and
+// the study's "first" peak.
+template <typename AbsmaxOf>
+GlobalMax largest_over_study_taps(const ScanResult& r, AbsmaxOf absmax_of) {
   GlobalMax g;
   for (std::size_t i = 0; i < r.taps.size(); ++i) {
     if (!component_in_study_max(r.taps[i].component)) continue;
-    const TapStats& s = r.stats[i];
-    if (s.count() == 0) continue;
-    const Located a = s.absmax();
-    const float cur = std::fabs(g.value.value), v = std::fabs(a.value);
-    // Ties keep the earlier tap in forward order: deterministic and the study's "first" peak.
-    if (g.tap < 0 || v > cur) {
+    const std::optional<Located> a = absmax_of(i);
+    if (!a) continue;
+    if (g.tap < 0 || std::fabs(a->value) > std::fabs(g.value.value)) {
       g.tap = static_cast<int>(i);
-      g.value = a;
+      g.value = *a;
     }
   }
   return g;
 }
 
-namespace {
-
 // The study's global maximum restricted to category k ("where does this domain peak?").
 GlobalMax category_global_max(const ScanResult& r, std::size_t k) {
-  GlobalMax g;
-  for (std::size_t i = 0; i < r.taps.size() && i < r.by_category.size(); ++i) {
+  return largest_over_study_taps(r, [&](std::size_t i) -> std::optional<Located> {
     const CategoryStats& c = r.by_category[i][k];
-    if (!component_in_study_max(r.taps[i].component) || c.count == 0) continue;
-    const Located a = c.absmax();
-    if (g.tap < 0 || std::fabs(a.value) > std::fabs(g.value.value)) {
-      g.tap = static_cast<int>(i);
-      g.value = a;
-    }
-  }
-  return g;
+    if (c.count == 0) return std::nullopt;
+    return c.absmax();
+  });
 }
 
 json with_text(json loc, const ScanMeta& meta) {
@@ -52,6 +48,26 @@ json with_text(json loc, const ScanMeta& meta) {
     loc["token_text"] = meta.token_text(loc["token"].get<int32_t>());
   }
   return loc;
+}
+
+json location_json(const Location& l, const ScanMeta& meta) {
+  return with_text(
+      {{"sample", l.sample}, {"position", l.position}, {"token", l.token}, {"channel", l.channel}},
+      meta);
+}
+
+// A global maximum as the report gives it (top level and per category); null when none.
+json global_max_json(const ScanResult& r, const GlobalMax& g, const ScanMeta& meta) {
+  if (g.tap < 0) return nullptr;
+  const TapInfo& t = r.taps[static_cast<std::size_t>(g.tap)];
+  const std::string name = reported_name(t, meta.names);
+  return {{"value", g.value.value},
+          {"abs", std::fabs(g.value.value)},
+          {"tap", name.empty() ? t.name : name},
+          {"hf_name", t.name},
+          {"component", component_name(t.component)},
+          {"layer", t.layer < 0 ? json() : json(t.layer)},
+          {"location", location_json(g.value.loc, meta)}};
 }
 
 void add_token_text(json& j, const ScanMeta& meta) {
@@ -62,6 +78,13 @@ void add_token_text(json& j, const ScanMeta& meta) {
 }
 
 }  // namespace
+
+GlobalMax study_global_max(const ScanResult& r) {
+  return largest_over_study_taps(r, [&](std::size_t i) -> std::optional<Located> {
+    if (r.stats[i].count() == 0) return std::nullopt;
+    return r.stats[i].absmax();
+  });
+}
 
 json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
   json taps = json::array();
@@ -88,43 +111,12 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
                     {"stats", std::move(s)},
                     {"by_category", std::move(cats)}});
   }
-  json gmax = nullptr;
-  const GlobalMax g = study_global_max(r);
-  if (g.tap >= 0) {
-    const TapInfo& t = r.taps[static_cast<std::size_t>(g.tap)];
-    json loc = {{"sample", g.value.loc.sample},
-                {"position", g.value.loc.position},
-                {"token", g.value.loc.token},
-                {"channel", g.value.loc.channel}};
-    gmax = {{"value", g.value.value},
-            {"abs", std::fabs(g.value.value)},
-            {"tap", reported_name(t, meta.names)},
-            {"hf_name", t.name},
-            {"component", component_name(t.component)},
-            {"layer", t.layer < 0 ? json() : json(t.layer)},
-            {"location", with_text(loc, meta)}};
-  }
+  const json gmax = global_max_json(r, study_global_max(r), meta);
   // Where each domain peaks: the study's global maximum restricted to one category.
   json by_cat = json::object();
   for (std::size_t k = 0; k < r.categories.size(); ++k) {
-    const GlobalMax cg = category_global_max(r, k);
-    const int best = cg.tap;
-    const Located& v = cg.value;
-    json e = nullptr;
-    if (best >= 0) {
-      const TapInfo& t = r.taps[static_cast<std::size_t>(best)];
-      e = {{"value", v.value},
-           {"tap", reported_name(t, meta.names).empty() ? t.name : reported_name(t, meta.names)},
-           {"hf_name", t.name},
-           {"component", component_name(t.component)},
-           {"layer", t.layer < 0 ? json() : json(t.layer)},
-           {"location", with_text({{"sample", v.loc.sample},
-                                   {"position", v.loc.position},
-                                   {"token", v.loc.token},
-                                   {"channel", v.loc.channel}},
-                                  meta)}};
-    }
-    by_cat[r.categories[k].empty() ? "(none)" : r.categories[k]] = {{"global_max", e}};
+    by_cat[r.categories[k].empty() ? "(none)" : r.categories[k]] = {
+        {"global_max", global_max_json(r, category_global_max(r, k), meta)}};
   }
   // Per MoE layer: tokens routed to each expert (a token counts once per expert it reaches).
   json experts = json::array();

@@ -8,21 +8,6 @@
 namespace maxact {
 namespace {
 
-// x = m * 2^e with integer m, |m| < 2^24 (x finite).
-inline void decompose(float x, int32_t& m, int& e) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, 4);
-  const int biased = static_cast<int>((bits >> 23) & 0xFF);
-  int32_t mant = static_cast<int32_t>(bits & 0x7FFFFF);
-  if (biased == 0) {
-    e = -149;  // subnormal: mant * 2^-149
-  } else {
-    mant |= 0x800000;
-    e = biased - 150;  // (1.f) * 2^(biased-127) = mant * 2^(biased-150)
-  }
-  m = (bits >> 31) ? -mant : mant;
-}
-
 // A big two's-complement fixed-point number: limbs[0] is the least significant 64 bits,
 // scaled by 2^lsb_exp.
 struct Wide {
@@ -93,25 +78,6 @@ struct Wide {
 };
 
 }  // namespace
-
-void ExactSum::add(float x) {
-  int32_t m;
-  int e;
-  decompose(x, m, e);
-  b_[static_cast<std::size_t>(e - kMinExp)] += m;
-}
-
-void ExactSum::add_abs(float x) {
-  add(std::fabs(x));
-}
-
-void ExactSum::add_square(float x) {
-  squares_ = true;
-  int32_t m;
-  int e;
-  decompose(x, m, e);
-  b_[static_cast<std::size_t>(e - kMinExp)] += static_cast<int64_t>(m) * m;
-}
 
 void ExactSum::merge(const ExactSum& o) {
   squares_ = squares_ || o.squares_;

@@ -172,6 +172,28 @@ TapStats::TapStats(int64_t channels, const TapStatsOptions& options)
       chan_sumsq_(static_cast<std::size_t>(channels), 0),
       massive_(options.massive_tokens_kept) {}
 
+namespace {
+
+// nearbyint for 0 <= x < 2^52 without a libm call: adding 2^52 leaves no fraction bits, and the
+// addition rounds to nearest, ties to even, exactly as nearbyint does in the default mode.
+inline double round_nonneg(double x) {
+  constexpr double k = 4503599627370496.0;  // 2^52
+  return x < k ? (x + k) - k : x;
+}
+}  // namespace
+
+// Per-channel Σx² in 2^-48 units: v² (exact in double) scaled, rounded to the nearest integer.
+void TapStats::add_channel_square(std::size_t c, float v) {
+  const double sq = static_cast<double>(v) * v * kFixedScale;
+  if (sq < kFixedLimit) {
+    const double q = round_nonneg(sq);
+    add_fixed(chan_sumsq_[c],
+              q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q)) : static_cast<int128>(q));
+  } else {
+    ++chan_sumsq_saturated_;
+  }
+}
+
 void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at, int64_t ld) {
   const auto C = static_cast<std::size_t>(channels_);
   const auto stride = ld > 0 ? static_cast<std::size_t>(ld) : C;
@@ -230,12 +252,7 @@ void TapStats::add_row_general(const float* x, Location loc) {
     hist_.add(a);
     top_.add(v, loc);
     if (a > chan_absmax_[c]) chan_absmax_[c] = a;
-    const double sq = static_cast<double>(v) * v * kFixedScale;
-    if (sq < kFixedLimit) {
-      add_fixed(chan_sumsq_[c], static_cast<int128>(std::nearbyint(sq)));
-    } else {
-      ++chan_sumsq_saturated_;
-    }
+    add_channel_square(c, v);
     if (a > 65504.0f) ++over_fp16_;
     if (a > 448.0f) ++over_fp8_;
     if (a > row_absmax) row_absmax = a;
@@ -246,15 +263,6 @@ void TapStats::add_row_general(const float* x, Location loc) {
   token_max_hist_.add(row_absmax);
   massive_check(x, loc, row_absmax, finite);
 }
-
-namespace {
-// nearbyint for 0 <= x < 2^52 without a libm call: adding 2^52 leaves no fraction bits, and the
-// addition rounds to nearest, ties to even, exactly as nearbyint does in the default mode.
-inline double round_nonneg(double x) {
-  constexpr double k = 4503599627370496.0;  // 2^52
-  return x < k ? (x + k) - k : x;
-}
-}  // namespace
 
 void TapStats::add_row_finite(const float* x, Location loc, float row_max, float row_min,
                               float row_absmax) {
@@ -298,7 +306,6 @@ void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
   if (n == 0) return;
   const auto C = static_cast<std::size_t>(channels_);
   count_ += n * C;
-  sumsq_.mark_squares();
   constexpr std::size_t kTile = 256;  // channels whose state (20 bytes each) stays in L1
   for (std::size_t c0 = 0; c0 < C; c0 += kTile) {
     const std::size_t c1 = std::min(C, c0 + kTile);
@@ -306,27 +313,13 @@ void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
       const float* x = rows[r];
       for (std::size_t c = c0; c < c1; ++c) {
         const float v = x[c];
-        uint32_t bits;
-        std::memcpy(&bits, &v, 4);
-        // v = m * 2^e as ExactSum::add decomposes it: bucket max(biased, 1) - 1.
-        const auto biased = static_cast<int>((bits >> 23) & 0xFF);
-        auto mant = static_cast<int32_t>(bits & 0x7FFFFF);
-        if (biased != 0) mant |= 0x800000;
-        const int bucket = biased != 0 ? biased - 1 : 0;
-        sum_.add_to_bucket(bucket, (bits >> 31) != 0 ? -mant : mant);
-        sumabs_.add_to_bucket(bucket, mant);
-        sumsq_.add_to_bucket(bucket, static_cast<int64_t>(mant) * mant);
+        sum_.add(v);
+        sumabs_.add_abs(v);
+        sumsq_.add_square(v);
         const float a = std::fabs(v);
         hist_.add(a);
         if (a > chan_absmax_[c]) chan_absmax_[c] = a;
-        const double sq = static_cast<double>(v) * v * kFixedScale;
-        if (sq < kFixedLimit) {
-          const double q = round_nonneg(sq);
-          add_fixed(chan_sumsq_[c], q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q))
-                                               : static_cast<int128>(q));
-        } else {
-          ++chan_sumsq_saturated_;
-        }
+        add_channel_square(c, v);
       }
     }
   }

@@ -111,25 +111,28 @@ void split_piece(const Piece& p, const std::vector<std::pair<std::size_t, std::s
   // into a neighbouring run first (a folded run is never a match).
   std::vector<Run> merged;
   const std::vector<Run>* result = &runs;
+  // Left to right, a run joins the previous piece while join(its match, previous match) holds.
+  auto fold = [&](auto join) {
+    bool previous_match = false;
+    for (const Run& r : runs) {
+      if (join(r.m, previous_match) && !merged.empty()) {
+        merged.back().e = r.e;
+      } else {
+        merged.push_back({r.b, r.e, false});
+      }
+      previous_match = r.m;
+    }
+    result = &merged;
+  };
   switch (behavior) {
     case SplitBehavior::kIsolated:
       for (auto& r : runs) r.m = false;
       break;
     case SplitBehavior::kRemoved:
       break;
-    case SplitBehavior::kMergedWithPrevious: {
-      bool previous_match = false;
-      for (const Run& r : runs) {
-        if (r.m && !previous_match && !merged.empty()) {
-          merged.back().e = r.e;
-        } else {
-          merged.push_back({r.b, r.e, false});
-        }
-        previous_match = r.m;
-      }
-      result = &merged;
+    case SplitBehavior::kMergedWithPrevious:
+      fold([](bool match, bool previous_match) { return match && !previous_match; });
       break;
-    }
     case SplitBehavior::kMergedWithNext:
       // tokenizers folds from the right; read left to right, a match joins the run after it
       // unless that run is a match too.
@@ -140,19 +143,9 @@ void split_piece(const Piece& p, const std::vector<std::pair<std::size_t, std::s
       }
       result = &merged;
       break;
-    case SplitBehavior::kContiguous: {
-      bool previous_match = false;
-      for (const Run& r : runs) {
-        if (r.m == previous_match && !merged.empty()) {
-          merged.back().e = r.e;
-        } else {
-          merged.push_back({r.b, r.e, false});
-        }
-        previous_match = r.m;
-      }
-      result = &merged;
+    case SplitBehavior::kContiguous:
+      fold([](bool match, bool previous_match) { return match == previous_match; });
       break;
-    }
   }
   for (const Run& r : *result) {
     if (r.m || r.e == r.b) continue;  // removed delimiters and empty pieces

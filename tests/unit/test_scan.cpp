@@ -16,18 +16,27 @@
 namespace maxact {
 namespace {
 
-std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsigned seed) {
+// Sequences of the given lengths with random ids; categories cycle code, math, none.
+std::vector<TokenSequence> sequences_of_lengths(const std::vector<int>& lengths, int vocab,
+                                                unsigned seed) {
   std::mt19937 rng(seed);
   std::vector<TokenSequence> out;
-  for (int i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < lengths.size(); ++i) {
     TokenSequence s;
-    s.sample = static_cast<std::size_t>(i);
+    s.sample = i;
     s.category = i % 3 == 0 ? "code" : (i % 3 == 1 ? "math" : "");
-    const int len = 1 + static_cast<int>(rng() % static_cast<unsigned>(max_len));
-    for (int p = 0; p < len; ++p) s.ids.push_back(static_cast<int32_t>(rng() % vocab));
+    for (int p = 0; p < lengths[i]; ++p) s.ids.push_back(static_cast<int32_t>(rng() % vocab));
     out.push_back(std::move(s));
   }
   return out;
+}
+
+std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsigned seed) {
+  std::mt19937 rng(seed + 1000);
+  std::vector<int> lengths;
+  for (int i = 0; i < n; ++i)
+    lengths.push_back(1 + static_cast<int>(rng() % static_cast<unsigned>(max_len)));
+  return sequences_of_lengths(lengths, vocab, seed);
 }
 
 void expect_identical(const ScanResult& a, const ScanResult& b) {
@@ -192,37 +201,17 @@ TEST(Scan, FamiliesWithoutAnEngineAreRefused) {
                      ErrorCode::kUnsupported, {"qwen3_next"});
 }
 
-}  // namespace
-}  // namespace maxact
-
-namespace maxact {
-namespace {
-
 // A long sequence after a short one in the same window grows the RoPE table; the short one must
 // still read a live table (this once read freed memory).
 TEST(Scan, RopeTablesGrowInsideAWindow) {
   const Model m = Model::open_dir(test::fixture("gemma3"));
-  std::vector<TokenSequence> seqs(3);
-  std::mt19937 rng(5);
-  const int lens[] = {3, 700, 5};
-  for (int i = 0; i < 3; ++i) {
-    seqs[static_cast<std::size_t>(i)].sample = static_cast<std::size_t>(i);
-    for (int p = 0; p < lens[i]; ++p) {
-      seqs[static_cast<std::size_t>(i)].ids.push_back(static_cast<int32_t>(rng() % 256));
-    }
-  }
+  const auto seqs = sequences_of_lengths({3, 700, 5}, 256, 5);
   ScanOptions one_window;
   one_window.window_tokens = 1 << 20;
   ScanOptions per_sequence;
   per_sequence.window_tokens = 1;
   expect_identical(scan(m, seqs, one_window), scan(m, seqs, per_sequence));
 }
-
-}  // namespace
-}  // namespace maxact
-
-namespace maxact {
-namespace {
 
 // Per-category extremes agree with the overall ones: the largest category max is the tap's max,
 // token counts add up, and each category's max sits in a sequence of that category.
@@ -249,12 +238,6 @@ TEST(Scan, CategoriesPartitionTheTapStatistics) {
     EXPECT_EQ(best, r.stats[i].max().value) << r.taps[i].name;
   }
 }
-
-}  // namespace
-}  // namespace maxact
-
-namespace maxact {
-namespace {
 
 // Every token reaches top_k experts in each MoE layer; dense layers (mlp_only_layers) have none.
 TEST(Scan, ExpertLoadCountsEveryRoutedToken) {
