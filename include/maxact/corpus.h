@@ -54,4 +54,13 @@ Corpus read_corpus(const std::string& path, const CorpusReadOptions& options,
 std::vector<std::size_t> select_samples(const Corpus& corpus, std::size_t n, uint64_t seed,
                                         bool proportional);
 
+// Disjoint calibration and evaluation samples for the quantization check: n_calib + n_eval
+// samples chosen as select_samples chooses them, then n_calib of those for calibration (chosen
+// the same way among them, seed + 1) and the rest for evaluation. Both sorted.
+struct SampleSplit {
+  std::vector<std::size_t> calibration, evaluation;
+};
+SampleSplit split_samples(const Corpus& corpus, std::size_t n_calib, std::size_t n_eval,
+                          uint64_t seed, bool proportional);
+
 }  // namespace maxact

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "maxact/int128.h"
 
@@ -58,6 +60,22 @@ class ExactSum {
   // (squares); `squares_` records which.
   std::array<int128, kBuckets> b_{};
   bool squares_ = false;
+};
+
+// Exact sum of doubles, for partial sums that are themselves deterministic (one row's sum in
+// channel order): each double is m * 2^e with |m| < 2^53, the mantissas added into a 128-bit
+// bucket per exponent. Buckets are sparse (few exponents occur), so this is cheap per added
+// value but meant for one value per row, not per activation.
+class ExactDoubleSum {
+ public:
+  void add(double x);  // finite x
+  void merge(const ExactDoubleSum& o);
+  double value() const;  // the exact total rounded once (ties to even)
+  bool operator==(const ExactDoubleSum& o) const = default;
+
+ private:
+  void add_bucket(int exp, int128 m);
+  std::vector<std::pair<int, int128>> b_;  // sorted by exponent
 };
 
 }  // namespace maxact

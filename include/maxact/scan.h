@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "maxact/model.h"
@@ -43,6 +44,7 @@ struct TapInfo {
   Component component = Component::kHidden;
   int layer = -1;  // -1 outside the decoder stack
   int64_t channels = 0;
+  bool linear_input = false;  // the input of linear layers: where a W8A8 / FP8 quantizer acts
 };
 
 // Every tap a model publishes, in forward order.
@@ -52,10 +54,23 @@ std::vector<TapInfo> model_taps(const ModelSpec& spec);
 bool glob_match(std::string_view pattern, std::string_view name);
 
 struct ScanProgress {
+  std::string_view stage = "scan";  // the quantization check names its passes
   int64_t tokens_done = 0, tokens_total = 0;
   int64_t windows_done = 0, windows_total = 0;
   int layer = 0, layers = 0;
   double seconds = 0;
+};
+
+// Extra accumulation at the selected taps beside (or instead of) the statistics: the
+// quantization check's calibration and error passes.
+class TapObserver {
+ public:
+  virtual ~TapObserver() = default;
+  // Before the first window: the selected taps, indexed as observe() receives them.
+  virtual void start(const std::vector<TapInfo>& taps) = 0;
+  // rows x channels values of `tap`, row r at data + r * ld. Called concurrently from the pool's
+  // threads on disjoint rows; the observer merges its parts itself.
+  virtual void observe(int tap, const float* data, int64_t rows, int64_t ld) = 0;
 };
 
 struct ScanOptions {
@@ -65,6 +80,8 @@ struct ScanOptions {
   int64_t chunk_rows = 512;       // token rows per GEMM in the token-wise parts of a layer
   std::vector<std::string> taps;  // globs over TapInfo::name or study_name; empty = all
   TapStatsOptions stats;
+  bool statistics = true;           // false: TapStats stay empty, only `observer` runs
+  TapObserver* observer = nullptr;  // not owned
   std::function<void(const ScanProgress&)> progress;  // called after every layer of a window
 };
 

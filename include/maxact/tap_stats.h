@@ -46,6 +46,13 @@ class LogHistogram {
     double lower, upper;
   };
   Bracket quantile(double q) const;
+  // The bin holding the value of 1-based rank `rank` (ascending |x|) as the |x| bit patterns
+  // [lo_bits, hi_bits) it covers (both 0: the value is zero), with the counts below and inside.
+  struct Slot {
+    uint32_t lo_bits = 0, hi_bits = 0;
+    uint64_t below = 0, inside = 0;
+  };
+  Slot slot_of_rank(uint64_t rank) const;
   bool operator==(const LogHistogram& o) const = default;
   nlohmann::json to_json() const;  // sparse: [[lower_edge, count], ...]
 
@@ -97,6 +104,9 @@ struct CategoryStats {
   bool operator==(const CategoryStats& o) const;
   nlohmann::json to_json() const;
 };
+
+// The upper median of n values (reordered in place): the Sun et al. criterion's reference.
+float upper_median(float* values, std::size_t n);
 
 class TapStats {
  public:

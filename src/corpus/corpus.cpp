@@ -248,4 +248,32 @@ std::vector<std::size_t> select_samples(const Corpus& corpus, std::size_t n, uin
   return out;
 }
 
+SampleSplit split_samples(const Corpus& corpus, std::size_t n_calib, std::size_t n_eval,
+                          uint64_t seed, bool proportional) {
+  const std::size_t total = corpus.samples.size();
+  if (n_calib == 0 || n_eval == 0 || n_calib + n_eval > total) {
+    throw Error(ErrorCode::kCorpus,
+                corpus.origin + ": " + std::to_string(n_calib) + " calibration + " +
+                    std::to_string(n_eval) + " evaluation samples (both at least 1) need " +
+                    std::to_string(n_calib + n_eval) + " disjoint samples; the corpus has " +
+                    std::to_string(total));
+  }
+  const std::vector<std::size_t> picked =
+      select_samples(corpus, n_calib + n_eval, seed, proportional);
+  Corpus sub;  // categories only: all select_samples looks at
+  for (std::size_t i : picked) {
+    Sample s;
+    s.category = corpus.samples[i].category;
+    sub.samples.push_back(std::move(s));
+  }
+  const std::vector<std::size_t> cal = select_samples(sub, n_calib, seed + 1, proportional);
+  SampleSplit out;
+  std::vector<bool> is_cal(picked.size(), false);
+  for (std::size_t k : cal) is_cal[k] = true;
+  for (std::size_t k = 0; k < picked.size(); ++k) {
+    (is_cal[k] ? out.calibration : out.evaluation).push_back(picked[k]);
+  }
+  return out;
+}
+
 }  // namespace maxact

@@ -5,7 +5,11 @@
 namespace maxact::engine {
 
 Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, int categories)
-    : pool_(pool), opt_(options.stats), categories_(categories) {
+    : pool_(pool),
+      opt_(options.stats),
+      statistics_(options.statistics),
+      observer_(options.observer),
+      categories_(categories) {
   std::vector<bool> matched(options.taps.size(), false);
   embed_ = add(embedding_tap(spec), options.taps, matched);
   by_layer_.resize(static_cast<std::size_t>(spec.num_layers));
@@ -29,6 +33,7 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
                       layer_tap(spec, 0, Point::kAttn).name + " or layer_0_hidden)");
     }
   }
+  if (observer_ != nullptr) observer_->start(taps);
 }
 
 int Sink::add(const TapInfo& t, const std::vector<std::string>& globs, std::vector<bool>& matched) {
@@ -64,6 +69,14 @@ void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const L
   };
   // Parts of at least ~64k values: below that, the merge costs more than it saves.
   const int64_t parts = std::min<int64_t>(pool_.size(), std::max<int64_t>(1, rows * C / 65536));
+  if (observer_ != nullptr) {
+    pool_.parallel_for(parts, [&](int64_t i, int) {
+      int64_t b, e;
+      split_range(rows, parts, i, b, e);
+      observer_->observe(tap, data + b * ld, e - b, ld);
+    });
+  }
+  if (!statistics_) return;
   if (parts <= 1) {
     dst.add_rows(data, rows, locs, ld);
     categorize(dst_cat, 0, rows);

@@ -54,6 +54,8 @@ class Sink {
   int add(const TapInfo& t, const std::vector<std::string>& globs, std::vector<bool>& matched);
   ThreadPool& pool_;
   TapStatsOptions opt_;
+  bool statistics_ = true;
+  TapObserver* observer_ = nullptr;
   std::vector<std::array<int, kPoints>> by_layer_;
   int embed_ = -1, final_ = -1;
   int categories_ = 0;

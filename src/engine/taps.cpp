@@ -115,9 +115,15 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
   auto t = [&](std::string name, Component c, int64_t ch, std::string study = "") {
     return TapInfo{std::move(name), std::move(study), c, layer, ch};
   };
+  // The input of linear layers: what feeds q/k/v, o_proj, the MLP's gate/up (or the router and
+  // experts) and down_proj. Gemma's post_attention_layernorm is a sandwich norm, not an input.
+  auto in = [](TapInfo info) {
+    info.linear_input = true;
+    return info;
+  };
   switch (p) {
     case Point::kInputNorm:
-      return t(P + ".input_layernorm", Component::kNorm, H);
+      return in(t(P + ".input_layernorm", Component::kNorm, H));
     case Point::kQ:
       return fused_qkv ? TapInfo{} : t(P + ".self_attn.q_proj", Component::kProjection, q);
     case Point::kK:
@@ -136,15 +142,16 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
     case Point::kVCache:
       return t(P + ".self_attn:v_cache", Component::kKvCache, kv);
     case Point::kOProjIn:
-      return t(P + ".self_attn.o_proj:in", Component::kLinearInput, q);
+      return in(t(P + ".self_attn.o_proj:in", Component::kLinearInput, q));
     case Point::kAttn:
       return t(P + ".self_attn", Component::kAttention, H, "layer_" + L + "_attn_output");
     case Point::kPostAttnNorm:
-      return t(P + ".post_attention_layernorm", Component::kNorm, H);
+      return s.sandwich_norms ? t(P + ".post_attention_layernorm", Component::kNorm, H)
+                              : in(t(P + ".post_attention_layernorm", Component::kNorm, H));
     case Point::kResidMid:
       return t(P + ":resid_mid", Component::kResidMid, H);
     case Point::kPreFfNorm:
-      return s.sandwich_norms ? t(P + ".pre_feedforward_layernorm", Component::kNorm, H)
+      return s.sandwich_norms ? in(t(P + ".pre_feedforward_layernorm", Component::kNorm, H))
                               : TapInfo{};
     case Point::kGate:
       return fused_gu || moe
@@ -155,7 +162,7 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
     case Point::kGateUp:
       return fused_gu ? t(P + ".mlp.gate_up_proj", Component::kProjection, 2 * I) : TapInfo{};
     case Point::kDownIn:
-      return moe ? TapInfo{} : t(P + ".mlp.down_proj:in", Component::kLinearInput, I);
+      return moe ? TapInfo{} : in(t(P + ".mlp.down_proj:in", Component::kLinearInput, I));
     case Point::kMlp:
       return t(moe ? M : P + ".mlp", Component::kMlp, H, "layer_" + L + "_mlp_output");
     case Point::kRouter:
@@ -163,7 +170,7 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
                      "layer_" + L + "_router_logits")
                  : TapInfo{};
     case Point::kExpertDownIn:
-      return moe ? t(M + ".experts:down_proj:in", Component::kLinearInput, s.moe.intermediate)
+      return moe ? in(t(M + ".experts:down_proj:in", Component::kLinearInput, s.moe.intermediate))
                  : TapInfo{};
     case Point::kPostFfNorm:
       return s.sandwich_norms ? t(P + ".post_feedforward_layernorm", Component::kNorm, H)

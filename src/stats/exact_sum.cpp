@@ -102,4 +102,35 @@ double ExactSum::value() const {
   return w.to_double();
 }
 
+void ExactDoubleSum::add_bucket(int exp, int128 m) {
+  auto it = std::lower_bound(b_.begin(), b_.end(), exp,
+                             [](const std::pair<int, int128>& b, int e) { return b.first < e; });
+  if (it != b_.end() && it->first == exp) {
+    it->second += m;
+  } else {
+    b_.insert(it, {exp, m});
+  }
+}
+
+void ExactDoubleSum::add(double x) {
+  if (x == 0.0) return;
+  int e;
+  const double f = std::frexp(x, &e);  // x = f * 2^e, 0.5 <= |f| < 1: f * 2^53 is an integer
+  add_bucket(e - 53, static_cast<int128>(static_cast<int64_t>(std::ldexp(f, 53))));
+}
+
+void ExactDoubleSum::merge(const ExactDoubleSum& o) {
+  for (const auto& [e, m] : o.b_) add_bucket(e, m);
+}
+
+double ExactDoubleSum::value() const {
+  if (b_.empty()) return 0.0;
+  // Buckets hold sums below 2^(53+74); the span of exponents plus that and a sign bit.
+  const int lsb = b_.front().first;
+  const int bits = b_.back().first - lsb + 53 + 76;
+  Wide w(bits + 64, lsb);
+  for (const auto& [e, m] : b_) w.add(m, e);
+  return w.to_double();
+}
+
 }  // namespace maxact

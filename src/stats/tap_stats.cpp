@@ -74,6 +74,31 @@ LogHistogram::Bracket LogHistogram::quantile(double q) const {
   return {std::ldexp(1.0, kMaxExp), std::numeric_limits<double>::infinity()};
 }
 
+LogHistogram::Slot LogHistogram::slot_of_rank(uint64_t rank) const {
+  auto bits_of = [](double v) {
+    const auto f = static_cast<float>(v);
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return b;
+  };
+  Slot s;
+  if (rank <= zero_) {
+    s.inside = zero_;
+    return s;
+  }
+  s.below = zero_;
+  // Underflow: every positive float below 2^kMinExp, subnormals included.
+  if (rank <= s.below + under_) return {1, bits_of(std::ldexp(1.0, kMinExp)), s.below, under_};
+  s.below += under_;
+  for (int i = 0; i < kBins; ++i) {
+    const uint64_t c = bins_[static_cast<std::size_t>(i)];
+    if (rank <= s.below + c)
+      return {bits_of(lower_edge(i)), bits_of(lower_edge(i + 1)), s.below, c};
+    s.below += c;
+  }
+  return {bits_of(std::ldexp(1.0, kMaxExp)), 0x7F800000u, s.below, over_};  // finite only
+}
+
 json LogHistogram::to_json() const {
   json bins = json::array();
   if (under_ > 0) bins.push_back({0.0, under_});
@@ -327,12 +352,16 @@ void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
 
 // Per-token median |a| over the finite channels (the upper median for even counts), then Sun et
 // al.'s criterion. scratch_ holds the row's finite |a| values.
+float upper_median(float* values, std::size_t n) {
+  float* mid = values + n / 2;
+  std::nth_element(values, mid, values + n);
+  return *mid;
+}
+
 void TapStats::massive_check(const float* x, Location loc, float row_absmax, std::size_t finite) {
   const auto C = static_cast<std::size_t>(channels_);
   if (row_absmax <= opt_.massive_abs) return;
-  auto mid = scratch_.begin() + static_cast<std::ptrdiff_t>(finite / 2);
-  std::nth_element(scratch_.begin(), mid, scratch_.begin() + static_cast<std::ptrdiff_t>(finite));
-  const double median = *mid;
+  const double median = upper_median(scratch_.data(), finite);
   bool any = false;
   for (std::size_t c = 0; c < C; ++c) {
     const float a = std::fabs(x[c]);

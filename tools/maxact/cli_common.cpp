@@ -1,6 +1,7 @@
 #include "cli_common.h"
 
 #include <filesystem>
+#include <fstream>
 
 #include "maxact/error.h"
 #include "maxact/hub.h"
@@ -38,6 +39,34 @@ SequenceOptions sequence_options(const std::string& protocol, const std::string&
   }
   so.seed = seed;
   return so;
+}
+
+// Writes every file under a temporary name first and renames them only when all are written, so
+// a failure leaves none of them (and no temporaries) behind.
+void write_files(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::string> written;
+  auto cleanup = [&] {
+    std::error_code ec;
+    for (const auto& t : written) std::filesystem::remove(t, ec);
+  };
+  for (const auto& [path, data] : files) {
+    const std::string tmp = path + ".tmp";
+    std::ofstream out(tmp, std::ios::binary);
+    if (out) written.push_back(tmp);
+    if (out) out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out) {
+      cleanup();
+      throw Error(ErrorCode::kIo, path + ": cannot write");
+    }
+  }
+  for (const auto& [path, data] : files) {
+    std::error_code ec;
+    std::filesystem::rename(path + ".tmp", path, ec);
+    if (ec) {
+      cleanup();
+      throw Error(ErrorCode::kIo, path + ": " + ec.message());
+    }
+  }
 }
 
 }  // namespace maxact::cli

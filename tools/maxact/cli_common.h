@@ -1,7 +1,9 @@
-// Pieces the subcommands share: tokenizer opening and the sequence policy flags.
+// Pieces the subcommands share: tokenizer opening, the sequence policy flags, report writing.
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "maxact/sequences.h"
 #include "maxact/tokenizer.h"
@@ -14,5 +16,9 @@ Tokenizer open_tokenizer(const std::string& source, bool use_tokenizer_config = 
 // --protocol, --bos, --buckets, --max-seq-len, --seed as SequenceOptions (errors name the flag).
 SequenceOptions sequence_options(const std::string& protocol, const std::string& bos,
                                  const std::string& buckets, int64_t max_seq_len, uint64_t seed);
+
+// Writes every file under a temporary name first and renames them only when all are written, so
+// a failure leaves none of them (and no temporaries) behind.
+void write_files(const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace maxact::cli

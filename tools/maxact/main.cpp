@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli_common.h"
+#include "compare_command.h"
 #include "maxact/corpus.h"
 #include "maxact/error.h"
 #include "maxact/hub.h"
@@ -294,6 +295,8 @@ int main(int argc, char** argv) {
 
   maxact::cli::ScanArgs sargs;
   auto* scan = maxact::cli::add_scan_command(app, sargs);
+  maxact::cli::CompareArgs compare_args;
+  auto* compare = maxact::cli::add_compare_command(app, compare_args);
 
   try {
     app.parse(argc, argv);
@@ -306,6 +309,7 @@ int main(int argc, char** argv) {
     if (inspect->parsed()) return run_inspect(model_arg, as_json);
     if (corpus->parsed()) return run_corpus(cargs);
     if (scan->parsed()) return maxact::cli::run_scan(sargs);
+    if (compare->parsed()) return maxact::cli::run_compare(compare_args);
     if (tokenize->parsed()) {
       if (targs.text.empty() && targs.file.empty() && targs.decode.empty() && !text_opt->count()) {
         std::fprintf(stderr, "maxact: error: tokenize needs --text, --file or --decode\n");

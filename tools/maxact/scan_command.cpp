@@ -16,6 +16,8 @@
 #include "cli_common.h"
 #include "maxact/error.h"
 #include "maxact/model.h"
+#include "maxact/quant_check.h"
+#include "maxact/quant_report.h"
 #include "maxact/scan.h"
 #include "maxact/scan_report.h"
 #include "maxact/sequences.h"
@@ -78,42 +80,26 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
   s->add_option("--bootstrap", a.bootstrap,
                 "The study's stability check: scan K category-proportional subsets of --samples "
                 "samples (seeds seed..seed+K-1) and report the global maximum of each");
+  s->add_flag("--quant", a.quant,
+              "Quantization check: scales from --calib samples, errors of every policy on "
+              "--eval other samples (the scan's statistics are of the evaluation samples)");
+  s->add_option("--calib", a.calib, "Calibration samples for --quant (default 128)");
+  s->add_option("--eval", a.eval, "Evaluation samples for --quant (default 256)");
+  s->add_option("--clip-quantile", a.clip_quantile, "Quantile of |x| for the int8_clip_q policy")
+      ->capture_default_str();
+  s->add_option("--quant-taps", a.quant_taps,
+                "Glob(s) of the taps to quantize (default: linear-layer inputs and decoder-layer "
+                "outputs)")
+      ->delimiter(',');
+  s->add_option("--policies", a.policies, "Policies to simulate (default: all)")->delimiter(',');
+  s->add_option("--quant-layers", a.quant_layers,
+                "Quantize only hidden states: the calibration peak (peak) or all (all); "
+                "--protocol study defaults to peak")
+      ->check(CLI::IsMember({"peak", "all"}));
   return s;
 }
 
 namespace {
-
-// Writes every file under a temporary name first and renames them only when all are written, so
-// a failure leaves none of them (and no temporaries) behind.
-void write_files(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<std::string> written;
-  auto cleanup = [&] {
-    std::error_code ec;
-    for (const auto& t : written) std::filesystem::remove(t, ec);
-  };
-  for (const auto& [path, data] : files) {
-    const std::string tmp = path + ".tmp";
-    std::ofstream out(tmp, std::ios::binary);
-    if (out) written.push_back(tmp);
-    if (out) out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!out) {
-      cleanup();
-      throw Error(ErrorCode::kIo, path + ": cannot write");
-    }
-  }
-  for (const auto& [path, data] : files) {
-    std::error_code ec;
-    std::filesystem::rename(path + ".tmp", path, ec);
-    if (ec) {
-      cleanup();
-      throw Error(ErrorCode::kIo, path + ": " + ec.message());
-    }
-  }
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  write_files({{path, data}});
-}
 
 class Progress {
  public:
@@ -247,9 +233,63 @@ int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
                      {"abs_global_max", spread}}
           .dump(1, ' ', false, nlohmann::json::error_handler_t::replace) +
       "\n";
-  if (!a.output.empty()) write_file(a.output, json);
+  if (!a.output.empty()) write_files({{a.output, json}});
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
+}
+
+void check_quant_args(const ScanArgs& a) {
+  const bool any = a.calib || a.eval || !a.quant_taps.empty() || !a.policies.empty() ||
+                   !a.quant_layers.empty() || a.clip_quantile != 0.999;
+  if (!a.quant && any) {
+    throw Error(ErrorCode::kOption,
+                "--calib, --eval, --clip-quantile, --quant-taps, --policies and --quant-layers "
+                "need --quant");
+  }
+  if (!a.quant) return;
+  if (a.samples) {
+    throw Error(ErrorCode::kOption,
+                "--quant chooses its samples with --calib and --eval, not --samples");
+  }
+  if (a.bootstrap) throw Error(ErrorCode::kOption, "--quant and --bootstrap are separate runs");
+  if (!a.quant_layers.empty() && !a.quant_taps.empty()) {
+    throw Error(ErrorCode::kOption,
+                "--quant-layers and --quant-taps both choose the taps: give one");
+  }
+}
+
+QuantOptions quant_options(const ScanArgs& a) {
+  QuantOptions q;
+  q.clip_quantile = a.clip_quantile;
+  q.taps = a.quant_taps;
+  // The study quantizes hidden states (decoder-layer outputs and the final norm), by default
+  // only the peak one, with its two INT8 policies.
+  const bool study = a.protocol == "study";
+  const std::string layers = a.quant_layers.empty() && study && a.quant_taps.empty()
+                                 ? std::string("peak")
+                                 : a.quant_layers;
+  if (!layers.empty()) {
+    q.taps = {"layer_*_hidden", "final_layernorm"};
+    q.peak_only = layers == "peak";
+  }
+  std::vector<std::string> names = a.policies;
+  if (names.empty() && study) names = {"int8_max_abs", "int8_clip_q"};
+  for (const auto& n : names) {
+    int found = -1;
+    std::string all;
+    for (int p = 0; p < kQuantPolicies; ++p) {
+      all += (p ? ", " : "") + std::string(policy_name(QuantPolicy(p)));
+      if (policy_name(QuantPolicy(p)) == n) found = p;
+    }
+    if (found < 0) {
+      throw Error(ErrorCode::kOption,
+                  "--policies: unknown policy '" + n + "' (one of " + all + ")");
+    }
+    if (std::find(q.policies.begin(), q.policies.end(), QuantPolicy(found)) == q.policies.end()) {
+      q.policies.push_back(QuantPolicy(found));
+    }
+  }
+  return q;
 }
 
 }  // namespace
@@ -267,7 +307,15 @@ int run_scan(const ScanArgs& a) {
   CorpusReadReport report;
   const Corpus owned = a.corpus.empty() ? Corpus{} : read_corpus(a.corpus, a.read, &report);
   const Corpus& corpus = a.corpus.empty() ? builtin_corpus() : owned;
-  const auto picked = select_samples(corpus, a.samples, a.seed, a.proportional);
+  check_quant_args(a);
+  // With --quant the scan's own samples are the evaluation samples.
+  SampleSplit split;
+  if (a.quant) {
+    split = split_samples(corpus, a.calib ? a.calib : 128, a.eval ? a.eval : 256, a.seed,
+                          a.proportional);
+  }
+  const auto picked =
+      a.quant ? split.evaluation : select_samples(corpus, a.samples, a.seed, a.proportional);
   const SequenceOptions so = sequence_options(a.protocol, a.bos, a.buckets, a.max_seq_len, a.seed);
 
   std::optional<Tokenizer> tok;
@@ -306,7 +354,11 @@ int run_scan(const ScanArgs& a) {
   Progress progress(a.quiet);
   ScanOptions opt = scan_options(a);
   opt.progress = [&](const ScanProgress& p) { progress(p); };
-  const ScanResult res = scan(model, seqs, opt);
+  QuantResult qres;
+  std::vector<TokenSequence> calib_seqs;
+  if (a.quant) calib_seqs = sequences_of(split.calibration);
+  const ScanResult res = a.quant ? quant_check(model, calib_seqs, seqs, opt, quant_options(a), qres)
+                                 : scan(model, seqs, opt);
 
   ScanMeta meta;
   meta.model_arg = a.model;
@@ -365,13 +417,32 @@ int run_scan(const ScanArgs& a) {
                   {"ids_native", a.ids_native},
                   {"window_tokens", a.window_tokens},
                   {"topk", a.topk},
-                  {"taps", a.taps}};
+                  {"taps", a.taps},
+                  {"quant", a.quant}};
+  if (a.quant) {
+    meta.options["calib"] = split.calibration.size();
+    meta.options["eval"] = split.evaluation.size();
+    meta.options["clip_quantile"] = a.clip_quantile;
+    meta.options["quant_taps"] = a.quant_taps;
+    meta.options["quant_layers"] = a.quant_layers;
+    meta.options["policies"] = a.policies;
+  }
   // Render everything before writing anything.
-  const std::string json =
-      scan_report_json(res, meta).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) +
-      "\n";
+  nlohmann::json doc = scan_report_json(res, meta);
+  if (a.quant) {
+    Corpus cal;
+    cal.origin = corpus.origin;
+    for (std::size_t i : split.calibration) cal.samples.push_back(corpus.samples[i]);
+    const nlohmann::json calibration = {{"samples", split.calibration.size()},
+                                        {"content_hash", cal.content_hash()},
+                                        {"sample_indices", split.calibration},
+                                        {"evaluation_sample_indices", split.evaluation}};
+    doc["quant"] = quant_report_json(qres, calibration, meta.names);
+  }
+  const std::string json = doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   const std::string csv = a.csv.empty() ? std::string() : scan_report_csv(res, meta.names);
-  const std::string summary = scan_summary_text(res, meta);
+  std::string summary = scan_summary_text(res, meta);
+  if (a.quant) summary += quant_summary_text(qres, meta.names);
   std::vector<std::pair<std::string, std::string>> files;
   if (a.format == "study") {
     std::error_code ec;
@@ -382,6 +453,14 @@ int run_scan(const ScanArgs& a) {
                        study_activation_stats(res, meta).dump(2) + "\n");
     files.emplace_back((dir / (meta.model_name + "_top5_stats.json")).string(),
                        study_top5_stats(res, meta).dump(2) + "\n");
+    if (a.quant) {
+      files.emplace_back(
+          (dir / (meta.model_name + "_quant_sanity.json")).string(),
+          study_quant_sanity(qres, res, meta, static_cast<int64_t>(split.calibration.size()),
+                             static_cast<int64_t>(split.evaluation.size()))
+                  .dump(2) +
+              "\n");
+    }
   } else if (!a.output.empty()) {
     files.emplace_back(a.output, json);
   }

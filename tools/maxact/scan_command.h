@@ -21,6 +21,12 @@ struct ScanArgs {
   std::vector<std::string> taps;
   std::size_t topk = 100;
   std::size_t bootstrap = 0;
+  // The quantization check.
+  bool quant = false;
+  std::size_t calib = 0, eval = 0;  // 0: 128 / 256
+  double clip_quantile = 0.999;
+  std::vector<std::string> quant_taps, policies;
+  std::string quant_layers;  // peak | all (hidden states; --protocol study)
 };
 
 CLI::App* add_scan_command(CLI::App& app, ScanArgs& a);

@@ -26,6 +26,7 @@ float round_small_float(float x, int mant, int emin) {
 
 float quantize_int8(float x, float scale) {
   if (std::isnan(x)) return x;
+  if (scale == 0.0f) return 0.0f;
   const float q = std::nearbyint(x / scale);
   const float c = std::fmin(127.0f, std::fmax(-127.0f, q));
   return c * scale;
@@ -45,6 +46,13 @@ float round_to_e5m2(float x) {
   return std::fabs(r) > 57344.0f ? std::copysign(57344.0f, x) : r;
 }
 
+bool e4m3_clips(float y) {
+  return std::fabs(round_small_float(y, 3, -6)) > 448.0f;
+}
+bool e5m2_clips(float y) {
+  return std::fabs(round_small_float(y, 2, -14)) > 57344.0f;
+}
+
 float round_to_f16(float x) {
   return f16_to_f32(f32_to_f16(x));
 }
@@ -52,25 +60,63 @@ float round_to_bf16(float x) {
   return bf16_to_f32(f32_to_bf16(x));
 }
 
+std::string_view policy_name(QuantPolicy p) {
+  switch (p) {
+    case QuantPolicy::kInt8MaxAbs:
+      return "int8_max_abs";
+    case QuantPolicy::kInt8ClipQuantile:
+      return "int8_clip_q";
+    case QuantPolicy::kInt8Mse:
+      return "int8_mse";
+    case QuantPolicy::kInt8PerToken:
+      return "int8_per_token";
+    case QuantPolicy::kInt8PerChannel:
+      return "int8_per_channel";
+    case QuantPolicy::kE4m3MaxAbs:
+      return "fp8_e4m3_max_abs";
+    case QuantPolicy::kE4m3PerToken:
+      return "fp8_e4m3_per_token";
+    case QuantPolicy::kE5m2MaxAbs:
+      return "fp8_e5m2_max_abs";
+    case QuantPolicy::kFp16:
+      return "fp16";
+    case QuantPolicy::kBf16:
+      return "bf16";
+    case QuantPolicy::kCount:
+      break;
+  }
+  return "?";
+}
+
+bool policy_is_static_tensor(QuantPolicy p) {
+  return p == QuantPolicy::kInt8MaxAbs || p == QuantPolicy::kInt8ClipQuantile ||
+         p == QuantPolicy::kInt8Mse || p == QuantPolicy::kE4m3MaxAbs ||
+         p == QuantPolicy::kE5m2MaxAbs;
+}
+
 void ErrorStats::add(float x, float xq) {
   if (!std::isfinite(x)) return;
-  ++count_;
-  sum_sq_x_.add_square(x);
-  sum_abs_x_.add_abs(x);
-  if (!std::isfinite(xq)) {
-    ++nonfinite_;
-    return;
-  }
-  // The error x - x' is computed exactly when both are floats within a factor of 2 (Sterbenz);
-  // otherwise it is rounded once to fp32, well below the precision any report shows.
-  const float e = x - xq;
-  sum_sq_e_.add_square(e);
-  sum_abs_e_.add_abs(e);
+  ErrorRow r;
+  r.add(x, xq);
+  add_row(r);
+}
+
+void ErrorStats::add_row(const ErrorRow& r) {
+  count_ += r.count;
+  nonfinite_ += r.nonfinite;
+  clipped_ += r.clipped;
+  exceeded_ += r.exceeded;
+  sum_sq_x_.add(r.sum_sq_x);
+  sum_abs_x_.add(r.sum_abs_x);
+  sum_sq_e_.add(r.sum_sq_e);
+  sum_abs_e_.add(r.sum_abs_e);
 }
 
 void ErrorStats::merge(const ErrorStats& o) {
   count_ += o.count_;
   nonfinite_ += o.nonfinite_;
+  clipped_ += o.clipped_;
+  exceeded_ += o.exceeded_;
   sum_sq_x_.merge(o.sum_sq_x_);
   sum_abs_x_.merge(o.sum_abs_x_);
   sum_sq_e_.merge(o.sum_sq_e_);

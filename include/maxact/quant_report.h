@@ -1,0 +1,43 @@
+// What the quantization check writes: the "quant" section of the scan JSON (docs/SCAN_JSON.md),
+// the study's `<model>_quant_sanity.json`, the terminal table, and `maxact compare` across
+// reports.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "maxact/quant_check.h"
+#include "maxact/scan_report.h"
+
+namespace maxact {
+
+// `calibration`: the calibration samples' identity (indices, counts), recorded as given.
+nlohmann::json quant_report_json(const QuantResult& q, const nlohmann::json& calibration,
+                                 TapNames names);
+std::string quant_summary_text(const QuantResult& q, TapNames names);
+
+// The study's file, field for field (its quant_sanity_check.py output): INT8 per-tensor
+// max_abs and clip_q<q> on the selected hidden states. Its clip_rate is the fraction of
+// evaluation values above the threshold (maxact's exceedance rate).
+nlohmann::ordered_json study_quant_sanity(const QuantResult& q, const ScanResult& eval,
+                                          const ScanMeta& meta, int64_t calib_samples,
+                                          int64_t eval_samples);
+
+// `maxact compare`: one row per report (global max, where, taps over the FP16 / FP8 limits, the
+// pooled error of each policy) and, per policy, Pearson and Spearman correlation between
+// log10 |M| and SQNR across the reports that have it.
+struct Comparison {
+  nlohmann::json table;  // {"models": [...], "correlations": {...}}
+  std::string text;
+  std::string csv;
+};
+// `reports`: (path, parsed maxact.scan JSON) pairs.
+Comparison compare_reports(const std::vector<std::pair<std::string, nlohmann::json>>& reports);
+
+// Pearson's r of (x, y); Spearman's rho as Pearson's r of the ranks (ties: mean rank). NaN when
+// fewer than two pairs or a constant side.
+double pearson(const std::vector<double>& x, const std::vector<double>& y);
+double spearman(const std::vector<double>& x, const std::vector<double>& y);
+
+}  // namespace maxact

@@ -1,0 +1,182 @@
+// The quantization check's three passes over the engine (quant_check.h).
+#include "maxact/quant_check.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "maxact/error.h"
+
+namespace maxact {
+namespace {
+
+bool matches(const std::vector<std::string>& globs, const TapInfo& t) {
+  for (const auto& g : globs) {
+    if (glob_match(g, t.name) || (!t.study_name.empty() && glob_match(g, t.study_name))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Routes each published block of a quantized tap to a local accumulator (the heavy part, in
+// parallel), then merges it under the lock: exact merges, so the result ignores the split.
+template <class Acc>
+class Collector : public TapObserver {
+ public:
+  Collector(const std::vector<TapInfo>& taps, std::vector<Acc>& acc) : taps_(taps), acc_(acc) {
+    for (const Acc& a : acc_) empty_.push_back(a.empty_like());
+  }
+  void start(const std::vector<TapInfo>& selected) override {
+    std::map<std::string, int> index;
+    for (std::size_t i = 0; i < taps_.size(); ++i) index[taps_[i].name] = static_cast<int>(i);
+    route_.assign(selected.size(), -1);
+    for (std::size_t i = 0; i < selected.size(); ++i) {
+      const auto it = index.find(selected[i].name);
+      if (it != index.end()) route_[i] = it->second;
+    }
+  }
+  void observe(int tap, const float* data, int64_t rows, int64_t ld) override {
+    const int i = route_[static_cast<std::size_t>(tap)];
+    if (i < 0) return;
+    // A copy of the empty accumulator, not of the shared one other threads are merging into.
+    Acc local = empty_[static_cast<std::size_t>(i)];
+    local.add_rows(data, rows, taps_[static_cast<std::size_t>(i)].channels, ld);
+    std::lock_guard<std::mutex> lock(mu_);
+    acc_[static_cast<std::size_t>(i)].merge(local);
+  }
+
+ private:
+  const std::vector<TapInfo>& taps_;
+  std::vector<Acc>& acc_;
+  std::vector<Acc> empty_;
+  std::vector<int> route_;
+  std::mutex mu_;
+};
+
+std::vector<std::string> names_of(const std::vector<TapInfo>& taps) {
+  std::vector<std::string> out;
+  for (const auto& t : taps) out.push_back(t.name);
+  return out;
+}
+
+ScanOptions pass_options(const ScanOptions& base, std::string_view stage) {
+  ScanOptions o = base;
+  if (base.progress) {
+    auto inner = base.progress;
+    o.progress = [inner, stage](const ScanProgress& p) {
+      ScanProgress q = p;
+      q.stage = stage;
+      inner(q);
+    };
+  }
+  return o;
+}
+
+}  // namespace
+
+std::vector<TapInfo> quant_taps(const ModelSpec& spec, const std::vector<std::string>& scan_taps,
+                                const std::vector<std::string>& quant_globs) {
+  std::vector<TapInfo> out;
+  for (TapInfo& t : model_taps(spec)) {
+    if (!scan_taps.empty() && !matches(scan_taps, t)) continue;
+    const bool q = quant_globs.empty() ? (t.linear_input || t.component == Component::kHidden)
+                                       : matches(quant_globs, t);
+    if (q) out.push_back(std::move(t));
+  }
+  return out;
+}
+
+ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& calibration,
+                       const std::vector<TokenSequence>& evaluation, const ScanOptions& options,
+                       const QuantOptions& quant, QuantResult& out) {
+  if (calibration.empty()) throw Error(ErrorCode::kOption, "--quant: no calibration sequences");
+  if (evaluation.empty()) throw Error(ErrorCode::kOption, "--quant: no evaluation sequences");
+  if (!(quant.clip_quantile > 0.0 && quant.clip_quantile <= 1.0)) {
+    throw Error(ErrorCode::kOption, "--clip-quantile must lie in (0, 1]");
+  }
+  out = QuantResult{};
+  out.options = quant;
+  if (out.options.policies.empty()) {
+    for (int p = 0; p < kQuantPolicies; ++p) out.options.policies.push_back(QuantPolicy(p));
+  }
+  const auto& pol = out.options.policies;
+  auto wants = [&](QuantPolicy p) { return std::find(pol.begin(), pol.end(), p) != pol.end(); };
+  std::vector<TapInfo> taps = quant_taps(model.spec(), options.taps, quant.taps);
+  if (quant.peak_only) {
+    std::erase_if(taps, [](const TapInfo& t) {
+      return t.component != Component::kHidden && t.component != Component::kFinalNorm;
+    });
+  }
+  if (taps.empty()) {
+    throw Error(ErrorCode::kOption,
+                "--quant-taps: no scanned tap is selected for the quantization check");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const auto& s : calibration) {
+    ++out.calib_sequences;
+    out.calib_tokens += static_cast<int64_t>(s.ids.size());
+  }
+
+  // Pass 1: the calibration statistics of the candidate taps.
+  ScanOptions first = pass_options(options, "calibration 1/2");
+  first.taps = names_of(taps);
+  first.stats.topk = 0;
+  first.observer = nullptr;
+  first.statistics = true;
+  ScanResult cal = scan(model, calibration, first);
+  if (quant.peak_only) {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < taps.size(); ++i) {
+      if (std::fabs(cal.stats[i].absmax().value) > std::fabs(cal.stats[best].absmax().value)) {
+        best = i;
+      }
+    }
+    taps = {taps[best]};
+    cal.stats = {cal.stats[best]};
+  }
+  std::vector<TapCalibration> calib(taps.size());
+  for (std::size_t i = 0; i < taps.size(); ++i) {
+    const TapStats& st = cal.stats[i];
+    calib[i].count = st.count();
+    calib[i].max_abs = st.count() > 0 ? std::fabs(st.absmax().value) : 0.0f;
+    calib[i].channel_absmax = st.channel_absmax();
+  }
+
+  // Pass 2: exact quantiles and the MSE grid, when a policy needs them.
+  if (wants(QuantPolicy::kInt8ClipQuantile) || wants(QuantPolicy::kInt8Mse)) {
+    std::vector<ThresholdFinder> finders;
+    for (std::size_t i = 0; i < taps.size(); ++i) {
+      finders.emplace_back(cal.stats[i], quant.clip_quantile, wants(QuantPolicy::kInt8Mse));
+    }
+    Collector<ThresholdFinder> collect(taps, finders);
+    ScanOptions second = pass_options(options, "calibration 2/2");
+    second.taps = names_of(taps);
+    second.statistics = false;
+    second.observer = &collect;
+    scan(model, calibration, second);
+    for (std::size_t i = 0; i < taps.size(); ++i) finders[i].finish(calib[i]);
+  }
+  out.calib_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // Pass 3: the evaluation scan with every policy at the quantized taps.
+  std::vector<TapQuantizer> quantizers;
+  for (const auto& c : calib) quantizers.emplace_back(c, pol, options.stats);
+  Collector<TapQuantizer> collect(taps, quantizers);
+  ScanOptions third = pass_options(options, "evaluation");
+  third.observer = &collect;
+  ScanResult res = scan(model, evaluation, third);
+  for (std::size_t i = 0; i < taps.size(); ++i) {
+    TapQuant tq;
+    tq.tap = taps[i];
+    tq.calibration = std::move(calib[i]);
+    tq.tokens = quantizers[i].tokens();
+    tq.outlier_tokens = quantizers[i].outlier_tokens();
+    tq.policies = quantizers[i].policies();
+    out.taps.push_back(std::move(tq));
+  }
+  return res;
+}
+
+}  // namespace maxact
