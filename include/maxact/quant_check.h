@@ -76,7 +76,10 @@ struct PolicyErrors {
   QuantPolicy policy = QuantPolicy::kInt8MaxAbs;
   float threshold = 0;  // the calibrated threshold of per-tensor static policies, else NaN
   ErrorStats all, clean;
-  bool operator==(const PolicyErrors& o) const = default;
+  bool operator==(const PolicyErrors& o) const {  // NaN thresholds compare equal
+    return policy == o.policy && all == o.all && clean == o.clean &&
+           (threshold == o.threshold || (threshold != threshold && o.threshold != o.threshold));
+  }
 };
 
 class TapQuantizer {

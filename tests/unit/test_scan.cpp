@@ -16,28 +16,8 @@
 namespace maxact {
 namespace {
 
-// Sequences of the given lengths with random ids; categories cycle code, math, none.
-std::vector<TokenSequence> sequences_of_lengths(const std::vector<int>& lengths, int vocab,
-                                                unsigned seed) {
-  std::mt19937 rng(seed);
-  std::vector<TokenSequence> out;
-  for (std::size_t i = 0; i < lengths.size(); ++i) {
-    TokenSequence s;
-    s.sample = i;
-    s.category = i % 3 == 0 ? "code" : (i % 3 == 1 ? "math" : "");
-    for (int p = 0; p < lengths[i]; ++p) s.ids.push_back(static_cast<int32_t>(rng() % vocab));
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
-std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsigned seed) {
-  std::mt19937 rng(seed + 1000);
-  std::vector<int> lengths;
-  for (int i = 0; i < n; ++i)
-    lengths.push_back(1 + static_cast<int>(rng() % static_cast<unsigned>(max_len)));
-  return sequences_of_lengths(lengths, vocab, seed);
-}
+using test::random_sequences;
+using test::sequences_of_lengths;
 
 void expect_identical(const ScanResult& a, const ScanResult& b) {
   ASSERT_EQ(a.taps.size(), b.taps.size());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "maxact/error.h"
+#include "maxact/sequences.h"
 
 namespace maxact::test {
 
@@ -44,5 +45,11 @@ struct CommandResult {
   std::string out, err;
 };
 CommandResult run_command(const std::string& cmd);
+
+// Sequences of the given lengths with random ids; categories cycle code, math, none.
+std::vector<TokenSequence> sequences_of_lengths(const std::vector<int>& lengths, int vocab,
+                                                unsigned seed);
+// n sequences of random lengths 1..max_len.
+std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsigned seed);
 
 }  // namespace maxact::test
