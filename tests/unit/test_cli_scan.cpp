@@ -160,5 +160,109 @@ TEST(CliScan, BadInputFailsWithoutOutput) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
+// Twelve samples of the id corpus in three categories, for --quant's calibration / evaluation
+// split.
+std::string quant_corpus(const test::TempDir& dir) {
+  const auto p = dir / "q.jsonl";
+  std::string s;
+  for (int i = 0; i < 12; ++i) {
+    nlohmann::json ids = nlohmann::json::array();
+    for (int k = 0; k < 8 + 5 * i; ++k) ids.push_back((k * 29 + i * 13) % 256);
+    s += nlohmann::json{{"input_ids", ids}, {"category", std::string(1, 'a' + i % 3)}}.dump() +
+         "\n";
+  }
+  test::write_file(p, s);
+  return p.string();
+}
+
+TEST(CliScan, QuantReportSummaryAndStudyFile) {
+  test::TempDir dir;
+  const std::string base = bin() + " scan " + test::fixture("llama").string() + " --corpus " +
+                           quant_corpus(dir) + " --ids-native -q --quant --calib 4 --eval 6 ";
+  auto r = run_command(base + "-o " + (dir / "q.json").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("quantization"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("int8_per_token"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(test::read_file(dir / "q.json"));
+  const auto& q = j["quant"];
+  EXPECT_EQ(q["calibration"]["samples"], 4);
+  EXPECT_EQ(q["calibration"]["evaluation_sample_indices"].size(), 6u);
+  EXPECT_EQ(j["corpus"]["samples"], 6);  // the scan's statistics are the evaluation samples'
+  EXPECT_EQ(q["policies"].size(), 10u);
+  ASSERT_FALSE(q["taps"].empty());
+  for (const auto& t : q["taps"]) {
+    EXPECT_TRUE(t["component"] == "hidden" || t["component"] == "norm" ||
+                t["component"] == "linear_input")
+        << t["tap"];
+    const auto& p = t["policies"]["int8_max_abs"];
+    EXPECT_EQ(p["threshold"], t["calibration"]["max_abs"]);
+    EXPECT_GT(p["all"]["count"].get<int64_t>(), 0);
+    EXPECT_TRUE(p["all"]["sqnr_db"].is_number());
+    EXPECT_TRUE(t["policies"]["int8_per_token"]["threshold"].is_null());
+  }
+  EXPECT_TRUE(q["pooled"]["fp16"]["all"]["sqnr_db"].is_number());
+
+  // The study's protocol: the peak hidden state, its two policies, its file.
+  r = run_command(base + "--protocol study --format study -o " + (dir / "study").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto s =
+      nlohmann::ordered_json::parse(test::read_file(dir / "study" / "llama_quant_sanity.json"));
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : s.items()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "model_name", "family", "role", "model_path", "data_path", "bits",
+                      "clip_quantile", "calibration_samples", "eval_samples", "max_seq_len",
+                      "layer_policy", "selected_layers", "reference_global_max_abs",
+                      "reference_global_max_location", "thresholds", "metrics"}));
+  EXPECT_EQ(s["layer_policy"], "peak");
+  ASSERT_EQ(s["selected_layers"].size(), 1u);
+  const std::string layer = s["selected_layers"][0];
+  EXPECT_TRUE(layer == "final_layernorm" || layer.find("_hidden") != std::string::npos) << layer;
+  ASSERT_EQ(s["metrics"].size(), 2u);
+  EXPECT_EQ(s["metrics"][0]["policy"], "clip_q0.999");  // the study sorts by (layer, policy)
+  EXPECT_EQ(s["metrics"][1]["policy"], "max_abs");
+  EXPECT_LE(s["thresholds"]["clip_q0.999"][layer].get<double>(),
+            s["thresholds"]["max_abs"][layer].get<double>());
+  EXPECT_GT(s["thresholds"]["clip_q0.999"][layer].get<double>(), 0.0);
+  EXPECT_TRUE(s["metrics"][1]["clip_rate"].is_number());
+
+  // Two reports compared.
+  r = run_command(base + "--seed 3 -o " + (dir / "q3.json").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_command(bin() + " compare " + (dir / "q.json").string() + " " +
+                  (dir / "q3.json").string() + " -o " + (dir / "c.json").string() + " --csv " +
+                  (dir / "c.csv").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Spearman"), std::string::npos) << r.out;
+  const auto c = nlohmann::json::parse(test::read_file(dir / "c.json"));
+  EXPECT_EQ(c["schema"], "maxact.compare");
+  EXPECT_EQ(c["models"].size(), 2u);
+  EXPECT_EQ(c["correlation_log10_abs_max_vs_sqnr_db"]["int8_max_abs"]["models"], 2);
+  const std::string csv = test::read_file(dir / "c.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+}
+
+TEST(CliScan, QuantOptionErrors) {
+  test::TempDir dir;
+  const std::string base = bin() + " scan " + test::fixture("llama").string() + " --corpus " +
+                           quant_corpus(dir) + " --ids-native -q -o " + (dir / "x.json").string();
+  auto expect_fail = [&](const std::string& args, const std::string& msg) {
+    const auto r = run_command(base + " " + args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_NE(r.err.find(msg), std::string::npos) << args << ": " << r.err;
+    EXPECT_FALSE(fs::exists(dir / "x.json")) << args;
+  };
+  expect_fail("--calib 4", "need --quant");
+  expect_fail("--quant --samples 3", "--calib and --eval");
+  expect_fail("--quant --calib 8 --eval 8", "16 disjoint samples; the corpus has 12");
+  expect_fail("--quant --calib 2 --eval 2 --policies int9", "unknown policy 'int9'");
+  expect_fail("--quant --calib 2 --eval 2 --clip-quantile 1.5", "--clip-quantile");
+  expect_fail("--quant --calib 2 --eval 2 --quant-taps 'nothing*'", "--quant-taps");
+  expect_fail("--quant --calib 2 --eval 2 --quant-layers all --quant-taps '*'", "give one");
+  const auto r = run_command(bin() + " compare " + (dir / "q.jsonl").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("q.jsonl"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace maxact
