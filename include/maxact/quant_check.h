@@ -95,7 +95,8 @@ class TapQuantizer {
   uint64_t outlier_tokens() const { return outlier_tokens_; }
 
  private:
-  void add_row(const float* x, int64_t channels, std::vector<float>& scratch);
+  // scratch, x, e: buffers of `channels` floats.
+  void add_row(const float* raw, int64_t channels, float* scratch, float* x, float* e);
   std::vector<PolicyErrors> errors_;
   std::vector<float> channel_scale_;  // per-channel INT8 scales
   std::vector<float> channel_absmax_;

@@ -4,53 +4,27 @@
 #include <limits>
 
 #include "maxact/dtype.h"
+#include "quant/rounding.h"
 
 namespace maxact {
-namespace {
-
-// Rounds a finite |x| to the nearest value of a float format with `mant` explicit mantissa bits
-// and minimum normal exponent `emin` (subnormals below it), ties to even; no overflow handling.
-float round_small_float(float x, int mant, int emin) {
-  if (x == 0.0f || !std::isfinite(x)) return x;
-  const float a = std::fabs(x);
-  int e;
-  std::frexp(a, &e);  // a in [2^(e-1), 2^e)
-  const int exp = std::max(e - 1, emin);
-  // Quantum of the format at this exponent; a / quantum is exact in float (power-of-two scale).
-  const float quantum = std::ldexp(1.0f, exp - mant);
-  const float r = std::nearbyint(a / quantum) * quantum;  // current mode: nearest, ties to even
-  return std::copysign(r, x);
-}
-
-}  // namespace
 
 float quantize_int8(float x, float scale) {
   if (std::isnan(x)) return x;
   if (scale == 0.0f) return 0.0f;
-  const float q = std::nearbyint(x / scale);
-  const float c = std::fmin(127.0f, std::fmax(-127.0f, q));
-  return c * scale;
+  return quant::int8_value(quant::int8_code(x, scale), scale);
 }
 
 float round_to_e4m3(float x) {
-  if (std::isnan(x)) return x;
-  if (std::fabs(x) >= 448.0f) return std::copysign(448.0f, x);  // saturate (no inf in E4M3FN)
-  const float r = round_small_float(x, 3, -6);
-  return std::fabs(r) > 448.0f ? std::copysign(448.0f, x) : r;
+  return quant::e4m3(x);
 }
-
 float round_to_e5m2(float x) {
-  if (std::isnan(x)) return x;
-  if (std::fabs(x) >= 57344.0f) return std::copysign(57344.0f, x);
-  const float r = round_small_float(x, 2, -14);
-  return std::fabs(r) > 57344.0f ? std::copysign(57344.0f, x) : r;
+  return quant::e5m2(x);
 }
-
 bool e4m3_clips(float y) {
-  return std::fabs(round_small_float(y, 3, -6)) > 448.0f;
+  return quant::e4m3_clips(y);
 }
 bool e5m2_clips(float y) {
-  return std::fabs(round_small_float(y, 2, -14)) > 57344.0f;
+  return quant::e5m2_clips(y);
 }
 
 float round_to_f16(float x) {

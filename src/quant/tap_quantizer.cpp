@@ -3,39 +3,51 @@
 #include <limits>
 
 #include "maxact/quant_check.h"
+#include "quant/rounding.h"
+#include "quant/row_sums.h"
 
 namespace maxact {
 namespace {
 
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 
-// INT8 symmetric with scale s: the code before the clamp decides whether it clipped.
-void add_int8(ErrorRow& r, float x, float s, float threshold) {
-  if (s == 0.0f) {
-    r.clipped += x != 0.0f;
-    r.exceeded += x != 0.0f;
-    r.add(x, 0.0f);
-    return;
+// One row through a quantizer: q(x, c) gives (x', clipped, exceeded) for the value x of
+// channel c. Inlined per policy, so the per-value loop has no dispatch in it. `x` has its
+// non-finite values replaced by 0 (which every policy keeps exact), `base` the sums of x.
+struct Fq {
+  float xq;
+  bool clipped, exceeded;
+};
+template <class Q>
+ErrorRow row_errors(const float* x, int64_t C, const ErrorRow& base, float* e, Q q) {
+  ErrorRow r = base;
+  for (int64_t c = 0; c < C; ++c) {
+    const Fq f = q(x[c], c);
+    r.clipped += f.clipped;
+    r.exceeded += f.exceeded;
+    const bool finite = f.xq - f.xq == 0.0f;
+    r.nonfinite += !finite;
+    e[c] = finite ? x[c] - f.xq : 0.0f;  // overflowed values leave the error sums (counted)
   }
-  const float q = std::nearbyint(x / s);
-  r.clipped += std::fabs(q) > 127.0f;
-  r.exceeded += std::fabs(x) > threshold;
-  r.add(x, std::fmin(127.0f, std::fmax(-127.0f, q)) * s);
+  const quant::RowSums s = quant::row_sums(e, static_cast<std::size_t>(C));
+  r.sum_sq_e = s.sq;
+  r.sum_abs_e = s.abs;
+  return r;
 }
 
-// FP8 with scale s: x / s rounded to the format (saturating at `top`), times s.
-void add_fp8(ErrorRow& r, float x, float s, float threshold, float (*round)(float),
-             bool (*clips)(float)) {
-  if (s == 0.0f) {
-    r.clipped += x != 0.0f;
-    r.exceeded += x != 0.0f;
-    r.add(x, 0.0f);
-    return;
-  }
+// INT8 symmetric with scale s and calibrated threshold t; s = 0 maps everything to 0.
+inline Fq int8(float x, float s, float t) {
+  if (s == 0.0f) return {0.0f, x != 0.0f, x != 0.0f};
+  const float code = quant::int8_code(x, s);
+  return {quant::int8_value(code, s), std::fabs(code) > 127.0f, std::fabs(x) > t};
+}
+
+// FP8 with scale s: x / s rounded to the format (saturating), times s.
+template <float (*kRound)(float), bool (*kClips)(float)>
+inline Fq fp8(float x, float s, float t) {
+  if (s == 0.0f) return {0.0f, x != 0.0f, x != 0.0f};
   const float y = x / s;
-  r.clipped += clips(y);
-  r.exceeded += std::fabs(x) > threshold;
-  r.add(x, round(y) * s);
+  return {kRound(y) * s, kClips(y), std::fabs(x) > t};
 }
 
 }  // namespace
@@ -80,65 +92,82 @@ TapQuantizer TapQuantizer::empty_like() const {
 }
 
 void TapQuantizer::add_rows(const float* data, int64_t rows, int64_t channels, int64_t ld) {
-  std::vector<float> scratch(static_cast<std::size_t>(channels));
-  for (int64_t r = 0; r < rows; ++r) add_row(data + r * ld, channels, scratch);
+  const auto C = static_cast<std::size_t>(channels);
+  std::vector<float> buffers(3 * C);
+  for (int64_t r = 0; r < rows; ++r) {
+    add_row(data + r * ld, channels, buffers.data(), buffers.data() + C, buffers.data() + 2 * C);
+  }
 }
 
-void TapQuantizer::add_row(const float* x, int64_t C, std::vector<float>& scratch) {
+void TapQuantizer::add_row(const float* raw, int64_t C, float* scratch, float* x, float* e) {
   std::size_t n = 0;
   float absmax = 0;
   for (int64_t c = 0; c < C; ++c) {
-    if (!std::isfinite(x[c])) continue;
-    const float a = std::fabs(x[c]);
+    const bool finite = std::isfinite(raw[c]);
+    x[c] = finite ? raw[c] : 0.0f;
+    if (!finite) continue;
+    const float a = std::fabs(raw[c]);
     scratch[n++] = a;
     absmax = std::fmax(absmax, a);
   }
+  ErrorRow base;
+  base.count = n;
+  const quant::RowSums xs = quant::row_sums(x, static_cast<std::size_t>(C));
+  base.sum_sq_x = xs.sq;
+  base.sum_abs_x = xs.abs;
   // The token meets the massive-activation criterion when its largest |x| does (both bounds
   // are lower bounds on one value).
   const bool outlier =
-      absmax > massive_abs_ && n > 0 && absmax > massive_ratio_ * upper_median(scratch.data(), n);
+      absmax > massive_abs_ && n > 0 && absmax > massive_ratio_ * upper_median(scratch, n);
   ++tokens_;
   outlier_tokens_ += outlier;
   const float token_int8 = absmax / 127.0f, token_e4m3 = absmax / 448.0f;
   const float tensor_e4m3 = max_abs_ / 448.0f, tensor_e5m2 = max_abs_ / 57344.0f;
+  constexpr auto e4m3 = &fp8<&quant::e4m3, &quant::e4m3_clips>;
+  constexpr auto e5m2 = &fp8<&quant::e5m2, &quant::e5m2_clips>;
   for (PolicyErrors& pe : errors_) {
-    ErrorRow row;
     const float t = pe.threshold, s_int8 = t / 127.0f;
-    for (int64_t c = 0; c < C; ++c) {
-      const float v = x[c];
-      if (!std::isfinite(v)) continue;
-      switch (pe.policy) {
-        case QuantPolicy::kInt8MaxAbs:
-        case QuantPolicy::kInt8ClipQuantile:
-        case QuantPolicy::kInt8Mse:
-          add_int8(row, v, s_int8, t);
-          break;
-        case QuantPolicy::kInt8PerToken:
-          add_int8(row, v, token_int8, absmax);
-          break;
-        case QuantPolicy::kInt8PerChannel: {
+    ErrorRow row;
+    switch (pe.policy) {
+      case QuantPolicy::kInt8MaxAbs:
+      case QuantPolicy::kInt8ClipQuantile:
+      case QuantPolicy::kInt8Mse:
+        row = row_errors(x, C, base, e, [&](float v, int64_t) { return int8(v, s_int8, t); });
+        break;
+      case QuantPolicy::kInt8PerToken:
+        row = row_errors(x, C, base, e,
+                         [&](float v, int64_t) { return int8(v, token_int8, absmax); });
+        break;
+      case QuantPolicy::kInt8PerChannel:
+        row = row_errors(x, C, base, e, [&](float v, int64_t c) {
           const auto ci = static_cast<std::size_t>(c);
-          add_int8(row, v, channel_scale_[ci], channel_absmax_[ci]);
-          break;
-        }
-        case QuantPolicy::kE4m3MaxAbs:
-          add_fp8(row, v, tensor_e4m3, max_abs_, &round_to_e4m3, &e4m3_clips);
-          break;
-        case QuantPolicy::kE4m3PerToken:
-          add_fp8(row, v, token_e4m3, absmax, &round_to_e4m3, &e4m3_clips);
-          break;
-        case QuantPolicy::kE5m2MaxAbs:
-          add_fp8(row, v, tensor_e5m2, max_abs_, &round_to_e5m2, &e5m2_clips);
-          break;
-        case QuantPolicy::kFp16:
-          row.add(v, round_to_f16(v));
-          break;
-        case QuantPolicy::kBf16:
-          row.add(v, round_to_bf16(v));
-          break;
-        case QuantPolicy::kCount:
-          break;
-      }
+          return int8(v, channel_scale_[ci], channel_absmax_[ci]);
+        });
+        break;
+      case QuantPolicy::kE4m3MaxAbs:
+        row = row_errors(x, C, base, e,
+                         [&](float v, int64_t) { return e4m3(v, tensor_e4m3, max_abs_); });
+        break;
+      case QuantPolicy::kE4m3PerToken:
+        row = row_errors(x, C, base, e,
+                         [&](float v, int64_t) { return e4m3(v, token_e4m3, absmax); });
+        break;
+      case QuantPolicy::kE5m2MaxAbs:
+        row = row_errors(x, C, base, e,
+                         [&](float v, int64_t) { return e5m2(v, tensor_e5m2, max_abs_); });
+        break;
+      case QuantPolicy::kFp16:
+        row = row_errors(x, C, base, e, [](float v, int64_t) {
+          return Fq{quant::f16(v), false, false};
+        });
+        break;
+      case QuantPolicy::kBf16:
+        row = row_errors(x, C, base, e, [](float v, int64_t) {
+          return Fq{round_to_bf16(v), false, false};
+        });
+        break;
+      case QuantPolicy::kCount:
+        break;
     }
     pe.all.add_row(row);
     if (!outlier) pe.clean.add_row(row);

@@ -168,8 +168,8 @@ std::string quant_corpus(const test::TempDir& dir) {
   for (int i = 0; i < 12; ++i) {
     nlohmann::json ids = nlohmann::json::array();
     for (int k = 0; k < 8 + 5 * i; ++k) ids.push_back((k * 29 + i * 13) % 256);
-    s += nlohmann::json{{"input_ids", ids}, {"category", std::string(1, 'a' + i % 3)}}.dump() +
-         "\n";
+    s +=
+        nlohmann::json{{"input_ids", ids}, {"category", std::string(1, 'a' + i % 3)}}.dump() + "\n";
   }
   test::write_file(p, s);
   return p.string();

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "maxact/corpus.h"
 #include "maxact/model.h"
 #include "maxact/quant_check.h"
 #include "maxact/quant_report.h"
+#include "quant/rounding.h"
 #include "test_util.h"
 
 namespace maxact {
@@ -30,6 +32,29 @@ TEST(ExactDoubleSum, OrderFreeAndExact) {
   c.merge(hi);
   EXPECT_EQ(c.value(), a.value());
   EXPECT_EQ(ExactDoubleSum{}.value(), 0.0);
+}
+
+// The quantization check rounds FP16 with the minifloat rounding (fast, inline); it must agree
+// with the IEEE conversion of dtype.cpp on every kind of value.
+TEST(Quantizers, Fp16FastPathMatchesIeeeConversion) {
+  std::mt19937 rng(4);
+  std::uniform_int_distribution<uint32_t> bits;
+  int checked = 0;
+  for (int i = 0; i < 2000000; ++i) {
+    uint32_t b = bits(rng);
+    if (i % 2) b = (b & 0x807FFFFFu) | ((100u + b % 60u) << 23);  // around fp16's range
+    float x;
+    std::memcpy(&x, &b, 4);
+    if (std::isnan(x)) continue;
+    const float want = round_to_f16(x), got = quant::f16(x);
+    ASSERT_TRUE(got == want || (std::isnan(got) && std::isnan(want))) << x;
+    ++checked;
+  }
+  for (float x : {65504.0f, 65519.99f, 65520.0f, -65520.0f, 5.96046448e-8f, 2.98023224e-8f,
+                  2.98023225e-8f, 6.10351562e-5f, 0.0f, -0.0f}) {
+    EXPECT_EQ(quant::f16(x), round_to_f16(x)) << x;
+  }
+  EXPECT_GT(checked, 1900000);
 }
 
 TEST(Quantizers, ZeroScaleAndFp8ClipRule) {
@@ -91,8 +116,8 @@ TEST(ThresholdFinder, QuantileIsExactAndMergeOrderFree) {
     TapCalibration x, y;
     whole.finish(x);
     parts.finish(y);
-    const auto rank = static_cast<std::size_t>(
-        std::max(1.0, std::ceil(q * static_cast<double>(sorted.size()))));
+    const auto rank =
+        static_cast<std::size_t>(std::max(1.0, std::ceil(q * static_cast<double>(sorted.size()))));
     EXPECT_EQ(x.quantile, sorted[rank - 1]) << q;
     EXPECT_EQ(y.quantile, x.quantile) << q;
   }
@@ -181,8 +206,8 @@ void expect_matches(const ErrorStats& got, const Expected& want, const std::stri
 TEST(TapQuantizer, EveryPolicyMatchesPerValueComputation) {
   const int R = 120, C = 40;
   auto v = heavy_rows(R, C, 3);
-  v[3 * C + 7] = 2000.0f;     // token 3 meets the massive-activation criterion
-  v[9 * C + 1] = -90000.0f;   // token 9 too, and overflows FP16
+  v[3 * C + 7] = 2000.0f;    // token 3 meets the massive-activation criterion
+  v[9 * C + 1] = -90000.0f;  // token 9 too, and overflows FP16
   TapCalibration cal;
   cal.count = 1;
   cal.max_abs = 1500.0f;  // evaluation values beyond calibration: exceedances and clipping
@@ -420,8 +445,11 @@ TEST(Compare, CorrelationsAndTable) {
         {"run", {{"tokens", 10}}},
         {"global_max", {{"value", -m}, {"abs", m}, {"tap", "layer_1_hidden"}, {"location", {}}}},
         {"taps", {t, {{"stats", {{"over_fp16", 0}, {"over_fp8_e4m3", 0}}}}}},
-        {"quant", {{"pooled", {{"int8_max_abs", {{"all", {{"sqnr_db", sqnr}, {"rel_rmse", 0.1}}},
-                                                 {"clean", {{"sqnr_db", sqnr + 1}}}}}}}}}};
+        {"quant",
+         {{"pooled",
+           {{"int8_max_abs",
+             {{"all", {{"sqnr_db", sqnr}, {"rel_rmse", 0.1}}},
+              {"clean", {{"sqnr_db", sqnr + 1}}}}}}}}}};
   };
   const Comparison c = compare_reports(
       {{"a.json", report(100, 30)}, {"b.json", report(1e5, 12)}, {"c.json", report(1e3, 20)}});
@@ -434,8 +462,11 @@ TEST(Compare, CorrelationsAndTable) {
   EXPECT_NE(c.csv.find("b.json,m100000,x,fp32,10,-100000,layer_1_hidden,2,0.5,0.5,12,13"),
             std::string::npos)
       << c.csv;
-  test::expect_error([&] { compare_reports({{"bad.json", nlohmann::json{{"schema", "other"}}}}); },
-                     ErrorCode::kOption, {"bad.json", "maxact.scan"});
+  test::expect_error(
+      [&] {
+        compare_reports({{"bad.json", nlohmann::json{{"schema", "other"}}}});
+      },
+      ErrorCode::kOption, {"bad.json", "maxact.scan"});
 }
 
 }  // namespace
