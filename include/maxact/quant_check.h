@@ -51,7 +51,9 @@ class ThresholdFinder {
  public:
   ThresholdFinder() = default;
   // `first_pass`: the tap's statistics over the same calibration rows.
-  ThresholdFinder(const TapStats& first_pass, double quantile, bool mse);
+  // `dense_after`: patterns kept one by one before switching to counts (tests make it small).
+  ThresholdFinder(const TapStats& first_pass, double quantile, bool mse,
+                  std::size_t dense_after = std::size_t{1} << 20);
   ThresholdFinder empty_like() const;  // same bracket and grid, nothing accumulated
   void add_rows(const float* data, int64_t rows, int64_t channels, int64_t ld);
   void merge(const ThresholdFinder& o);
@@ -63,6 +65,11 @@ class ThresholdFinder {
   uint32_t lo_bits_ = 0, hi_bits_ = 0;  // the bracket: |x| bit patterns in [lo, hi)
   bool zero_ = false;                   // the quantile is 0 (rank within the zeros)
   std::vector<uint32_t> inside_;        // bit patterns of the values inside the bracket
+  // Past dense_after_ kept patterns (and for brackets of at most 2^19 patterns, i.e. every bin
+  // but the under- and overflow ones) a count per pattern instead: memory stays at 4 MiB per tap.
+  std::vector<uint64_t> dense_;
+  std::size_t dense_after_ = 0;
+  void fold_into_dense();
   uint64_t count_ = 0;
   float max_abs_ = 0;
   bool mse_ = false;

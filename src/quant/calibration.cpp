@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "maxact/quant_check.h"
 
@@ -67,8 +68,9 @@ float mse_grid_threshold(float max_abs, int k) {
                             std::exp2(-static_cast<double>(k) / kMseGridPerOctave));
 }
 
-ThresholdFinder::ThresholdFinder(const TapStats& first, double quantile, bool mse)
-    : count_(first.count()), mse_(mse) {
+ThresholdFinder::ThresholdFinder(const TapStats& first, double quantile, bool mse,
+                                 std::size_t dense_after)
+    : dense_after_(dense_after), count_(first.count()), mse_(mse) {
   if (count_ == 0) return;
   max_abs_ = std::fabs(first.absmax().value);
   rank_ = static_cast<uint64_t>(std::max(1.0, std::ceil(quantile * static_cast<double>(count_))));
@@ -90,6 +92,8 @@ ThresholdFinder ThresholdFinder::empty_like() const {
   ThresholdFinder t = *this;
   t.inside_.clear();
   t.inside_.shrink_to_fit();
+  t.dense_.clear();
+  t.dense_.shrink_to_fit();
   t.grid_sse_.assign(grid_sse_.size(), ExactDoubleSum{});
   return t;
 }
@@ -112,8 +116,20 @@ void ThresholdFinder::add_rows(const float* data, int64_t rows, int64_t channels
   }
 }
 
+void ThresholdFinder::fold_into_dense() {
+  if (dense_.empty()) dense_.assign(hi_bits_ - lo_bits_, 0);
+  for (uint32_t b : inside_) ++dense_[b - lo_bits_];
+  inside_.clear();
+}
+
 void ThresholdFinder::merge(const ThresholdFinder& o) {
   inside_.insert(inside_.end(), o.inside_.begin(), o.inside_.end());
+  if (!o.dense_.empty()) {
+    if (dense_.empty()) dense_.assign(hi_bits_ - lo_bits_, 0);
+    for (std::size_t i = 0; i < dense_.size(); ++i) dense_[i] += o.dense_[i];
+  }
+  const bool small_bin = hi_bits_ - lo_bits_ <= (1u << 19);
+  if (small_bin && (!dense_.empty() || inside_.size() > dense_after_)) fold_into_dense();
   for (std::size_t k = 0; k < grid_sse_.size(); ++k) grid_sse_[k].merge(o.grid_sse_[k]);
 }
 
@@ -121,11 +137,27 @@ void ThresholdFinder::finish(TapCalibration& out) const {
   out.quantile = 0;
   if (count_ > 0 && !zero_) {
     // The value of rank rank_ overall is the (rank_ - below_)-th smallest inside the bracket.
-    std::vector<uint32_t> v = inside_;
-    const uint64_t k = rank_ - below_ - 1;
-    if (k < v.size()) {
-      std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-      out.quantile = float_of(v[k]);
+    uint64_t k = rank_ - below_ - 1;
+    if (!dense_.empty()) {
+      ThresholdFinder all = *this;
+      all.fold_into_dense();
+      for (std::size_t i = 0; i < all.dense_.size(); ++i) {
+        if (k < all.dense_[i]) {
+          out.quantile = float_of(lo_bits_ + static_cast<uint32_t>(i));
+          break;
+        }
+        k -= all.dense_[i];
+      }
+    } else {
+      std::vector<uint32_t> v = inside_;
+      if (k < v.size()) {
+        std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+        out.quantile = float_of(v[k]);
+      }
+    }
+    if (out.quantile == 0.0f) {
+      // The second pass saw fewer values in the bin than the first: the passes disagree.
+      throw std::logic_error("quantization check: calibration passes saw different values");
     }
   }
   out.mse_threshold = 0;
