@@ -4,7 +4,7 @@
 
 #include "maxact/quant_check.h"
 #include "quant/rounding.h"
-#include "quant/row_sums.h"
+#include "quant/row_kernels.h"
 
 namespace maxact {
 namespace {
@@ -35,11 +35,18 @@ ErrorRow row_errors(const float* x, int64_t C, const ErrorRow& base, float* e, Q
   return r;
 }
 
-// INT8 symmetric with scale s and calibrated threshold t; s = 0 maps everything to 0.
-inline Fq int8(float x, float s, float t) {
-  if (s == 0.0f) return {0.0f, x != 0.0f, x != 0.0f};
-  const float code = quant::int8_code(x, s);
-  return {quant::int8_value(code, s), std::fabs(code) > 127.0f, std::fabs(x) > t};
+// INT8 (row_kernels.h): never overflows.
+ErrorRow int8_row(const float* x, int64_t C, const ErrorRow& base, float* e, const float* s,
+                  const float* t, bool per_channel) {
+  ErrorRow r = base;
+  const auto n = static_cast<std::size_t>(C);
+  const quant::Int8Counts k = quant::int8_errors(x, n, s, t, per_channel, e);
+  r.clipped += k.clipped;
+  r.exceeded += k.exceeded;
+  const quant::RowSums sums = quant::row_sums(e, n);
+  r.sum_sq_e = sums.sq;
+  r.sum_abs_e = sums.abs;
+  return r;
 }
 
 // FP8 with scale s: x / s rounded to the format (saturating), times s.
@@ -132,17 +139,13 @@ void TapQuantizer::add_row(const float* raw, int64_t C, float* scratch, float* x
       case QuantPolicy::kInt8MaxAbs:
       case QuantPolicy::kInt8ClipQuantile:
       case QuantPolicy::kInt8Mse:
-        row = row_errors(x, C, base, e, [&](float v, int64_t) { return int8(v, s_int8, t); });
+        row = int8_row(x, C, base, e, &s_int8, &t, false);
         break;
       case QuantPolicy::kInt8PerToken:
-        row = row_errors(x, C, base, e,
-                         [&](float v, int64_t) { return int8(v, token_int8, absmax); });
+        row = int8_row(x, C, base, e, &token_int8, &absmax, false);
         break;
       case QuantPolicy::kInt8PerChannel:
-        row = row_errors(x, C, base, e, [&](float v, int64_t c) {
-          const auto ci = static_cast<std::size_t>(c);
-          return int8(v, channel_scale_[ci], channel_absmax_[ci]);
-        });
+        row = int8_row(x, C, base, e, channel_scale_.data(), channel_absmax_.data(), true);
         break;
       case QuantPolicy::kE4m3MaxAbs:
         row = row_errors(x, C, base, e,

@@ -14,6 +14,7 @@
 #include "maxact/quant_check.h"
 #include "maxact/quant_report.h"
 #include "quant/rounding.h"
+#include "quant/row_kernels.h"
 #include "test_util.h"
 
 namespace maxact {
@@ -55,6 +56,35 @@ TEST(Quantizers, Fp16FastPathMatchesIeeeConversion) {
     EXPECT_EQ(quant::f16(x), round_to_f16(x)) << x;
   }
   EXPECT_GT(checked, 1900000);
+}
+
+// The INT8 row kernel (AVX2 where available) against its scalar loop: same errors bit for bit,
+// same counts, per-tensor and per-channel scales, zero scales, ties, saturation.
+TEST(Quantizers, Int8RowKernelMatchesScalarLoop) {
+  std::mt19937 rng(6);
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  const std::size_t n = 1003;
+  std::vector<float> x(n), s(n), t(n), e1(n), e2(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = i % 50 == 0 ? 0.0f : g(rng) * (i % 97 == 0 ? 100.0f : 1.0f);
+    s[i] = i % 13 == 0 ? 0.0f : std::fabs(g(rng)) / 127.0f;
+    t[i] = s[i] * 127.0f;
+  }
+  x[7] = 2.5f * 0.03125f;  // an exact tie at scale 1/32: rounds to even (2)
+  s[7] = 0.03125f;
+  const float tensor_s = 0.05f, tensor_t = 6.35f;
+  for (bool per_channel : {false, true}) {
+    const float* sp = per_channel ? s.data() : &tensor_s;
+    const float* tp = per_channel ? t.data() : &tensor_t;
+    const quant::Int8Counts a = quant::int8_errors(x.data(), n, sp, tp, per_channel, e1.data());
+    const quant::Int8Counts b =
+        quant::int8_errors_scalar(x.data(), n, sp, tp, per_channel, e2.data());
+    EXPECT_EQ(a.clipped, b.clipped);
+    EXPECT_EQ(a.exceeded, b.exceeded);
+    EXPECT_GT(a.clipped, 0u);
+    EXPECT_EQ(std::memcmp(e1.data(), e2.data(), n * sizeof(float)), 0);
+  }
+  EXPECT_EQ(e1[7], 0.5f * 0.03125f);  // 2.5 -> 2: the error is half a step
 }
 
 TEST(Quantizers, ZeroScaleAndFp8ClipRule) {
