@@ -93,6 +93,9 @@ struct ScanResult {
   std::vector<std::vector<CategoryStats>> by_category;  // [tap][category]
   // Tokens routed to each expert per decoder layer ([layer][expert]; empty for dense layers).
   std::vector<std::vector<uint64_t>> expert_load;
+  // Per MoE layer and expert, the largest |x| of its down projection's input with location
+  // (invalid location: the expert received no token, or that tap was not selected).
+  std::vector<std::vector<Located>> expert_down_in_max;
   int64_t sequences = 0, tokens = 0, windows = 0;
   double seconds = 0;
   int threads = 0;

@@ -131,8 +131,23 @@ void moe_mlp(const LayerContext& c, int layer, MoeWeights& mw, const float* x, i
     project(c, xs.data(), ne, mw.gate_up[static_cast<std::size_t>(ex)], {}, gu.data());
     act.resize(static_cast<std::size_t>(ne * I));
     gate_and_up(c, gu.data(), ne, I, act.data());
-    sink.publish(sink.at(layer, Point::kExpertDownIn), act.data(), ne, I, where.data(),
-                 cats != nullptr ? cat.data() : nullptr);
+    const int down_tap = sink.at(layer, Point::kExpertDownIn);
+    sink.publish(down_tap, act.data(), ne, I, where.data(), cats != nullptr ? cat.data() : nullptr);
+    if (sink.wants(down_tap)) {
+      // This expert's largest |x|: rows are in window order, so the first one is the earliest.
+      Located best;
+      float best_abs = -1.0f;
+      for (int64_t i = 0; i < ne * I; ++i) {
+        const float a = std::fabs(act[static_cast<std::size_t>(i)]);
+        if (std::isfinite(a) && a > best_abs) {
+          best_abs = a;
+          best.value = act[static_cast<std::size_t>(i)];
+          best.loc = where[static_cast<std::size_t>(i / I)];
+          best.loc.channel = static_cast<int32_t>(i % I);
+        }
+      }
+      if (best_abs >= 0.0f) sink.add_expert_max(layer, static_cast<int>(ex), best);
+    }
     y.resize(static_cast<std::size_t>(ne * H));
     project(c, act.data(), ne, mw.down[static_cast<std::size_t>(ex)], {}, y.data());
     // Each token appears at most once per expert: rows of this expert are distinct tokens.

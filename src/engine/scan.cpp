@@ -234,6 +234,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   res.categories = std::move(categories);
   res.by_category = std::move(sink.by_category);
   res.expert_load = std::move(sink.expert_load);
+  res.expert_down_in_max = std::move(sink.expert_down_in_max);
   res.sequences = static_cast<int64_t>(seqs.size());
   res.tokens = prog.tokens_total;
   res.windows = prog.windows_total;

@@ -1,5 +1,7 @@
 #include "engine/sink.h"
 
+#include <cmath>
+
 #include "maxact/error.h"
 
 namespace maxact::engine {
@@ -14,6 +16,7 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
   embed_ = add(embedding_tap(spec), options.taps, matched);
   by_layer_.resize(static_cast<std::size_t>(spec.num_layers));
   expert_load.resize(static_cast<std::size_t>(spec.num_layers));
+  expert_down_in_max.resize(static_cast<std::size_t>(spec.num_layers));
   for (int l = 0; l < spec.num_layers; ++l) {
     const auto li = static_cast<std::size_t>(l);
     for (int p = 0; p < kPoints; ++p) {
@@ -22,6 +25,7 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
     }
     if (spec.layers[li].mlp == MlpKind::kMoe) {
       expert_load[li].assign(static_cast<std::size_t>(spec.moe.num_experts), 0);
+      expert_down_in_max[li].assign(static_cast<std::size_t>(spec.moe.num_experts), Located{});
     }
   }
   final_ = add(final_norm_tap(spec), options.taps, matched);
@@ -34,6 +38,14 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
     }
   }
   if (observer_ != nullptr) observer_->start(taps);
+}
+
+void Sink::add_expert_max(int layer, int expert, const Located& v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Located& cur =
+      expert_down_in_max[static_cast<std::size_t>(layer)][static_cast<std::size_t>(expert)];
+  const float a = std::fabs(v.value), b = std::fabs(cur.value);
+  if (!cur.loc.valid() || a > b || (a == b && v.loc.before(cur.loc))) cur = v;
 }
 
 int Sink::add(const TapInfo& t, const std::vector<std::string>& globs, std::vector<bool>& matched) {

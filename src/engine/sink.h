@@ -42,6 +42,9 @@ class Sink {
   std::vector<std::vector<CategoryStats>> by_category;  // [tap][category]
   // Tokens routed to each expert, per MoE layer ([layer][expert]; empty for dense layers).
   std::vector<std::vector<uint64_t>> expert_load;
+  std::vector<std::vector<Located>> expert_down_in_max;  // [layer][expert]
+  // Keeps the larger |x| (ties: the earlier location).
+  void add_expert_max(int layer, int expert, const Located& v);
   void add_expert_load(int layer, int expert, uint64_t tokens) {
     std::lock_guard<std::mutex> lock(mu_);
     auto& v = expert_load[static_cast<std::size_t>(layer)];

@@ -122,7 +122,19 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
   json experts = json::array();
   for (std::size_t l = 0; l < r.expert_load.size(); ++l) {
     if (r.expert_load[l].empty()) continue;
-    experts.push_back({{"layer", l}, {"tokens_per_expert", r.expert_load[l]}});
+    json maxima = json::array();
+    if (l < r.expert_down_in_max.size()) {
+      for (const Located& v : r.expert_down_in_max[l]) {
+        json e = nullptr;
+        if (v.loc.valid()) {
+          e = location_json(v.loc, meta);
+          e["value"] = v.value;
+        }
+        maxima.push_back(std::move(e));
+      }
+    }
+    experts.push_back(
+        {{"layer", l}, {"tokens_per_expert", r.expert_load[l]}, {"down_proj_in_absmax", maxima}});
   }
   return {{"schema", "maxact.scan"},
           {"schema_version", kScanSchemaVersion},

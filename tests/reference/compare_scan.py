@@ -15,7 +15,9 @@ bf16 run writes WORK_DIR/bf16_taps.json, and
   compare_scan.py --aggregate DIR --expect-runs N
 
 reads those of every run under DIR and applies the rule (a fixture has 26-116 taps, so one
-exception alone would fail a per-run 99 %). Exit status 0 when everything holds.
+exception alone would fail a per-run 99 %). MoE layers: tokens per expert identical (bf16: a
+difference is a note, since a one-ulp router logit can flip a top-k choice) and each expert's
+largest |x| at its down projection's input as max/min above. Exit status 0 when everything holds.
 """
 import argparse
 import json
@@ -118,6 +120,50 @@ def compare_fp32(tap, m, r, ck, ref_lookup):
     ck.equal(tap, "inf", m["inf"]["count"], r["inf"])
 
 
+def compare_experts(report, ref, model, precision, ck, ref_lookup):
+    """Tokens per expert (identical) and each expert's largest |x| at the down projection's
+    input: fp32 within REL and at the same place (or a reference near-tie there), bf16 within
+    one bf16 ulp (else a note, like the taps' bf16 rule)."""
+    modules = sorted({m for m, _ in ref})
+    for entry in report["experts"]:
+        layer = entry["layer"]
+        mod = [m for m in modules if m.split(".layers.")[1].split(".")[0] == str(layer)]
+        if len(mod) != 1:
+            ck.errors.append(f"layer {layer}: no reference MoE module")
+            continue
+        M = mod[0]
+        for e, (load, mx) in enumerate(zip(entry["tokens_per_expert"],
+                                           entry["down_proj_in_absmax"])):
+            r = ref.get((M, e), {"load": 0, "max": None})
+            what = f"{M} expert {e}"
+            if load != r["load"]:
+                (ck.errors if precision == "fp32" else ck.notes).append(
+                    f"{what}: {load} tokens vs reference {r['load']}")
+                continue
+            if (mx is None) != (r["max"] is None):
+                ck.errors.append(f"{what}: maximum {mx} vs reference {r['max']}")
+                continue
+            if mx is None:
+                continue
+            g, w = mx["value"], r["max"]["value"]
+            if precision == "fp32":
+                ck.close(what, "down_proj:in max", abs(g), abs(w), abs(w))
+                mloc = (mx["sample"], mx["position"], mx["channel"])
+                rloc = (r["max"]["sample"], r["max"]["position"], r["max"]["channel"])
+                if mloc != rloc:
+                    other = ref_lookup(M + ".experts:down_proj:in", mloc)
+                    if other is not None and abs(abs(other) - abs(w)) <= REL * abs(w):
+                        ck.notes.append(f"{what}: max at {mloc} vs {rloc}: near-tie")
+                    else:
+                        ck.errors.append(f"{what}: max at {mloc}, reference at {rloc}")
+            elif abs(g - w) > bf16_ulp(max(abs(g), abs(w))):
+                ck.notes.append(f"{what}: down_proj:in max {g!r} vs reference {w!r} (> 1 ulp)")
+    for (M, e), r in ref.items():
+        layer = int(M.split(".layers.")[1].split(".")[0])
+        if not any(x["layer"] == layer for x in report["experts"]) and r["load"]:
+            ck.errors.append(f"{M} expert {e}: routed tokens in the reference only")
+
+
 def aggregate(root, expect_runs):
     """The bf16 rule over every run under root: >= 99 % of all taps within one bf16 ulp."""
     runs = []
@@ -201,6 +247,8 @@ def main():
                 if d > 1:
                     bf_bad.append((tap, f"{tap}: {key} {g!r} vs reference {w!r} ({d:.0f} ulps)"))
             ck.equal(tap, "count", got[tap]["count"], ref[tap]["count"])
+    compare_experts(json.load(open(out)), tap_reference.expert_summary(), model, a.precision, ck,
+                    ref_lookup)
     n = len(set(ref) & set(got))
     if a.precision == "bf16":
         for _, b in bf_bad:

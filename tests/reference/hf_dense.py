@@ -311,7 +311,7 @@ class SparseMoeBlock(nn.Module):
         self.norm = True if mixtral else c.get("norm_topk_prob", False)
         self.gate = Linear(H, self.E, bias=False)
         self.experts = nn.ModuleList(ExpertMLP(H, I, mixtral) for _ in range(self.E))
-        self.record = None  # callable(rows of the down projection's input, token indices)
+        self.record = None  # callable(down projection's input rows, token indices, expert id)
 
     def forward(self, x):
         logits = self.gate(x)
@@ -333,8 +333,8 @@ class SparseMoeBlock(nn.Module):
             if self.record is not None:
                 h = expert.names[2]
 
-                def pre(mod, inp, tok=tok):
-                    self.record(inp[0], tok)
+                def pre(mod, inp, tok=tok, e=e):
+                    self.record(inp[0], tok, e)
                 handle = getattr(expert, h).register_forward_pre_hook(pre)
             y = expert(x[tok]) * w[tok, slot, None]
             if self.record is not None:

@@ -13,6 +13,7 @@ import torch
 class Recorder:
     def __init__(self):
         self.rows = {}  # tap -> list of [T, C] float64 arrays
+        self.experts = {}  # (MoE module, expert) -> {"load": rows, "max": located max |x|}
         self.current = None  # (sample, ids) of the sequence being run
 
     def put(self, name, t, positions=None):
@@ -69,7 +70,10 @@ def attach(model):
             M = f"{L}.{name}"
             m.register_forward_hook(out_hook(M))
             m.gate.register_forward_hook(out_hook(M + ".gate"))
-            m.record = lambda x, tok, M=M: rec.put(M + ".experts:down_proj:in", x, tok.tolist())
+            def record(x, tok, e, M=M):
+                rec.put(M + ".experts:down_proj:in", x, tok.tolist())
+                rec.expert(M, e, x, tok.tolist())
+            m.record = record
             continue
         m = layer.mlp
         m.register_forward_hook(out_hook(L + ".mlp"))
@@ -83,6 +87,38 @@ def attach(model):
 _last = {}
 
 
+def _expert(rec, module, e, t, positions):
+    """Per expert: rows routed to it and the largest |x| of its down projection's input, the
+    earliest (sample, position, channel) on ties, as maxact reports it."""
+    a = t.detach().to(torch.float64).reshape(len(positions), -1).numpy()
+    ent = rec.experts.setdefault((module, e), {"load": 0, "max": None})
+    ent["load"] += len(positions)
+    A = np.abs(np.where(np.isfinite(a), a, -1.0))
+    if A.size == 0:
+        return
+    best = A.max()
+    for r, p in enumerate(positions):  # positions ascend within a sequence's call
+        hit = np.nonzero(A[r] == best)[0]
+        if len(hit):
+            cand = (rec.current[0], int(p), int(hit[0]))
+            cur = ent["max"]
+            if (cur is None or best > abs(cur["value"]) or
+                    (best == abs(cur["value"]) and cand < (cur["sample"], cur["position"], cur["channel"]))):
+                ent["max"] = {"value": float(a[r, hit[0]]), "sample": cand[0], "position": cand[1],
+                              "channel": cand[2]}
+            break
+
+
+Recorder.expert = lambda self, module, e, t, positions: _expert(self, module, e, t, positions)
+
+_experts = {}
+
+
+def expert_summary():
+    """{(MoE module, expert): {"load", "max"}} of the last run."""
+    return dict(_experts)
+
+
 def run(model, sequences, dtype):
     """sequences: [(sample index, [ids])]. Returns {tap: stats dict}."""
     rec = attach(model)
@@ -92,6 +128,8 @@ def run(model, sequences, dtype):
             model.text(torch.tensor(ids, dtype=torch.long))
     _last.clear()
     _last.update(rec.rows)
+    _experts.clear()
+    _experts.update(rec.experts)
     return {name: stats(parts, sequences) for name, parts in rec.rows.items()}
 
 

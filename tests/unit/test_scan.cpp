@@ -23,6 +23,16 @@ void expect_identical(const ScanResult& a, const ScanResult& b) {
   ASSERT_EQ(a.taps.size(), b.taps.size());
   ASSERT_EQ(a.categories, b.categories);
   EXPECT_EQ(a.expert_load, b.expert_load);
+  ASSERT_EQ(a.expert_down_in_max.size(), b.expert_down_in_max.size());
+  for (std::size_t l = 0; l < a.expert_down_in_max.size(); ++l) {
+    ASSERT_EQ(a.expert_down_in_max[l].size(), b.expert_down_in_max[l].size());
+    for (std::size_t e = 0; e < a.expert_down_in_max[l].size(); ++e) {
+      const Located &x = a.expert_down_in_max[l][e], &y = b.expert_down_in_max[l][e];
+      EXPECT_TRUE(x.value == y.value && x.loc.sample == y.loc.sample &&
+                  x.loc.position == y.loc.position && x.loc.channel == y.loc.channel)
+          << "layer " << l << " expert " << e;
+    }
+  }
   EXPECT_TRUE(a.by_category == b.by_category);
   for (std::size_t i = 0; i < a.taps.size(); ++i) {
     EXPECT_EQ(a.taps[i].name, b.taps[i].name);
@@ -230,11 +240,54 @@ TEST(Scan, ExpertLoadCountsEveryRoutedToken) {
   uint64_t total = 0;
   for (uint64_t n : r.expert_load[1]) total += n;
   EXPECT_EQ(total, static_cast<uint64_t>(r.tokens) * static_cast<uint64_t>(m.spec().moe.top_k));
-  // The experts' down-projection input sees one row per (token, expert) pair.
+  // The experts' down-projection input sees one row per (token, expert) pair; its largest |x| is
+  // the largest of the per-expert maxima, at the same place; an expert has a maximum iff it got
+  // tokens.
+  bool seen = false;
   for (std::size_t i = 0; i < r.taps.size(); ++i) {
-    if (r.taps[i].name == "model.layers.1.mlp.experts:down_proj:in") {
-      EXPECT_EQ(r.stats[i].to_json()["tokens"].get<uint64_t>(), total);
+    if (r.taps[i].name != "model.layers.1.mlp.experts:down_proj:in") continue;
+    seen = true;
+    EXPECT_EQ(r.stats[i].to_json()["tokens"].get<uint64_t>(), total);
+    const Located tap = r.stats[i].absmax();
+    const auto& per = r.expert_down_in_max[1];
+    ASSERT_EQ(per.size(), r.expert_load[1].size());
+    const Located* best = nullptr;
+    for (std::size_t e = 0; e < per.size(); ++e) {
+      EXPECT_EQ(per[e].loc.valid(), r.expert_load[1][e] > 0) << e;
+      if (per[e].loc.valid() &&
+          (best == nullptr || std::fabs(per[e].value) > std::fabs(best->value))) {
+        best = &per[e];
+      }
     }
+    ASSERT_NE(best, nullptr);
+    EXPECT_EQ(best->value, tap.value);
+    EXPECT_EQ(best->loc.sample, tap.loc.sample);
+    EXPECT_EQ(best->loc.position, tap.loc.position);
+    EXPECT_EQ(best->loc.channel, tap.loc.channel);
+  }
+  EXPECT_TRUE(seen);
+}
+
+// A constructed tie (make_fixture.py tie_router): experts 1..3 have identical router rows, expert
+// 0 the negated row, so every token's top-2 is decided by the tie rule. Lower ids win: {1, 2}
+// when x.r > 0, {0, 1} otherwise; expert 3, tied with 1 and 2, never gets a token. (Higher ids
+// winning would send tokens to 3; an unstable order would split them.)
+TEST(Scan, RouterTiesGoToTheLowerExpertId) {
+  const Model m = Model::open_dir(test::fixture("qwen3_moe_router_tie"));
+  ASSERT_EQ(m.spec().moe.num_experts, 4);
+  ASSERT_EQ(m.spec().moe.top_k, 2);
+  const auto seqs = random_sequences(6, 40, 256, 8);
+  for (Precision p : {Precision::kFp32, Precision::kBf16}) {
+    ScanOptions o;
+    o.precision = p;
+    const ScanResult r = scan(m, seqs, o);
+    const auto& load = r.expert_load[1];
+    const auto T = static_cast<uint64_t>(r.tokens);
+    EXPECT_EQ(load[1], T);
+    EXPECT_EQ(load[3], 0u);
+    EXPECT_EQ(load[0] + load[2], T);
+    EXPECT_GT(load[0], 0u);  // both signs of x.r occur
+    EXPECT_GT(load[2], 0u);
   }
 }
 
