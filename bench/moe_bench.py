@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Benchmark: `maxact scan` on an MoE checkpoint against a dense one with the same active
+parameter count, and against the PyTorch reference (tests/reference) on the MoE one; same token
+ids, same run (ratios, since machines are noisy).
+
+  bench/moe_bench.py [--maxact build-release/maxact] [--work /tmp/maxact-moe-bench]
+                     [--sequences 8] [--length 256] [--threads 0] [--layers 4]
+
+Dense: qwen3 at PERFORMANCE.md's anchor shape (hidden 1024, intermediate 3072). MoE: qwen3_moe,
+same attention, 8 experts of width 1536 with top-2 (2 x 1536 = 3072 active), layer 0 dense as
+the fixture generator writes it (mlp_only_layers) — so active parameters match up to the router.
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+sys.path.insert(0, HERE)
+from scan_bench import run_maxact  # noqa: E402
+
+
+def gen(work, family, layers, extra):
+    out = os.path.join(work, f"{family}_L{layers}")
+    if not os.path.exists(os.path.join(out, "config.json")):
+        subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fixtures", "make_fixture.py"),
+                        "--family", family, "--preset", "bench", "--layers", str(layers),
+                        "--out", out, *extra], check=True, stdout=subprocess.DEVNULL)
+    return out, json.load(open(os.path.join(out, "fixture.json")))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--maxact", default=os.path.join(ROOT, "build-release", "maxact"))
+    ap.add_argument("--work", default="/tmp/maxact-moe-bench")
+    ap.add_argument("--sequences", type=int, default=8)
+    ap.add_argument("--length", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--layers", type=int, default=4)
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    r = random.Random(0)
+    seqs = [(i, [r.randrange(32000) for _ in range(a.length)]) for i in range(a.sequences)]
+    ids_path = os.path.join(a.work, "ids.jsonl")
+    with open(ids_path, "w") as f:
+        for _, ids in seqs:
+            f.write(json.dumps({"input_ids": ids}) + "\n")
+    tokens = a.sequences * a.length
+
+    dense, dinfo = gen(a.work, "qwen3", a.layers, [])
+    moe, minfo = gen(a.work, "qwen3_moe", a.layers, ["--experts", "8", "--expert-intermediate",
+                                                      "1536"])
+    def decoder_active(model, info):
+        # The scan runs no head: active parameters without embeddings and lm_head.
+        c = json.load(open(os.path.join(model, "config.json")))
+        vh = c["vocab_size"] * c["hidden_size"]
+        return info["params_active"] - vh * (1 if c.get("tie_word_embeddings", True) else 2)
+
+    print(f"decoder-layer active parameters: dense {decoder_active(dense, dinfo) / 1e6:.2f} M, "
+          f"MoE {decoder_active(moe, minfo) / 1e6:.2f} M "
+          f"(total with embeddings and head {minfo['params_total'] / 1e6:.1f} M)")
+    res = {}
+    for name, model in (("dense", dense), ("moe", moe)):
+        run, wall, rss = run_maxact(a, model, ids_path)
+        res[name] = run["tokens_per_second"]
+        print(f"maxact {name:5}: {tokens} tokens, {run['tokens_per_second']:.0f} tokens/s "
+              f"({run['threads']} threads), peak RSS {rss[0] / 1024:.0f} MiB")
+    print(f"ratio MoE / dense (same active parameters): {res['moe'] / res['dense']:.2f}x")
+
+    import torch  # noqa: E402
+    import hf_dense  # noqa: E402
+    import tap_reference  # noqa: E402
+    torch.set_num_threads(max(1, a.threads or os.cpu_count()))
+    ref = hf_dense.load(moe, torch.float32)
+    t0 = time.time()
+    tap_reference.run(ref, seqs, torch.float32)
+    ref_s = time.time() - t0
+    t0 = time.time()
+    with torch.no_grad():
+        for _, ids in seqs:
+            ref.text(torch.tensor(ids))
+    fwd_s = time.time() - t0
+    print(f"PyTorch reference on the MoE, hooks + float64 statistics: {tokens / ref_s:.0f} "
+          f"tokens/s; forward alone: {tokens / fwd_s:.0f} tokens/s ({torch.get_num_threads()} "
+          f"threads)")
+    print(f"ratio maxact / reference with hooks: {res['moe'] * ref_s / tokens:.1f}x; "
+          f"/ PyTorch forward alone: {res['moe'] * fwd_s / tokens:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
