@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 
 namespace maxact::quant {
 namespace {
@@ -102,6 +103,89 @@ bool has_avx2() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2");
 }
+bool has_f16c() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+}
+
+// round_minifloat (rounding.h) on eight non-negative values: drop mantissa bits with ties to
+// even above 2^emin, a fixed quantum below it.
+template <int kMant, int kEmin>
+__attribute__((target("avx2"))) __m256 round_minifloat_abs(__m256 a) {
+  constexpr int kDrop = 23 - kMant;
+  const __m256i b = _mm256_castps_si256(a);
+  const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(b, kDrop), _mm256_set1_epi32(1));
+  const __m256i up = _mm256_add_epi32(
+      b, _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>((1u << (kDrop - 1)) - 1u)), odd));
+  const __m256 normal = _mm256_castsi256_ps(
+      _mm256_and_si256(up, _mm256_set1_epi32(static_cast<int>(~((1u << kDrop) - 1u)))));
+  const __m256 scale_up = _mm256_set1_ps(std::ldexp(1.0f, kMant - kEmin));
+  const __m256 scale_down = _mm256_set1_ps(std::ldexp(1.0f, kEmin - kMant));
+  const __m256 sub = _mm256_mul_ps(
+      _mm256_round_ps(_mm256_mul_ps(a, scale_up), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+      scale_down);
+  const __m256 small = _mm256_cmp_ps(a, _mm256_set1_ps(std::ldexp(1.0f, kEmin)), _CMP_LT_OQ);
+  return _mm256_blendv_ps(normal, sub, small);
+}
+
+template <int kMant, int kEmin>
+__attribute__((target("avx2"))) CastCounts fp8_avx2(const float* x, std::size_t n, float s, float t,
+                                                    float top, float* e) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), vs = _mm256_set1_ps(s), vt = _mm256_set1_ps(t);
+  const __m256 vtop = _mm256_set1_ps(top);
+  CastCounts k;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 y = _mm256_div_ps(v, vs);
+    const __m256 r = round_minifloat_abs<kMant, kEmin>(_mm256_andnot_ps(sign, y));
+    const __m256 clip = _mm256_cmp_ps(r, vtop, _CMP_GT_OQ);
+    const __m256 sat = _mm256_or_ps(_mm256_min_ps(r, vtop), _mm256_and_ps(sign, y));
+    _mm256_storeu_ps(e + i, _mm256_sub_ps(v, _mm256_mul_ps(sat, vs)));
+    const __m256 exceed = _mm256_cmp_ps(_mm256_andnot_ps(sign, v), vt, _CMP_GT_OQ);
+    k.clipped += static_cast<uint64_t>(__builtin_popcount(_mm256_movemask_ps(clip)));
+    k.exceeded += static_cast<uint64_t>(__builtin_popcount(_mm256_movemask_ps(exceed)));
+  }
+  const CastCounts tail =
+      fp8_errors_scalar(x + i, n - i, s, t, kMant == 3 ? Fp8::kE4m3 : Fp8::kE5m2, e + i);
+  k.clipped += tail.clipped;
+  k.exceeded += tail.exceeded;
+  return k;
+}
+
+__attribute__((target("avx2,f16c"))) CastCounts f16_avx2(const float* x, std::size_t n, float* e) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+  CastCounts k;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 xq = _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    const __m256 over = _mm256_cmp_ps(_mm256_andnot_ps(sign, xq), inf, _CMP_EQ_OQ);
+    _mm256_storeu_ps(e + i, _mm256_andnot_ps(over, _mm256_sub_ps(v, xq)));
+    k.overflow += static_cast<uint64_t>(__builtin_popcount(_mm256_movemask_ps(over)));
+  }
+  k.overflow += f16_errors_scalar(x + i, n - i, e + i).overflow;
+  return k;
+}
+
+__attribute__((target("avx2"))) CastCounts bf16_avx2(const float* x, std::size_t n, float* e) {
+  CastCounts k;
+  std::size_t i = 0;
+  const __m256i low = _mm256_set1_epi32(0x7FFF), one = _mm256_set1_epi32(1);
+  const __m256i keep = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256i b = _mm256_castps_si256(v);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(b, 16), one);
+    const __m256i r = _mm256_and_si256(_mm256_add_epi32(b, _mm256_add_epi32(low, odd)), keep);
+    const __m256 xq = _mm256_castsi256_ps(r);
+    const __m256 fin = _mm256_cmp_ps(_mm256_sub_ps(xq, xq), _mm256_setzero_ps(), _CMP_EQ_OQ);
+    _mm256_storeu_ps(e + i, _mm256_and_ps(fin, _mm256_sub_ps(v, xq)));
+    k.overflow += static_cast<uint64_t>(8 - __builtin_popcount(_mm256_movemask_ps(fin)));
+  }
+  k.overflow += bf16_errors_scalar(x + i, n - i, e + i).overflow;
+  return k;
+}
 
 }  // namespace
 
@@ -109,6 +193,62 @@ Int8Counts int8_errors(const float* x, std::size_t n, const float* s, const floa
                        bool per_channel, float* e) {
   static const auto fn = has_avx2() ? &int8_avx2 : &int8_errors_scalar;
   return fn(x, n, s, t, per_channel, e);
+}
+
+CastCounts fp8_errors_scalar(const float* x, std::size_t n, float s, float t, Fp8 fmt, float* e) {
+  CastCounts k;
+  const bool e4 = fmt == Fp8::kE4m3;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float y = x[i] / s;
+    k.clipped += e4 ? e4m3_clips(y) : e5m2_clips(y);
+    k.exceeded += std::fabs(x[i]) > t;
+    e[i] = x[i] - (e4 ? e4m3(y) : e5m2(y)) * s;
+  }
+  return k;
+}
+
+namespace {
+template <float (*kRound)(float)>
+CastCounts cast_scalar(const float* x, std::size_t n, float* e) {
+  CastCounts k;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float xq = kRound(x[i]);
+    const bool finite = xq - xq == 0.0f;
+    k.overflow += !finite;
+    e[i] = finite ? x[i] - xq : 0.0f;
+  }
+  return k;
+}
+float bf16_round(float x) {  // finite x: drop 16 bits, ties to even (overflow to inf)
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  b = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
+  float r;
+  std::memcpy(&r, &b, 4);
+  return r;
+}
+}  // namespace
+
+CastCounts f16_errors_scalar(const float* x, std::size_t n, float* e) {
+  return cast_scalar<&f16>(x, n, e);
+}
+CastCounts bf16_errors_scalar(const float* x, std::size_t n, float* e) {
+  return cast_scalar<&bf16_round>(x, n, e);
+}
+
+CastCounts fp8_errors(const float* x, std::size_t n, float s, float t, Fp8 fmt, float* e) {
+  static const bool avx2 = has_avx2();
+  if (!avx2) return fp8_errors_scalar(x, n, s, t, fmt, e);
+  return fmt == Fp8::kE4m3 ? fp8_avx2<3, -6>(x, n, s, t, 448.0f, e)
+                           : fp8_avx2<2, -14>(x, n, s, t, 57344.0f, e);
+}
+CastCounts f16_errors(const float* x, std::size_t n, float* e) {
+  static const bool f16c = has_f16c();
+  return f16c ? f16_avx2(x, n, e) : f16_errors_scalar(x, n, e);
+}
+CastCounts bf16_errors(const float* x, std::size_t n, float* e) {
+  static const bool avx2 = has_avx2();
+  return avx2 ? bf16_avx2(x, n, e) : bf16_errors_scalar(x, n, e);
 }
 
 RowSums row_sums(const float* v, std::size_t n) {

@@ -26,4 +26,19 @@ Int8Counts int8_errors(const float* x, std::size_t n, const float* s, const floa
 Int8Counts int8_errors_scalar(const float* x, std::size_t n, const float* s, const float* t,
                               bool per_channel, float* e);
 
+// The float formats: e[i] = x[i] - x'[i]. FP8: x' = fmt(x / s) * s, saturating, s != 0;
+// clipped when saturation decided the value, exceeded when |x| > t. FP16 / BF16: plain casts;
+// overflowed values (FP16 beyond 65504) get e = 0 and are counted.
+enum class Fp8 { kE4m3, kE5m2 };
+struct CastCounts {
+  uint64_t clipped = 0, exceeded = 0, overflow = 0;
+};
+CastCounts fp8_errors(const float* x, std::size_t n, float s, float t, Fp8 fmt, float* e);
+CastCounts f16_errors(const float* x, std::size_t n, float* e);
+CastCounts bf16_errors(const float* x, std::size_t n, float* e);
+// Their scalar loops (tests compare).
+CastCounts fp8_errors_scalar(const float* x, std::size_t n, float s, float t, Fp8 fmt, float* e);
+CastCounts f16_errors_scalar(const float* x, std::size_t n, float* e);
+CastCounts bf16_errors_scalar(const float* x, std::size_t n, float* e);
+
 }  // namespace maxact::quant

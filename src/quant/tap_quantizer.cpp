@@ -11,50 +11,44 @@ namespace {
 
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 
-// One row through a quantizer: q(x, c) gives (x', clipped, exceeded) for the value x of
-// channel c. Inlined per policy, so the per-value loop has no dispatch in it. `x` has its
-// non-finite values replaced by 0 (which every policy keeps exact), `base` the sums of x.
-struct Fq {
-  float xq;
-  bool clipped, exceeded;
-};
-template <class Q>
-ErrorRow row_errors(const float* x, int64_t C, const ErrorRow& base, float* e, Q q) {
+// The error sums of a row whose errors e the kernel wrote, and its counts.
+ErrorRow with_errors(const ErrorRow& base, const float* e, int64_t C, uint64_t clipped,
+                     uint64_t exceeded, uint64_t overflow) {
   ErrorRow r = base;
-  for (int64_t c = 0; c < C; ++c) {
-    const Fq f = q(x[c], c);
-    r.clipped += f.clipped;
-    r.exceeded += f.exceeded;
-    const bool finite = f.xq - f.xq == 0.0f;
-    r.nonfinite += !finite;
-    e[c] = finite ? x[c] - f.xq : 0.0f;  // overflowed values leave the error sums (counted)
-  }
-  const quant::RowSums s = quant::row_sums(e, static_cast<std::size_t>(C));
-  r.sum_sq_e = s.sq;
-  r.sum_abs_e = s.abs;
-  return r;
-}
-
-// INT8 (row_kernels.h): never overflows.
-ErrorRow int8_row(const float* x, int64_t C, const ErrorRow& base, float* e, const float* s,
-                  const float* t, bool per_channel) {
-  ErrorRow r = base;
-  const auto n = static_cast<std::size_t>(C);
-  const quant::Int8Counts k = quant::int8_errors(x, n, s, t, per_channel, e);
-  r.clipped += k.clipped;
-  r.exceeded += k.exceeded;
-  const quant::RowSums sums = quant::row_sums(e, n);
+  r.clipped += clipped;
+  r.exceeded += exceeded;
+  r.nonfinite += overflow;  // their e is 0: left out of the error sums
+  const quant::RowSums sums = quant::row_sums(e, static_cast<std::size_t>(C));
   r.sum_sq_e = sums.sq;
   r.sum_abs_e = sums.abs;
   return r;
 }
 
-// FP8 with scale s: x / s rounded to the format (saturating), times s.
-template <float (*kRound)(float), bool (*kClips)(float)>
-inline Fq fp8(float x, float s, float t) {
-  if (s == 0.0f) return {0.0f, x != 0.0f, x != 0.0f};
-  const float y = x / s;
-  return {kRound(y) * s, kClips(y), std::fabs(x) > t};
+// INT8 never overflows.
+ErrorRow int8_row(const float* x, int64_t C, const ErrorRow& base, float* e, const float* s,
+                  const float* t, bool per_channel) {
+  const quant::Int8Counts k =
+      quant::int8_errors(x, static_cast<std::size_t>(C), s, t, per_channel, e);
+  return with_errors(base, e, C, k.clipped, k.exceeded, 0);
+}
+
+// FP8 with scale s; s = 0 (nothing calibrated, an all-zero token) maps every value to 0.
+ErrorRow fp8_row(const float* x, int64_t C, const ErrorRow& base, float* e, float s, float t,
+                 quant::Fp8 fmt) {
+  if (s == 0.0f) {
+    uint64_t nonzero = 0;
+    for (int64_t c = 0; c < C; ++c) {
+      e[c] = x[c];
+      nonzero += x[c] != 0.0f;
+    }
+    return with_errors(base, e, C, nonzero, nonzero, 0);
+  }
+  const quant::CastCounts k = quant::fp8_errors(x, static_cast<std::size_t>(C), s, t, fmt, e);
+  return with_errors(base, e, C, k.clipped, k.exceeded, 0);
+}
+
+ErrorRow cast_row(const ErrorRow& base, const float* e, int64_t C, const quant::CastCounts& k) {
+  return with_errors(base, e, C, 0, 0, k.overflow);
 }
 
 }  // namespace
@@ -130,8 +124,6 @@ void TapQuantizer::add_row(const float* raw, int64_t C, float* scratch, float* x
   outlier_tokens_ += outlier;
   const float token_int8 = absmax / 127.0f, token_e4m3 = absmax / 448.0f;
   const float tensor_e4m3 = max_abs_ / 448.0f, tensor_e5m2 = max_abs_ / 57344.0f;
-  constexpr auto e4m3 = &fp8<&quant::e4m3, &quant::e4m3_clips>;
-  constexpr auto e5m2 = &fp8<&quant::e5m2, &quant::e5m2_clips>;
   for (PolicyErrors& pe : errors_) {
     const float t = pe.threshold, s_int8 = t / 127.0f;
     ErrorRow row;
@@ -148,26 +140,19 @@ void TapQuantizer::add_row(const float* raw, int64_t C, float* scratch, float* x
         row = int8_row(x, C, base, e, channel_scale_.data(), channel_absmax_.data(), true);
         break;
       case QuantPolicy::kE4m3MaxAbs:
-        row = row_errors(x, C, base, e,
-                         [&](float v, int64_t) { return e4m3(v, tensor_e4m3, max_abs_); });
+        row = fp8_row(x, C, base, e, tensor_e4m3, max_abs_, quant::Fp8::kE4m3);
         break;
       case QuantPolicy::kE4m3PerToken:
-        row = row_errors(x, C, base, e,
-                         [&](float v, int64_t) { return e4m3(v, token_e4m3, absmax); });
+        row = fp8_row(x, C, base, e, token_e4m3, absmax, quant::Fp8::kE4m3);
         break;
       case QuantPolicy::kE5m2MaxAbs:
-        row = row_errors(x, C, base, e,
-                         [&](float v, int64_t) { return e5m2(v, tensor_e5m2, max_abs_); });
+        row = fp8_row(x, C, base, e, tensor_e5m2, max_abs_, quant::Fp8::kE5m2);
         break;
       case QuantPolicy::kFp16:
-        row = row_errors(x, C, base, e, [](float v, int64_t) {
-          return Fq{quant::f16(v), false, false};
-        });
+        row = cast_row(base, e, C, quant::f16_errors(x, static_cast<std::size_t>(C), e));
         break;
       case QuantPolicy::kBf16:
-        row = row_errors(x, C, base, e, [](float v, int64_t) {
-          return Fq{round_to_bf16(v), false, false};
-        });
+        row = cast_row(base, e, C, quant::bf16_errors(x, static_cast<std::size_t>(C), e));
         break;
       case QuantPolicy::kCount:
         break;

@@ -87,6 +87,52 @@ TEST(Quantizers, Int8RowKernelMatchesScalarLoop) {
   EXPECT_EQ(e1[7], 0.5f * 0.03125f);  // 2.5 -> 2: the error is half a step
 }
 
+// The FP8 / FP16 / BF16 row kernels (AVX2, F16C where available) against their scalar loops and
+// against the public roundings: values spread over 2^-30 .. 2^20 (FP8 subnormals after scaling,
+// saturation, FP16 overflow), exact ties included.
+TEST(Quantizers, CastRowKernelsMatchScalarLoops) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> ex(-30.0f, 20.0f), sg(-1.0f, 1.0f);
+  const std::size_t n = 4099;
+  std::vector<float> x(n), e1(n), e2(n);
+  for (auto& v : x) v = std::copysign(std::exp2(ex(rng)), sg(rng));
+  x[3] = 464.0f * 0.5f;    // E4M3 tie at the top with s = 0.5 (stays 448: no clip)
+  x[4] = 61440.0f * 0.5f;  // E5M2 tie at the top (rounds past 57344: clips)
+  x[5] = 65520.0f;         // FP16 overflow
+  x[6] = 0.0f;
+  for (quant::Fp8 f : {quant::Fp8::kE4m3, quant::Fp8::kE5m2}) {
+    const auto a = quant::fp8_errors(x.data(), n, 0.5f, 100.0f, f, e1.data());
+    const auto b = quant::fp8_errors_scalar(x.data(), n, 0.5f, 100.0f, f, e2.data());
+    EXPECT_EQ(a.clipped, b.clipped);
+    EXPECT_EQ(a.exceeded, b.exceeded);
+    EXPECT_GT(a.clipped, 0u);
+    EXPECT_EQ(std::memcmp(e1.data(), e2.data(), n * sizeof(float)), 0);
+    const bool e4 = f == quant::Fp8::kE4m3;
+    for (std::size_t i = 0; i < n; ++i) {
+      const float want =
+          x[i] - (e4 ? round_to_e4m3(x[i] / 0.5f) : round_to_e5m2(x[i] / 0.5f)) * 0.5f;
+      ASSERT_EQ(e1[i], want) << x[i];
+    }
+    EXPECT_EQ(e1[3], x[3] - 224.0f);
+  }
+  auto a = quant::f16_errors(x.data(), n, e1.data());
+  auto b = quant::f16_errors_scalar(x.data(), n, e2.data());
+  EXPECT_EQ(a.overflow, b.overflow);
+  EXPECT_GE(a.overflow, 1u);
+  EXPECT_EQ(e1[5], 0.0f);  // overflowed: out of the error sums
+  EXPECT_EQ(std::memcmp(e1.data(), e2.data(), n * sizeof(float)), 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::isfinite(round_to_f16(x[i]))) {
+      ASSERT_EQ(e1[i], x[i] - round_to_f16(x[i])) << x[i];
+    }
+  }
+  a = quant::bf16_errors(x.data(), n, e1.data());
+  b = quant::bf16_errors_scalar(x.data(), n, e2.data());
+  EXPECT_EQ(a.overflow, 0u);
+  EXPECT_EQ(std::memcmp(e1.data(), e2.data(), n * sizeof(float)), 0);
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(e1[i], x[i] - round_to_bf16(x[i])) << x[i];
+}
+
 TEST(Quantizers, ZeroScaleAndFp8ClipRule) {
   EXPECT_EQ(quantize_int8(5.0f, 0.0f), 0.0f);  // a channel calibration never saw
   EXPECT_FALSE(e4m3_clips(448.0f));
