@@ -41,6 +41,7 @@ struct TapCalibration {
   float quantile = 0;       // |x| of rank ceil(q * count) (1-based, ascending): exact
   float mse_threshold = 0;  // the MSE grid's best threshold
   double mse = 0;           // its calibration mean squared error
+  bool has_quantile = false, has_mse = false;  // computed (their policies were asked for)
   std::vector<float> channel_absmax;
 };
 

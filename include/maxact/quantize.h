@@ -51,20 +51,20 @@ bool policy_is_static_tensor(QuantPolicy p);
 // One row's (one token's) error sums, accumulated in double in channel order: a function of the
 // row alone, so rows added exactly into ErrorStats give the same bits in any order.
 struct ErrorRow {
-  uint64_t count = 0;      // finite x
-  uint64_t nonfinite = 0;  // x' not finite while x is (FP16 overflow)
+  uint64_t count = 0;      // finite x whose x' is finite: what every sum covers
+  uint64_t nonfinite = 0;  // x' not finite while x is (FP16 overflow): left out of every sum
   uint64_t clipped = 0;    // the quantizer saturated (|x / s| beyond the format's largest value)
   uint64_t exceeded = 0;   // |x| above the calibrated threshold (static policies)
   double sum_sq_x = 0, sum_abs_x = 0, sum_sq_e = 0, sum_abs_e = 0;
   void add(float x, float xq) {  // finite x
+    if (!(xq - xq == 0.0f)) {    // not finite: an infinite error, counted apart
+      ++nonfinite;
+      return;
+    }
     ++count;
     const double xd = x;
     sum_sq_x += xd * xd;
     sum_abs_x += xd < 0 ? -xd : xd;
-    if (!(xq - xq == 0.0f)) {  // not finite
-      ++nonfinite;
-      return;
-    }
     // x - x' in fp32, as the fake-quantizer's error tensor; its square is exact in double.
     const double e = static_cast<double>(x - xq);
     sum_sq_e += e * e;

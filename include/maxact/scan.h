@@ -75,9 +75,12 @@ class TapObserver {
 
 struct ScanOptions {
   Precision precision = Precision::kFp32;
-  int threads = 0;                // 0 = all cores
-  int64_t window_tokens = 8192;   // tokens per window (a longer sequence forms its own window)
-  int64_t chunk_rows = 512;       // token rows per GEMM in the token-wise parts of a layer
+  int threads = 0;               // 0 = all cores
+  int64_t window_tokens = 8192;  // tokens per window (a longer sequence forms its own window)
+  int64_t chunk_rows = 512;      // token rows per GEMM in the token-wise parts of a layer
+  // Values per thread part when a tap's block is published (below, one part: the merge would
+  // cost more than it saves). Tests lower it so small fixtures take the parallel merge path.
+  int64_t part_values = 65536;
   std::vector<std::string> taps;  // globs over TapInfo::name or study_name; empty = all
   TapStatsOptions stats;
   bool statistics = true;           // false: TapStats stay empty, only `observer` runs

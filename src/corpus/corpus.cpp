@@ -251,7 +251,7 @@ std::vector<std::size_t> select_samples(const Corpus& corpus, std::size_t n, uin
 SampleSplit split_samples(const Corpus& corpus, std::size_t n_calib, std::size_t n_eval,
                           uint64_t seed, bool proportional) {
   const std::size_t total = corpus.samples.size();
-  if (n_calib == 0 || n_eval == 0 || n_calib + n_eval > total) {
+  if (n_calib == 0 || n_eval == 0 || n_calib > total || n_eval > total - n_calib) {
     throw Error(ErrorCode::kCorpus,
                 corpus.origin + ": " + std::to_string(n_calib) + " calibration + " +
                     std::to_string(n_eval) + " evaluation samples (both at least 1) need " +

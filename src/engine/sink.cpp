@@ -10,6 +10,7 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
     : pool_(pool),
       opt_(options.stats),
       statistics_(options.statistics),
+      part_values_(std::max<int64_t>(1, options.part_values)),
       observer_(options.observer),
       categories_(categories) {
   std::vector<bool> matched(options.taps.size(), false);
@@ -79,8 +80,8 @@ void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const L
       out[static_cast<std::size_t>(cats[r])].add_row(data + r * ld, C, locs[r]);
     }
   };
-  // Parts of at least ~64k values: below that, the merge costs more than it saves.
-  const int64_t parts = std::min<int64_t>(pool_.size(), std::max<int64_t>(1, rows * C / 65536));
+  const int64_t parts =
+      std::min<int64_t>(pool_.size(), std::max<int64_t>(1, rows * C / part_values_));
   if (observer_ != nullptr) {
     pool_.parallel_for(parts, [&](int64_t i, int) {
       int64_t b, e;

@@ -58,6 +58,7 @@ class Sink {
   ThreadPool& pool_;
   TapStatsOptions opt_;
   bool statistics_ = true;
+  int64_t part_values_ = 65536;
   TapObserver* observer_ = nullptr;
   std::vector<std::array<int, kPoints>> by_layer_;
   int embed_ = -1, final_ = -1;

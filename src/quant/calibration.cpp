@@ -134,6 +134,8 @@ void ThresholdFinder::merge(const ThresholdFinder& o) {
 }
 
 void ThresholdFinder::finish(TapCalibration& out) const {
+  out.has_quantile = true;
+  out.has_mse = mse_;
   out.quantile = 0;
   if (count_ > 0 && !zero_) {
     // The value of rank rank_ overall is the (rank_ - below_)-th smallest inside the bracket.

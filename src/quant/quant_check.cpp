@@ -128,8 +128,12 @@ ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& cal
   ScanResult cal = scan(model, calibration, first);
   if (quant.peak_only) {
     std::size_t best = 0;
-    for (std::size_t i = 1; i < taps.size(); ++i) {
-      if (std::fabs(cal.stats[i].absmax().value) > std::fabs(cal.stats[best].absmax().value)) {
+    float best_abs = -1.0f;
+    for (std::size_t i = 0; i < taps.size(); ++i) {
+      if (cal.stats[i].count() == 0) continue;  // no finite value: no peak to take
+      const float a = std::fabs(cal.stats[i].absmax().value);
+      if (a > best_abs) {
+        best_abs = a;
         best = i;
       }
     }

@@ -10,9 +10,13 @@ namespace maxact::quant {
 
 // Nearest integer, ties to even. Adding and removing 1.5 * 2^23 leaves exactly that for
 // |v| < 2^22 (the sum lies where the fp32 spacing is 1 and the adder rounds to nearest even);
-// larger |v| are integers already. No libm call: baseline x86-64 has no rounding instruction.
+// 2^22 <= |v| < 2^23 (spacing 0.5) the same with 2^23 on |v|; from 2^23 on every float is an
+// integer. No libm call: baseline x86-64 has no rounding instruction.
 inline float rne(float v) {
-  return std::fabs(v) < 4194304.0f ? (v + 12582912.0f) - 12582912.0f : v;
+  const float a = std::fabs(v);
+  if (a < 4194304.0f) return (v + 12582912.0f) - 12582912.0f;
+  if (a < 8388608.0f) return std::copysign((a + 8388608.0f) - 8388608.0f, v);
+  return v;
 }
 
 // INT8 symmetric code before the clamp: rne(x / s) (s != 0).

@@ -47,8 +47,22 @@ ErrorRow fp8_row(const float* x, int64_t C, const ErrorRow& base, float* e, floa
   return with_errors(base, e, C, k.clipped, k.exceeded, 0);
 }
 
-ErrorRow cast_row(const ErrorRow& base, const float* e, int64_t C, const quant::CastCounts& k) {
-  return with_errors(base, e, C, 0, 0, k.overflow);
+// A plain cast. Overflowed values (an infinite error) leave the count and the x sums too, so
+// every metric describes the values that did not overflow; rare, so recomputed here.
+ErrorRow cast_row(const ErrorRow& base, const float* x, const float* e, int64_t C,
+                  const quant::CastCounts& k, float (*round)(float)) {
+  if (k.overflow == 0) return with_errors(base, e, C, 0, 0, 0);
+  ErrorRow b = base;
+  b.count -= k.overflow;
+  std::vector<float> kept;
+  for (int64_t c = 0; c < C; ++c) {
+    const float xq = round(x[c]);
+    if (xq - xq == 0.0f) kept.push_back(x[c]);
+  }
+  const quant::RowSums xs = quant::row_sums(kept.data(), kept.size());
+  b.sum_sq_x = xs.sq;
+  b.sum_abs_x = xs.abs;
+  return with_errors(b, e, C, 0, 0, k.overflow);
 }
 
 }  // namespace
@@ -149,10 +163,12 @@ void TapQuantizer::add_row(const float* raw, int64_t C, float* scratch, float* x
         row = fp8_row(x, C, base, e, tensor_e5m2, max_abs_, quant::Fp8::kE5m2);
         break;
       case QuantPolicy::kFp16:
-        row = cast_row(base, e, C, quant::f16_errors(x, static_cast<std::size_t>(C), e));
+        row = cast_row(base, x, e, C, quant::f16_errors(x, static_cast<std::size_t>(C), e),
+                       &quant::f16);
         break;
       case QuantPolicy::kBf16:
-        row = cast_row(base, e, C, quant::bf16_errors(x, static_cast<std::size_t>(C), e));
+        row = cast_row(base, x, e, C, quant::bf16_errors(x, static_cast<std::size_t>(C), e),
+                       &round_to_bf16);
         break;
       case QuantPolicy::kCount:
         break;

@@ -47,6 +47,46 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
+// One report's row of the table; adds the policies it has to `policies` (first-seen order).
+json model_row(const std::string& path, const json& r, std::vector<std::string>& policies) {
+  json m = {{"report", path},
+            {"model", r.at("model").at("argument")},
+            {"model_type", r.at("model").at("model_type")},
+            {"precision", r.at("options").at("precision")},
+            {"tokens", r.at("run").at("tokens").get<int64_t>()}};
+  const json& g = r.at("global_max");
+  if (g.is_object()) {
+    m["global_max"] = g.at("value");
+    m["abs_global_max"] = g.at("abs");
+    m["at"] = g.at("tap");
+    m["location"] = g.at("location");
+  } else {
+    m["global_max"] = m["abs_global_max"] = m["at"] = nullptr;
+  }
+  std::size_t taps = 0, f16 = 0, f8 = 0;
+  for (const json& t : r.at("taps")) {
+    ++taps;
+    f16 += t.at("stats").at("over_fp16").get<uint64_t>() > 0;
+    f8 += t.at("stats").at("over_fp8_e4m3").get<uint64_t>() > 0;
+  }
+  m["taps"] = taps;
+  m["taps_over_fp16"] = taps ? static_cast<double>(f16) / static_cast<double>(taps) : kNan;
+  m["taps_over_fp8_e4m3"] = taps ? static_cast<double>(f8) / static_cast<double>(taps) : kNan;
+  json err = json::object();
+  if (r.contains("quant")) {
+    for (const auto& [policy, v] : r.at("quant").at("pooled").items()) {
+      if (std::find(policies.begin(), policies.end(), policy) == policies.end()) {
+        policies.push_back(policy);
+      }
+      err[policy] = {{"sqnr_db", v.at("all").at("sqnr_db")},
+                     {"sqnr_db_clean", v.at("clean").at("sqnr_db")},
+                     {"rel_rmse", v.at("all").at("rel_rmse")}};
+    }
+  }
+  m["quant"] = err;
+  return m;
+}
+
 }  // namespace
 
 double pearson(const std::vector<double>& x, const std::vector<double>& y) {
@@ -76,45 +116,15 @@ Comparison compare_reports(const std::vector<std::pair<std::string, json>>& repo
   std::vector<std::string> policies;  // in first-seen order
   json models = json::array();
   for (const auto& [path, r] : reports) {
-    if (r.value("schema", "") != "maxact.scan") {
+    if (!r.is_object() || r.value("schema", "") != "maxact.scan") {
       throw Error(ErrorCode::kOption, path + ": not a maxact scan report (schema maxact.scan)");
     }
-    json m = {{"report", path},
-              {"model", r["model"].value("argument", "")},
-              {"model_type", r["model"].value("model_type", "")},
-              {"precision", r["options"].value("precision", "")},
-              {"tokens", r["run"].value("tokens", 0)}};
-    const json& g = r["global_max"];
-    if (g.is_object()) {
-      m["global_max"] = g["value"];
-      m["abs_global_max"] = g["abs"];
-      m["at"] = g["tap"];
-      m["location"] = g["location"];
-    } else {
-      m["global_max"] = m["abs_global_max"] = m["at"] = nullptr;
+    try {
+      models.push_back(model_row(path, r, policies));
+    } catch (const json::exception& e) {
+      // .at() and typed reads throw on a missing key or a wrong type: name the file.
+      throw Error(ErrorCode::kOption, path + ": malformed maxact scan report: " + e.what());
     }
-    std::size_t taps = 0, f16 = 0, f8 = 0;
-    for (const json& t : r["taps"]) {
-      ++taps;
-      f16 += t["stats"].value("over_fp16", 0) > 0;
-      f8 += t["stats"].value("over_fp8_e4m3", 0) > 0;
-    }
-    m["taps"] = taps;
-    m["taps_over_fp16"] = taps ? static_cast<double>(f16) / static_cast<double>(taps) : kNan;
-    m["taps_over_fp8_e4m3"] = taps ? static_cast<double>(f8) / static_cast<double>(taps) : kNan;
-    json err = json::object();
-    if (r.contains("quant")) {
-      for (const auto& [policy, v] : r["quant"]["pooled"].items()) {
-        if (std::find(policies.begin(), policies.end(), policy) == policies.end()) {
-          policies.push_back(policy);
-        }
-        err[policy] = {{"sqnr_db", v["all"]["sqnr_db"]},
-                       {"sqnr_db_clean", v["clean"]["sqnr_db"]},
-                       {"rel_rmse", v["all"]["rel_rmse"]}};
-      }
-    }
-    m["quant"] = err;
-    models.push_back(std::move(m));
   }
 
   json corr = json::object();

@@ -76,9 +76,9 @@ json quant_report_json(const QuantResult& q, const json& calibration, TapNames n
                     {"calibration",
                      {{"count", c.count},
                       {"max_abs", c.max_abs},
-                      {"quantile", c.quantile},
-                      {"mse_threshold", c.mse_threshold},
-                      {"mse", c.mse}}},
+                      {"quantile", c.has_quantile ? json(c.quantile) : json(nullptr)},
+                      {"mse_threshold", c.has_mse ? json(c.mse_threshold) : json(nullptr)},
+                      {"mse", c.has_mse ? json(c.mse) : json(nullptr)}}},
                     {"tokens", t.tokens},
                     {"outlier_tokens", t.outlier_tokens},
                     {"policies", per}});
@@ -146,7 +146,12 @@ ojson study_quant_sanity(const QuantResult& q, const ScanResult& eval, const Sca
   j["calibration_samples"] = calib_samples;
   j["eval_samples"] = eval_samples;
   j["max_seq_len"] = meta.max_seq_len;
-  j["layer_policy"] = q.options.peak_only ? "peak" : "all_hidden";
+  bool hidden_only = true;
+  for (const TapQuant& t : q.taps) {
+    hidden_only = hidden_only && (t.tap.component == Component::kHidden ||
+                                  t.tap.component == Component::kFinalNorm);
+  }
+  j["layer_policy"] = q.options.peak_only ? "peak" : (hidden_only ? "all_hidden" : "custom");
   const std::string clip = fmt::format("clip_q{:g}", q.options.clip_quantile);
   struct Row {
     std::string layer, policy;

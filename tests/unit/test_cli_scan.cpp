@@ -253,12 +253,18 @@ TEST(CliScan, QuantOptionErrors) {
     EXPECT_FALSE(fs::exists(dir / "x.json")) << args;
   };
   expect_fail("--calib 4", "need --quant");
+  expect_fail("--clip-quantile 0.999", "need --quant");
+  expect_fail("--quant --calib 0 --eval 2", "both at least 1");
   expect_fail("--quant --samples 3", "--calib and --eval");
   expect_fail("--quant --calib 8 --eval 8", "16 disjoint samples; the corpus has 12");
   expect_fail("--quant --calib 2 --eval 2 --policies int9", "unknown policy 'int9'");
   expect_fail("--quant --calib 2 --eval 2 --clip-quantile 1.5", "--clip-quantile");
   expect_fail("--quant --calib 2 --eval 2 --quant-taps 'nothing*'", "--quant-taps");
   expect_fail("--quant --calib 2 --eval 2 --quant-layers all --quant-taps '*'", "give one");
+  const auto same = run_command(base + " --csv " + (dir / "x.json").string());
+  EXPECT_NE(same.exit_code, 0);
+  EXPECT_NE(same.err.find("given for two outputs"), std::string::npos) << same.err;
+  EXPECT_FALSE(fs::exists(dir / "x.json"));
   const auto r = run_command(bin() + " compare " + (dir / "q.jsonl").string());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("q.jsonl"), std::string::npos) << r.err;

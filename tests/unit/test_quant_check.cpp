@@ -135,6 +135,13 @@ TEST(Quantizers, CastRowKernelsMatchScalarLoops) {
 
 TEST(Quantizers, ZeroScaleAndFp8ClipRule) {
   EXPECT_EQ(quantize_int8(5.0f, 0.0f), 0.0f);  // a channel calibration never saw
+  // The rounding without libm: ties to even on both sides of 2^22 (spacing 1, then 0.5).
+  EXPECT_EQ(quant::rne(2.5f), 2.0f);
+  EXPECT_EQ(quant::rne(-3.5f), -4.0f);
+  EXPECT_EQ(quant::rne(4194303.5f), 4194304.0f);
+  EXPECT_EQ(quant::rne(4194304.5f), 4194304.0f);
+  EXPECT_EQ(quant::rne(-4194305.5f), -4194306.0f);
+  EXPECT_EQ(quant::rne(8388609.0f), 8388609.0f);
   EXPECT_FALSE(e4m3_clips(448.0f));
   EXPECT_FALSE(e4m3_clips(464.0f));  // tie between 448 and 480: even is 448, no saturation
   EXPECT_TRUE(e4m3_clips(464.01f));
@@ -258,15 +265,15 @@ struct Expected {
   long double sse = 0, sae = 0, ssx = 0, sax = 0;
   uint64_t n = 0, clipped = 0, exceeded = 0, overflow = 0;
   void add(float x, float xq, bool clip, bool exceed) {
-    ++n;
-    ssx += static_cast<long double>(x) * x;
-    sax += std::fabs(static_cast<long double>(x));
     clipped += clip;
     exceeded += exceed;
-    if (!std::isfinite(xq)) {
+    if (!std::isfinite(xq)) {  // overflow: out of the count and every sum
       ++overflow;
       return;
     }
+    ++n;
+    ssx += static_cast<long double>(x) * x;
+    sax += std::fabs(static_cast<long double>(x));
     const float ef = x - xq;  // the fp32 difference, as the quantizer's error tensor
     sse += static_cast<long double>(ef) * ef;
     sae += std::fabs(static_cast<long double>(ef));
@@ -459,6 +466,9 @@ void expect_same(const QuantResult& a, const QuantResult& b) {
     const auto& x = a.taps[i];
     const auto& y = b.taps[i];
     EXPECT_EQ(x.tap.name, y.tap.name);
+    EXPECT_EQ(x.calibration.count, y.calibration.count) << x.tap.name;
+    EXPECT_EQ(x.calibration.max_abs, y.calibration.max_abs) << x.tap.name;
+    EXPECT_EQ(x.tokens, y.tokens) << x.tap.name;
     EXPECT_EQ(x.calibration.quantile, y.calibration.quantile) << x.tap.name;
     EXPECT_EQ(x.calibration.mse_threshold, y.calibration.mse_threshold) << x.tap.name;
     EXPECT_EQ(x.calibration.mse, y.calibration.mse) << x.tap.name;
@@ -486,6 +496,7 @@ TEST(QuantCheck, IdenticalForAnyThreadsAndWindows) {
     p.threads = threads;
     p.window_tokens = window;
     p.chunk_rows = 13;
+    p.part_values = 300;  // blocks split over the threads: observe() runs concurrently
     QuantResult r;
     quant_check(m, cal, ev, p, QuantOptions{}, r);
     expect_same(ref, r);

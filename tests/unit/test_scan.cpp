@@ -66,6 +66,9 @@ TEST_P(ScanDeterminism, ThreadsWindowsAndChunksDoNotChangeABit) {
     o.window_tokens = 200;
     o.chunk_rows = 37;
     expect_identical(base, scan(m, seqs, o));
+    o.part_values = 500;  // every published block split over the threads and merged
+    expect_identical(base, scan(m, seqs, o));
+    o.part_values = 65536;
     o.threads = 3;
     o.window_tokens = 1;  // one sequence per window
     o.chunk_rows = 4096;

@@ -44,6 +44,16 @@ SequenceOptions sequence_options(const std::string& protocol, const std::string&
 // Writes every file under a temporary name first and renames them only when all are written, so
 // a failure leaves none of them (and no temporaries) behind.
 void write_files(const std::vector<std::pair<std::string, std::string>>& files) {
+  // Two outputs on one path would share a temporary and leave one of them half-renamed.
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      std::error_code ec;
+      if (files[i].first == files[j].first ||
+          std::filesystem::equivalent(files[i].first, files[j].first, ec)) {
+        throw Error(ErrorCode::kIo, files[i].first + ": given for two outputs");
+      }
+    }
+  }
   std::vector<std::string> written;
   auto cleanup = [&] {
     std::error_code ec;
@@ -54,6 +64,7 @@ void write_files(const std::vector<std::pair<std::string, std::string>>& files) 
     std::ofstream out(tmp, std::ios::binary);
     if (out) written.push_back(tmp);
     if (out) out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (out) out.close();  // a full disk may only show when the buffer is flushed
     if (!out) {
       cleanup();
       throw Error(ErrorCode::kIo, path + ": cannot write");

@@ -85,8 +85,8 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
               "--eval other samples (the scan's statistics are of the evaluation samples)");
   s->add_option("--calib", a.calib, "Calibration samples for --quant (default 128)");
   s->add_option("--eval", a.eval, "Evaluation samples for --quant (default 256)");
-  s->add_option("--clip-quantile", a.clip_quantile, "Quantile of |x| for the int8_clip_q policy")
-      ->capture_default_str();
+  s->add_option("--clip-quantile", a.clip_quantile,
+                "Quantile of |x| for the int8_clip_q policy (default 0.999)");
   s->add_option("--quant-taps", a.quant_taps,
                 "Glob(s) of the taps to quantize (default: linear-layer inputs and decoder-layer "
                 "outputs)")
@@ -239,8 +239,8 @@ int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
 }
 
 void check_quant_args(const ScanArgs& a) {
-  const bool any = a.calib || a.eval || !a.quant_taps.empty() || !a.policies.empty() ||
-                   !a.quant_layers.empty() || a.clip_quantile != 0.999;
+  const bool any = a.calib || a.eval || a.clip_quantile || !a.quant_taps.empty() ||
+                   !a.policies.empty() || !a.quant_layers.empty();
   if (!a.quant && any) {
     throw Error(ErrorCode::kOption,
                 "--calib, --eval, --clip-quantile, --quant-taps, --policies and --quant-layers "
@@ -260,7 +260,7 @@ void check_quant_args(const ScanArgs& a) {
 
 QuantOptions quant_options(const ScanArgs& a) {
   QuantOptions q;
-  q.clip_quantile = a.clip_quantile;
+  q.clip_quantile = a.clip_quantile.value_or(0.999);
   q.taps = a.quant_taps;
   // The study quantizes hidden states (decoder-layer outputs and the final norm), by default
   // only the peak one, with its two INT8 policies.
@@ -311,8 +311,8 @@ int run_scan(const ScanArgs& a) {
   // With --quant the scan's own samples are the evaluation samples.
   SampleSplit split;
   if (a.quant) {
-    split = split_samples(corpus, a.calib ? a.calib : 128, a.eval ? a.eval : 256, a.seed,
-                          a.proportional);
+    split =
+        split_samples(corpus, a.calib.value_or(128), a.eval.value_or(256), a.seed, a.proportional);
   }
   const auto picked =
       a.quant ? split.evaluation : select_samples(corpus, a.samples, a.seed, a.proportional);
@@ -422,7 +422,7 @@ int run_scan(const ScanArgs& a) {
   if (a.quant) {
     meta.options["calib"] = split.calibration.size();
     meta.options["eval"] = split.evaluation.size();
-    meta.options["clip_quantile"] = a.clip_quantile;
+    meta.options["clip_quantile"] = a.clip_quantile.value_or(0.999);
     meta.options["quant_taps"] = a.quant_taps;
     meta.options["quant_layers"] = a.quant_layers;
     meta.options["policies"] = a.policies;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,8 @@ struct ScanArgs {
   std::size_t bootstrap = 0;
   // The quantization check.
   bool quant = false;
-  std::size_t calib = 0, eval = 0;  // 0: 128 / 256
-  double clip_quantile = 0.999;
+  std::optional<std::size_t> calib, eval;  // default 128 / 256
+  std::optional<double> clip_quantile;     // default 0.999
   std::vector<std::string> quant_taps, policies;
   std::string quant_layers;  // peak | all (hidden states; --protocol study)
 };
