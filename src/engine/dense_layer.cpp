@@ -97,6 +97,8 @@ void moe_mlp(const LayerContext& c, int layer, MoeWeights& mw, const float* x, i
       }
     }
   });
+  // Weights in top-k order (descending probability, ties to the lower id), as combined.
+  sink.publish(sink.at(layer, Point::kRouterWeights), weight.data(), n, K, lc);
   std::fill(out, out + n * H, 0.0f);
   std::vector<float> xs, gu, act, y;
   std::vector<Location> where;

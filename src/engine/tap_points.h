@@ -28,8 +28,9 @@ enum class Point {
   kDownIn,
   kMlp,
   kPostFfNorm,
-  kRouter,        // MoE router logits (`mlp.gate` / `block_sparse_moe.gate`)
-  kExpertDownIn,  // input of the experts' down projections, every (token, expert) pair
+  kRouter,         // MoE router logits (`mlp.gate` / `block_sparse_moe.gate`)
+  kRouterWeights,  // the routing weights each token's top-k experts are combined with
+  kExpertDownIn,   // input of the experts' down projections, every (token, expert) pair
   kLayer,
   kCount,
 };

@@ -169,6 +169,8 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
       return moe ? t(M + ".gate", Component::kRouter, s.moe.num_experts,
                      "layer_" + L + "_router_logits")
                  : TapInfo{};
+    case Point::kRouterWeights:
+      return moe ? t(M + ".gate:weights", Component::kRouter, s.moe.top_k) : TapInfo{};
     case Point::kExpertDownIn:
       return moe ? in(t(M + ".experts:down_proj:in", Component::kLinearInput, s.moe.intermediate))
                  : TapInfo{};

@@ -312,6 +312,7 @@ class SparseMoeBlock(nn.Module):
         self.gate = Linear(H, self.E, bias=False)
         self.experts = nn.ModuleList(ExpertMLP(H, I, mixtral) for _ in range(self.E))
         self.record = None  # callable(down projection's input rows, token indices, expert id)
+        self.record_weights = None  # callable(routing weights [T, k] as combined)
 
     def forward(self, x):
         logits = self.gate(x)
@@ -323,6 +324,8 @@ class SparseMoeBlock(nn.Module):
         if self.norm:
             w = w / w.sum(dim=-1, keepdim=True)
         w = w.to(x.dtype)
+        if self.record_weights is not None:
+            self.record_weights(w)
         out = torch.zeros_like(x)
         mask = nn.functional.one_hot(idx, num_classes=self.E).permute(2, 1, 0)
         for e in range(self.E):

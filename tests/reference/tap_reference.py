@@ -74,6 +74,7 @@ def attach(model):
                 rec.put(M + ".experts:down_proj:in", x, tok.tolist())
                 rec.expert(M, e, x, tok.tolist())
             m.record = record
+            m.record_weights = lambda w, M=M: rec.put(M + ".gate:weights", w)
             continue
         m = layer.mlp
         m.register_forward_hook(out_hook(L + ".mlp"))
