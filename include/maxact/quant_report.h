@@ -16,6 +16,8 @@ namespace maxact {
 nlohmann::json quant_report_json(const QuantResult& q, const nlohmann::json& calibration,
                                  TapNames names);
 std::string quant_summary_text(const QuantResult& q, TapNames names);
+// One row per (tap, policy): calibration thresholds and the metrics over all and clean tokens.
+std::string quant_report_csv(const QuantResult& q, TapNames names);
 
 // The study's file, field for field (its quant_sanity_check.py output): INT8 per-tensor
 // max_abs and clip_q<q> on the selected hidden states. Its clip_rate is the fraction of

@@ -133,6 +133,37 @@ std::string quant_summary_text(const QuantResult& q, TapNames names) {
   return s;
 }
 
+std::string quant_report_csv(const QuantResult& q, TapNames names) {
+  std::string s =
+      "tap,component,layer,channels,policy,threshold,calib_max_abs,tokens,outlier_tokens";
+  for (const char* part : {"", "clean_"}) {
+    for (const char* k : {"count", "mae", "rmse", "rel_mae", "rel_rmse", "sqnr_db", "clip_rate",
+                          "exceedance_rate", "overflow"}) {
+      s += fmt::format(",{}{}", part, k);
+    }
+  }
+  s += "\n";
+  auto cell = [](double v) { return std::isfinite(v) ? fmt::format("{:.9g}", v) : std::string(); };
+  for (const TapQuant& t : q.taps) {
+    std::string label = tap_label(t.tap, names);
+    if (label.find_first_of(",\"") != std::string::npos) label = "\"" + label + "\"";
+    for (const PolicyErrors& pe : t.policies) {
+      s += fmt::format("{},{},{},{},{},{},{},{},{}", label, component_name(t.tap.component),
+                       t.tap.layer < 0 ? std::string() : std::to_string(t.tap.layer),
+                       t.tap.channels, policy_name(pe.policy), cell(pe.threshold),
+                       cell(t.calibration.max_abs), t.tokens, t.outlier_tokens);
+      for (const ErrorStats* e : {&pe.all, &pe.clean}) {
+        s += fmt::format(",{},{},{},{},{},{},{},{},{}", e->count(), cell(e->mae()), cell(e->rmse()),
+                         cell(e->relative_mae()), cell(e->relative_rmse()), cell(e->sqnr_db()),
+                         cell(rate(e->clipped(), e->count())),
+                         cell(rate(e->exceeded(), e->count())), e->nonfinite());
+      }
+      s += "\n";
+    }
+  }
+  return s;
+}
+
 ojson study_quant_sanity(const QuantResult& q, const ScanResult& eval, const ScanMeta& meta,
                          int64_t calib_samples, int64_t eval_samples) {
   ojson j;

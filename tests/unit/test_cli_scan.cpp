@@ -179,7 +179,8 @@ TEST(CliScan, QuantReportSummaryAndStudyFile) {
   test::TempDir dir;
   const std::string base = bin() + " scan " + test::fixture("llama").string() + " --corpus " +
                            quant_corpus(dir) + " --ids-native -q --quant --calib 4 --eval 6 ";
-  auto r = run_command(base + "-o " + (dir / "q.json").string());
+  auto r = run_command(base + "-o " + (dir / "q.json").string() + " --quant-csv " +
+                       (dir / "q.csv").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("quantization"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("int8_per_token"), std::string::npos) << r.out;
@@ -201,6 +202,10 @@ TEST(CliScan, QuantReportSummaryAndStudyFile) {
     EXPECT_TRUE(t["policies"]["int8_per_token"]["threshold"].is_null());
   }
   EXPECT_TRUE(q["pooled"]["fp16"]["all"]["sqnr_db"].is_number());
+  const std::string qcsv = test::read_file(dir / "q.csv");
+  EXPECT_EQ(qcsv.rfind("tap,component,layer,channels,policy,threshold", 0), 0u);
+  EXPECT_EQ(static_cast<std::size_t>(std::count(qcsv.begin(), qcsv.end(), '\n')),
+            q["taps"].size() * 10 + 1);
 
   // The study's protocol: the peak hidden state, its two policies, its file.
   r = run_command(base + "--protocol study --format study -o " + (dir / "study").string());
@@ -253,6 +258,7 @@ TEST(CliScan, QuantOptionErrors) {
     EXPECT_FALSE(fs::exists(dir / "x.json")) << args;
   };
   expect_fail("--calib 4", "need --quant");
+  expect_fail("--quant-csv q.csv", "need --quant");
   expect_fail("--clip-quantile 0.999", "need --quant");
   expect_fail("--quant --calib 0 --eval 2", "both at least 1");
   expect_fail("--quant --samples 3", "--calib and --eval");

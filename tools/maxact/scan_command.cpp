@@ -92,6 +92,7 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
                 "outputs)")
       ->delimiter(',');
   s->add_option("--policies", a.policies, "Policies to simulate (default: all)")->delimiter(',');
+  s->add_option("--quant-csv", a.quant_csv, "Write one row per (tap, policy) as CSV here");
   s->add_option("--quant-layers", a.quant_layers,
                 "Quantize only hidden states: the calibration peak (peak) or all (all); "
                 "--protocol study defaults to peak")
@@ -240,11 +241,11 @@ int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
 
 void check_quant_args(const ScanArgs& a) {
   const bool any = a.calib || a.eval || a.clip_quantile || !a.quant_taps.empty() ||
-                   !a.policies.empty() || !a.quant_layers.empty();
+                   !a.policies.empty() || !a.quant_layers.empty() || !a.quant_csv.empty();
   if (!a.quant && any) {
     throw Error(ErrorCode::kOption,
-                "--calib, --eval, --clip-quantile, --quant-taps, --policies and --quant-layers "
-                "need --quant");
+                "--calib, --eval, --clip-quantile, --quant-taps, --policies, --quant-layers and "
+                "--quant-csv need --quant");
   }
   if (!a.quant) return;
   if (a.samples) {
@@ -465,6 +466,7 @@ int run_scan(const ScanArgs& a) {
     files.emplace_back(a.output, json);
   }
   if (!a.csv.empty()) files.emplace_back(a.csv, csv);
+  if (!a.quant_csv.empty()) files.emplace_back(a.quant_csv, quant_report_csv(qres, meta.names));
   write_files(files);
   std::fwrite(summary.data(), 1, summary.size(), stdout);
   return 0;

@@ -28,6 +28,7 @@ struct ScanArgs {
   std::optional<double> clip_quantile;     // default 0.999
   std::vector<std::string> quant_taps, policies;
   std::string quant_layers;  // peak | all (hidden states; --protocol study)
+  std::string quant_csv;
 };
 
 CLI::App* add_scan_command(CLI::App& app, ScanArgs& a);
