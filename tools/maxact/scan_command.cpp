@@ -114,10 +114,13 @@ class Progress {
     const double rate = p.seconds > 0 ? done / p.seconds : 0.0;
     const double eta = rate > 0 ? (static_cast<double>(p.tokens_total) - done) / rate : 0.0;
     const double frac = p.tokens_total > 0 ? done / static_cast<double>(p.tokens_total) : 1.0;
+    // The quantization check runs three passes; say which one the bar is about.
+    const std::string stage = p.stage == "scan" ? std::string() : std::string(p.stage) + " ";
     if (tty_) {
       const int width = 30, fill = static_cast<int>(frac * width + 0.5);
-      std::fprintf(stderr, "\r[%s%s] %5.1f%%  window %lld/%lld layer %d/%d  %.0f tok/s  ETA %.0fs ",
-                   std::string(static_cast<std::size_t>(fill), '#').c_str(),
+      std::fprintf(stderr,
+                   "\r%s[%s%s] %5.1f%%  window %lld/%lld layer %d/%d  %.0f tok/s  ETA %.0fs ",
+                   stage.c_str(), std::string(static_cast<std::size_t>(fill), '#').c_str(),
                    std::string(static_cast<std::size_t>(width - fill), '.').c_str(), frac * 100,
                    static_cast<long long>(p.windows_done + (p.windows_done < p.windows_total)),
                    static_cast<long long>(p.windows_total), p.layer, p.layers, rate, eta);
@@ -126,9 +129,9 @@ class Progress {
                (p.windows_done == p.windows_total && p.layer == p.layers)) {
       // Quiet lines when stderr is a log: at most one per 10 s, and the last.
       last_ = p.seconds;
-      std::fprintf(stderr, "maxact: %lld/%lld tokens (%.1f%%), %.0f tok/s, ETA %.0f s\n",
-                   static_cast<long long>(done), static_cast<long long>(p.tokens_total), frac * 100,
-                   rate, eta);
+      std::fprintf(stderr, "maxact: %s%lld/%lld tokens (%.1f%%), %.0f tok/s, ETA %.0f s\n",
+                   stage.c_str(), static_cast<long long>(done),
+                   static_cast<long long>(p.tokens_total), frac * 100, rate, eta);
     }
   }
 
