@@ -10,10 +10,8 @@ Dense: qwen3 at PERFORMANCE.md's anchor shape (hidden 1024, intermediate 3072). 
 same attention, 8 experts of width 1536 with top-2 (2 x 1536 = 3072 active), layer 0 dense as
 the fixture generator writes it (mlp_only_layers) — so active parameters match up to the router.
 """
-import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 sys.path.insert(0, HERE)
-from scan_bench import run_maxact  # noqa: E402
+from scan_bench import parse_common, run_maxact  # noqa: E402
 
 
 def gen(work, family, layers, extra):
@@ -35,22 +33,8 @@ def gen(work, family, layers, extra):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--maxact", default=os.path.join(ROOT, "build-release", "maxact"))
-    ap.add_argument("--work", default="/tmp/maxact-moe-bench")
-    ap.add_argument("--sequences", type=int, default=8)
-    ap.add_argument("--length", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--layers", type=int, default=4)
-    a = ap.parse_args()
-    os.makedirs(a.work, exist_ok=True)
-    r = random.Random(0)
-    seqs = [(i, [r.randrange(32000) for _ in range(a.length)]) for i in range(a.sequences)]
-    ids_path = os.path.join(a.work, "ids.jsonl")
-    with open(ids_path, "w") as f:
-        for _, ids in seqs:
-            f.write(json.dumps({"input_ids": ids}) + "\n")
-    tokens = a.sequences * a.length
+    a, seqs, ids_path, tokens = parse_common(
+        "/tmp/maxact-moe-bench", lambda ap: ap.add_argument("--layers", type=int, default=4))
 
     dense, dinfo = gen(a.work, "qwen3", a.layers, [])
     moe, minfo = gen(a.work, "qwen3_moe", a.layers, ["--experts", "8", "--expert-intermediate",

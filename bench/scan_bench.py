@@ -59,13 +59,16 @@ def run_maxact(a, model, ids_path):
     return run, wall, (peak, anon)
 
 
-def main():
+def parse_common(work, extra=lambda ap: None):
+    """The benchmarks' shared options, and the random ids they run (written to WORK/ids.jsonl):
+    returns (args, sequences, ids path, token count)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--maxact", default=os.path.join(ROOT, "build-release", "maxact"))
-    ap.add_argument("--work", default="/tmp/maxact-scan-bench")
+    ap.add_argument("--work", default=work)
     ap.add_argument("--sequences", type=int, default=8)
     ap.add_argument("--length", type=int, default=256)
     ap.add_argument("--threads", type=int, default=0)
+    extra(ap)
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     r = random.Random(0)
@@ -74,7 +77,11 @@ def main():
     with open(ids_path, "w") as f:
         for _, ids in seqs:
             f.write(json.dumps({"input_ids": ids}) + "\n")
-    tokens = a.sequences * a.length
+    return a, seqs, ids_path, a.sequences * a.length
+
+
+def main():
+    a, seqs, ids_path, tokens = parse_common("/tmp/maxact-scan-bench")
 
     model4 = gen(a.work, 4)
     run, wall, rss = run_maxact(a, model4, ids_path)
