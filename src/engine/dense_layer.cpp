@@ -228,10 +228,23 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
             c.rd, c.pool, o.data(), nq);
   qkv = {};
 
-  // Phase 3, token-wise: o_proj, residual, MLP, residual.
+  // Phase 3, token-wise: o_proj, residual, the MLP's input norm, and a dense MLP with its
+  // residual. An MoE layer only stores the normalised rows: phase 4 routes the whole window at
+  // once, so each expert's GEMMs see every token of the window routed to it.
+  const bool moe = L.mlp == MlpKind::kMoe;
   const int64_t m = std::min(T, CH);
   std::vector<float> att(static_cast<std::size_t>(m * H)), tmp(static_cast<std::size_t>(m * H));
-  std::vector<float> gu(static_cast<std::size_t>(m * 2 * I)), act(static_cast<std::size_t>(m * I));
+  std::vector<float> gu(static_cast<std::size_t>(moe ? 0 : m * 2 * I));
+  std::vector<float> act(static_cast<std::size_t>(moe ? 0 : m * I));
+  std::vector<float> moe_in(static_cast<std::size_t>(moe ? T * H : 0));
+  // Gemma 2/3 normalise each sub-block's output before its residual add (sandwich norms).
+  auto sub_block_out = [&](const float* x, int64_t n, const Location* lc,
+                           const std::vector<float>& norm_w, Point p) -> const float* {
+    if (!s.sandwich_norms) return x;
+    norm(c, x, n, H, H, norm_w, tmp.data(), H);
+    sink.publish(sink.at(layer, p), tmp.data(), n, H, lc);
+    return tmp.data();
+  };
   for (int64_t r0 = 0; r0 < T; r0 += CH) {
     const int64_t n = std::min(CH, T - r0);
     const Location* lc = locs + r0;
@@ -240,32 +253,19 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
     sink.publish(sink.at(layer, Point::kOProjIn), orow, n, nq, lc);
     project(c, orow, n, w.o, w.o_bias, att.data());
     sink.publish(sink.at(layer, Point::kAttn), att.data(), n, H, lc);
-    // Gemma 2/3 normalise each sub-block's output before its residual add (sandwich norms).
-    auto sub_block_out = [&](const std::vector<float>& norm_w, Point p) -> const float* {
-      if (!s.sandwich_norms) return att.data();
-      norm(c, att.data(), n, H, H, norm_w, tmp.data(), H);
-      sink.publish(sink.at(layer, p), tmp.data(), n, H, lc);
-      return tmp.data();
-    };
-    add_residual(c, hr, sub_block_out(w.post_attn_norm, Point::kPostAttnNorm), n, H);
+    add_residual(c, hr, sub_block_out(att.data(), n, lc, w.post_attn_norm, Point::kPostAttnNorm), n,
+                 H);
     sink.publish(sink.at(layer, Point::kResidMid), hr, n, H, lc);
+    float* x = moe ? moe_in.data() + r0 * H : xn.data();
     if (s.sandwich_norms) {
-      norm(c, hr, n, H, H, w.pre_ff_norm, xn.data(), H);
-      sink.publish(sink.at(layer, Point::kPreFfNorm), xn.data(), n, H, lc);
+      norm(c, hr, n, H, H, w.pre_ff_norm, x, H);
+      sink.publish(sink.at(layer, Point::kPreFfNorm), x, n, H, lc);
     } else {
-      norm(c, hr, n, H, H, w.post_attn_norm, xn.data(), H);
-      sink.publish(sink.at(layer, Point::kPostAttnNorm), xn.data(), n, H, lc);
+      norm(c, hr, n, H, H, w.post_attn_norm, x, H);
+      sink.publish(sink.at(layer, Point::kPostAttnNorm), x, n, H, lc);
     }
-    if (L.mlp == MlpKind::kMoe) {
-      const int32_t* cats = sink.category_of_row();
-      moe_mlp(c, layer, w.moe, xn.data(), n, lc,
-              cats != nullptr ? cats + (lc - sink.window_rows()) : nullptr, att.data());
-      sink.publish(sink.at(layer, Point::kMlp), att.data(), n, H, lc);
-      add_residual(c, hr, sub_block_out(w.post_ff_norm, Point::kPostFfNorm), n, H);
-      sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
-      continue;
-    }
-    project(c, xn.data(), n, w.gate_up, w.gate_up_bias, gu.data());
+    if (moe) continue;
+    project(c, x, n, w.gate_up, w.gate_up_bias, gu.data());
     sink.publish(sink.at(layer, Point::kGateUp), gu.data(), n, 2 * I, lc);
     sink.publish(sink.at(layer, Point::kGate), gu.data(), n, 2 * I, lc);
     sink.publish(sink.at(layer, Point::kUp), gu.data() + I, n, 2 * I, lc);
@@ -273,7 +273,22 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
     sink.publish(sink.at(layer, Point::kDownIn), act.data(), n, I, lc);
     project(c, act.data(), n, w.down, w.down_bias, att.data());
     sink.publish(sink.at(layer, Point::kMlp), att.data(), n, H, lc);
-    add_residual(c, hr, sub_block_out(w.post_ff_norm, Point::kPostFfNorm), n, H);
+    add_residual(c, hr, sub_block_out(att.data(), n, lc, w.post_ff_norm, Point::kPostFfNorm), n, H);
+    sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
+  }
+  if (!moe) return;
+
+  // Phase 4: the MoE block over the window; phase 5, token-wise: its residual.
+  std::vector<float> moe_out(static_cast<std::size_t>(T * H));
+  moe_mlp(c, layer, w.moe, moe_in.data(), T, locs, sink.category_of_row(), moe_out.data());
+  moe_in = {};
+  for (int64_t r0 = 0; r0 < T; r0 += CH) {
+    const int64_t n = std::min(CH, T - r0);
+    const Location* lc = locs + r0;
+    float* hr = h + r0 * H;
+    const float* y = moe_out.data() + r0 * H;
+    sink.publish(sink.at(layer, Point::kMlp), y, n, H, lc);
+    add_residual(c, hr, sub_block_out(y, n, lc, w.post_ff_norm, Point::kPostFfNorm), n, H);
     sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
   }
 }
