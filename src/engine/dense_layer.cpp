@@ -245,6 +245,14 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
     sink.publish(sink.at(layer, p), tmp.data(), n, H, lc);
     return tmp.data();
   };
+  // The MLP (or MoE) block's output y of rows [r0, r0 + n): published, residual added.
+  auto mlp_residual = [&](const float* y, int64_t r0, int64_t n) {
+    const Location* lc = locs + r0;
+    float* hr = h + r0 * H;
+    sink.publish(sink.at(layer, Point::kMlp), y, n, H, lc);
+    add_residual(c, hr, sub_block_out(y, n, lc, w.post_ff_norm, Point::kPostFfNorm), n, H);
+    sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
+  };
   for (int64_t r0 = 0; r0 < T; r0 += CH) {
     const int64_t n = std::min(CH, T - r0);
     const Location* lc = locs + r0;
@@ -272,9 +280,7 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
     gate_and_up(c, gu.data(), n, I, act.data());
     sink.publish(sink.at(layer, Point::kDownIn), act.data(), n, I, lc);
     project(c, act.data(), n, w.down, w.down_bias, att.data());
-    sink.publish(sink.at(layer, Point::kMlp), att.data(), n, H, lc);
-    add_residual(c, hr, sub_block_out(att.data(), n, lc, w.post_ff_norm, Point::kPostFfNorm), n, H);
-    sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
+    mlp_residual(att.data(), r0, n);
   }
   if (!moe) return;
 
@@ -283,13 +289,7 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
   moe_mlp(c, layer, w.moe, moe_in.data(), T, locs, sink.category_of_row(), moe_out.data());
   moe_in = {};
   for (int64_t r0 = 0; r0 < T; r0 += CH) {
-    const int64_t n = std::min(CH, T - r0);
-    const Location* lc = locs + r0;
-    float* hr = h + r0 * H;
-    const float* y = moe_out.data() + r0 * H;
-    sink.publish(sink.at(layer, Point::kMlp), y, n, H, lc);
-    add_residual(c, hr, sub_block_out(y, n, lc, w.post_ff_norm, Point::kPostFfNorm), n, H);
-    sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
+    mlp_residual(moe_out.data() + r0 * H, r0, std::min(CH, T - r0));
   }
 }
 

@@ -62,13 +62,6 @@ inline float e5m2(float y) {  // saturating at +-57344
   const float r = round_minifloat<2, -14>(y);
   return std::fabs(r) > 57344.0f ? std::copysign(57344.0f, y) : r;
 }
-// IEEE binary16: 10 mantissa bits, minimum normal 2^-14, overflow to +-inf past 65504.
-inline float f16(float x) {
-  if (std::isnan(x)) return x;
-  const float r = round_minifloat<10, -14>(x);
-  return std::fabs(r) > 65504.0f ? std::copysign(INFINITY, x) : r;
-}
-
 inline bool e4m3_clips(float y) {
   return std::fabs(round_minifloat<3, -6>(y)) > 448.0f;
 }

@@ -1,11 +1,11 @@
 #include "quant/row_kernels.h"
 
+#include "maxact/quantize.h"
 #include "quant/rounding.h"
 
 #include <immintrin.h>
 
 #include <cmath>
-#include <cstring>
 
 namespace maxact::quant {
 namespace {
@@ -219,21 +219,14 @@ CastCounts cast_scalar(const float* x, std::size_t n, float* e) {
   }
   return k;
 }
-float bf16_round(float x) {  // finite x: drop 16 bits, ties to even (overflow to inf)
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  b = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
-  float r;
-  std::memcpy(&r, &b, 4);
-  return r;
-}
 }  // namespace
 
+// The public IEEE conversions (dtype.cpp): only CPUs without AVX2 / F16C take these loops.
 CastCounts f16_errors_scalar(const float* x, std::size_t n, float* e) {
-  return cast_scalar<&f16>(x, n, e);
+  return cast_scalar<&round_to_f16>(x, n, e);
 }
 CastCounts bf16_errors_scalar(const float* x, std::size_t n, float* e) {
-  return cast_scalar<&bf16_round>(x, n, e);
+  return cast_scalar<&round_to_bf16>(x, n, e);
 }
 
 CastCounts fp8_errors(const float* x, std::size_t n, float s, float t, Fp8 fmt, float* e) {

@@ -3,7 +3,6 @@
 #include <limits>
 
 #include "maxact/quant_check.h"
-#include "quant/rounding.h"
 #include "quant/row_kernels.h"
 
 namespace maxact {
@@ -164,7 +163,7 @@ void TapQuantizer::add_row(const float* raw, int64_t C, float* scratch, float* x
         break;
       case QuantPolicy::kFp16:
         row = cast_row(base, x, e, C, quant::f16_errors(x, static_cast<std::size_t>(C), e),
-                       &quant::f16);
+                       &round_to_f16);
         break;
       case QuantPolicy::kBf16:
         row = cast_row(base, x, e, C, quant::bf16_errors(x, static_cast<std::size_t>(C), e),

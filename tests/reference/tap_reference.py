@@ -26,6 +26,27 @@ class Recorder:
         pos = np.arange(T) if positions is None else np.asarray(positions)
         self.rows.setdefault(name, []).append((self.current[0], a, pos))
 
+    def expert(self, module, e, t, positions):
+        """Per expert: rows routed to it and the largest |x| of its down projection's input, the
+        earliest (sample, position, channel) on ties, as maxact reports it."""
+        a = t.detach().to(torch.float64).reshape(len(positions), -1).numpy()
+        ent = self.experts.setdefault((module, e), {"load": 0, "max": None})
+        ent["load"] += len(positions)
+        A = np.abs(np.where(np.isfinite(a), a, -1.0))
+        if A.size == 0:
+            return
+        best = A.max()
+        for r, p in enumerate(positions):  # positions ascend within a sequence's call
+            hit = np.nonzero(A[r] == best)[0]
+            if len(hit):
+                cand = (self.current[0], int(p), int(hit[0]))
+                cur = ent["max"]
+                if (cur is None or best > abs(cur["value"]) or
+                        (best == abs(cur["value"]) and cand < (cur["sample"], cur["position"], cur["channel"]))):
+                    ent["max"] = {"value": float(a[r, hit[0]]), "sample": cand[0], "position": cand[1],
+                                  "channel": cand[2]}
+                break
+
 
 def attach(model):
     """Registers hooks on model (hf_dense.ForCausalLM); returns the Recorder."""
@@ -88,29 +109,6 @@ def attach(model):
 _last = {}
 
 
-def _expert(rec, module, e, t, positions):
-    """Per expert: rows routed to it and the largest |x| of its down projection's input, the
-    earliest (sample, position, channel) on ties, as maxact reports it."""
-    a = t.detach().to(torch.float64).reshape(len(positions), -1).numpy()
-    ent = rec.experts.setdefault((module, e), {"load": 0, "max": None})
-    ent["load"] += len(positions)
-    A = np.abs(np.where(np.isfinite(a), a, -1.0))
-    if A.size == 0:
-        return
-    best = A.max()
-    for r, p in enumerate(positions):  # positions ascend within a sequence's call
-        hit = np.nonzero(A[r] == best)[0]
-        if len(hit):
-            cand = (rec.current[0], int(p), int(hit[0]))
-            cur = ent["max"]
-            if (cur is None or best > abs(cur["value"]) or
-                    (best == abs(cur["value"]) and cand < (cur["sample"], cur["position"], cur["channel"]))):
-                ent["max"] = {"value": float(a[r, hit[0]]), "sample": cand[0], "position": cand[1],
-                              "channel": cand[2]}
-            break
-
-
-Recorder.expert = lambda self, module, e, t, positions: _expert(self, module, e, t, positions)
 
 _experts = {}
 

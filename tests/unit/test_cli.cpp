@@ -11,12 +11,9 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_command;
 
-std::string bin() {
-  return MAXACT_BINARY;
-}
-
 TEST(Cli, InspectPrintsSummary) {
-  const auto r = run_command(bin() + " inspect " + test::fixture("gemma3").string());
+  const auto r =
+      run_command(test::maxact_binary() + " inspect " + test::fixture("gemma3").string());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("family       gemma3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("5              attention(full) rope:global"), std::string::npos) << r.out;
@@ -24,7 +21,8 @@ TEST(Cli, InspectPrintsSummary) {
 }
 
 TEST(Cli, InspectJsonParses) {
-  const auto r = run_command(bin() + " inspect --json " + test::fixture("mixtral").string());
+  const auto r =
+      run_command(test::maxact_binary() + " inspect --json " + test::fixture("mixtral").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["family"], "mixtral");
@@ -43,7 +41,7 @@ TEST(Cli, CorruptCheckpointFailsCleanly) {
   // Truncate the file inside its header: the header length now runs past the end.
   const std::string bytes = test::read_file(d / "model.safetensors");
   test::write_file(d / "model.safetensors", bytes.substr(0, 100));
-  const auto r = run_command(bin() + " inspect " + d.path().string());
+  const auto r = run_command(test::maxact_binary() + " inspect " + d.path().string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(r.out.empty()) << "partial output: " << r.out;
   EXPECT_NE(r.err.find("maxact: error:"), std::string::npos) << r.err;
@@ -54,14 +52,14 @@ TEST(Cli, CorruptCheckpointFailsCleanly) {
 TEST(Cli, UnsupportedAndMissing) {
   test::TempDir d;
   test::write_file(d / "config.json", R"({"model_type": "mamba"})");
-  auto r = run_command(bin() + " inspect " + d.path().string());
+  auto r = run_command(test::maxact_binary() + " inspect " + d.path().string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("'mamba' is not supported"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty());
-  r = run_command(bin() + " inspect " + (d / "nothing-here").string());
+  r = run_command(test::maxact_binary() + " inspect " + (d / "nothing-here").string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("nothing-here"), std::string::npos) << r.err;
-  r = run_command(bin() + " inspect");
+  r = run_command(test::maxact_binary() + " inspect");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(r.out.empty());
 }

@@ -14,10 +14,6 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_command;
 
-std::string bin() {
-  return MAXACT_BINARY;
-}
-
 std::string ids_corpus(const test::TempDir& dir, int32_t bad_id = -1) {
   const auto p = dir / "ids.jsonl";
   std::string s;
@@ -33,9 +29,9 @@ std::string ids_corpus(const test::TempDir& dir, int32_t bad_id = -1) {
 
 TEST(CliScan, WritesJsonCsvAndSummary) {
   test::TempDir dir;
-  const std::string cmd = bin() + " scan " + test::fixture("qwen3").string() + " --corpus " +
-                          ids_corpus(dir) + " --ids-native -q -o " + (dir / "r.json").string() +
-                          " --csv " + (dir / "r.csv").string();
+  const std::string cmd = test::maxact_binary() + " scan " + test::fixture("qwen3").string() +
+                          " --corpus " + ids_corpus(dir) + " --ids-native -q -o " +
+                          (dir / "r.json").string() + " --csv " + (dir / "r.csv").string();
   const auto r = run_command(cmd);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("global max"), std::string::npos) << r.out;
@@ -57,8 +53,8 @@ TEST(CliScan, WritesJsonCsvAndSummary) {
 
 TEST(CliScan, StudyNamesAndStudyFiles) {
   test::TempDir dir;
-  const std::string base = bin() + " scan " + test::fixture("llama").string() + " --corpus " +
-                           ids_corpus(dir) + " --ids-native -q ";
+  const std::string base = test::maxact_binary() + " scan " + test::fixture("llama").string() +
+                           " --corpus " + ids_corpus(dir) + " --ids-native -q ";
   auto r = run_command(base + "--names study -o " + (dir / "s.json").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(test::read_file(dir / "s.json"));
@@ -91,8 +87,8 @@ TEST(CliScan, TextCorpusThroughTheModelsTokenizer) {
   const auto g = run_command(std::string(MAXACT_PYTHON) + " " + MAXACT_FIXTURE_SCRIPT +
                              " --family gemma3 --wrapped --tokenizer --out " + model.string());
   ASSERT_EQ(g.exit_code, 0) << g.err;
-  const auto r = run_command(bin() + " scan " + model.string() + " --samples 12 -q -o " +
-                             (dir / "r.json").string());
+  const auto r = run_command(test::maxact_binary() + " scan " + model.string() +
+                             " --samples 12 -q -o " + (dir / "r.json").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(test::read_file(dir / "r.json"));
   EXPECT_EQ(j["corpus"]["origin"], "builtin");
@@ -103,8 +99,8 @@ TEST(CliScan, TextCorpusThroughTheModelsTokenizer) {
 
 TEST(CliScan, BootstrapScansEachSubset) {
   test::TempDir dir;
-  const std::string base = bin() + " scan " + test::fixture("llama").string() + " --corpus " +
-                           ids_corpus(dir) + " --ids-native -q ";
+  const std::string base = test::maxact_binary() + " scan " + test::fixture("llama").string() +
+                           " --corpus " + ids_corpus(dir) + " --ids-native -q ";
   auto r = run_command(base + "--samples 3 --bootstrap 2 --seed 4 -o " + (dir / "b.json").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("stability"), std::string::npos) << r.out;
@@ -128,35 +124,38 @@ TEST(CliScan, BadInputFailsWithoutOutput) {
   test::TempDir dir;
   const std::string out = (dir / "r.json").string();
   // A token id beyond the embedding table.
-  auto r = run_command(bin() + " scan " + test::fixture("qwen3").string() + " --corpus " +
-                       ids_corpus(dir, 256) + " --ids-native -q -o " + out);
+  auto r = run_command(test::maxact_binary() + " scan " + test::fixture("qwen3").string() +
+                       " --corpus " + ids_corpus(dir, 256) + " --ids-native -q -o " + out);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("token id 256"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_FALSE(fs::exists(out));
   // Text corpus, no tokenizer.json.
-  r = run_command(bin() + " scan " + test::fixture("qwen3").string() + " -q -o " + out);
+  r = run_command(test::maxact_binary() + " scan " + test::fixture("qwen3").string() + " -q -o " +
+                  out);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no tokenizer.json"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
   // A family without an engine yet.
-  r = run_command(bin() + " scan " + test::fixture("qwen3_next").string() + " --corpus " +
-                  ids_corpus(dir) + " --ids-native -q -o " + out);
+  r = run_command(test::maxact_binary() + " scan " + test::fixture("qwen3_next").string() +
+                  " --corpus " + ids_corpus(dir) + " --ids-native -q -o " + out);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not supported"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
   // A tap glob that selects nothing.
-  r = run_command(bin() + " scan " + test::fixture("llama").string() + " --corpus " +
-                  ids_corpus(dir) + " --ids-native -q --taps '*.q_norm' -o " + out);
+  r = run_command(test::maxact_binary() + " scan " + test::fixture("llama").string() +
+                  " --corpus " + ids_corpus(dir) + " --ids-native -q --taps '*.q_norm' -o " + out);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("'*.q_norm' matches no tap"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
   // --format study needs a folder.
-  r = run_command(bin() + " scan " + test::fixture("qwen3").string() + " --format study");
+  r = run_command(test::maxact_binary() + " scan " + test::fixture("qwen3").string() +
+                  " --format study");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--format study needs -o"), std::string::npos) << r.err;
   // Usage error.
-  r = run_command(bin() + " scan " + test::fixture("qwen3").string() + " --precision fp8");
+  r = run_command(test::maxact_binary() + " scan " + test::fixture("qwen3").string() +
+                  " --precision fp8");
   EXPECT_EQ(r.exit_code, 2);
 }
 
@@ -177,8 +176,9 @@ std::string quant_corpus(const test::TempDir& dir) {
 
 TEST(CliScan, QuantReportSummaryAndStudyFile) {
   test::TempDir dir;
-  const std::string base = bin() + " scan " + test::fixture("llama").string() + " --corpus " +
-                           quant_corpus(dir) + " --ids-native -q --quant --calib 4 --eval 6 ";
+  const std::string base = test::maxact_binary() + " scan " + test::fixture("llama").string() +
+                           " --corpus " + quant_corpus(dir) +
+                           " --ids-native -q --quant --calib 4 --eval 6 ";
   auto r = run_command(base + "-o " + (dir / "q.json").string() + " --quant-csv " +
                        (dir / "q.csv").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -234,7 +234,7 @@ TEST(CliScan, QuantReportSummaryAndStudyFile) {
   // Two reports compared.
   r = run_command(base + "--seed 3 -o " + (dir / "q3.json").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = run_command(bin() + " compare " + (dir / "q.json").string() + " " +
+  r = run_command(test::maxact_binary() + " compare " + (dir / "q.json").string() + " " +
                   (dir / "q3.json").string() + " -o " + (dir / "c.json").string() + " --csv " +
                   (dir / "c.csv").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -249,8 +249,9 @@ TEST(CliScan, QuantReportSummaryAndStudyFile) {
 
 TEST(CliScan, QuantOptionErrors) {
   test::TempDir dir;
-  const std::string base = bin() + " scan " + test::fixture("llama").string() + " --corpus " +
-                           quant_corpus(dir) + " --ids-native -q -o " + (dir / "x.json").string();
+  const std::string base = test::maxact_binary() + " scan " + test::fixture("llama").string() +
+                           " --corpus " + quant_corpus(dir) + " --ids-native -q -o " +
+                           (dir / "x.json").string();
   auto expect_fail = [&](const std::string& args, const std::string& msg) {
     const auto r = run_command(base + " " + args);
     EXPECT_NE(r.exit_code, 0) << args;
@@ -271,7 +272,7 @@ TEST(CliScan, QuantOptionErrors) {
   EXPECT_NE(same.exit_code, 0);
   EXPECT_NE(same.err.find("given for two outputs"), std::string::npos) << same.err;
   EXPECT_FALSE(fs::exists(dir / "x.json"));
-  const auto r = run_command(bin() + " compare " + (dir / "q.jsonl").string());
+  const auto r = run_command(test::maxact_binary() + " compare " + (dir / "q.jsonl").string());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("q.jsonl"), std::string::npos) << r.err;
 }

@@ -45,6 +45,10 @@ struct CommandResult {
   std::string out, err;
 };
 CommandResult run_command(const std::string& cmd);
+// The maxact program under test.
+inline std::string maxact_binary() {
+  return MAXACT_BINARY;
+}
 
 // Sequences of the given lengths with random ids; categories cycle code, math, none.
 std::vector<TokenSequence> sequences_of_lengths(const std::vector<int>& lengths, int vocab,
