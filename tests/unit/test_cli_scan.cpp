@@ -51,6 +51,27 @@ TEST(CliScan, WritesJsonCsvAndSummary) {
             j["taps"].size() + 1);
 }
 
+TEST(CliScan, WarnsWhenSequencesRunPastTheModelsContext) {
+  test::TempDir dir;
+  const auto model = dir / "model";
+  fs::copy(test::fixture("qwen3"), model, fs::copy_options::recursive);
+  auto config = nlohmann::json::parse(test::read_file(model / "config.json"));
+  config["max_position_embeddings"] = 20;
+  test::write_file(model / "config.json", config.dump());
+  const std::string cmd = test::maxact_binary() + " scan " + model.string() + " --corpus " +
+                          ids_corpus(dir) + " --ids-native -o " + (dir / "r.json").string();
+  // Sequences of 10, 27, 44, 61 and 78 tokens.
+  auto r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: 4 of 5 sequences are longer than the model's "
+                       "max_position_embeddings (20; longest 78 tokens)"),
+            std::string::npos)
+      << r.err;
+  r = run_command(cmd + " --max-seq-len 20");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+}
+
 TEST(CliScan, StudyNamesAndStudyFiles) {
   test::TempDir dir;
   const std::string base = test::maxact_binary() + " scan " + test::fixture("llama").string() +
@@ -147,6 +168,19 @@ TEST(CliScan, BadInputFailsWithoutOutput) {
                   " --corpus " + ids_corpus(dir) + " --ids-native -q --taps '*.q_norm' -o " + out);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("'*.q_norm' matches no tap"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  // Outputs that could not be written are refused before the scan, not after it: a missing
+  // folder (the scan would fail at its end), a folder given as a file.
+  const std::string base = test::maxact_binary() + " scan " + test::fixture("qwen3").string() +
+                           " --corpus " + ids_corpus(dir) + " --ids-native -q ";
+  r = run_command(base + "-o " + (dir / "missing" / "r.json").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("missing/r.json: folder " + (dir / "missing").string() + " does not exist"),
+            std::string::npos)
+      << r.err;
+  r = run_command(base + "-o " + out + " --csv " + dir.path().string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is a folder, not a file"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
   // --format study needs a folder.
   r = run_command(test::maxact_binary() + " scan " + test::fixture("qwen3").string() +

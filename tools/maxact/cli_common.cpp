@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -43,6 +45,23 @@ SequenceOptions sequence_options(const std::string& protocol, const std::string&
 
 // Writes every file under a temporary name first and renames them only when all are written, so
 // a failure leaves none of them (and no temporaries) behind.
+void check_output_paths(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  for (const auto& p : paths) {
+    if (p.empty()) continue;
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) throw Error(ErrorCode::kIo, p + ": is a folder, not a file");
+    fs::path dir = fs::path(p).parent_path();
+    if (dir.empty()) dir = ".";
+    if (!fs::is_directory(dir, ec)) {
+      throw Error(ErrorCode::kIo, p + ": folder " + dir.string() + " does not exist");
+    }
+    if (access(dir.c_str(), W_OK) != 0) {
+      throw Error(ErrorCode::kIo, p + ": folder " + dir.string() + " is not writable");
+    }
+  }
+}
+
 void write_files(const std::vector<std::pair<std::string, std::string>>& files) {
   // Two outputs on one path would share a temporary and leave one of them half-renamed.
   for (std::size_t i = 0; i < files.size(); ++i) {

@@ -23,6 +23,7 @@ CLI::App* add_compare_command(CLI::App& app, CompareArgs& a) {
 }
 
 int run_compare(const CompareArgs& a) {
+  check_output_paths({a.output, a.csv});
   std::vector<std::pair<std::string, nlohmann::json>> reports;
   for (const auto& path : a.reports) {
     std::ifstream in(path, std::ios::binary);

@@ -169,6 +169,24 @@ ScanOptions scan_options(const ScanArgs& a) {
 
 // The study's stability check: K category-proportional subsets of --samples samples (seeds
 // seed..seed+K-1), each scanned; the global maximum per subset and its spread.
+// Positions past the context a model was trained for produce activations it never learnt to
+// keep in range (RoPE angles it never saw); a peak found there says little about the model, so
+// the user hears about it (the scan still runs: long-context studies do this on purpose).
+void warn_past_context(const Model& model, const std::vector<TokenSequence>& seqs, bool quiet) {
+  const int64_t context = model.spec().max_position_embeddings;
+  if (quiet || context <= 0) return;
+  std::size_t past = 0, longest = 0;
+  for (const auto& s : seqs) {
+    past += static_cast<int64_t>(s.ids.size()) > context;
+    longest = std::max(longest, s.ids.size());
+  }
+  if (past == 0) return;
+  fmt::print(stderr,
+             "warning: {} of {} sequences are longer than the model's max_position_embeddings "
+             "({}; longest {} tokens); use --max-seq-len {} to stay within it\n",
+             past, seqs.size(), context, longest, context);
+}
+
 int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
                   const std::function<std::vector<TokenSequence>(const std::vector<std::size_t>&)>&
                       sequences_of) {
@@ -187,6 +205,7 @@ int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
   for (std::size_t k = 0; k < subsets.size(); ++k) {
     const auto seqs = sequences_of(subsets[k]);
     if (seqs.empty()) throw Error(ErrorCode::kCorpus, corpus.origin + ": no tokens to scan");
+    warn_past_context(model, seqs, a.quiet);
     const ScanResult r = scan(model, seqs, opt);
     const GlobalMax g = study_global_max(r);
     Corpus sub;
@@ -302,6 +321,7 @@ int run_scan(const ScanArgs& a) {
   if (a.format == "study" && a.output.empty()) {
     throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its two files");
   }
+  check_output_paths({a.format == "study" ? std::string() : a.output, a.csv, a.quant_csv});
   const Model model = Model::open(a.model);
   if (!engine_supports(model.spec())) {
     throw Error(ErrorCode::kUnsupported,
@@ -354,6 +374,7 @@ int run_scan(const ScanArgs& a) {
   if (a.bootstrap > 0) return run_bootstrap(a, model, corpus, sequences_of);
   std::vector<TokenSequence> seqs = sequences_of(picked);
   if (seqs.empty()) throw Error(ErrorCode::kCorpus, corpus.origin + ": no tokens to scan");
+  warn_past_context(model, seqs, a.quiet);
 
   Progress progress(a.quiet);
   ScanOptions opt = scan_options(a);
