@@ -36,6 +36,10 @@ TEST(CliScan, WritesJsonCsvAndSummary) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("global max"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("per category"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("written      " + (dir / "r.json").string() + "\n             " +
+                       (dir / "r.csv").string() + "\n"),
+            std::string::npos)
+      << r.out;
   const auto j = nlohmann::json::parse(test::read_file(dir / "r.json"));
   EXPECT_EQ(j["schema"], "maxact.scan");
   EXPECT_EQ(j["schema_version"], 1);

@@ -258,6 +258,7 @@ int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
       "\n";
   if (!a.output.empty()) write_files({{a.output, json}});
   std::fwrite(text.data(), 1, text.size(), stdout);
+  if (!a.output.empty()) fmt::print("{:<13}{}\n", "written", a.output);
   return 0;
 }
 
@@ -493,6 +494,9 @@ int run_scan(const ScanArgs& a) {
   if (!a.quant_csv.empty()) files.emplace_back(a.quant_csv, quant_report_csv(qres, meta.names));
   write_files(files);
   std::fwrite(summary.data(), 1, summary.size(), stdout);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    fmt::print("{:<13}{}\n", i == 0 ? "written" : "", files[i].first);
+  }
   return 0;
 }
 
