@@ -8,10 +8,11 @@ set -euo pipefail
 BUILD_PKGS=(g++ cmake make ninja-build pkg-config
   nlohmann-json3-dev libfmt-dev libcli11-dev libpcre2-dev libutf8proc-dev
   libopenblas-dev                 # sgemm for attention (linear layers use maxact's own kernel)
-  python3 python3-numpy)          # python3-numpy: the fixture generator used by the demo run
+  python3)                        # CMake locates it for the test suite
 # Test-only: GoogleTest, the format check, and node + npm for the tokenizer parity reference
 # (Hugging Face's tokenizers npm package, fetched at test time into a cache outside the repo).
-TEST_PKGS=(libgtest-dev libgmock-dev clang-format python3-torch)  # torch: the reference forward
+# python3-numpy: the fixture generator; torch: the reference forward and the zoo's training.
+TEST_PKGS=(libgtest-dev libgmock-dev clang-format python3-numpy python3-torch)
 command -v node >/dev/null 2>&1 || TEST_PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
 BENCH_PKGS=()  # the tokenizer benchmark needs node + npm too (added below when missing)

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The README's run command: install dependencies, build in Release, run the main job on the
-# built-in defaults: `maxact scan` over the built-in multi-domain corpus. No open-weight model is
-# downloaded here, so the model is a generated Gemma3-style checkpoint in the genuine Hugging Face
-# multimodal layout (5:1 local/global attention) with a byte-level tokenizer.json; point
-# `build-release/maxact scan` at any supported model folder or hub-cache id for real numbers.
+# built-in defaults: `maxact scan` of the zoo's default model (zoo/gemma3-tiny, trained by the
+# project on the built-in corpus, committed in Hugging Face layout) over the built-in
+# multi-domain corpus. Nothing is downloaded. Point `build-release/maxact scan` at any supported
+# model folder or hub-cache id for other models; extra arguments are passed to the scan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DMAXACT_BUILD_TESTS=OFF >/dev/null
 cmake --build build-release -j"$(nproc)"
-demo=build-release/demo/gemma3_tok
-/usr/bin/python3 tests/fixtures/make_fixture.py --family gemma3 --wrapped --tokenizer --out "$demo" >/dev/null
-exec build-release/maxact scan "$demo" -o build-release/demo/scan.json --csv build-release/demo/scan.csv "$@"
+mkdir -p build-release/zoo
+# --max-seq-len 512: the zoo models were trained on 512-token pieces (their context length).
+exec build-release/maxact scan zoo/gemma3-tiny --max-seq-len 512 \
+  -o build-release/zoo/gemma3-tiny.json --csv build-release/zoo/gemma3-tiny.csv "$@"

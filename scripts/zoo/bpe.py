@@ -8,8 +8,9 @@ prepends <|bos|>). The pre-tokenizer is GPT-2's pattern
 
 scanned by hand with unicodedata categories (Debian's Python has no `regex` module). What the
 tokenizer does is defined by the tokenizer.json alone; this scanner only decides which merges are
-learnt, and the encoder here only prepares training data — maxact's own tokenizer (checked id by id
-against Hugging Face's) is what scans use, and tests/zoo checks both agree on the corpus.
+learnt, and the encoder here only prepares training data. Scans use maxact's own tokenizer
+(checked id by id against Hugging Face's on the whole built-in corpus), and
+tests/reference/test_zoo.py checks that it and this encoder agree on held-out text.
 """
 import collections
 import unicodedata

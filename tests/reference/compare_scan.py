@@ -4,6 +4,7 @@ the same checkpoint and token ids, and compares every tap and every statistic (D
 
   compare_scan.py MAXACT FIXTURE_DIR WORK_DIR [--precision fp32|bf16] [--sequences N]
                   [--max-len N] [--seed S] [--threads N] [--window-tokens N]
+                  [--text-corpus JSONL]
 
 Tolerances (fp32): max/min, sums and per-channel values within 1e-4 relative (sums against
 sum |x|, channel values against the tap's largest); argmax locations identical unless the reference
@@ -43,6 +44,26 @@ def corpus(path, vocab, n, max_len, seed):
     with open(path, "w") as f:
         for _, ids in seqs:
             f.write(json.dumps({"input_ids": ids, "category": "random"}) + "\n")
+    return seqs
+
+
+def text_corpus(maxact, model, path, out, n, max_len):
+    """n samples spread evenly over a text JSONL file (every domain of the built-in corpus),
+    tokenized by maxact with the model's own tokenizer (special tokens as its template adds them,
+    checked against Hugging Face's tokenizers elsewhere) and truncated to max_len."""
+    texts = [json.loads(line)["text"] for line in open(path, encoding="utf-8") if line.strip()]
+    seqs = []
+    for i in range(n):
+        text = texts[(2 * i + 1) * len(texts) // (2 * n)]
+        path = out + ".txt"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        r = subprocess.run([maxact, "tokenize", model, "--file", path, "--special", "--json"],
+                           check=True, capture_output=True, text=True)
+        seqs.append((i, json.loads(r.stdout)["ids"][:max_len]))
+    with open(out, "w") as f:
+        for _, ids in seqs:
+            f.write(json.dumps({"input_ids": ids, "category": "text"}) + "\n")
     return seqs
 
 
@@ -203,6 +224,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--window-tokens", type=int, default=150)
+    ap.add_argument("--text-corpus", metavar="JSONL",
+                    help="run on text from this corpus tokenized with the model's tokenizer "
+                         "instead of random ids (trained models: real activations)")
     ap.add_argument("--perturb", metavar="PARAM",
                     help="scale this reference parameter by 1 + 1e-3 and expect the comparison "
                          "to fail (checks that the comparison can fail)")
@@ -215,7 +239,10 @@ def main():
         with torch.no_grad():
             dict(model.text.named_parameters())[a.perturb].mul_(1 + 1e-3)
     ids_path = os.path.join(a.work, "ids.jsonl")
-    seqs = corpus(ids_path, model.config["vocab_size"], a.sequences, a.max_len, a.seed)
+    if a.text_corpus:
+        seqs = text_corpus(a.maxact, a.fixture, a.text_corpus, ids_path, a.sequences, a.max_len)
+    else:
+        seqs = corpus(ids_path, model.config["vocab_size"], a.sequences, a.max_len, a.seed)
     out = os.path.join(a.work, "scan.json")
     cmd = [a.maxact, "scan", a.fixture, "--corpus", ids_path, "--ids-native", "-q",
            "--max-seq-len", "0", "--precision", a.precision, "--threads", str(a.threads),
