@@ -21,7 +21,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "zoo"))
-import hf_dense  # noqa: E402  (found through models' path setup)
+import hf_dense  # noqa: E402  (beside this file)
 import models  # noqa: E402
 import train_models  # noqa: E402
 import zoo_data  # noqa: E402
