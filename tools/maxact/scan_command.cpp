@@ -167,8 +167,6 @@ ScanOptions scan_options(const ScanArgs& a) {
   return opt;
 }
 
-// The study's stability check: K category-proportional subsets of --samples samples (seeds
-// seed..seed+K-1), each scanned; the global maximum per subset and its spread.
 // Positions past the context a model was trained for produce activations it never learnt to
 // keep in range (RoPE angles it never saw); a peak found there says little about the model, so
 // the user hears about it (the scan still runs: long-context studies do this on purpose).
@@ -187,6 +185,8 @@ void warn_past_context(const Model& model, const std::vector<TokenSequence>& seq
              past, seqs.size(), context, longest, context);
 }
 
+// The study's stability check: K category-proportional subsets of --samples samples (seeds
+// seed..seed+K-1), each scanned; the global maximum per subset and its spread.
 int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
                   const std::function<std::vector<TokenSequence>(const std::vector<std::size_t>&)>&
                       sequences_of) {
