@@ -26,17 +26,18 @@ import os
 import platform
 import random
 import shutil
-import struct
 import sys
 import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
 import models  # noqa: E402
 import zoo_data  # noqa: E402
+
+sys.path.insert(0, os.path.join(zoo_data.ROOT, "tests", "fixtures"))
+import make_fixture  # noqa: E402  (its safetensors writer and bf16 rounding)
 
 PIECE, BATCH, LR, WARMUP, SEED = 512, 8, 3e-3, 20, 1234
 
@@ -160,28 +161,13 @@ def train(name, data, held_small, held_all, budget, log):
     return m
 
 
-def to_bf16(t):
-    u = t.detach().float().contiguous().numpy().view(np.uint32).astype(np.uint64)
-    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)  # round to nearest even
-    return r.tobytes()
-
-
 def write_checkpoint(m, name, out, log):
     os.makedirs(out, exist_ok=True)
     state = models.hf_state(m)
-    header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
-    for k in sorted(state):
-        data = to_bf16(state[k])
-        header[k] = {"dtype": "BF16", "shape": list(state[k].shape),
-                     "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(os.path.join(out, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text)
-        for b in blobs:
-            f.write(b)
+    make_fixture.write_safetensors(
+        os.path.join(out, "model.safetensors"),
+        [(k, "BF16", list(state[k].shape), make_fixture.to_bf16_bytes(state[k].detach().numpy()))
+         for k in sorted(state)], {"format": "pt"})
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(models.CONFIGS[name], f, indent=2)
         f.write("\n")
