@@ -6,7 +6,8 @@
 Per report: the global maximum M (the study's components) with where it sits; the peak tap's
 median |x| (midpoint of the exact quantile bracket) and M over it; how many of the peak tap's
 top-100 values share the peak's channel; values meeting the massive-activation criterion
-(|x| > 100 and > 1000 x the layer median) over all taps, and the two taps with most; then every layer's residual-stream peak.
+(|x| > 100 and > 1000 x the layer median) over all taps, and the two taps with most; then every
+layer's residual-stream peak.
 """
 import json
 import os

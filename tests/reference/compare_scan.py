@@ -47,20 +47,24 @@ def corpus(path, vocab, n, max_len, seed):
     return seqs
 
 
-def text_corpus(maxact, model, path, out, n, max_len):
+def maxact_tokenize(maxact, model, text, scratch):
+    """The ids maxact's tokenizer gives `text` with the model's template (BOS as it adds it);
+    `scratch` is a file path the text goes through."""
+    with open(scratch, "w", encoding="utf-8") as f:
+        f.write(text)
+    r = subprocess.run([maxact, "tokenize", model, "--file", scratch, "--special", "--json"],
+                       check=True, capture_output=True, text=True)
+    return json.loads(r.stdout)["ids"]
+
+
+def text_corpus(maxact, model, corpus_path, out, n, max_len):
     """n samples spread evenly over a text JSONL file (every domain of the built-in corpus),
     tokenized by maxact with the model's own tokenizer (special tokens as its template adds them,
     checked against Hugging Face's tokenizers elsewhere) and truncated to max_len."""
-    texts = [json.loads(line)["text"] for line in open(path, encoding="utf-8") if line.strip()]
-    seqs = []
-    for i in range(n):
-        text = texts[(2 * i + 1) * len(texts) // (2 * n)]
-        path = out + ".txt"
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-        r = subprocess.run([maxact, "tokenize", model, "--file", path, "--special", "--json"],
-                           check=True, capture_output=True, text=True)
-        seqs.append((i, json.loads(r.stdout)["ids"][:max_len]))
+    with open(corpus_path, encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for line in f if line.strip()]
+    seqs = [(i, maxact_tokenize(maxact, model, texts[(2 * i + 1) * len(texts) // (2 * n)],
+                                out + ".txt")[:max_len]) for i in range(n)]
     with open(out, "w") as f:
         for _, ids in seqs:
             f.write(json.dumps({"input_ids": ids, "category": "text"}) + "\n")

@@ -13,7 +13,6 @@ Held-out = every tenth sample of the built-in corpus (id % 10 == 9), never train
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -21,7 +20,8 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "zoo"))
-import hf_dense  # noqa: E402  (beside this file)
+import compare_scan  # noqa: E402  (beside this file)
+import hf_dense  # noqa: E402
 import models  # noqa: E402
 import train_models  # noqa: E402
 import zoo_data  # noqa: E402
@@ -44,13 +44,9 @@ def main():
     _, held = zoo_data.split()
     with tempfile.TemporaryDirectory() as tmp:
         for s in held[:a.samples]:
-            path = os.path.join(tmp, "t.txt")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(s["text"])
-            r = subprocess.run([a.maxact, "tokenize", os.path.join(a.zoo, "tokenizer"), "--file",
-                                path, "--special", "--json"], check=True, capture_output=True,
-                               text=True)
-            if json.loads(r.stdout)["ids"] != enc.encode(s["text"]):
+            ids = compare_scan.maxact_tokenize(a.maxact, os.path.join(a.zoo, "tokenizer"),
+                                               s["text"], os.path.join(tmp, "t.txt"))
+            if ids != enc.encode(s["text"]):
                 failures.append(f"tokenizer: sample {s['id']} differs between maxact and bpe.py")
     for name in models.CONFIGS:
         folder = os.path.join(a.zoo, name)
