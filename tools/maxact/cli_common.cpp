@@ -43,8 +43,6 @@ SequenceOptions sequence_options(const std::string& protocol, const std::string&
   return so;
 }
 
-// Writes every file under a temporary name first and renames them only when all are written, so
-// a failure leaves none of them (and no temporaries) behind.
 void check_output_paths(const std::vector<std::string>& paths) {
   namespace fs = std::filesystem;
   for (const auto& p : paths) {
@@ -62,6 +60,8 @@ void check_output_paths(const std::vector<std::string>& paths) {
   }
 }
 
+// Writes every file under a temporary name first and renames them only when all are written, so
+// a failure leaves none of them (and no temporaries) behind.
 void write_files(const std::vector<std::pair<std::string, std::string>>& files) {
   // Two outputs on one path would share a temporary and leave one of them half-renamed.
   for (std::size_t i = 0; i < files.size(); ++i) {

@@ -185,6 +185,13 @@ void warn_past_context(const Model& model, const std::vector<TokenSequence>& seq
              past, seqs.size(), context, longest, context);
 }
 
+// After the summary, where its files went (the run command's user looks for them there).
+void print_written(const std::vector<std::string>& paths) {
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    fmt::print("{:<13}{}\n", i == 0 ? "written" : "", paths[i]);
+  }
+}
+
 // The study's stability check: K category-proportional subsets of --samples samples (seeds
 // seed..seed+K-1), each scanned; the global maximum per subset and its spread.
 int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
@@ -205,7 +212,6 @@ int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
   for (std::size_t k = 0; k < subsets.size(); ++k) {
     const auto seqs = sequences_of(subsets[k]);
     if (seqs.empty()) throw Error(ErrorCode::kCorpus, corpus.origin + ": no tokens to scan");
-    warn_past_context(model, seqs, a.quiet);
     const ScanResult r = scan(model, seqs, opt);
     const GlobalMax g = study_global_max(r);
     Corpus sub;
@@ -258,7 +264,7 @@ int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
       "\n";
   if (!a.output.empty()) write_files({{a.output, json}});
   std::fwrite(text.data(), 1, text.size(), stdout);
-  if (!a.output.empty()) fmt::print("{:<13}{}\n", "written", a.output);
+  if (!a.output.empty()) print_written({a.output});
   return 0;
 }
 
@@ -347,7 +353,7 @@ int run_scan(const ScanArgs& a) {
   if (model.has_tokenizer()) tok.emplace(open_tokenizer(model.dir().string()));
   std::optional<Tokenizer> src;
   if (!a.source_tokenizer.empty()) src.emplace(open_tokenizer(a.source_tokenizer));
-  auto sequences_of = [&](const std::vector<std::size_t>& selection) {
+  auto tokenized = [&](const std::vector<std::size_t>& selection) {
     std::vector<TokenSequence> out;
     if (a.ids_native) {
       for (std::size_t i : selection) {
@@ -372,10 +378,15 @@ int run_scan(const ScanArgs& a) {
     }
     return prepare_sequences(corpus, selection, *tok, src ? &*src : nullptr, so);
   };
+  // Every pass (scan, calibration, bootstrap subsets) hears when it runs past the context.
+  auto sequences_of = [&](const std::vector<std::size_t>& selection) {
+    std::vector<TokenSequence> seqs = tokenized(selection);
+    warn_past_context(model, seqs, a.quiet);
+    return seqs;
+  };
   if (a.bootstrap > 0) return run_bootstrap(a, model, corpus, sequences_of);
   std::vector<TokenSequence> seqs = sequences_of(picked);
   if (seqs.empty()) throw Error(ErrorCode::kCorpus, corpus.origin + ": no tokens to scan");
-  warn_past_context(model, seqs, a.quiet);
 
   Progress progress(a.quiet);
   ScanOptions opt = scan_options(a);
@@ -494,9 +505,9 @@ int run_scan(const ScanArgs& a) {
   if (!a.quant_csv.empty()) files.emplace_back(a.quant_csv, quant_report_csv(qres, meta.names));
   write_files(files);
   std::fwrite(summary.data(), 1, summary.size(), stdout);
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    fmt::print("{:<13}{}\n", i == 0 ? "written" : "", files[i].first);
-  }
+  std::vector<std::string> paths;
+  for (const auto& f : files) paths.push_back(f.first);
+  print_written(paths);
   return 0;
 }
 
