@@ -17,8 +17,8 @@ struct Task {
 }  // namespace
 
 void attention(const AttentionSpec& a, int window, const float* q, const float* k, const float* v,
-               int64_t ld_qkv, const std::vector<SequenceSpan>& seqs, const Rounding& rd,
-               ThreadPool& pool, float* out, int64_t ld_out) {
+               int64_t ld_qkv, const float* sinks, const std::vector<SequenceSpan>& seqs,
+               const Rounding& rd, ThreadPool& pool, float* out, int64_t ld_out) {
   const int hd = a.head_dim, rep = a.num_heads / a.num_kv_heads;
   std::vector<Task> tasks;
   for (const auto& s : seqs) {
@@ -58,10 +58,21 @@ void attention(const AttentionSpec& a, int window, const float* q, const float* 
           mx = std::max(mx, x);
         }
         double sum = 0;
-        for (int64_t j = lo; j < hi; ++j) {
-          const float e = std::exp(s[j] - mx);
-          s[j] = e;
-          sum += e;
+        if (sinks != nullptr) {
+          // HF: S' = D(S_cat − max(S_cat)), then softmax (max of S' is exactly 0).
+          mx = std::max(mx, sinks[h]);
+          sum += std::exp(rd(sinks[h] - mx));
+          for (int64_t j = lo; j < hi; ++j) {
+            const float e = std::exp(rd(s[j] - mx));
+            s[j] = e;
+            sum += e;
+          }
+        } else {
+          for (int64_t j = lo; j < hi; ++j) {
+            const float e = std::exp(s[j] - mx);
+            s[j] = e;
+            sum += e;
+          }
         }
         const auto fsum = static_cast<float>(sum);
         for (int64_t j = 0; j < lo; ++j) s[j] = 0.0f;

@@ -1,14 +1,12 @@
 // The forward pass of one attention + MLP decoder layer over a whole window (llama, mistral,
-// qwen2, qwen2.5-vl, qwen3, gemma 1/2/3, phi3; routed-expert MLPs of mixtral and qwen3_moe),
-// publishing every tap.
+// qwen2, qwen2.5-vl, qwen3, gemma 1/2/3, phi3; routed-expert MLPs of mixtral, qwen3_moe and
+// gpt-oss), publishing every tap.
 #pragma once
 
 #include <vector>
 
-#include "compute/thread_pool.h"
 #include "engine/attention.h"
-#include "engine/kernels.h"
-#include "engine/sink.h"
+#include "engine/layer_ops.h"
 #include "engine/weights.h"
 
 namespace maxact::engine {
@@ -24,20 +22,8 @@ struct WindowRows {
   int rope_tables = 1;
 };
 
-struct LayerContext {
-  const Model& model;
-  const ModelSpec& spec;
-  const Rounding& rd;
-  ThreadPool& pool;
-  Sink& sink;
-  int64_t chunk_rows;
-};
-
 // h: the residual stream [tokens, hidden], updated in place.
 void dense_layer_forward(const LayerContext& ctx, int layer, DenseLayerWeights& w,
                          const WindowRows& win, std::vector<float>& h);
-
-// Runs fn(begin, end) over [0, rows) split across the pool (row-independent work only).
-void parallel_rows(ThreadPool& pool, int64_t rows, const std::function<void(int64_t, int64_t)>& fn);
 
 }  // namespace maxact::engine

@@ -1,5 +1,6 @@
 #include "engine/kernels.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace maxact::engine {
@@ -100,6 +101,27 @@ void gated_activation(const float* gate, const float* up, int64_t rows, int64_t 
     const float* u = up + r * ld;
     float* o = out + r * n;
     for (int64_t i = 0; i < n; ++i) o[i] = rd(rd(act_fn(g[i], act)) * u[i]);
+  }
+}
+
+}  // namespace maxact::engine
+
+namespace maxact::engine {
+
+void clamped_swiglu(const float* gate, const float* up, int64_t rows, int64_t n, int64_t ld,
+                    float limit, const Rounding& rd, float* out) {
+  constexpr float kAlpha = 1.702f;  // hard-coded in GptOssExperts
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* g = gate + r * ld;
+    const float* u = up + r * ld;
+    float* o = out + r * n;
+    for (int64_t i = 0; i < n; ++i) {
+      // std::min / std::clamp keep a NaN operand, as torch.clamp does.
+      const float gc = std::min(g[i], limit);
+      const float uc = std::clamp(u[i], -limit, limit);
+      const float sig = rd(1.0f / (1.0f + std::exp(-rd(gc * kAlpha))));
+      o[i] = rd(rd(uc + 1.0f) * rd(gc * sig));
+    }
   }
 }
 

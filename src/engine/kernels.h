@@ -43,4 +43,9 @@ void apply_rope(float* x, int64_t rows, int64_t ld, int heads, int head_dim, con
 void gated_activation(const float* gate, const float* up, int64_t rows, int64_t n, int64_t ld,
                       Activation act, const Rounding& rd, float* out);
 
+// gpt-oss experts (ARCHITECTURES.md §1.5 M3), every eager op rounded to D:
+// g = min(gate, limit), u = clamp(up, ±limit), out = D(D(u + 1) · D(g · D(σ(D(1.702 g))))).
+void clamped_swiglu(const float* gate, const float* up, int64_t rows, int64_t n, int64_t ld,
+                    float limit, const Rounding& rd, float* out);
+
 }  // namespace maxact::engine

@@ -21,20 +21,21 @@
 namespace maxact {
 
 bool engine_supports(const ModelSpec& spec) {
-  if (spec.quantization == Quantization::kMxfp4) return false;
   const MoeSpec& m = spec.moe;
-  // Routed experts: softmax top-k routers with per-expert tensors, no shared expert (mixtral,
-  // qwen3_moe); the other MoE designs come with issue 5.
-  const bool moe_ok = (spec.family == Family::kMixtral || spec.family == Family::kQwen3Moe) &&
-                      m.router == RouterKind::kSoftmaxTopK &&
-                      m.storage == ExpertStorage::kPerExpert && m.shared_intermediate == 0 &&
-                      m.combine == CombineKind::kExpertOrderInDtype;
+  // Routed experts without a shared expert: softmax top-k routers with per-expert tensors
+  // (mixtral, qwen3_moe) and gpt-oss; the other MoE designs come with issue 5.
+  const bool per_expert = (spec.family == Family::kMixtral || spec.family == Family::kQwen3Moe) &&
+                          m.router == RouterKind::kSoftmaxTopK &&
+                          m.storage == ExpertStorage::kPerExpert &&
+                          m.combine == CombineKind::kExpertOrderInDtype;
+  const bool gpt_oss = spec.family == Family::kGptOss && m.router == RouterKind::kTopKSoftmax &&
+                       m.combine == CombineKind::kFp32OverAllExperts && m.swiglu_limit > 0;
+  const bool moe_ok = (per_expert || gpt_oss) && m.shared_intermediate == 0;
   for (const LayerSpec& L : spec.layers) {
     if (L.mixer != MixerKind::kAttention || (L.mlp == MlpKind::kMoe && !moe_ok)) return false;
   }
-  const auto& a = spec.attention;
-  return !a.sinks && !a.output_gate && spec.norm != NormKind::kFp32Weight &&
-         spec.family != Family::kBailingMoe && spec.family != Family::kBailingMoeV2;
+  return !spec.attention.output_gate && spec.family != Family::kBailingMoe &&
+         spec.family != Family::kBailingMoeV2;
 }
 
 namespace {
@@ -211,7 +212,8 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
       if (opt.progress) opt.progress(prog);
     }
     if (sink.final_norm() >= 0) {
-      const std::vector<float> fw = load_tensor(model, "model.norm.weight", rd);
+      const std::vector<float> fw =
+          load_tensor(model, "model.norm.weight", rd, spec.norm == NormKind::kFp32Weight);
       std::vector<float> out(static_cast<std::size_t>(std::min(T, opt.chunk_rows) * H));
       for (int64_t r0 = 0; r0 < T; r0 += opt.chunk_rows) {
         const int64_t n = std::min(opt.chunk_rows, T - r0);

@@ -109,8 +109,10 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
   const bool fused_qkv = a.fused_qkv,
              fused_gu = s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kDenseFusedGateUp;
   const bool moe = s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kMoe;
-  // Mixtral's MoE module is block_sparse_moe in its checkpoints and in transformers v4.
+  // Mixtral's MoE module is block_sparse_moe in its checkpoints and in transformers v4; gpt-oss
+  // calls its router `router`.
   const std::string M = P + (s.family == Family::kMixtral ? ".block_sparse_moe" : ".mlp");
+  const std::string R = M + (s.family == Family::kGptOss ? ".router" : ".gate");
   const std::string L = std::to_string(layer);
   auto t = [&](std::string name, Component c, int64_t ch, std::string study = "") {
     return TapInfo{std::move(name), std::move(study), c, layer, ch};
@@ -166,11 +168,10 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
     case Point::kMlp:
       return t(moe ? M : P + ".mlp", Component::kMlp, H, "layer_" + L + "_mlp_output");
     case Point::kRouter:
-      return moe ? t(M + ".gate", Component::kRouter, s.moe.num_experts,
-                     "layer_" + L + "_router_logits")
+      return moe ? t(R, Component::kRouter, s.moe.num_experts, "layer_" + L + "_router_logits")
                  : TapInfo{};
     case Point::kRouterWeights:
-      return moe ? t(M + ".gate:weights", Component::kRouter, s.moe.top_k) : TapInfo{};
+      return moe ? t(R + ":weights", Component::kRouter, s.moe.top_k) : TapInfo{};
     case Point::kExpertDownIn:
       return moe ? in(t(M + ".experts:down_proj:in", Component::kLinearInput, s.moe.intermediate))
                  : TapInfo{};

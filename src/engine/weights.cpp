@@ -11,13 +11,20 @@ bool has_tensor(const Model& m, const std::string& name) {
   return m.find(name) != nullptr;
 }
 
-std::vector<float> load_tensor(const Model& m, const std::string& name, const Rounding& rd,
-                               bool keep_fp32) {
+namespace {
+const BoundTensor& bound(const Model& m, const std::string& name) {
   const BoundTensor* b = m.find(name);
   if (b == nullptr || b->tensor == nullptr) {
     throw Error(ErrorCode::kTensorMismatch,
                 fmt::format("{}: tensor {} is required but not bound", m.dir().string(), name));
   }
+  return *b;
+}
+}  // namespace
+
+std::vector<float> load_tensor(const Model& m, const std::string& name, const Rounding& rd,
+                               bool keep_fp32) {
+  const BoundTensor* b = &bound(m, name);
   const TensorView& t = *b->tensor;
   std::vector<float> out(static_cast<std::size_t>(t.numel()));
   if (b->scale_inv != nullptr) {
@@ -47,12 +54,16 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
   auto opt = [&](const std::string& n) {
     return has_tensor(m, P + n) ? get(n) : std::vector<float>{};
   };
+  // gpt-oss keeps its norm weights in fp32 (_keep_in_fp32_modules).
+  auto norm_w = [&](const std::string& n) {
+    return load_tensor(m, P + n, rd, s.norm == NormKind::kFp32Weight);
+  };
   DenseLayerWeights w;
-  w.input_norm = get("input_layernorm.weight");
-  w.post_attn_norm = get("post_attention_layernorm.weight");
+  w.input_norm = norm_w("input_layernorm.weight");
+  w.post_attn_norm = norm_w("post_attention_layernorm.weight");
   if (s.sandwich_norms) {
-    w.pre_ff_norm = get("pre_feedforward_layernorm.weight");
-    w.post_ff_norm = get("post_feedforward_layernorm.weight");
+    w.pre_ff_norm = norm_w("pre_feedforward_layernorm.weight");
+    w.post_ff_norm = norm_w("post_feedforward_layernorm.weight");
   }
   const int64_t nq = int64_t{a.num_heads} * a.head_dim, nkv = int64_t{a.num_kv_heads} * a.head_dim;
   auto pack = [](const std::vector<float>& mat, int64_t in) {
@@ -85,16 +96,25 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
   qkv = {};
   w.o = pack(get("self_attn.o_proj.weight"), nq);
   w.o_bias = opt("self_attn.o_proj.bias");
+  if (a.sinks) w.sinks = get("self_attn.sinks");
   if (s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kMoe) {
     MoeWeights& mw = w.moe;
     const bool mixtral = s.family == Family::kMixtral;
+    const auto E = static_cast<std::size_t>(s.moe.num_experts);
     mw.module = fmt::format("model.layers.{}.{}", layer, mixtral ? "block_sparse_moe" : "mlp");
-    mw.gate_name = mixtral ? "w1" : "gate_proj";
-    mw.up_name = mixtral ? "w3" : "up_proj";
-    mw.down_name = mixtral ? "w2" : "down_proj";
-    mw.router = pack(load_tensor(m, mw.module + ".gate.weight", rd), H);
-    mw.gate_up.resize(static_cast<std::size_t>(s.moe.num_experts));
-    mw.down.resize(static_cast<std::size_t>(s.moe.num_experts));
+    if (s.family == Family::kGptOss) {
+      mw.router = pack(load_tensor(m, mw.module + ".router.weight", rd), H);
+      mw.router_bias = load_tensor(m, mw.module + ".router.bias", rd);
+      mw.gate_up_bias.resize(E);
+      mw.down_bias.resize(E);
+    } else {
+      mw.gate_name = mixtral ? "w1" : "gate_proj";
+      mw.up_name = mixtral ? "w3" : "up_proj";
+      mw.down_name = mixtral ? "w2" : "down_proj";
+      mw.router = pack(load_tensor(m, mw.module + ".gate.weight", rd), H);
+    }
+    mw.gate_up.resize(E);
+    mw.down.resize(E);
     return w;
   }
   if (s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kDenseFusedGateUp) {
@@ -119,9 +139,81 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
   return w;
 }
 
+namespace {
+// gpt-oss's fused projection has gate in even and up in odd output columns (ARCHITECTURES.md
+// §1.5 M3); `src` holds them as rows of `cols` values in that order, `out` gets gate | up.
+void gate_rows_first(const float* src, int64_t I, int64_t cols, float* out) {
+  for (int64_t j = 0; j < I; ++j) {
+    std::copy(src + 2 * j * cols, src + (2 * j + 1) * cols, out + j * cols);
+    std::copy(src + (2 * j + 1) * cols, src + (2 * j + 2) * cols, out + (I + j) * cols);
+  }
+}
+
+// [rows, cols] -> [cols, rows]: bf16 exports store expert matrices as [in, out].
+std::vector<float> transposed(const std::vector<float>& x, int64_t rows, int64_t cols) {
+  std::vector<float> t(x.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      t[static_cast<std::size_t>(c * rows + r)] = x[static_cast<std::size_t>(r * cols + c)];
+    }
+  }
+  return t;
+}
+
+std::vector<float> expert_slice(const TensorView& t, int64_t e) {
+  std::vector<float> out(static_cast<std::size_t>(t.row_elems()));
+  read_rows_f32(t, e, e + 1, out.data());
+  release_pages(t);
+  return out;
+}
+
+// One gpt-oss expert: MXFP4 rows dequantized (already [out, in]) or a bf16 [E, in, out] slice
+// transposed, biases beside them.
+void ensure_gpt_oss_expert(const Model& m, MoeWeights& w, int64_t e, const Rounding& rd) {
+  const ModelSpec& s = m.spec();
+  const int64_t H = s.hidden_size, I = s.moe.intermediate;
+  const std::string p = w.module + ".experts.";
+  std::vector<float> gu(static_cast<std::size_t>(2 * I * H)), down;
+  if (s.moe.storage == ExpertStorage::kGptOssMxfp4) {
+    down.resize(static_cast<std::size_t>(H * I));
+    const auto dequant = [&](const std::string& name, int64_t rows, float* out) {
+      const TensorView& blocks = *bound(m, p + name + "_blocks").tensor;
+      const TensorView& scales = *bound(m, p + name + "_scales").tensor;
+      dequant_mxfp4_rows(blocks, scales, e * rows, (e + 1) * rows, out);
+      release_pages(blocks);
+      release_pages(scales);
+    };
+    std::vector<float> interleaved(gu.size());
+    dequant("gate_up_proj", 2 * I, interleaved.data());
+    gate_rows_first(interleaved.data(), I, H, gu.data());
+    dequant("down_proj", H, down.data());
+  } else {
+    const std::vector<float> t =
+        transposed(expert_slice(*bound(m, p + "gate_up_proj").tensor, e), H, 2 * I);
+    gate_rows_first(t.data(), I, H, gu.data());
+    down = transposed(expert_slice(*bound(m, p + "down_proj").tensor, e), I, H);
+  }
+  rd.apply(gu.data(), static_cast<int64_t>(gu.size()));
+  rd.apply(down.data(), static_cast<int64_t>(down.size()));
+  const auto x = static_cast<std::size_t>(e);
+  w.gate_up[x] = pack_weight(gu.data(), 2 * I, H);
+  w.down[x] = pack_weight(down.data(), H, I);
+  const std::vector<float> gub = expert_slice(*bound(m, p + "gate_up_proj_bias").tensor, e);
+  w.gate_up_bias[x].resize(gub.size());
+  gate_rows_first(gub.data(), I, 1, w.gate_up_bias[x].data());
+  rd.apply(w.gate_up_bias[x].data(), 2 * I);
+  w.down_bias[x] = expert_slice(*bound(m, p + "down_proj_bias").tensor, e);
+  rd.apply(w.down_bias[x].data(), H);
+}
+}  // namespace
+
 void ensure_expert(const Model& m, MoeWeights& w, int expert, const Rounding& rd) {
   const auto e = static_cast<std::size_t>(expert);
   if (!w.gate_up[e].data.empty()) return;
+  if (m.spec().family == Family::kGptOss) {
+    ensure_gpt_oss_expert(m, w, expert, rd);
+    return;
+  }
   const std::string p = fmt::format("{}.experts.{}.", w.module, expert);
   std::vector<float> gu = load_tensor(m, p + w.gate_name + ".weight", rd);
   append(gu, load_tensor(m, p + w.up_name + ".weight", rd));

@@ -17,13 +17,17 @@ std::vector<float> load_tensor(const Model& m, const std::string& name, const Ro
                                bool keep_fp32 = false);
 bool has_tensor(const Model& m, const std::string& name);
 
-// A routed-expert MLP with per-expert tensors (mixtral, qwen3_moe): the router is loaded with
-// the layer, each expert only when a token of the window is routed to it.
+// A routed-expert MLP: the router is loaded with the layer, each expert only when a token of the
+// window is routed to it (MXFP4 experts are dequantized then, one expert at a time).
 struct MoeWeights {
   std::string module;  // "model.layers.3.mlp" or "model.layers.3.block_sparse_moe"
-  std::string gate_name, up_name, down_name;
+  std::string gate_name, up_name, down_name;  // per-expert tensors (mixtral, qwen3_moe)
   PackedWeight router;
-  std::vector<PackedWeight> gate_up, down;  // per expert; empty until used
+  std::vector<float> router_bias;
+  // Per expert; empty until used. gate_up rows are gate | up (gpt-oss's interleaved columns
+  // reordered so), as are the gate_up biases.
+  std::vector<PackedWeight> gate_up, down;
+  std::vector<std::vector<float>> gate_up_bias, down_bias;  // gpt-oss only
 };
 void ensure_expert(const Model& m, MoeWeights& w, int expert, const Rounding& rd);
 
@@ -32,6 +36,7 @@ struct DenseLayerWeights {
   PackedWeight qkv;  // rows q | k | v (separate projections concatenated)
   std::vector<float> qkv_bias;
   std::vector<float> q_norm, k_norm;
+  std::vector<float> sinks;  // gpt-oss: per query head
   PackedWeight o;
   std::vector<float> o_bias;
   PackedWeight gate_up;  // rows gate | up

@@ -1,6 +1,6 @@
-"""An independent PyTorch forward pass of the dense decoder families, written from the Hugging Face
-modeling semantics (transformers models/{llama,mistral,qwen2,qwen2_5_vl,qwen3,gemma,gemma2,gemma3,
-phi3}, eager attention; ARCHITECTURES.md §1–§7, §13, §15–§17). Module names and structure are those
+"""An independent PyTorch forward pass of the attention decoder families, written from the Hugging
+Face modeling semantics (transformers models/{llama,mistral,mixtral,qwen2,qwen2_5_vl,qwen3,
+qwen3_moe,gemma,gemma2,gemma3,phi3,gpt_oss}, eager attention; ARCHITECTURES.md §1–§8, §13–§17). Module names and structure are those
 of Hugging Face, so forward hooks and pre-hooks see what they would see there. Runs in float32 or
 bfloat16 (op by op as eager PyTorch does).
 
@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rope_reference  # noqa: E402
 
 DENSE = {"llama", "mistral", "qwen2", "qwen2_5_vl", "qwen3", "gemma", "gemma2", "gemma3",
-         "gemma3_text", "phi3", "mixtral", "qwen3_moe"}
+         "gemma3_text", "phi3", "mixtral", "qwen3_moe", "gpt_oss"}
 GEMMA = {"gemma", "gemma2", "gemma3", "gemma3_text"}
 
 
@@ -35,6 +35,10 @@ def _read_file(path, out):
             continue
         b, end = e["data_offsets"]
         off = 8 + n + b
+        if e["dtype"] == "U8":  # MXFP4 blocks and scales, decoded in load()
+            out[name] = torch.from_numpy(np.frombuffer(raw, dtype=np.uint8, count=end - b,
+                                                       offset=off).reshape(e["shape"]).copy())
+            continue
         if e["dtype"] == "BF16":
             u16 = np.frombuffer(raw, dtype="<u2", count=(end - b) // 2, offset=off)
             arr = (u16.astype(np.uint32) << 16).view(np.float32)
@@ -131,6 +135,24 @@ class GemmaRMSNorm(nn.Module):
         return out.type_as(x)
 
 
+class GptOssRMSNorm(nn.Module):
+    """N3: (w * (x * rsqrt(mean(x^2) + eps))) in fp32 with the weight kept in fp32, one rounding."""
+
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.variance_epsilon = eps
+
+    def forward(self, x):
+        h = x.to(torch.float32)
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
+        return (self.weight.float() * h).to(x.dtype)
+
+
+def norm_class(mt):
+    return GemmaRMSNorm if mt in GEMMA else GptOssRMSNorm if mt == "gpt_oss" else LlamaRMSNorm
+
+
 class ScaledWordEmbedding(nn.Embedding):
     """Gemma: rows times sqrt(hidden) rounded to the model dtype first."""
 
@@ -187,6 +209,7 @@ class Attention(nn.Module):
             self.scaling = self.hd ** -0.5
         self.softcap = c.get("attn_logit_softcapping") if mt == "gemma2" else None
         self.window = sliding_window(c, mt, layer)
+        self.sinks = nn.Parameter(torch.zeros(self.nh)) if mt == "gpt_oss" else None
         self.cache = None  # a callable standing in for HF's Cache.update(k, v, layer)
 
     def forward(self, x, cos, sin):
@@ -223,7 +246,15 @@ class Attention(nn.Module):
             visible &= (i - j) < self.window
         mask = torch.zeros(T, T, dtype=w.dtype).masked_fill(~visible, torch.finfo(w.dtype).min)
         w = w + mask
-        p = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
+        if self.sinks is not None:
+            # gpt-oss: each head's sink joins as a last column, the max is subtracted in the
+            # model dtype, softmax (fp32 inside, rounded), and the sink column is dropped.
+            sink = self.sinks.reshape(-1, 1, 1).expand(-1, T, 1)
+            comb = torch.cat([w, sink], dim=-1)
+            comb = comb - comb.max(dim=-1, keepdim=True).values
+            p = torch.softmax(comb, dim=-1, dtype=torch.float32).to(q.dtype)[..., :-1]
+        else:
+            p = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
         o = matmul(p, v).transpose(0, 1).reshape(T, self.nh * self.hd)
         return self.o_proj(o), None
 
@@ -245,7 +276,7 @@ def sliding_window(c, mt, layer):
         if types:
             return W if types[layer] == "sliding_attention" else None
         return W if layer >= c.get("max_window_layers", 0) else None
-    if mt == "gemma2":
+    if mt in ("gemma2", "gpt_oss"):
         if types:
             return W if types[layer] == "sliding_attention" else None
         return W if layer % 2 == 0 else None
@@ -346,10 +377,86 @@ class SparseMoeBlock(nn.Module):
         return out, logits
 
 
+class GptOssTopKRouter(nn.Module):
+    """Logits = Linear(x) with bias (one rounding); top-k of the logits (ties to the lower id, as
+    CUDA's topk does in practice); softmax over the k kept logits, fp32 inside, rounded."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.k = c["num_experts_per_tok"]
+        E, H = c["num_local_experts"], c["hidden_size"]
+        self.weight = nn.Parameter(torch.zeros(E, H))
+        self.bias = nn.Parameter(torch.zeros(E))
+        self.record_logits = None
+
+    def forward(self, x):
+        if x.dtype == torch.float32:
+            logits = nn.functional.linear(x, self.weight, self.bias)
+        else:
+            logits = nn.functional.linear(x.float(), self.weight.float(),
+                                          self.bias.float()).to(x.dtype)
+        if self.record_logits is not None:
+            self.record_logits(logits)
+        idx = torch.sort(-logits.float(), dim=-1, stable=True).indices[:, :self.k]
+        top = torch.softmax(logits.gather(-1, idx), dim=1, dtype=torch.float32).to(x.dtype)
+        scores = torch.zeros_like(logits).scatter_(1, idx, top)
+        return scores, idx, top
+
+
+class GptOssExperts(nn.Module):
+    """transformers v4.55 GptOssExperts, inference path (combine C3): every expert on every token,
+    parameters [E, in, out], biases as separate ops, gate/up interleaved, clamped SwiGLU, outputs
+    weighted by the dense routing scores and summed over experts in fp32 with one rounding."""
+
+    def __init__(self, c):
+        super().__init__()
+        E, H, I = c["num_local_experts"], c["hidden_size"], c["intermediate_size"]
+        self.gate_up_proj = nn.Parameter(torch.zeros(E, H, 2 * I))
+        self.gate_up_proj_bias = nn.Parameter(torch.zeros(E, 2 * I))
+        self.down_proj = nn.Parameter(torch.zeros(E, I, H))
+        self.down_proj_bias = nn.Parameter(torch.zeros(E, H))
+        self.alpha = 1.702
+        self.limit = c.get("swiglu_limit", 7.0)
+        self.record = None  # callable(down projection's input rows, token indices, expert id)
+
+    def forward(self, x, idx, scores):
+        T, H = x.shape
+        E = scores.shape[1]
+        xs = x.repeat(E, 1).view(E, T, H)
+        gu = matmul(xs, self.gate_up_proj) + self.gate_up_proj_bias[:, None, :]
+        gate, up = gu[..., ::2], gu[..., 1::2]
+        gate = gate.clamp(min=None, max=self.limit)
+        up = up.clamp(min=-self.limit, max=self.limit)
+        glu = gate * scalar_op(scalar_op(gate, lambda t: t * self.alpha), torch.sigmoid)
+        act = scalar_op(up, lambda t: t + 1) * glu
+        if self.record is not None:
+            for e in range(E):
+                tok = torch.nonzero((idx == e).any(dim=-1)).flatten()
+                if tok.numel():
+                    self.record(act[e, tok], tok, e)
+        y = matmul(act, self.down_proj) + self.down_proj_bias[:, None, :]
+        y = y * scores.transpose(0, 1)[..., None]
+        return y.float().sum(dim=0).to(x.dtype)
+
+
+class GptOssMLP(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.router = GptOssTopKRouter(c)
+        self.experts = GptOssExperts(c)
+        self.record_weights = None  # callable(routing weights [T, k] in top-k order)
+
+    def forward(self, x):
+        scores, idx, top = self.router(x)
+        if self.record_weights is not None:
+            self.record_weights(top)
+        return self.experts(x, idx, scores), scores
+
+
 class DecoderLayer(nn.Module):
     def __init__(self, c, mt, layer):
         super().__init__()
-        norm_cls = GemmaRMSNorm if mt in GEMMA else LlamaRMSNorm
+        norm_cls = norm_class(mt)
         H, eps = c["hidden_size"], c["rms_norm_eps"]
         self.sandwich = mt in GEMMA - {"gemma"}
         self.input_layernorm = norm_cls(H, eps)
@@ -363,6 +470,8 @@ class DecoderLayer(nn.Module):
             self.block_sparse_moe = SparseMoeBlock(c, True)
         elif mt == "qwen3_moe" and is_moe_layer(c, layer):
             self.mlp = SparseMoeBlock(c, False)
+        elif mt == "gpt_oss":
+            self.mlp = GptOssMLP(c)
         else:
             self.mlp = MLP(c, mt)
         self.rope = 0
@@ -393,7 +502,7 @@ class TextModel(nn.Module):
         else:
             self.embed_tokens = nn.Embedding(c["vocab_size"], H)
         self.layers = nn.ModuleList(DecoderLayer(c, mt, i) for i in range(c["num_hidden_layers"]))
-        self.norm = (GemmaRMSNorm if mt in GEMMA else LlamaRMSNorm)(H, c["rms_norm_eps"])
+        self.norm = norm_class(mt)(H, c["rms_norm_eps"])
         if mt in ("gemma3", "gemma3_text"):
             # The local table belongs to sliding-attention layers by type, whatever the window.
             types = c.get("layer_types")
@@ -444,6 +553,22 @@ def canonical(name):
     return name
 
 
+FP4_VALUES = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
+
+
+def mxfp4_to_float(blocks, scales):
+    """gpt-oss MXFP4 experts (ARCHITECTURES.md §1.11, HF convert_moe_packed_tensors): blocks
+    [E, rows, G, 16] bytes, scales [E, rows, G]; byte j of group g holds elements 32g+2j (low
+    nibble) and 32g+2j+1 (high nibble), times 2^(scale-127). Returns HF's parameter layout
+    [E, in, out] (the dequantized [E, out, in] transposed)."""
+    lut = torch.tensor(FP4_VALUES, dtype=torch.float32)
+    b = blocks.long()
+    vals = torch.stack((lut[b & 0xF], lut[b >> 4]), dim=-1).reshape(*blocks.shape[:-1], 32)
+    vals = torch.ldexp(vals, scales.long()[..., None] - 127)
+    E, rows, G = scales.shape
+    return vals.reshape(E, rows, G * 32).transpose(1, 2).contiguous()
+
+
 def load(folder, dtype=torch.float32):
     cfg = json.load(open(os.path.join(folder, "config.json")))
     c = text_config(cfg)
@@ -455,8 +580,10 @@ def load(folder, dtype=torch.float32):
     # model.language_model, whatever the file's names.
     wrapped = (cfg.get("architectures") or [""])[0].endswith("ForConditionalGeneration")
     w = {}
+    for k in [k for k in raw if k.endswith("_blocks")]:
+        w[canonical(k[:-len("_blocks")])] = mxfp4_to_float(raw[k], raw[k[:-len("_blocks")] + "_scales"])
     for k, v in raw.items():
-        if k.endswith("_scale_inv"):
+        if k.endswith(("_scale_inv", "_blocks", "_scales")):
             continue
         if k + "_scale_inv" in raw:  # FP8 block weights: dequantize (ARCHITECTURES.md §1.11)
             s = raw[k + "_scale_inv"]
@@ -475,6 +602,9 @@ def load(folder, dtype=torch.float32):
     if missing or unexpected:
         raise ValueError(f"missing {missing}, unexpected {unexpected}")
     m = m.to(dtype).eval()
+    for name, mod in m.text.named_modules():  # gpt-oss: _keep_in_fp32_modules
+        if isinstance(mod, GptOssRMSNorm):
+            mod.weight.data = state["text." + name + ".weight"].float().clone()
     m.mt, m.config = mt, c
     m.prefix = "model.language_model" if wrapped else "model"
     return m

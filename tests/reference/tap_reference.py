@@ -90,12 +90,19 @@ def attach(model):
             m = getattr(layer, name)
             M = f"{L}.{name}"
             m.register_forward_hook(out_hook(M))
-            m.gate.register_forward_hook(out_hook(M + ".gate"))
+
             def record(x, tok, e, M=M):
                 rec.put(M + ".experts:down_proj:in", x, tok.tolist())
                 rec.expert(M, e, x, tok.tolist())
-            m.record = record
-            m.record_weights = lambda w, M=M: rec.put(M + ".gate:weights", w)
+            if hasattr(m, "router"):  # gpt-oss: the router returns scores, the logits are kept
+                R = M + ".router"
+                m.router.record_logits = lambda x, R=R: rec.put(R, x)
+                m.experts.record = record
+            else:
+                R = M + ".gate"
+                m.gate.register_forward_hook(out_hook(R))
+                m.record = record
+            m.record_weights = lambda w, R=R: rec.put(R + ":weights", w)
             continue
         m = layer.mlp
         m.register_forward_hook(out_hook(L + ".mlp"))
@@ -163,11 +170,20 @@ def stats(parts, sequences, topk=100):
         return {"sample": int(samples[r]), "position": int(positions[r]), "token": int(tokens[r]),
                 "channel": ch, "value": float(X[r, ch])}
 
-    # Rows are in (sample, position) order and channels ascending, so the first flat index of an
-    # extreme is the earliest location: maxact's tie rule.
+    # maxact's tie rule: the earliest (sample, position, channel). Rows of MoE expert taps repeat
+    # a location once per expert routed to, so ties are broken on the location itself, not on
+    # the row order (clamped gpt-oss activations tie exactly across experts).
+    flat_s = np.repeat(samples, C)
+    flat_p = np.repeat(positions, C)
+    flat_c = np.tile(np.arange(C), T)
+
+    def earliest(mask):
+        hits = np.nonzero(mask.reshape(-1))[0]
+        return hits[np.lexsort((flat_c[hits], flat_p[hits], flat_s[hits]))[0]]
+
     Xmax = np.where(finite, X, -np.inf)
     Xmin = np.where(finite, X, np.inf)
-    order = np.lexsort((np.arange(T * C), -A.reshape(-1)))[:topk]
+    order = np.lexsort((flat_c, flat_p, flat_s, -A.reshape(-1)))[:topk]
     med = []
     massive_values = massive_tokens = 0
     for r in range(T):
@@ -184,8 +200,8 @@ def stats(parts, sequences, topk=100):
         "sum": float(v.sum()),
         "sum_sq": float((v * v).sum()),
         "sum_abs": float(np.abs(v).sum()),
-        "max": loc(np.argmax(Xmax)),
-        "min": loc(np.argmin(Xmin)),
+        "max": loc(earliest(Xmax == Xmax.max())),
+        "min": loc(earliest(Xmin == Xmin.min())),
         "channel_absmax": A.max(axis=0).tolist(),
         "channel_sum_sq": (np.where(finite, X, 0.0) ** 2).sum(axis=0).tolist(),
         "top": [loc(i) for i in order],

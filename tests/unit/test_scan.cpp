@@ -78,7 +78,7 @@ TEST_P(ScanDeterminism, ThreadsWindowsAndChunksDoNotChangeABit) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ScanDeterminism,
                          ::testing::Values("llama", "gemma3", "phi3", "qwen3_fp8", "qwen3_moe",
-                                           "mixtral"));
+                                           "mixtral", "gpt_oss"));
 
 TEST(Scan, NanInAWeightIsCountedAndLocated) {
   test::TempDir dir;
@@ -275,22 +275,26 @@ TEST(Scan, ExpertLoadCountsEveryRoutedToken) {
 // 0 the negated row, so every token's top-2 is decided by the tie rule. Lower ids win: {1, 2}
 // when x.r > 0, {0, 1} otherwise; expert 3, tied with 1 and 2, never gets a token. (Higher ids
 // winning would send tokens to 3; an unstable order would split them.)
+// Softmax-then-top-k (qwen3_moe) and top-k-then-softmax (gpt-oss, router with bias) routers.
 TEST(Scan, RouterTiesGoToTheLowerExpertId) {
-  const Model m = Model::open_dir(test::fixture("qwen3_moe_router_tie"));
-  ASSERT_EQ(m.spec().moe.num_experts, 4);
-  ASSERT_EQ(m.spec().moe.top_k, 2);
-  const auto seqs = random_sequences(6, 40, 256, 8);
-  for (Precision p : {Precision::kFp32, Precision::kBf16}) {
-    ScanOptions o;
-    o.precision = p;
-    const ScanResult r = scan(m, seqs, o);
-    const auto& load = r.expert_load[1];
-    const auto T = static_cast<uint64_t>(r.tokens);
-    EXPECT_EQ(load[1], T);
-    EXPECT_EQ(load[3], 0u);
-    EXPECT_EQ(load[0] + load[2], T);
-    EXPECT_GT(load[0], 0u);  // both signs of x.r occur
-    EXPECT_GT(load[2], 0u);
+  for (const char* fixture : {"qwen3_moe_router_tie", "gpt_oss_router_tie"}) {
+    SCOPED_TRACE(fixture);
+    const Model m = Model::open_dir(test::fixture(fixture));
+    ASSERT_EQ(m.spec().moe.num_experts, 4);
+    ASSERT_EQ(m.spec().moe.top_k, 2);
+    const auto seqs = random_sequences(6, 40, 256, 8);
+    for (Precision p : {Precision::kFp32, Precision::kBf16}) {
+      ScanOptions o;
+      o.precision = p;
+      const ScanResult r = scan(m, seqs, o);
+      const auto& load = r.expert_load[1];
+      const auto T = static_cast<uint64_t>(r.tokens);
+      EXPECT_EQ(load[1], T);
+      EXPECT_EQ(load[3], 0u);
+      EXPECT_EQ(load[0] + load[2], T);
+      EXPECT_GT(load[0], 0u);  // both signs of x.r occur
+      EXPECT_GT(load[2], 0u);
+    }
   }
 }
 
