@@ -68,11 +68,12 @@ struct RopeSpec {
 struct AttentionSpec {
   int num_heads = 0, num_kv_heads = 0, head_dim = 0;
   bool q_bias = false, k_bias = false, v_bias = false, o_bias = false;
-  bool fused_qkv = false;      // phi3 qkv_proj, bailing query_key_value
-  bool qk_norm = false;        // per-head q/k RMSNorm (kind = ModelSpec::norm, except bailing N1)
-  bool output_gate = false;    // qwen3_next / qwen3_5: q_proj carries a sigmoid gate per head
-  bool sinks = false;          // gpt-oss
-  double scale = 0.0;          // softmax scale applied to q k^T
+  bool fused_qkv = false;    // phi3 qkv_proj, bailing query_key_value
+  bool qk_norm = false;      // per-head q/k RMSNorm (kind = ModelSpec::norm, except bailing N1)
+  bool output_gate = false;  // qwen3_next / qwen3_5: q_proj carries a sigmoid gate per head
+  bool sinks = false;        // gpt-oss
+  double scale = 0.0;        // softmax scale applied to q k^T
+  bool scale_q_first = false;  // bailing v1: S = D(D(q · scale) kᵀ) instead of D(D(q kᵀ) · scale)
   double logit_softcap = 0.0;  // gemma2 (0 = none)
 };
 
@@ -90,12 +91,23 @@ struct MoeSpec {
   bool norm_topk_prob = false;
   bool router_bias = false;  // gpt-oss
   bool expert_bias = false;  // bailing v2 (selection bias)
+  bool router_fp32 = false;  // bailing v2: router logits kept in fp32 (an fp32 GEMM on D values)
   int num_groups = 1, topk_groups = 1;
   double routed_scaling = 1.0;
   int shared_intermediate = 0;  // 0 = no shared expert
   bool shared_gate = false;     // qwen3_next / qwen3_5_moe sigmoid gate on the shared expert
   ExpertStorage storage = ExpertStorage::kPerExpert;
   double swiglu_limit = 0.0;  // gpt-oss clamp
+};
+
+// Module names where a family departs from the llama ones, as its checkpoints and modeling code
+// spell them (tensor names and hook paths alike).
+struct ModuleNames {
+  std::string embed = "embed_tokens";
+  std::string attn = "self_attn";
+  std::string qkv = "qkv_proj";  // the fused q/k/v projection, when AttentionSpec::fused_qkv
+  std::string o = "o_proj";
+  std::string q_norm = "q_norm", k_norm = "k_norm";
 };
 
 struct LayerSpec {
@@ -141,6 +153,7 @@ struct ModelSpec {
   bool tie_word_embeddings = false;
   bool norm_head = false;  // bailing v1
   AttentionSpec attention;
+  ModuleNames names;
   std::vector<RopeSpec> rope;  // one table, or two (gemma3: global, local)
   LinearAttnSpec linear_attn;
   MoeSpec moe;

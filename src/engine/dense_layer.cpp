@@ -62,9 +62,21 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
     sink.publish(sink.at(layer, Point::kVCache), y + nq + nkv, n, ldq, lc);
   }
 
-  // Phase 2: attention, sequence by sequence.
+  // Phase 2: attention, sequence by sequence. Bailing v1 scales q before q kᵀ (its own
+  // rounding), so the logits are not scaled again.
+  AttentionSpec as = a;
+  if (a.scale_q_first) {
+    const auto scale = static_cast<float>(a.scale);
+    parallel_rows(c.pool, T, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        float* q = qkv.data() + r * ldq;
+        for (int64_t j = 0; j < nq; ++j) q[j] = c.rd(q[j] * scale);
+      }
+    });
+    as.scale = 1.0;
+  }
   std::vector<float> o(static_cast<std::size_t>(T * nq));
-  attention(a, L.sliding_window, qkv.data(), qkv.data() + nq, qkv.data() + nq + nkv, ldq,
+  attention(as, L.sliding_window, qkv.data(), qkv.data() + nq, qkv.data() + nq + nkv, ldq,
             w.sinks.empty() ? nullptr : w.sinks.data(), win.spans, c.rd, c.pool, o.data(), nq);
   qkv = {};
 
@@ -113,13 +125,13 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
       sink.publish(sink.at(layer, Point::kPostAttnNorm), x, n, H, lc);
     }
     if (moe) continue;
-    project(c, x, n, w.gate_up, w.gate_up_bias, gu.data());
+    project(c, x, n, w.mlp.gate_up, w.mlp.gate_up_bias, gu.data());
     sink.publish(sink.at(layer, Point::kGateUp), gu.data(), n, 2 * I, lc);
     sink.publish(sink.at(layer, Point::kGate), gu.data(), n, 2 * I, lc);
     sink.publish(sink.at(layer, Point::kUp), gu.data() + I, n, 2 * I, lc);
     gate_and_up(c, gu.data(), n, I, act.data());
     sink.publish(sink.at(layer, Point::kDownIn), act.data(), n, I, lc);
-    project(c, act.data(), n, w.down, w.down_bias, att.data());
+    project(c, act.data(), n, w.mlp.down, w.mlp.down_bias, att.data());
     mlp_residual(att.data(), r0, n);
   }
   if (!moe) return;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace maxact::engine {
 namespace {
@@ -12,16 +13,22 @@ struct Routing {
   std::vector<float> weight;
 };
 
-// Expert ids 0..E-1 ordered by descending score, ties to the lower id; the first k kept.
+// Ids 0..E-1 ordered by descending score, ties to the lower id, into order[0, k).
 void top_k(const float* score, int64_t E, int64_t K, std::vector<int32_t>& order) {
   for (int64_t j = 0; j < E; ++j) order[static_cast<std::size_t>(j)] = static_cast<int32_t>(j);
-  std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int32_t a, int32_t b) {
+  std::partial_sort(order.begin(), order.begin() + K, order.begin() + E, [&](int32_t a, int32_t b) {
     return score[a] != score[b] ? score[a] > score[b] : a < b;
   });
 }
 
-// R1 (mixtral, qwen3_moe): softmax in fp32 over all experts, top-k, optional renormalisation in
-// fp32, weights rounded to D.
+// Weights are rounded to D for HF's loop combine (C1); the other combines multiply by the fp32
+// weights.
+float routing_weight(const LayerContext& c, float w) {
+  return c.spec.moe.combine == CombineKind::kExpertOrderInDtype ? c.rd(w) : w;
+}
+
+// R1 (mixtral, qwen3_moe, bailing v1): softmax in fp32 over all experts, top-k, optional
+// renormalisation in fp32.
 void route_softmax_topk(const LayerContext& c, const float* logits, int64_t n, Routing& r) {
   const MoeSpec& m = c.spec.moe;
   const int64_t E = m.num_experts, K = m.top_k;
@@ -46,7 +53,7 @@ void route_softmax_topk(const LayerContext& c, const float* logits, int64_t n, R
         float wk = p[static_cast<std::size_t>(ex)];
         if (m.norm_topk_prob) wk /= total;
         r.chosen[static_cast<std::size_t>(row * K + k)] = ex;
-        r.weight[static_cast<std::size_t>(row * K + k)] = c.rd(wk);
+        r.weight[static_cast<std::size_t>(row * K + k)] = routing_weight(c, wk);
       }
     }
   });
@@ -79,6 +86,52 @@ void route_topk_softmax(const LayerContext& c, const float* logits, int64_t n, R
   });
 }
 
+// R3 (bailing v2), all in fp32: s = σ(logits); experts are chosen on s + expert_bias within the
+// topk_group groups whose two best biased scores sum highest (ties to the lower id, groups and
+// experts alike); weights = chosen s renormalised (k > 1, + 1e-20) times routed_scaling_factor.
+void route_sigmoid_groups(const LayerContext& c, const float* logits,
+                          const std::vector<float>& bias, int64_t n, Routing& r) {
+  const MoeSpec& m = c.spec.moe;
+  const int64_t E = m.num_experts, K = m.top_k, G = m.num_groups, per = E / G;
+  const auto scaling = static_cast<float>(m.routed_scaling);
+  parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
+    std::vector<float> sc(static_cast<std::size_t>(E)), sb(static_cast<std::size_t>(E));
+    std::vector<float> group(static_cast<std::size_t>(G));
+    std::vector<int32_t> order(static_cast<std::size_t>(E)), gorder(static_cast<std::size_t>(G));
+    for (int64_t row = b; row < e; ++row) {
+      const float* l = logits + row * E;
+      for (int64_t j = 0; j < E; ++j) {
+        const auto u = static_cast<std::size_t>(j);
+        sc[u] = 1.0f / (1.0f + std::exp(-l[j]));
+        sb[u] = bias.empty() ? sc[u] : sc[u] + bias[u];
+      }
+      for (int64_t g = 0; g < G; ++g) {
+        const float* v = sb.data() + g * per;
+        top_k(v, per, std::min<int64_t>(2, per), order);
+        group[static_cast<std::size_t>(g)] = per > 1 ? v[order[0]] + v[order[1]] : v[order[0]];
+      }
+      top_k(group.data(), G, m.topk_groups, gorder);
+      std::vector<bool> keep(static_cast<std::size_t>(G), false);
+      for (int64_t g = 0; g < m.topk_groups; ++g) keep[static_cast<std::size_t>(gorder[g])] = true;
+      for (int64_t j = 0; j < E; ++j) {
+        if (!keep[static_cast<std::size_t>(j / per)]) {
+          sb[static_cast<std::size_t>(j)] = -std::numeric_limits<float>::infinity();
+        }
+      }
+      top_k(sb.data(), E, K, order);
+      float total = 0;
+      for (int64_t k = 0; k < K; ++k) total += sc[static_cast<std::size_t>(order[k])];
+      for (int64_t k = 0; k < K; ++k) {
+        const int32_t ex = order[static_cast<std::size_t>(k)];
+        float wk = sc[static_cast<std::size_t>(ex)];
+        if (m.norm_topk_prob) wk /= total + 1e-20f;
+        r.chosen[static_cast<std::size_t>(row * K + k)] = ex;
+        r.weight[static_cast<std::size_t>(row * K + k)] = wk * scaling;
+      }
+    }
+  });
+}
+
 // The largest |x| of an expert's down-projection input, earliest on ties (rows are in window
 // order).
 void publish_expert_max(Sink& sink, int layer, int expert, const std::vector<float>& act, int64_t I,
@@ -97,11 +150,29 @@ void publish_expert_max(Sink& sink, int layer, int expert, const std::vector<flo
   if (best_abs >= 0.0f) sink.add_expert_max(layer, expert, best);
 }
 
+// out = D(out + shared(x)): the shared expert on every row, its taps published.
+void shared_expert(const LayerContext& c, int layer, const MlpWeights& w, const float* x, int64_t n,
+                   const Location* lc, float* out) {
+  const int64_t H = c.spec.hidden_size, I = c.spec.moe.shared_intermediate;
+  Sink& sink = c.sink;
+  std::vector<float> gu(static_cast<std::size_t>(n * 2 * I)), act(static_cast<std::size_t>(n * I));
+  project(c, x, n, w.gate_up, w.gate_up_bias, gu.data());
+  gate_and_up(c, gu.data(), n, I, act.data());
+  gu = {};
+  sink.publish(sink.at(layer, Point::kSharedDownIn), act.data(), n, I, lc);
+  std::vector<float> y(static_cast<std::size_t>(n * H));
+  project(c, act.data(), n, w.down, w.down_bias, y.data());
+  sink.publish(sink.at(layer, Point::kSharedOut), y.data(), n, H, lc);
+  add_residual(c, out, y.data(), n, H);
+}
+
 }  // namespace
 
 // Every expert runs once on the tokens routed to it, in ascending expert id. Combine C1 (HF's
-// loop): out += D(y · w) in D. C3 (gpt-oss inference path): Σ over experts of D(y · w) in fp32,
-// rounded once at the end.
+// loop): out += D(y · w) in D. C2 (bailing): Σ of y · w in fp32 with fp32 weights, rounded once;
+// HF sums over the k slots in top-k order, maxact in expert order (fp32 reassociation before the
+// one rounding). C3 (gpt-oss inference path): Σ over experts of D(y · w) in fp32, rounded once.
+// A shared expert (bailing) then adds its output in D.
 void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x, int64_t n,
                const Location* lc, const int32_t* cats, float* out) {
   const ModelSpec& s = c.spec;
@@ -109,18 +180,27 @@ void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x,
   const int64_t H = s.hidden_size, I = m.intermediate, E = m.num_experts, K = m.top_k;
   const bool gpt_oss =
       m.storage == ExpertStorage::kGptOssDense || m.storage == ExpertStorage::kGptOssMxfp4;
-  const bool fp32_combine = m.combine == CombineKind::kFp32OverAllExperts;
   Sink& sink = c.sink;
   std::vector<float> logits(static_cast<std::size_t>(n * E));
-  project(c, x, n, mw.router, mw.router_bias, logits.data());
+  if (m.router_fp32) {
+    linear_packed(c.pool, x, n, mw.router, nullptr, logits.data());
+  } else {
+    project(c, x, n, mw.router, mw.router_bias, logits.data());
+  }
   sink.publish(sink.at(layer, Point::kRouter), logits.data(), n, E, lc);
   Routing rt;
   rt.chosen.resize(static_cast<std::size_t>(n * K));
   rt.weight.resize(static_cast<std::size_t>(n * K));
-  if (m.router == RouterKind::kTopKSoftmax) {
-    route_topk_softmax(c, logits.data(), n, rt);
-  } else {
-    route_softmax_topk(c, logits.data(), n, rt);
+  switch (m.router) {
+    case RouterKind::kSoftmaxTopK:
+      route_softmax_topk(c, logits.data(), n, rt);
+      break;
+    case RouterKind::kTopKSoftmax:
+      route_topk_softmax(c, logits.data(), n, rt);
+      break;
+    case RouterKind::kSigmoidGroupLimited:
+      route_sigmoid_groups(c, logits.data(), mw.expert_bias, n, rt);
+      break;
   }
   logits = {};
   // Weights in top-k order (descending score, ties to the lower id), as combined.
@@ -181,17 +261,24 @@ void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x,
         float* o = out + rows[static_cast<std::size_t>(i)] * H;
         const float* yi = y.data() + i * H;
         const float wi = wts[static_cast<std::size_t>(i)];
-        if (fp32_combine) {
-          for (int64_t j = 0; j < H; ++j) o[j] += c.rd(yi[j] * wi);
-        } else {
-          for (int64_t j = 0; j < H; ++j) o[j] = c.rd(o[j] + c.rd(yi[j] * wi));
+        switch (m.combine) {
+          case CombineKind::kExpertOrderInDtype:
+            for (int64_t j = 0; j < H; ++j) o[j] = c.rd(o[j] + c.rd(yi[j] * wi));
+            break;
+          case CombineKind::kFp32OverSlots:
+            for (int64_t j = 0; j < H; ++j) o[j] += yi[j] * wi;
+            break;
+          case CombineKind::kFp32OverAllExperts:
+            for (int64_t j = 0; j < H; ++j) o[j] += c.rd(yi[j] * wi);
+            break;
         }
       }
     });
   }
-  if (fp32_combine && c.rd.bf16) {
+  if (m.combine != CombineKind::kExpertOrderInDtype && c.rd.bf16) {
     parallel_rows(c.pool, n, [&](int64_t b, int64_t e) { c.rd.apply(out + b * H, (e - b) * H); });
   }
+  if (m.shared_intermediate > 0) shared_expert(c, layer, mw.shared, x, n, lc, out);
 }
 
 }  // namespace maxact::engine

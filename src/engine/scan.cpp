@@ -22,20 +22,33 @@ namespace maxact {
 
 bool engine_supports(const ModelSpec& spec) {
   const MoeSpec& m = spec.moe;
-  // Routed experts without a shared expert: softmax top-k routers with per-expert tensors
-  // (mixtral, qwen3_moe) and gpt-oss; the other MoE designs come with issue 5.
-  const bool per_expert = (spec.family == Family::kMixtral || spec.family == Family::kQwen3Moe) &&
-                          m.router == RouterKind::kSoftmaxTopK &&
-                          m.storage == ExpertStorage::kPerExpert &&
-                          m.combine == CombineKind::kExpertOrderInDtype;
-  const bool gpt_oss = spec.family == Family::kGptOss && m.router == RouterKind::kTopKSoftmax &&
-                       m.combine == CombineKind::kFp32OverAllExperts && m.swiglu_limit > 0;
-  const bool moe_ok = (per_expert || gpt_oss) && m.shared_intermediate == 0;
+  // Routed experts with per-expert tensors (mixtral, qwen3_moe; bailing with its shared expert)
+  // and gpt-oss; the gated shared experts and fused storage of qwen3_next / qwen3.5-MoE come
+  // with their linear-attention layers.
+  bool moe_ok = false;
+  switch (spec.family) {
+    case Family::kMixtral:
+    case Family::kQwen3Moe:
+      moe_ok = m.router == RouterKind::kSoftmaxTopK &&
+               m.combine == CombineKind::kExpertOrderInDtype && m.shared_intermediate == 0;
+      break;
+    case Family::kBailingMoe:
+    case Family::kBailingMoeV2:
+      moe_ok = m.combine == CombineKind::kFp32OverSlots && !m.shared_gate;
+      break;
+    case Family::kGptOss:
+      moe_ok = m.router == RouterKind::kTopKSoftmax &&
+               m.combine == CombineKind::kFp32OverAllExperts && m.swiglu_limit > 0 &&
+               m.shared_intermediate == 0;
+      break;
+    default:
+      break;
+  }
+  if (spec.family != Family::kGptOss && m.storage != ExpertStorage::kPerExpert) moe_ok = false;
   for (const LayerSpec& L : spec.layers) {
     if (L.mixer != MixerKind::kAttention || (L.mlp == MlpKind::kMoe && !moe_ok)) return false;
   }
-  return !spec.attention.output_gate && spec.family != Family::kBailingMoe &&
-         spec.family != Family::kBailingMoeV2;
+  return !spec.attention.output_gate;
 }
 
 namespace {
@@ -100,7 +113,7 @@ std::vector<Window> make_windows(const std::vector<TokenSequence>& seqs, int64_t
 
 void check_ids(const Model& m, const std::vector<TokenSequence>& seqs) {
   const int64_t V = m.spec().vocab_size;
-  const BoundTensor* e = m.find("model.embed_tokens.weight");
+  const BoundTensor* e = m.find("model." + m.spec().names.embed + ".weight");
   const int64_t rows = e != nullptr && e->tensor != nullptr ? e->tensor->rows() : V;
   for (const auto& s : seqs) {
     for (std::size_t p = 0; p < s.ids.size(); ++p) {
@@ -149,7 +162,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   const LayerContext ctx{model, spec, rd, pool, sink, opt.chunk_rows};
   const int64_t H = spec.hidden_size;
   const float embed_scale = rd(static_cast<float>(std::sqrt(static_cast<double>(H))));
-  const TensorView& embed = *model.find("model.embed_tokens.weight")->tensor;
+  const TensorView& embed = *model.find("model." + spec.names.embed + ".weight")->tensor;
 
   const std::vector<Window> windows = make_windows(seqs, std::max<int64_t>(1, opt.window_tokens));
   ScanProgress prog;

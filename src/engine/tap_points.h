@@ -31,6 +31,8 @@ enum class Point {
   kRouter,         // MoE router logits (`mlp.gate` / `block_sparse_moe.gate`)
   kRouterWeights,  // the routing weights each token's top-k experts are combined with
   kExpertDownIn,   // input of the experts' down projections, every (token, expert) pair
+  kSharedDownIn,   // input of the shared expert's down projection (bailing)
+  kSharedOut,      // the shared expert's output, before it joins the routed experts
   kLayer,
   kCount,
 };

@@ -114,6 +114,8 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
   const std::string M = P + (s.family == Family::kMixtral ? ".block_sparse_moe" : ".mlp");
   const std::string R = M + (s.family == Family::kGptOss ? ".router" : ".gate");
   const std::string L = std::to_string(layer);
+  const ModuleNames& nm = s.names;
+  const std::string A = P + "." + nm.attn;
   auto t = [&](std::string name, Component c, int64_t ch, std::string study = "") {
     return TapInfo{std::move(name), std::move(study), c, layer, ch};
   };
@@ -127,26 +129,25 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
     case Point::kInputNorm:
       return in(t(P + ".input_layernorm", Component::kNorm, H));
     case Point::kQ:
-      return fused_qkv ? TapInfo{} : t(P + ".self_attn.q_proj", Component::kProjection, q);
+      return fused_qkv ? TapInfo{} : t(A + ".q_proj", Component::kProjection, q);
     case Point::kK:
-      return fused_qkv ? TapInfo{} : t(P + ".self_attn.k_proj", Component::kProjection, kv);
+      return fused_qkv ? TapInfo{} : t(A + ".k_proj", Component::kProjection, kv);
     case Point::kV:
-      return fused_qkv ? TapInfo{} : t(P + ".self_attn.v_proj", Component::kProjection, kv);
+      return fused_qkv ? TapInfo{} : t(A + ".v_proj", Component::kProjection, kv);
     case Point::kQkv:
-      return fused_qkv ? t(P + ".self_attn.qkv_proj", Component::kProjection, q + 2 * kv)
-                       : TapInfo{};
+      return fused_qkv ? t(A + "." + nm.qkv, Component::kProjection, q + 2 * kv) : TapInfo{};
     case Point::kQNorm:
-      return a.qk_norm ? t(P + ".self_attn.q_norm", Component::kNorm, q) : TapInfo{};
+      return a.qk_norm ? t(A + "." + nm.q_norm, Component::kNorm, q) : TapInfo{};
     case Point::kKNorm:
-      return a.qk_norm ? t(P + ".self_attn.k_norm", Component::kNorm, kv) : TapInfo{};
+      return a.qk_norm ? t(A + "." + nm.k_norm, Component::kNorm, kv) : TapInfo{};
     case Point::kKCache:
-      return t(P + ".self_attn:k_cache", Component::kKvCache, kv);
+      return t(A + ":k_cache", Component::kKvCache, kv);
     case Point::kVCache:
-      return t(P + ".self_attn:v_cache", Component::kKvCache, kv);
+      return t(A + ":v_cache", Component::kKvCache, kv);
     case Point::kOProjIn:
-      return in(t(P + ".self_attn.o_proj:in", Component::kLinearInput, q));
+      return in(t(A + "." + nm.o + ":in", Component::kLinearInput, q));
     case Point::kAttn:
-      return t(P + ".self_attn", Component::kAttention, H, "layer_" + L + "_attn_output");
+      return t(A, Component::kAttention, H, "layer_" + L + "_attn_output");
     case Point::kPostAttnNorm:
       return s.sandwich_norms ? t(P + ".post_attention_layernorm", Component::kNorm, H)
                               : in(t(P + ".post_attention_layernorm", Component::kNorm, H));
@@ -175,6 +176,15 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
     case Point::kExpertDownIn:
       return moe ? in(t(M + ".experts:down_proj:in", Component::kLinearInput, s.moe.intermediate))
                  : TapInfo{};
+    case Point::kSharedDownIn:
+      return moe && s.moe.shared_intermediate > 0
+                 ? in(t(M + ".shared_experts.down_proj:in", Component::kLinearInput,
+                        s.moe.shared_intermediate))
+                 : TapInfo{};
+    case Point::kSharedOut:
+      return moe && s.moe.shared_intermediate > 0
+                 ? t(M + ".shared_experts", Component::kProjection, H)
+                 : TapInfo{};
     case Point::kPostFfNorm:
       return s.sandwich_norms ? t(P + ".post_feedforward_layernorm", Component::kNorm, H)
                               : TapInfo{};
@@ -187,8 +197,8 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
 }
 
 TapInfo embedding_tap(const ModelSpec& s) {
-  return TapInfo{s.module_prefix + ".embed_tokens", "embedding_output", Component::kEmbedding, -1,
-                 s.hidden_size};
+  return TapInfo{s.module_prefix + "." + s.names.embed, "embedding_output", Component::kEmbedding,
+                 -1, s.hidden_size};
 }
 
 TapInfo final_norm_tap(const ModelSpec& s) {

@@ -44,16 +44,52 @@ namespace {
 void append(std::vector<float>& dst, const std::vector<float>& src) {
   dst.insert(dst.end(), src.begin(), src.end());
 }
+
+PackedWeight pack(const std::vector<float>& mat, int64_t in) {
+  return pack_weight(mat.data(), static_cast<int64_t>(mat.size()) / in, in);
+}
+
+// A SwiGLU MLP `module` (gate_proj, up_proj, down_proj, optional biases; phi3's fused
+// gate_up_proj) of width I.
+MlpWeights load_mlp(const Model& m, const std::string& module, int64_t I, bool fused,
+                    const Rounding& rd) {
+  const std::string p = module + ".";
+  auto get = [&](const std::string& n) { return load_tensor(m, p + n, rd); };
+  auto opt = [&](const std::string& n) {
+    return has_tensor(m, p + n) ? get(n) : std::vector<float>{};
+  };
+  const int64_t H = m.spec().hidden_size;
+  MlpWeights w;
+  if (fused) {
+    w.gate_up = pack(get("gate_up_proj.weight"), H);
+    w.gate_up_bias = opt("gate_up_proj.bias");
+  } else {
+    std::vector<float> gu = get("gate_proj.weight");
+    append(gu, get("up_proj.weight"));
+    w.gate_up = pack(gu, H);
+    std::vector<float> g = opt("gate_proj.bias"), u = opt("up_proj.bias");
+    if (!g.empty() || !u.empty()) {
+      // A projection without bias contributes zeros (exact: x + 0 = x).
+      if (g.empty()) g.assign(static_cast<std::size_t>(I), 0.0f);
+      if (u.empty()) u.assign(static_cast<std::size_t>(I), 0.0f);
+      w.gate_up_bias = g;
+      append(w.gate_up_bias, u);
+    }
+  }
+  w.down = pack(get("down_proj.weight"), I);
+  w.down_bias = opt("down_proj.bias");
+  return w;
+}
 }  // namespace
 
 DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd) {
   const ModelSpec& s = m.spec();
   const auto& a = s.attention;
+  const ModuleNames& names = s.names;
   const std::string P = fmt::format("model.layers.{}.", layer);
-  auto get = [&](const std::string& n) { return load_tensor(m, P + n, rd); };
-  auto opt = [&](const std::string& n) {
-    return has_tensor(m, P + n) ? get(n) : std::vector<float>{};
-  };
+  const std::string A = P + names.attn + ".";
+  auto get = [&](const std::string& n) { return load_tensor(m, n, rd); };
+  auto opt = [&](const std::string& n) { return has_tensor(m, n) ? get(n) : std::vector<float>{}; };
   // gpt-oss keeps its norm weights in fp32 (_keep_in_fp32_modules).
   auto norm_w = [&](const std::string& n) {
     return load_tensor(m, P + n, rd, s.norm == NormKind::kFp32Weight);
@@ -66,76 +102,60 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
     w.post_ff_norm = norm_w("post_feedforward_layernorm.weight");
   }
   const int64_t nq = int64_t{a.num_heads} * a.head_dim, nkv = int64_t{a.num_kv_heads} * a.head_dim;
-  auto pack = [](const std::vector<float>& mat, int64_t in) {
-    return pack_weight(mat.data(), static_cast<int64_t>(mat.size()) / in, in);
-  };
   const int64_t H = s.hidden_size;
-  const int64_t I = s.layers[static_cast<std::size_t>(layer)].intermediate;
+  const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
   std::vector<float> qkv;
   if (a.fused_qkv) {
-    qkv = get("self_attn.qkv_proj.weight");
-    w.qkv_bias = opt("self_attn.qkv_proj.bias");
+    qkv = get(A + names.qkv + ".weight");
+    w.qkv_bias = opt(A + names.qkv + ".bias");
   } else {
-    qkv = get("self_attn.q_proj.weight");
-    append(qkv, get("self_attn.k_proj.weight"));
-    append(qkv, get("self_attn.v_proj.weight"));
+    qkv = get(A + "q_proj.weight");
+    append(qkv, get(A + "k_proj.weight"));
+    append(qkv, get(A + "v_proj.weight"));
     if (a.q_bias || a.k_bias || a.v_bias) {
       // A projection without bias contributes zeros (exact: x + 0 = x).
       for (const char* n : {"q", "k", "v"}) {
-        std::vector<float> b = opt(fmt::format("self_attn.{}_proj.bias", n));
+        std::vector<float> b = opt(fmt::format("{}{}_proj.bias", A, n));
         if (b.empty()) b.assign(static_cast<std::size_t>(n[0] == 'q' ? nq : nkv), 0.0f);
         append(w.qkv_bias, b);
       }
     }
   }
   if (a.qk_norm) {
-    w.q_norm = get("self_attn.q_norm.weight");
-    w.k_norm = get("self_attn.k_norm.weight");
+    w.q_norm = get(A + names.q_norm + ".weight");
+    w.k_norm = get(A + names.k_norm + ".weight");
   }
   w.qkv = pack(qkv, H);
   qkv = {};
-  w.o = pack(get("self_attn.o_proj.weight"), nq);
-  w.o_bias = opt("self_attn.o_proj.bias");
-  if (a.sinks) w.sinks = get("self_attn.sinks");
-  if (s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kMoe) {
-    MoeWeights& mw = w.moe;
-    const bool mixtral = s.family == Family::kMixtral;
-    const auto E = static_cast<std::size_t>(s.moe.num_experts);
-    mw.module = fmt::format("model.layers.{}.{}", layer, mixtral ? "block_sparse_moe" : "mlp");
-    if (s.family == Family::kGptOss) {
-      mw.router = pack(load_tensor(m, mw.module + ".router.weight", rd), H);
-      mw.router_bias = load_tensor(m, mw.module + ".router.bias", rd);
-      mw.gate_up_bias.resize(E);
-      mw.down_bias.resize(E);
-    } else {
-      mw.gate_name = mixtral ? "w1" : "gate_proj";
-      mw.up_name = mixtral ? "w3" : "up_proj";
-      mw.down_name = mixtral ? "w2" : "down_proj";
-      mw.router = pack(load_tensor(m, mw.module + ".gate.weight", rd), H);
-    }
-    mw.gate_up.resize(E);
-    mw.down.resize(E);
+  w.o = pack(get(A + names.o + ".weight"), nq);
+  w.o_bias = opt(A + names.o + ".bias");
+  if (a.sinks) w.sinks = get(A + "sinks");
+  if (L.mlp != MlpKind::kMoe) {
+    w.mlp = load_mlp(m, P + "mlp", L.intermediate, L.mlp == MlpKind::kDenseFusedGateUp, rd);
     return w;
   }
-  if (s.layers[static_cast<std::size_t>(layer)].mlp == MlpKind::kDenseFusedGateUp) {
-    w.gate_up = pack(get("mlp.gate_up_proj.weight"), H);
-    w.gate_up_bias = opt("mlp.gate_up_proj.bias");
+  MoeWeights& mw = w.moe;
+  const MoeSpec& ms = s.moe;
+  const bool mixtral = s.family == Family::kMixtral;
+  const auto E = static_cast<std::size_t>(ms.num_experts);
+  mw.module = fmt::format("model.layers.{}.{}", layer, mixtral ? "block_sparse_moe" : "mlp");
+  if (s.family == Family::kGptOss) {
+    mw.router = pack(get(mw.module + ".router.weight"), H);
+    mw.router_bias = get(mw.module + ".router.bias");
+    mw.gate_up_bias.resize(E);
+    mw.down_bias.resize(E);
   } else {
-    std::vector<float> gu = get("mlp.gate_proj.weight");
-    append(gu, get("mlp.up_proj.weight"));
-    w.gate_up = pack(gu, H);
-    const bool gb = has_tensor(m, P + "mlp.gate_proj.bias"),
-               ub = has_tensor(m, P + "mlp.up_proj.bias");
-    if (gb || ub) {
-      const auto n = static_cast<std::size_t>(I);
-      std::vector<float> g = gb ? get("mlp.gate_proj.bias") : std::vector<float>(n, 0.0f);
-      std::vector<float> u = ub ? get("mlp.up_proj.bias") : std::vector<float>(n, 0.0f);
-      w.gate_up_bias = g;
-      append(w.gate_up_bias, u);
-    }
+    mw.gate_name = mixtral ? "w1" : "gate_proj";
+    mw.up_name = mixtral ? "w3" : "up_proj";
+    mw.down_name = mixtral ? "w2" : "down_proj";
+    mw.router = pack(get(mw.module + ".gate.weight"), H);
+    if (ms.expert_bias) mw.expert_bias = get(mw.module + ".gate.expert_bias");
   }
-  w.down = pack(get("mlp.down_proj.weight"), I);
-  w.down_bias = opt("mlp.down_proj.bias");
+  if (ms.shared_intermediate > 0) {
+    mw.shared = load_mlp(m, mw.module + ".shared_experts", ms.shared_intermediate, false, rd);
+  }
+  mw.gate_up.resize(E);
+  mw.down.resize(E);
   return w;
 }
 

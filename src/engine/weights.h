@@ -17,13 +17,23 @@ std::vector<float> load_tensor(const Model& m, const std::string& name, const Ro
                                bool keep_fp32 = false);
 bool has_tensor(const Model& m, const std::string& name);
 
+// A dense SwiGLU MLP (or a shared expert): gate_up rows are gate | up.
+struct MlpWeights {
+  PackedWeight gate_up;
+  std::vector<float> gate_up_bias;
+  PackedWeight down;
+  std::vector<float> down_bias;
+};
+
 // A routed-expert MLP: the router is loaded with the layer, each expert only when a token of the
 // window is routed to it (MXFP4 experts are dequantized then, one expert at a time).
 struct MoeWeights {
   std::string module;  // "model.layers.3.mlp" or "model.layers.3.block_sparse_moe"
   std::string gate_name, up_name, down_name;  // per-expert tensors (mixtral, qwen3_moe)
   PackedWeight router;
-  std::vector<float> router_bias;
+  std::vector<float> router_bias;  // gpt-oss: added to the logits
+  std::vector<float> expert_bias;  // bailing v2: added to the scores for selection only
+  MlpWeights shared;               // the shared expert (bailing), empty when none
   // Per expert; empty until used. gate_up rows are gate | up (gpt-oss's interleaved columns
   // reordered so), as are the gate_up biases.
   std::vector<PackedWeight> gate_up, down;
@@ -39,11 +49,8 @@ struct DenseLayerWeights {
   std::vector<float> sinks;  // gpt-oss: per query head
   PackedWeight o;
   std::vector<float> o_bias;
-  PackedWeight gate_up;  // rows gate | up
-  std::vector<float> gate_up_bias;
-  PackedWeight down;
-  std::vector<float> down_bias;
-  MoeWeights moe;  // MoE layers only (then gate_up / down stay empty)
+  MlpWeights mlp;  // dense layers
+  MoeWeights moe;  // MoE layers
 };
 
 DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd);

@@ -1,6 +1,7 @@
 """An independent PyTorch forward pass of the attention decoder families, written from the Hugging
 Face modeling semantics (transformers models/{llama,mistral,mixtral,qwen2,qwen2_5_vl,qwen3,
-qwen3_moe,gemma,gemma2,gemma3,phi3,gpt_oss}, eager attention; ARCHITECTURES.md §1–§8, §13–§17). Module names and structure are those
+qwen3_moe,gemma,gemma2,gemma3,phi3,gpt_oss}, eager attention; Ling's bailing_moe v1/v2 from their hub
+modeling files in hf_bailing.py; ARCHITECTURES.md §1–§8, §13–§18). Module names and structure are those
 of Hugging Face, so forward hooks and pre-hooks see what they would see there. Runs in float32 or
 bfloat16 (op by op as eager PyTorch does).
 
@@ -20,8 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rope_reference  # noqa: E402
 
 DENSE = {"llama", "mistral", "qwen2", "qwen2_5_vl", "qwen3", "gemma", "gemma2", "gemma3",
-         "gemma3_text", "phi3", "mixtral", "qwen3_moe", "gpt_oss"}
+         "gemma3_text", "phi3", "mixtral", "qwen3_moe", "gpt_oss", "bailing_moe", "bailing_moe_v2"}
 GEMMA = {"gemma", "gemma2", "gemma3", "gemma3_text"}
+BAILING = {"bailing_moe", "bailing_moe_v2"}
 
 
 def _read_file(path, out):
@@ -460,7 +462,13 @@ class DecoderLayer(nn.Module):
         H, eps = c["hidden_size"], c["rms_norm_eps"]
         self.sandwich = mt in GEMMA - {"gemma"}
         self.input_layernorm = norm_cls(H, eps)
-        self.self_attn = Attention(c, mt, layer, norm_cls)
+        if mt in BAILING:
+            import hf_bailing
+            self.attention = hf_bailing.BailingAttention(c, mt == "bailing_moe_v2")
+            self.attn_name = "attention"
+        else:
+            self.self_attn = Attention(c, mt, layer, norm_cls)
+            self.attn_name = "self_attn"
         self.post_attention_layernorm = norm_cls(H, eps)
         if self.sandwich:
             self.pre_feedforward_layernorm = norm_cls(H, eps)
@@ -472,13 +480,16 @@ class DecoderLayer(nn.Module):
             self.mlp = SparseMoeBlock(c, False)
         elif mt == "gpt_oss":
             self.mlp = GptOssMLP(c)
+        elif mt in BAILING and c.get("num_experts") and layer >= c.get("first_k_dense_replace", 0):
+            import hf_bailing
+            self.mlp = hf_bailing.BailingMoeBlock(c, mt == "bailing_moe_v2")
         else:
             self.mlp = MLP(c, mt)
         self.rope = 0
 
     def forward(self, h, ropes):
         cos, sin = ropes[self.rope]
-        a = self.self_attn(self.input_layernorm(h), cos, sin)[0]
+        a = getattr(self, self.attn_name)(self.input_layernorm(h), cos, sin)[0]
         if self.sandwich:
             a = self.post_attention_layernorm(a)
         h = h + a
@@ -497,10 +508,11 @@ class TextModel(nn.Module):
         super().__init__()
         self.c, self.mt = c, mt
         H = c["hidden_size"]
+        self.embed_name = "word_embeddings" if mt in BAILING else "embed_tokens"
         if mt in GEMMA:
             self.embed_tokens = ScaledWordEmbedding(c["vocab_size"], H, H ** 0.5)
         else:
-            self.embed_tokens = nn.Embedding(c["vocab_size"], H)
+            setattr(self, self.embed_name, nn.Embedding(c["vocab_size"], H))
         self.layers = nn.ModuleList(DecoderLayer(c, mt, i) for i in range(c["num_hidden_layers"]))
         self.norm = norm_class(mt)(H, c["rms_norm_eps"])
         if mt in ("gemma3", "gemma3_text"):
@@ -522,7 +534,7 @@ class TextModel(nn.Module):
         return out
 
     def forward(self, ids):
-        h = self.embed_tokens(ids)
+        h = getattr(self, self.embed_name)(ids)
         ropes = self.rope_tables(ids.shape[0], h.dtype)
         for layer in self.layers:
             h = layer(h, ropes)
@@ -591,11 +603,13 @@ def load(folder, dtype=torch.float32):
             bi = -(-v.shape[1] // s.shape[1])
             v = v * s.repeat_interleave(bo, 0)[:v.shape[0]].repeat_interleave(bi, 1)[:, :v.shape[1]]
         n = canonical(k)
+        if n.startswith("model.layers.") and int(n.split(".")[2]) >= c["num_hidden_layers"]:
+            continue  # Ling 2.0's multi-token-prediction layers, stored after the stack
         if n.startswith(("model.", "lm_head.")) and not n.startswith("model.visual"):
             w[n] = v
     m = ForCausalLM(c, mt, wrapped)
     if "lm_head.weight" not in w:  # tied: ARCHITECTURES.md §1.1
-        w["lm_head.weight"] = w["model.embed_tokens.weight"]
+        w["lm_head.weight"] = w[f"model.{m.text.embed_name}.weight"]
     state = {("text." + k[len("model."):] if k.startswith("model.") else k): v for k, v in w.items()}
     missing, unexpected = m.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("model.")]

@@ -60,24 +60,27 @@ def attach(model):
     def in_hook(name):
         return lambda mod, inp: rec.put(name, inp[0])
 
-    text.embed_tokens.register_forward_hook(out_hook(P + ".embed_tokens"))
+    getattr(text, text.embed_name).register_forward_hook(out_hook(f"{P}.{text.embed_name}"))
     text.norm.register_forward_hook(out_hook(P + ".norm"))
     for i, layer in enumerate(text.layers):
         L = f"{P}.layers.{i}"
         layer.register_forward_hook(out_hook(L))
         layer.input_layernorm.register_forward_hook(out_hook(L + ".input_layernorm"))
         layer.post_attention_layernorm.register_forward_hook(out_hook(L + ".post_attention_layernorm"))
-        a = layer.self_attn
-        a.register_forward_hook(out_hook(L + ".self_attn"))
-        a.o_proj.register_forward_pre_hook(in_hook(L + ".self_attn.o_proj:in"))
-        for n in ("q_proj", "k_proj", "v_proj", "qkv_proj", "q_norm", "k_norm"):
+        A = f"{L}.{layer.attn_name}"
+        a = getattr(layer, layer.attn_name)
+        a.register_forward_hook(out_hook(A))
+        o = "dense" if hasattr(a, "dense") else "o_proj"  # Ling: attention.dense
+        getattr(a, o).register_forward_pre_hook(in_hook(f"{A}.{o}:in"))
+        for n in ("q_proj", "k_proj", "v_proj", "qkv_proj", "q_norm", "k_norm", "query_key_value",
+                  "query_layernorm", "key_layernorm"):
             if hasattr(a, n):
-                getattr(a, n).register_forward_hook(out_hook(f"{L}.self_attn.{n}"))
+                getattr(a, n).register_forward_hook(out_hook(f"{A}.{n}"))
 
-        def cache(k, v, L=L):
+        def cache(k, v, A=A):
             # k, v: [heads, T, hd] -> [T, heads * hd]
-            rec.put(L + ".self_attn:k_cache", k.transpose(0, 1))
-            rec.put(L + ".self_attn:v_cache", v.transpose(0, 1))
+            rec.put(A + ":k_cache", k.transpose(0, 1))
+            rec.put(A + ":v_cache", v.transpose(0, 1))
         a.cache = cache
         if layer.sandwich:
             layer.pre_feedforward_layernorm.register_forward_pre_hook(in_hook(L + ":resid_mid"))
@@ -98,11 +101,19 @@ def attach(model):
                 R = M + ".router"
                 m.router.record_logits = lambda x, R=R: rec.put(R, x)
                 m.experts.record = record
+            elif hasattr(m.gate, "record_logits"):  # Ling: the gate returns (idx, weights, logits)
+                R = M + ".gate"
+                m.gate.record_logits = lambda x, R=R: rec.put(R, x)
+                m.record = record
             else:
                 R = M + ".gate"
                 m.gate.register_forward_hook(out_hook(R))
                 m.record = record
             m.record_weights = lambda w, R=R: rec.put(R + ":weights", w)
+            if getattr(m, "shared_experts", None) is not None:
+                S = M + ".shared_experts"
+                m.shared_experts.register_forward_hook(out_hook(S))
+                m.shared_experts.down_proj.register_forward_pre_hook(in_hook(S + ".down_proj:in"))
             continue
         m = layer.mlp
         m.register_forward_hook(out_hook(L + ".mlp"))

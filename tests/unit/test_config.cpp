@@ -310,6 +310,9 @@ TEST_F(Config, BailingByArchitecture) {
   j["num_experts"] = 8;
   j["n_group"] = 4;
   j["topk_group"] = 2;
+  j["num_experts_per_tok"] = 5;  // more than the 2 kept groups of 2 experts hold
+  expect_fail(j, ErrorCode::kConfig, {"'num_experts_per_tok'", "topk_group"});
+  j["num_experts_per_tok"] = 4;
   const ModelSpec s = parse(j);
   EXPECT_EQ(s.family, Family::kBailingMoeV2);
   EXPECT_EQ(s.moe.router, RouterKind::kSigmoidGroupLimited);

@@ -78,7 +78,7 @@ TEST_P(ScanDeterminism, ThreadsWindowsAndChunksDoNotChangeABit) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ScanDeterminism,
                          ::testing::Values("llama", "gemma3", "phi3", "qwen3_fp8", "qwen3_moe",
-                                           "mixtral", "gpt_oss"));
+                                           "mixtral", "gpt_oss", "bailing_moe_v2"));
 
 TEST(Scan, NanInAWeightIsCountedAndLocated) {
   test::TempDir dir;

@@ -31,6 +31,13 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
   const int64_t inter = read_basic_dims(c, s, d);
   auto& a = s.attention;
   a.fused_qkv = true;
+  a.scale_q_first = !v2;  // v1 divides q by sqrt(head_dim) before q kᵀ; v2 divides the product
+  s.names.embed = "word_embeddings";
+  s.names.attn = "attention";
+  s.names.qkv = "query_key_value";
+  s.names.o = "dense";
+  s.names.q_norm = "query_layernorm";
+  s.names.k_norm = "key_layernorm";
   a.q_bias = a.k_bias = a.v_bias = c.get_bool("use_qkv_bias", false);
   a.o_bias = c.get_bool("use_bias", !v2);
   a.qk_norm = v2 && c.get_bool("use_qk_norm", true);
@@ -42,7 +49,9 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
   m.num_experts = static_cast<int>(c.get_int("num_experts", v2 ? 256 : 16));
   m.top_k = static_cast<int>(c.get_int("num_experts_per_tok", v2 ? 8 : 2));
   m.intermediate = static_cast<int>(c.get_int("moe_intermediate_size", v2 ? 512 : 0));
-  m.norm_topk_prob = c.get_bool("norm_topk_prob", true);
+  // v1 renormalises iff norm_topk_prob and k > 1; v2 always when k > 1 (its gate ignores the
+  // flag); a single weight is then kept as is, not renormalised to 1.
+  m.norm_topk_prob = (v2 || c.get_bool("norm_topk_prob", true)) && m.top_k > 1;
   m.combine = CombineKind::kFp32OverSlots;
   m.storage = ExpertStorage::kPerExpert;
   const int64_t shared = c.get_int("num_shared_experts", v2 ? 1 : 0);
@@ -52,6 +61,7 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
                                                               : m.intermediate * shared);
   if (v2) {
     m.router = RouterKind::kSigmoidGroupLimited;
+    m.router_fp32 = true;
     m.expert_bias = c.get_bool("moe_router_enable_expert_bias", true);
     m.num_groups = static_cast<int>(c.get_int("n_group", 8));
     m.topk_groups = static_cast<int>(c.get_int("topk_group", 4));
@@ -63,6 +73,9 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
     }
     if (m.topk_groups <= 0 || m.topk_groups > m.num_groups)
       c.fail("topk_group", "must be in [1, n_group]");
+    if (m.top_k > m.topk_groups * (m.num_experts / m.num_groups)) {
+      c.fail("num_experts_per_tok", "exceeds the experts of the topk_group groups kept");
+    }
   } else {
     m.router = RouterKind::kSoftmaxTopK;
   }
