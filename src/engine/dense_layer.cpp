@@ -1,39 +1,63 @@
 #include "engine/dense_layer.h"
 
 #include <algorithm>
+#include <cmath>
 
+#include "engine/linear_attn.h"
 #include "engine/moe.h"
 
 namespace maxact::engine {
 
-void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
-                         const WindowRows& win, std::vector<float>& hv) {
+namespace {
+
+// Phases 1 and 2 of an attention layer: o [T, nq], the input of o_proj. Token-wise norm, q/k/v,
+// q/k norms, RoPE; then attention sequence by sequence; then the output gate if any.
+std::vector<float> attention_block(const LayerContext& c, int layer, const DenseLayerWeights& w,
+                                   const WindowRows& win, const float* h) {
   const ModelSpec& s = c.spec;
   const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
   const AttentionSpec& a = s.attention;
   Sink& sink = c.sink;
-  const int64_t T = win.tokens, H = s.hidden_size, I = L.intermediate;
+  const int64_t T = win.tokens, H = s.hidden_size;
   const int64_t hd = a.head_dim, nq = a.num_heads * hd, nkv = a.num_kv_heads * hd;
   const int64_t ldq = nq + 2 * nkv;
+  // qwen3_next / qwen3.5: q_proj returns [q_h | gate_h] per head; q goes to the q|k|v rows, the
+  // gate aside.
+  const bool gated = a.output_gate;
+  const int64_t qw = gated ? 2 * nq : nq, ldp = qw + 2 * nkv;
   const int64_t CH = std::max<int64_t>(1, c.chunk_rows);
   const Location* locs = win.locs.data();
-  float* h = hv.data();
-
   std::vector<float> qkv(static_cast<std::size_t>(T * ldq));
+  std::vector<float> gate(static_cast<std::size_t>(gated ? T * nq : 0));
   std::vector<float> xn(static_cast<std::size_t>(std::min(T, CH) * H));
+  std::vector<float> proj(static_cast<std::size_t>(gated ? std::min(T, CH) * ldp : 0));
 
-  // Phase 1, token-wise: norm, q/k/v, q/k norms, RoPE.
   for (int64_t r0 = 0; r0 < T; r0 += CH) {
     const int64_t n = std::min(CH, T - r0);
     const Location* lc = locs + r0;
     norm(c, h + r0 * H, n, H, H, w.input_norm, xn.data(), H);
     sink.publish(sink.at(layer, Point::kInputNorm), xn.data(), n, H, lc);
     float* y = qkv.data() + r0 * ldq;
-    project(c, xn.data(), n, w.qkv, w.qkv_bias, y);
-    sink.publish(sink.at(layer, Point::kQkv), y, n, ldq, lc);
-    sink.publish(sink.at(layer, Point::kQ), y, n, ldq, lc);
-    sink.publish(sink.at(layer, Point::kK), y + nq, n, ldq, lc);
-    sink.publish(sink.at(layer, Point::kV), y + nq + nkv, n, ldq, lc);
+    float* p = gated ? proj.data() : y;
+    project(c, xn.data(), n, w.qkv, w.qkv_bias, p);
+    sink.publish(sink.at(layer, Point::kQkv), p, n, ldp, lc);
+    sink.publish(sink.at(layer, Point::kQ), p, n, ldp, lc);
+    sink.publish(sink.at(layer, Point::kK), p + qw, n, ldp, lc);
+    sink.publish(sink.at(layer, Point::kV), p + qw + nkv, n, ldp, lc);
+    if (gated) {
+      parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          const float* src = p + r * ldp;
+          float* dst = y + r * ldq;
+          float* g = gate.data() + (r0 + r) * nq;
+          for (int64_t head = 0; head < a.num_heads; ++head) {
+            std::copy(src + head * 2 * hd, src + head * 2 * hd + hd, dst + head * hd);
+            std::copy(src + head * 2 * hd + hd, src + (head + 1) * 2 * hd, g + head * hd);
+          }
+          std::copy(src + qw, src + ldp, dst + nq);
+        }
+      });
+    }
     if (a.qk_norm) {
       parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
@@ -62,8 +86,7 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
     sink.publish(sink.at(layer, Point::kVCache), y + nq + nkv, n, ldq, lc);
   }
 
-  // Phase 2: attention, sequence by sequence. Bailing v1 scales q before q kᵀ (its own
-  // rounding), so the logits are not scaled again.
+  // Bailing v1 scales q before q kᵀ (its own rounding), so the logits are not scaled again.
   AttentionSpec as = a;
   if (a.scale_q_first) {
     const auto scale = static_cast<float>(a.scale);
@@ -78,11 +101,49 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
   std::vector<float> o(static_cast<std::size_t>(T * nq));
   attention(as, L.sliding_window, qkv.data(), qkv.data() + nq, qkv.data() + nq + nkv, ldq,
             w.sinks.empty() ? nullptr : w.sinks.data(), win.spans, c.rd, c.pool, o.data(), nq);
-  qkv = {};
+  if (gated) {  // O = D(O · D(σ(gate)))
+    parallel_rows(c.pool, T, [&](int64_t b, int64_t e) {
+      for (int64_t i = b * nq; i < e * nq; ++i) {
+        const float sg = c.rd(1.0f / (1.0f + std::exp(-gate[static_cast<std::size_t>(i)])));
+        o[static_cast<std::size_t>(i)] = c.rd(o[static_cast<std::size_t>(i)] * sg);
+      }
+    });
+  }
+  return o;
+}
 
-  // Phase 3, token-wise: o_proj, residual, the MLP's input norm, and a dense MLP with its
-  // residual. An MoE layer only stores the normalised rows: phase 4 routes the whole window at
-  // once, so each expert's GEMMs see every token of the window routed to it.
+}  // namespace
+
+void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
+                         const WindowRows& win, std::vector<float>& hv) {
+  const ModelSpec& s = c.spec;
+  const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
+  const AttentionSpec& a = s.attention;
+  Sink& sink = c.sink;
+  const int64_t T = win.tokens, H = s.hidden_size, I = L.intermediate;
+  const int64_t nq = int64_t{a.num_heads} * a.head_dim;
+  const int64_t CH = std::max<int64_t>(1, c.chunk_rows);
+  const Location* locs = win.locs.data();
+  float* h = hv.data();
+  std::vector<float> xn(static_cast<std::size_t>(std::min(T, CH) * H));
+
+  // The token mixer over the window: attention leaves o_proj's input (applied token-wise in
+  // phase 3), a Gated DeltaNet layer its whole output.
+  const bool linear = L.mixer == MixerKind::kGatedDeltaNet;
+  std::vector<float> o, mixed;
+  if (linear) {
+    std::vector<float> x(static_cast<std::size_t>(T * H));
+    norm(c, h, T, H, H, w.input_norm, x.data(), H);
+    sink.publish(sink.at(layer, Point::kInputNorm), x.data(), T, H, locs);
+    mixed.resize(static_cast<std::size_t>(T * H));
+    linear_attention(c, layer, w.linear, win.spans, locs, x.data(), T, mixed.data());
+  } else {
+    o = attention_block(c, layer, w, win, h);
+  }
+
+  // Phase 3, token-wise: o_proj (attention layers), residual, the MLP's input norm, and a dense MLP
+  // with its residual. An MoE layer only stores the normalised rows: phase 4 routes the whole
+  // window at once, so each expert's GEMMs see every token of the window routed to it.
   const bool moe = L.mlp == MlpKind::kMoe;
   const int64_t m = std::min(T, CH);
   std::vector<float> att(static_cast<std::size_t>(m * H)), tmp(static_cast<std::size_t>(m * H));
@@ -109,12 +170,16 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
     const int64_t n = std::min(CH, T - r0);
     const Location* lc = locs + r0;
     float* hr = h + r0 * H;
-    const float* orow = o.data() + r0 * nq;
-    sink.publish(sink.at(layer, Point::kOProjIn), orow, n, nq, lc);
-    project(c, orow, n, w.o, w.o_bias, att.data());
-    sink.publish(sink.at(layer, Point::kAttn), att.data(), n, H, lc);
-    add_residual(c, hr, sub_block_out(att.data(), n, lc, w.post_attn_norm, Point::kPostAttnNorm), n,
-                 H);
+    const float* mix = att.data();
+    if (linear) {
+      mix = mixed.data() + r0 * H;
+    } else {
+      const float* orow = o.data() + r0 * nq;
+      sink.publish(sink.at(layer, Point::kOProjIn), orow, n, nq, lc);
+      project(c, orow, n, w.o, w.o_bias, att.data());
+    }
+    sink.publish(sink.at(layer, Point::kAttn), mix, n, H, lc);
+    add_residual(c, hr, sub_block_out(mix, n, lc, w.post_attn_norm, Point::kPostAttnNorm), n, H);
     sink.publish(sink.at(layer, Point::kResidMid), hr, n, H, lc);
     float* x = moe ? moe_in.data() + r0 * H : xn.data();
     if (s.sandwich_norms) {

@@ -150,9 +150,11 @@ void publish_expert_max(Sink& sink, int layer, int expert, const std::vector<flo
   if (best_abs >= 0.0f) sink.add_expert_max(layer, expert, best);
 }
 
-// out = D(out + shared(x)): the shared expert on every row, its taps published.
-void shared_expert(const LayerContext& c, int layer, const MlpWeights& w, const float* x, int64_t n,
-                   const Location* lc, float* out) {
+// out = D(out + shared(x)) (Ling), or D(out + D(D(σ(x · w_gate)) · shared(x))) (Qwen): the shared
+// expert on every row, its taps published (its output ungated, as a hook on it sees it).
+void shared_expert(const LayerContext& c, int layer, const MoeWeights& mw, const float* x,
+                   int64_t n, const Location* lc, float* out) {
+  const MlpWeights& w = mw.shared;
   const int64_t H = c.spec.hidden_size, I = c.spec.moe.shared_intermediate;
   Sink& sink = c.sink;
   std::vector<float> gu(static_cast<std::size_t>(n * 2 * I)), act(static_cast<std::size_t>(n * I));
@@ -163,6 +165,18 @@ void shared_expert(const LayerContext& c, int layer, const MlpWeights& w, const 
   std::vector<float> y(static_cast<std::size_t>(n * H));
   project(c, act.data(), n, w.down, w.down_bias, y.data());
   sink.publish(sink.at(layer, Point::kSharedOut), y.data(), n, H, lc);
+  if (!mw.shared_gate.data.empty()) {
+    std::vector<float> gate(static_cast<std::size_t>(n));
+    project(c, x, n, mw.shared_gate, {}, gate.data());
+    sink.publish(sink.at(layer, Point::kSharedGate), gate.data(), n, 1, lc);
+    parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const float g = c.rd(1.0f / (1.0f + std::exp(-gate[static_cast<std::size_t>(r)])));
+        for (int64_t j = 0; j < H; ++j)
+          y[static_cast<std::size_t>(r * H + j)] = c.rd(g * y[static_cast<std::size_t>(r * H + j)]);
+      }
+    });
+  }
   add_residual(c, out, y.data(), n, H);
 }
 
@@ -278,7 +292,7 @@ void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x,
   if (m.combine != CombineKind::kExpertOrderInDtype && c.rd.bf16) {
     parallel_rows(c.pool, n, [&](int64_t b, int64_t e) { c.rd.apply(out + b * H, (e - b) * H); });
   }
-  if (m.shared_intermediate > 0) shared_expert(c, layer, mw.shared, x, n, lc, out);
+  if (m.shared_intermediate > 0) shared_expert(c, layer, mw, x, n, lc, out);
 }
 
 }  // namespace maxact::engine

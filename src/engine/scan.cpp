@@ -22,15 +22,18 @@ namespace maxact {
 
 bool engine_supports(const ModelSpec& spec) {
   const MoeSpec& m = spec.moe;
-  // Routed experts with per-expert tensors (mixtral, qwen3_moe; bailing with its shared expert)
-  // and gpt-oss; the gated shared experts and fused storage of qwen3_next / qwen3.5-MoE come
-  // with their linear-attention layers.
+  // Routed experts: softmax top-k with per-expert tensors (mixtral, qwen3_moe), with a gated
+  // shared expert (qwen3_next; fused expert storage in qwen3.5-MoE), Ling with its ungated
+  // shared expert, gpt-oss.
   bool moe_ok = false;
   switch (spec.family) {
     case Family::kMixtral:
     case Family::kQwen3Moe:
+    case Family::kQwen3Next:
+    case Family::kQwen3_5Moe:
       moe_ok = m.router == RouterKind::kSoftmaxTopK &&
-               m.combine == CombineKind::kExpertOrderInDtype && m.shared_intermediate == 0;
+               m.combine == CombineKind::kExpertOrderInDtype &&
+               (m.shared_intermediate == 0 || m.shared_gate);
       break;
     case Family::kBailingMoe:
     case Family::kBailingMoeV2:
@@ -44,11 +47,13 @@ bool engine_supports(const ModelSpec& spec) {
     default:
       break;
   }
-  if (spec.family != Family::kGptOss && m.storage != ExpertStorage::kPerExpert) moe_ok = false;
+  const bool storage_ok =
+      spec.family == Family::kGptOss || m.storage == ExpertStorage::kPerExpert ||
+      (spec.family == Family::kQwen3_5Moe && m.storage == ExpertStorage::kFusedGateUp);
   for (const LayerSpec& L : spec.layers) {
-    if (L.mixer != MixerKind::kAttention || (L.mlp == MlpKind::kMoe && !moe_ok)) return false;
+    if (L.mlp == MlpKind::kMoe && !(moe_ok && storage_ok)) return false;
   }
-  return !spec.attention.output_gate;
+  return true;
 }
 
 namespace {

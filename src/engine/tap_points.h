@@ -33,6 +33,18 @@ enum class Point {
   kExpertDownIn,   // input of the experts' down projections, every (token, expert) pair
   kSharedDownIn,   // input of the shared expert's down projection (bailing)
   kSharedOut,      // the shared expert's output, before it joins the routed experts
+  kSharedGate,     // qwen3_next / qwen3.5-MoE: the shared expert's gate logit
+  // Gated DeltaNet layers (linear_attn): the input projections as stored (qwen3_next fused
+  // qkvz / ba, qwen3.5 qkv / z / b / a), the causal conv's output after SiLU (the kernel's q|k|v),
+  // and max |S| of each value head's recurrent state after each 64-token chunk.
+  kLinQkvz,
+  kLinBa,
+  kLinQkv,
+  kLinZ,
+  kLinB,
+  kLinA,
+  kLinConv,
+  kLinState,
   kLayer,
   kCount,
 };

@@ -116,6 +116,14 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
   const std::string L = std::to_string(layer);
   const ModuleNames& nm = s.names;
   const std::string A = P + "." + nm.attn;
+  const bool shared = moe && s.moe.shared_intermediate > 0;
+  // Ling's shared expert is `shared_experts` (ungated), Qwen's `shared_expert` (gated).
+  const std::string SH = M + (s.moe.shared_gate ? ".shared_expert" : ".shared_experts");
+  const bool linear = s.layers[static_cast<std::size_t>(layer)].mixer == MixerKind::kGatedDeltaNet;
+  const LinearAttnSpec& la = s.linear_attn;
+  const std::string LA = P + ".linear_attn";
+  const int64_t lk = int64_t{la.num_k_heads} * la.k_head_dim,
+                lv = int64_t{la.num_v_heads} * la.v_head_dim;
   auto t = [&](std::string name, Component c, int64_t ch, std::string study = "") {
     return TapInfo{std::move(name), std::move(study), c, layer, ch};
   };
@@ -125,11 +133,18 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
     info.linear_input = true;
     return info;
   };
+  // A Gated DeltaNet layer has none of the attention points but its output and out_proj input.
+  if (linear &&
+      (p == Point::kQ || p == Point::kK || p == Point::kV || p == Point::kQkv ||
+       p == Point::kQNorm || p == Point::kKNorm || p == Point::kKCache || p == Point::kVCache)) {
+    return TapInfo{};
+  }
   switch (p) {
     case Point::kInputNorm:
       return in(t(P + ".input_layernorm", Component::kNorm, H));
-    case Point::kQ:
-      return fused_qkv ? TapInfo{} : t(A + ".q_proj", Component::kProjection, q);
+    case Point::kQ:  // with an output gate: [q_h | gate_h] per head, as q_proj returns them
+      return fused_qkv ? TapInfo{}
+                       : t(A + ".q_proj", Component::kProjection, a.output_gate ? 2 * q : q);
     case Point::kK:
       return fused_qkv ? TapInfo{} : t(A + ".k_proj", Component::kProjection, kv);
     case Point::kV:
@@ -145,9 +160,10 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
     case Point::kVCache:
       return t(A + ":v_cache", Component::kKvCache, kv);
     case Point::kOProjIn:
-      return in(t(A + "." + nm.o + ":in", Component::kLinearInput, q));
+      return linear ? in(t(LA + ".out_proj:in", Component::kLinearInput, lv))
+                    : in(t(A + "." + nm.o + ":in", Component::kLinearInput, q));
     case Point::kAttn:
-      return t(A, Component::kAttention, H, "layer_" + L + "_attn_output");
+      return t(linear ? LA : A, Component::kAttention, H, "layer_" + L + "_attn_output");
     case Point::kPostAttnNorm:
       return s.sandwich_norms ? t(P + ".post_attention_layernorm", Component::kNorm, H)
                               : in(t(P + ".post_attention_layernorm", Component::kNorm, H));
@@ -177,14 +193,38 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
       return moe ? in(t(M + ".experts:down_proj:in", Component::kLinearInput, s.moe.intermediate))
                  : TapInfo{};
     case Point::kSharedDownIn:
-      return moe && s.moe.shared_intermediate > 0
-                 ? in(t(M + ".shared_experts.down_proj:in", Component::kLinearInput,
-                        s.moe.shared_intermediate))
+      return shared
+                 ? in(t(SH + ".down_proj:in", Component::kLinearInput, s.moe.shared_intermediate))
                  : TapInfo{};
     case Point::kSharedOut:
-      return moe && s.moe.shared_intermediate > 0
-                 ? t(M + ".shared_experts", Component::kProjection, H)
+      return shared ? t(SH, Component::kProjection, H) : TapInfo{};
+    case Point::kSharedGate:
+      return shared && s.moe.shared_gate ? t(M + ".shared_expert_gate", Component::kRouter, 1)
+                                         : TapInfo{};
+    case Point::kLinQkvz:
+      return linear && la.fused_qkvz
+                 ? t(LA + ".in_proj_qkvz", Component::kProjection, 2 * lk + 2 * lv)
                  : TapInfo{};
+    case Point::kLinBa:
+      return linear && la.fused_qkvz
+                 ? t(LA + ".in_proj_ba", Component::kProjection, 2 * int64_t{la.num_v_heads})
+                 : TapInfo{};
+    case Point::kLinQkv:
+      return linear && !la.fused_qkvz ? t(LA + ".in_proj_qkv", Component::kProjection, 2 * lk + lv)
+                                      : TapInfo{};
+    case Point::kLinZ:
+      return linear && !la.fused_qkvz ? t(LA + ".in_proj_z", Component::kProjection, lv)
+                                      : TapInfo{};
+    case Point::kLinB:
+      return linear && !la.fused_qkvz ? t(LA + ".in_proj_b", Component::kProjection, la.num_v_heads)
+                                      : TapInfo{};
+    case Point::kLinA:
+      return linear && !la.fused_qkvz ? t(LA + ".in_proj_a", Component::kProjection, la.num_v_heads)
+                                      : TapInfo{};
+    case Point::kLinConv:
+      return linear ? t(LA + ":conv_out", Component::kProjection, 2 * lk + lv) : TapInfo{};
+    case Point::kLinState:
+      return linear ? t(LA + ":state_absmax", Component::kProjection, la.num_v_heads) : TapInfo{};
     case Point::kPostFfNorm:
       return s.sandwich_norms ? t(P + ".post_feedforward_layernorm", Component::kNorm, H)
                               : TapInfo{};

@@ -82,41 +82,30 @@ MlpWeights load_mlp(const Model& m, const std::string& module, int64_t I, bool f
 }
 }  // namespace
 
-DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd) {
+namespace {
+void load_attention(const Model& m, const std::string& A, const Rounding& rd,
+                    DenseLayerWeights& w) {
   const ModelSpec& s = m.spec();
   const auto& a = s.attention;
   const ModuleNames& names = s.names;
-  const std::string P = fmt::format("model.layers.{}.", layer);
-  const std::string A = P + names.attn + ".";
   auto get = [&](const std::string& n) { return load_tensor(m, n, rd); };
   auto opt = [&](const std::string& n) { return has_tensor(m, n) ? get(n) : std::vector<float>{}; };
-  // gpt-oss keeps its norm weights in fp32 (_keep_in_fp32_modules).
-  auto norm_w = [&](const std::string& n) {
-    return load_tensor(m, P + n, rd, s.norm == NormKind::kFp32Weight);
-  };
-  DenseLayerWeights w;
-  w.input_norm = norm_w("input_layernorm.weight");
-  w.post_attn_norm = norm_w("post_attention_layernorm.weight");
-  if (s.sandwich_norms) {
-    w.pre_ff_norm = norm_w("pre_feedforward_layernorm.weight");
-    w.post_ff_norm = norm_w("post_feedforward_layernorm.weight");
-  }
   const int64_t nq = int64_t{a.num_heads} * a.head_dim, nkv = int64_t{a.num_kv_heads} * a.head_dim;
-  const int64_t H = s.hidden_size;
-  const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
   std::vector<float> qkv;
   if (a.fused_qkv) {
     qkv = get(A + names.qkv + ".weight");
     w.qkv_bias = opt(A + names.qkv + ".bias");
   } else {
+    // With an output gate (qwen3_next / qwen3.5) q_proj holds [q_h | gate_h] per head: 2·nq rows.
     qkv = get(A + "q_proj.weight");
     append(qkv, get(A + "k_proj.weight"));
     append(qkv, get(A + "v_proj.weight"));
     if (a.q_bias || a.k_bias || a.v_bias) {
       // A projection without bias contributes zeros (exact: x + 0 = x).
+      const int64_t q_rows = a.output_gate ? 2 * nq : nq;
       for (const char* n : {"q", "k", "v"}) {
         std::vector<float> b = opt(fmt::format("{}{}_proj.bias", A, n));
-        if (b.empty()) b.assign(static_cast<std::size_t>(n[0] == 'q' ? nq : nkv), 0.0f);
+        if (b.empty()) b.assign(static_cast<std::size_t>(n[0] == 'q' ? q_rows : nkv), 0.0f);
         append(w.qkv_bias, b);
       }
     }
@@ -125,17 +114,42 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
     w.q_norm = get(A + names.q_norm + ".weight");
     w.k_norm = get(A + names.k_norm + ".weight");
   }
-  w.qkv = pack(qkv, H);
+  w.qkv = pack(qkv, s.hidden_size);
   qkv = {};
   w.o = pack(get(A + names.o + ".weight"), nq);
   w.o_bias = opt(A + names.o + ".bias");
   if (a.sinks) w.sinks = get(A + "sinks");
-  if (L.mlp != MlpKind::kMoe) {
-    w.mlp = load_mlp(m, P + "mlp", L.intermediate, L.mlp == MlpKind::kDenseFusedGateUp, rd);
-    return w;
+}
+
+LinearAttnWeights load_linear_attn(const Model& m, const std::string& p, const Rounding& rd) {
+  const ModelSpec& s = m.spec();
+  auto get = [&](const std::string& n) { return load_tensor(m, p + n, rd); };
+  LinearAttnWeights w;
+  std::vector<float> in;
+  if (s.linear_attn.fused_qkvz) {
+    for (const char* n : {"in_proj_qkvz", "in_proj_ba"})
+      append(in, get(std::string(n) + ".weight"));
+  } else {
+    for (const char* n : {"in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj_a"}) {
+      append(in, get(std::string(n) + ".weight"));
+    }
   }
-  MoeWeights& mw = w.moe;
+  w.in_proj = pack(in, s.hidden_size);
+  in = {};
+  w.conv = get("conv1d.weight");
+  w.dt_bias = get("dt_bias");
+  w.A_log = get("A_log");
+  w.norm = get("norm.weight");
+  w.out =
+      pack(get("out_proj.weight"), int64_t{s.linear_attn.num_v_heads} * s.linear_attn.v_head_dim);
+  return w;
+}
+
+void load_moe(const Model& m, int layer, const Rounding& rd, MoeWeights& mw) {
+  const ModelSpec& s = m.spec();
   const MoeSpec& ms = s.moe;
+  auto get = [&](const std::string& n) { return load_tensor(m, n, rd); };
+  const int64_t H = s.hidden_size;
   const bool mixtral = s.family == Family::kMixtral;
   const auto E = static_cast<std::size_t>(ms.num_experts);
   mw.module = fmt::format("model.layers.{}.{}", layer, mixtral ? "block_sparse_moe" : "mlp");
@@ -152,10 +166,41 @@ DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd
     if (ms.expert_bias) mw.expert_bias = get(mw.module + ".gate.expert_bias");
   }
   if (ms.shared_intermediate > 0) {
-    mw.shared = load_mlp(m, mw.module + ".shared_experts", ms.shared_intermediate, false, rd);
+    // Ling: shared_experts, ungated; Qwen: shared_expert with a sigmoid gate.
+    const std::string sh = mw.module + (ms.shared_gate ? ".shared_expert" : ".shared_experts");
+    mw.shared = load_mlp(m, sh, ms.shared_intermediate, false, rd);
+    if (ms.shared_gate) mw.shared_gate = pack(get(mw.module + ".shared_expert_gate.weight"), H);
   }
   mw.gate_up.resize(E);
   mw.down.resize(E);
+}
+}  // namespace
+
+DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd) {
+  const ModelSpec& s = m.spec();
+  const std::string P = fmt::format("model.layers.{}.", layer);
+  // gpt-oss keeps its norm weights in fp32 (_keep_in_fp32_modules).
+  auto norm_w = [&](const std::string& n) {
+    return load_tensor(m, P + n, rd, s.norm == NormKind::kFp32Weight);
+  };
+  DenseLayerWeights w;
+  w.input_norm = norm_w("input_layernorm.weight");
+  w.post_attn_norm = norm_w("post_attention_layernorm.weight");
+  if (s.sandwich_norms) {
+    w.pre_ff_norm = norm_w("pre_feedforward_layernorm.weight");
+    w.post_ff_norm = norm_w("post_feedforward_layernorm.weight");
+  }
+  const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
+  if (L.mixer == MixerKind::kGatedDeltaNet) {
+    w.linear = load_linear_attn(m, P + "linear_attn.", rd);
+  } else {
+    load_attention(m, P + s.names.attn + ".", rd, w);
+  }
+  if (L.mlp == MlpKind::kMoe) {
+    load_moe(m, layer, rd, w.moe);
+  } else {
+    w.mlp = load_mlp(m, P + "mlp", L.intermediate, L.mlp == MlpKind::kDenseFusedGateUp, rd);
+  }
   return w;
 }
 
@@ -234,13 +279,25 @@ void ensure_expert(const Model& m, MoeWeights& w, int expert, const Rounding& rd
     ensure_gpt_oss_expert(m, w, expert, rd);
     return;
   }
+  const int64_t H = m.spec().hidden_size, I = m.spec().moe.intermediate;
+  if (m.spec().moe.storage == ExpertStorage::kFusedGateUp) {
+    // Qwen3.5-MoE: gate_up_proj [E, 2I, H] (rows gate | up) and down_proj [E, H, I], already
+    // [out, in] per expert.
+    std::vector<float> gu =
+        expert_slice(*bound(m, w.module + ".experts.gate_up_proj").tensor, expert);
+    std::vector<float> down =
+        expert_slice(*bound(m, w.module + ".experts.down_proj").tensor, expert);
+    rd.apply(gu.data(), static_cast<int64_t>(gu.size()));
+    rd.apply(down.data(), static_cast<int64_t>(down.size()));
+    w.gate_up[e] = pack_weight(gu.data(), 2 * I, H);
+    w.down[e] = pack_weight(down.data(), H, I);
+    return;
+  }
   const std::string p = fmt::format("{}.experts.{}.", w.module, expert);
   std::vector<float> gu = load_tensor(m, p + w.gate_name + ".weight", rd);
   append(gu, load_tensor(m, p + w.up_name + ".weight", rd));
-  const int64_t H = m.spec().hidden_size;
   w.gate_up[e] = pack_weight(gu.data(), static_cast<int64_t>(gu.size()) / H, H);
   const std::vector<float> down = load_tensor(m, p + w.down_name + ".weight", rd);
-  const int64_t I = m.spec().moe.intermediate;
   w.down[e] = pack_weight(down.data(), H, I);
 }
 

@@ -33,13 +33,23 @@ struct MoeWeights {
   PackedWeight router;
   std::vector<float> router_bias;  // gpt-oss: added to the logits
   std::vector<float> expert_bias;  // bailing v2: added to the scores for selection only
-  MlpWeights shared;               // the shared expert (bailing), empty when none
+  MlpWeights shared;               // the shared expert, empty when none
+  PackedWeight shared_gate;        // qwen: its sigmoid gate [1, hidden]; empty for Ling
   // Per expert; empty until used. gate_up rows are gate | up (gpt-oss's interleaved columns
   // reordered so), as are the gate_up biases.
   std::vector<PackedWeight> gate_up, down;
   std::vector<std::vector<float>> gate_up_bias, down_bias;  // gpt-oss only
 };
 void ensure_expert(const Model& m, MoeWeights& w, int expert, const Rounding& rd);
+
+// A Gated DeltaNet mixer. in_proj rows: qwen3_next in_proj_qkvz | in_proj_ba, qwen3.5
+// in_proj_qkv | in_proj_z | in_proj_b | in_proj_a (the same width either way).
+struct LinearAttnWeights {
+  PackedWeight in_proj;
+  std::vector<float> conv;  // [conv_dim, kernel]
+  std::vector<float> dt_bias, A_log, norm;
+  PackedWeight out;
+};
 
 struct DenseLayerWeights {
   std::vector<float> input_norm, post_attn_norm, pre_ff_norm, post_ff_norm;
@@ -49,8 +59,9 @@ struct DenseLayerWeights {
   std::vector<float> sinks;  // gpt-oss: per query head
   PackedWeight o;
   std::vector<float> o_bias;
-  MlpWeights mlp;  // dense layers
-  MoeWeights moe;  // MoE layers
+  LinearAttnWeights linear;  // Gated DeltaNet layers (then the attention fields stay empty)
+  MlpWeights mlp;            // dense layers
+  MoeWeights moe;            // MoE layers
 };
 
 DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd);

@@ -1,7 +1,8 @@
 """An independent PyTorch forward pass of the attention decoder families, written from the Hugging
 Face modeling semantics (transformers models/{llama,mistral,mixtral,qwen2,qwen2_5_vl,qwen3,
 qwen3_moe,gemma,gemma2,gemma3,phi3,gpt_oss}, eager attention; Ling's bailing_moe v1/v2 from their hub
-modeling files in hf_bailing.py; ARCHITECTURES.md §1–§8, §13–§18). Module names and structure are those
+modeling files in hf_bailing.py; the Gated DeltaNet hybrids qwen3_next / qwen3_5 / qwen3_5_moe in
+hf_qwen_hybrid.py; ARCHITECTURES.md §1–§18). Module names and structure are those
 of Hugging Face, so forward hooks and pre-hooks see what they would see there. Runs in float32 or
 bfloat16 (op by op as eager PyTorch does).
 
@@ -21,9 +22,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rope_reference  # noqa: E402
 
 DENSE = {"llama", "mistral", "qwen2", "qwen2_5_vl", "qwen3", "gemma", "gemma2", "gemma3",
-         "gemma3_text", "phi3", "mixtral", "qwen3_moe", "gpt_oss", "bailing_moe", "bailing_moe_v2"}
+         "gemma3_text", "phi3", "mixtral", "qwen3_moe", "gpt_oss", "bailing_moe", "bailing_moe_v2",
+         "qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text"}
 GEMMA = {"gemma", "gemma2", "gemma3", "gemma3_text"}
 BAILING = {"bailing_moe", "bailing_moe_v2"}
+HYBRID = {"qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text"}
+
+
+def is_linear_attention_layer(c, layer):
+    types = c.get("layer_types")
+    if types:
+        return types[layer] == "linear_attention"
+    return (layer + 1) % c.get("full_attention_interval", 4) != 0
 
 
 def _read_file(path, out):
@@ -152,7 +162,9 @@ class GptOssRMSNorm(nn.Module):
 
 
 def norm_class(mt):
-    return GemmaRMSNorm if mt in GEMMA else GptOssRMSNorm if mt == "gpt_oss" else LlamaRMSNorm
+    if mt in GEMMA or mt in HYBRID:
+        return GemmaRMSNorm
+    return GptOssRMSNorm if mt == "gpt_oss" else LlamaRMSNorm
 
 
 class ScaledWordEmbedding(nn.Embedding):
@@ -466,6 +478,14 @@ class DecoderLayer(nn.Module):
             import hf_bailing
             self.attention = hf_bailing.BailingAttention(c, mt == "bailing_moe_v2")
             self.attn_name = "attention"
+        elif mt in HYBRID:
+            import hf_qwen_hybrid
+            if is_linear_attention_layer(c, layer):
+                self.linear_attn = hf_qwen_hybrid.GatedDeltaNet(c, mt == "qwen3_next")
+                self.attn_name = "linear_attn"
+            else:
+                self.self_attn = hf_qwen_hybrid.GatedAttention(c)
+                self.attn_name = "self_attn"
         else:
             self.self_attn = Attention(c, mt, layer, norm_cls)
             self.attn_name = "self_attn"
@@ -480,6 +500,9 @@ class DecoderLayer(nn.Module):
             self.mlp = SparseMoeBlock(c, False)
         elif mt == "gpt_oss":
             self.mlp = GptOssMLP(c)
+        elif mt == "qwen3_next" and is_moe_layer(c, layer) or mt.startswith("qwen3_5_moe"):
+            import hf_qwen_hybrid
+            self.mlp = hf_qwen_hybrid.QwenMoeBlock(c, mt != "qwen3_next")
         elif mt in BAILING and c.get("num_experts") and layer >= c.get("first_k_dense_replace", 0):
             import hf_bailing
             self.mlp = hf_bailing.BailingMoeBlock(c, mt == "bailing_moe_v2")
@@ -489,7 +512,9 @@ class DecoderLayer(nn.Module):
 
     def forward(self, h, ropes):
         cos, sin = ropes[self.rope]
-        a = getattr(self, self.attn_name)(self.input_layernorm(h), cos, sin)[0]
+        a = getattr(self, self.attn_name)(self.input_layernorm(h), cos, sin)
+        if isinstance(a, tuple):  # attention modules return (out, weights, ...)
+            a = a[0]
         if self.sandwich:
             a = self.post_attention_layernorm(a)
         h = h + a

@@ -70,10 +70,15 @@ def attach(model):
         A = f"{L}.{layer.attn_name}"
         a = getattr(layer, layer.attn_name)
         a.register_forward_hook(out_hook(A))
-        o = "dense" if hasattr(a, "dense") else "o_proj"  # Ling: attention.dense
+        # Ling: attention.dense; Gated DeltaNet: linear_attn.out_proj.
+        o = next(n for n in ("dense", "out_proj", "o_proj") if hasattr(a, n))
         getattr(a, o).register_forward_pre_hook(in_hook(f"{A}.{o}:in"))
+        if hasattr(a, "record_conv"):
+            a.record_conv = lambda y, A=A: rec.put(A + ":conv_out", y)
+            a.record_state = lambda v, pos, A=A: rec.put(A + ":state_absmax", v, pos)
         for n in ("q_proj", "k_proj", "v_proj", "qkv_proj", "q_norm", "k_norm", "query_key_value",
-                  "query_layernorm", "key_layernorm"):
+                  "query_layernorm", "key_layernorm", "in_proj_qkvz", "in_proj_ba", "in_proj_qkv",
+                  "in_proj_z", "in_proj_b", "in_proj_a"):
             if hasattr(a, n):
                 getattr(a, n).register_forward_hook(out_hook(f"{A}.{n}"))
 
@@ -110,10 +115,14 @@ def attach(model):
                 m.gate.register_forward_hook(out_hook(R))
                 m.record = record
             m.record_weights = lambda w, R=R: rec.put(R + ":weights", w)
-            if getattr(m, "shared_experts", None) is not None:
-                S = M + ".shared_experts"
-                m.shared_experts.register_forward_hook(out_hook(S))
-                m.shared_experts.down_proj.register_forward_pre_hook(in_hook(S + ".down_proj:in"))
+            for sname in ("shared_experts", "shared_expert"):  # Ling, Qwen
+                shared = getattr(m, sname, None)
+                if shared is not None:
+                    S = f"{M}.{sname}"
+                    shared.register_forward_hook(out_hook(S))
+                    shared.down_proj.register_forward_pre_hook(in_hook(S + ".down_proj:in"))
+            if hasattr(m, "shared_expert_gate"):
+                m.shared_expert_gate.register_forward_hook(out_hook(M + ".shared_expert_gate"))
             continue
         m = layer.mlp
         m.register_forward_hook(out_hook(L + ".mlp"))

@@ -1,0 +1,17 @@
+// A Gated DeltaNet mixer (qwen3_next, qwen3.5, qwen3.5-MoE; ARCHITECTURES.md §9-§10) over a
+// window's rows: input projections, causal depthwise conv + SiLU, decay and β gates, the chunked
+// delta rule per sequence and value head (fp32 state), gated RMSNorm, out_proj.
+#pragma once
+
+#include "engine/attention.h"
+#include "engine/layer_ops.h"
+#include "engine/weights.h"
+
+namespace maxact::engine {
+
+// x: the layer's normalised rows [tokens, hidden]; out: the mixer's output [tokens, hidden].
+void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights& w,
+                      const std::vector<SequenceSpan>& spans, const Location* locs, const float* x,
+                      int64_t tokens, float* out);
+
+}  // namespace maxact::engine
