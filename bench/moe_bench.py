@@ -5,10 +5,13 @@ ids, same run (ratios, since machines are noisy).
 
   bench/moe_bench.py [--maxact build-release/maxact] [--work /tmp/maxact-moe-bench]
                      [--sequences 8] [--length 256] [--threads 0] [--layers 4]
+                     [--family qwen3_moe|gpt_oss]
 
 Dense: qwen3 at PERFORMANCE.md's anchor shape (hidden 1024, intermediate 3072). MoE: qwen3_moe,
 same attention, 8 experts of width 1536 with top-2 (2 x 1536 = 3072 active), layer 0 dense as
 the fixture generator writes it (mlp_only_layers) — so active parameters match up to the router.
+gpt_oss: the same expert shapes stored MXFP4 (dequantized per expert hit), attention with biases
+and sinks, every layer MoE — active parameters match up to biases, router and sinks.
 """
 import json
 import os
@@ -33,12 +36,15 @@ def gen(work, family, layers, extra):
 
 
 def main():
-    a, seqs, ids_path, tokens = parse_common(
-        "/tmp/maxact-moe-bench", lambda ap: ap.add_argument("--layers", type=int, default=4))
+    def options(ap):
+        ap.add_argument("--layers", type=int, default=4)
+        ap.add_argument("--family", default="qwen3_moe", choices=["qwen3_moe", "gpt_oss"])
+
+    a, seqs, ids_path, tokens = parse_common("/tmp/maxact-moe-bench", options)
 
     dense, dinfo = gen(a.work, "qwen3", a.layers, [])
-    moe, minfo = gen(a.work, "qwen3_moe", a.layers, ["--experts", "8", "--expert-intermediate",
-                                                      "1536"])
+    moe, minfo = gen(a.work, a.family, a.layers, ["--experts", "8", "--expert-intermediate",
+                                                   "1536"])
     def decoder_active(model, info):
         # The scan runs no head: active parameters without embeddings and lm_head.
         c = json.load(open(os.path.join(model, "config.json")))

@@ -21,6 +21,15 @@ void top_k(const float* score, int64_t E, int64_t K, std::vector<int32_t>& order
   });
 }
 
+// out = softmax(x) over n values in fp32 (the max subtracted first, the sum in double).
+void softmax(const float* x, int64_t n, float* out) {
+  const float mx = *std::max_element(x, x + n);
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += out[j] = std::exp(x[j] - mx);
+  const auto fsum = static_cast<float>(sum);
+  for (int64_t j = 0; j < n; ++j) out[j] /= fsum;
+}
+
 // Weights are rounded to D for HF's loop combine (C1); the other combines multiply by the fp32
 // weights.
 float routing_weight(const LayerContext& c, float w) {
@@ -36,15 +45,7 @@ void route_softmax_topk(const LayerContext& c, const float* logits, int64_t n, R
     std::vector<float> p(static_cast<std::size_t>(E));
     std::vector<int32_t> order(static_cast<std::size_t>(E));
     for (int64_t row = b; row < e; ++row) {
-      const float* l = logits + row * E;
-      const float mx = *std::max_element(l, l + E);
-      double sum = 0;
-      for (int64_t j = 0; j < E; ++j) {
-        p[static_cast<std::size_t>(j)] = std::exp(l[j] - mx);
-        sum += p[static_cast<std::size_t>(j)];
-      }
-      const auto fsum = static_cast<float>(sum);
-      for (auto& v : p) v /= fsum;
+      softmax(logits + row * E, E, p.data());
       top_k(p.data(), E, K, order);
       float total = 0;
       for (int64_t k = 0; k < K; ++k) total += p[static_cast<std::size_t>(order[k])];
@@ -66,21 +67,16 @@ void route_topk_softmax(const LayerContext& c, const float* logits, int64_t n, R
   const int64_t E = m.num_experts, K = m.top_k;
   parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
     std::vector<int32_t> order(static_cast<std::size_t>(E));
-    std::vector<float> p(static_cast<std::size_t>(K));
+    std::vector<float> top(static_cast<std::size_t>(K)), p(top.size());
     for (int64_t row = b; row < e; ++row) {
       const float* l = logits + row * E;
       top_k(l, E, K, order);
-      const float mx = l[order[0]];
-      double sum = 0;
-      for (int64_t k = 0; k < K; ++k) {
-        p[static_cast<std::size_t>(k)] = std::exp(l[order[static_cast<std::size_t>(k)]] - mx);
-        sum += p[static_cast<std::size_t>(k)];
-      }
-      const auto fsum = static_cast<float>(sum);
+      for (int64_t k = 0; k < K; ++k)
+        top[static_cast<std::size_t>(k)] = l[order[static_cast<std::size_t>(k)]];
+      softmax(top.data(), K, p.data());
       for (int64_t k = 0; k < K; ++k) {
         r.chosen[static_cast<std::size_t>(row * K + k)] = order[static_cast<std::size_t>(k)];
-        r.weight[static_cast<std::size_t>(row * K + k)] =
-            c.rd(p[static_cast<std::size_t>(k)] / fsum);
+        r.weight[static_cast<std::size_t>(row * K + k)] = c.rd(p[static_cast<std::size_t>(k)]);
       }
     }
   });

@@ -139,8 +139,9 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   const ModelSpec& spec = model.spec();
   if (!engine_supports(spec)) {
     throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: the scan engine does not run {} models yet", model.dir().string(),
-                            family_name(spec.family)));
+                fmt::format("{}: the scan engine does not run this {} configuration (its MoE "
+                            "router or expert storage)",
+                            model.dir().string(), family_name(spec.family)));
   }
   if (opt.window_tokens < 1 || opt.chunk_rows < 1) {
     throw Error(ErrorCode::kOption, "window_tokens and chunk_rows must be at least 1");

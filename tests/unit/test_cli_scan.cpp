@@ -161,12 +161,6 @@ TEST(CliScan, BadInputFailsWithoutOutput) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no tokenizer.json"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
-  // A family without an engine yet.
-  r = run_command(test::maxact_binary() + " scan " + test::fixture("qwen3_next").string() +
-                  " --corpus " + ids_corpus(dir) + " --ids-native -q -o " + out);
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("not supported"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(out));
   // A tap glob that selects nothing.
   r = run_command(test::maxact_binary() + " scan " + test::fixture("llama").string() +
                   " --corpus " + ids_corpus(dir) + " --ids-native -q --taps '*.q_norm' -o " + out);

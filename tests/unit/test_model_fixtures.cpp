@@ -218,7 +218,7 @@ TEST(Fixtures, InspectJsonDescribesTheModel) {
   EXPECT_EQ(j["moe"]["top_k"], 2);
   EXPECT_EQ(j["attention"]["output_gate"], true);
   EXPECT_EQ(j["storage"]["by_dtype"]["BF16"]["bytes"], m.checkpoint().tensor_bytes());
-  EXPECT_EQ(j["scan"]["supported"], false);
+  EXPECT_EQ(j["scan"]["supported"], true);
   EXPECT_EQ(j["tokenizer"], false);
   const std::string text = inspect_text(m);
   EXPECT_NE(text.find("0-2            gated_deltanet + moe(4 experts, top 2)"), std::string::npos)

@@ -190,6 +190,24 @@ TEST(Scan, TokenIdOutsideTheEmbeddingIsAnError) {
                      {"sample 4", "position 2", "token id 256", "256 rows"});
 }
 
+// Every config.json a family adapter accepts runs; the engine still checks the MoE design it is
+// handed (a spec built in code can ask for a router or combine its family's code lacks).
+TEST(Scan, MoeDesignsOutsideTheFamilyAreRefused) {
+  const Model m = Model::open_dir(test::fixture("qwen3_moe"));
+  ModelSpec s = m.spec();
+  ASSERT_TRUE(engine_supports(s));
+  s.moe.router = RouterKind::kSigmoidGroupLimited;
+  EXPECT_FALSE(engine_supports(s));
+  s = m.spec();
+  s.moe.storage = ExpertStorage::kFusedGateUp;
+  EXPECT_FALSE(engine_supports(s));
+  const Model g = Model::open_dir(test::fixture("gpt_oss"));
+  s = g.spec();
+  ASSERT_TRUE(engine_supports(s));
+  s.moe.combine = CombineKind::kExpertOrderInDtype;
+  EXPECT_FALSE(engine_supports(s));
+}
+
 // Every family of the fixture matrix runs (its numerics are compared with the reference
 // elsewhere): every tap of its spec gets values, and none is NaN.
 TEST(Scan, EveryFixtureFamilyRuns) {

@@ -15,6 +15,8 @@
 
 #include "cli_common.h"
 #include "maxact/error.h"
+#include "maxact/inspect.h"
+#include "maxact/inspect.h"
 #include "maxact/model.h"
 #include "maxact/quant_check.h"
 #include "maxact/quant_report.h"
@@ -332,8 +334,8 @@ int run_scan(const ScanArgs& a) {
   const Model model = Model::open(a.model);
   if (!engine_supports(model.spec())) {
     throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: scanning {} models is not supported yet", model.dir().string(),
-                            family_name(model.spec().family)));
+                fmt::format("{}: scanning is not supported: {}", model.dir().string(),
+                            scan_support(model.spec()).reason));
   }
   CorpusReadReport report;
   const Corpus owned = a.corpus.empty() ? Corpus{} : read_corpus(a.corpus, a.read, &report);

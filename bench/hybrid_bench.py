@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Benchmark: `maxact scan` on a Gated DeltaNet hybrid (qwen3_5: three linear-attention layers,
+then one gated full-attention layer) against a dense qwen3 of the same hidden size and MLP, and
+against the PyTorch reference (tests/reference, whose delta rule is the per-token recurrence) on
+the hybrid; same token ids, same run (ratios, since machines are noisy).
+
+  bench/hybrid_bench.py [--maxact build-release/maxact] [--work /tmp/maxact-hybrid-bench]
+                        [--sequences 8] [--length 256] [--threads 0] [--layers 4]
+
+Shapes: PERFORMANCE.md's anchor (hidden 1024, intermediate 3072, 16 heads of 64); the linear
+layers have 4 key heads and 8 value heads of 128 (Qwen3.5's head size).
+"""
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
+sys.path.insert(0, HERE)
+from moe_bench import gen  # noqa: E402
+from scan_bench import parse_common, run_maxact  # noqa: E402
+
+
+def main():
+    a, seqs, ids_path, tokens = parse_common(
+        "/tmp/maxact-hybrid-bench", lambda ap: ap.add_argument("--layers", type=int, default=4))
+    dense, _ = gen(a.work, "qwen3", a.layers, [])
+    hybrid, _ = gen(a.work, "qwen3_5", a.layers, [])
+    res = {}
+    for name, model in (("dense", dense), ("hybrid", hybrid)):
+        run, wall, rss = run_maxact(a, model, ids_path)
+        res[name] = run["tokens_per_second"]
+        print(f"maxact {name:6}: {tokens} tokens, {run['tokens_per_second']:.0f} tokens/s "
+              f"({run['threads']} threads), peak RSS {rss[0] / 1024:.0f} MiB")
+    print(f"ratio hybrid / dense: {res['hybrid'] / res['dense']:.2f}x")
+
+    import torch  # noqa: E402
+    import hf_dense  # noqa: E402
+    import tap_reference  # noqa: E402
+    torch.set_num_threads(max(1, a.threads or os.cpu_count()))
+    ref = hf_dense.load(hybrid, torch.float32)
+    t0 = time.time()
+    tap_reference.run(ref, seqs, torch.float32)
+    ref_s = time.time() - t0
+    t0 = time.time()
+    with torch.no_grad():
+        for _, ids in seqs:
+            ref.text(torch.tensor(ids))
+    fwd_s = time.time() - t0
+    print(f"PyTorch reference on the hybrid, hooks + float64 statistics: {tokens / ref_s:.0f} "
+          f"tokens/s; forward alone: {tokens / fwd_s:.0f} tokens/s ({torch.get_num_threads()} "
+          f"threads)")
+    print(f"ratio maxact / reference with hooks: {res['hybrid'] * ref_s / tokens:.1f}x; "
+          f"/ PyTorch forward alone: {res['hybrid'] * fwd_s / tokens:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
