@@ -16,7 +16,6 @@
 #include "cli_common.h"
 #include "maxact/error.h"
 #include "maxact/inspect.h"
-#include "maxact/inspect.h"
 #include "maxact/model.h"
 #include "maxact/quant_check.h"
 #include "maxact/quant_report.h"
