@@ -17,13 +17,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 sys.path.insert(0, HERE)
-from scan_bench import parse_common, run_maxact  # noqa: E402
+from scan_bench import compare_with_reference, parse_common, run_maxact  # noqa: E402
 
 
 def gen(work, family, layers, extra):
@@ -62,24 +61,7 @@ def main():
               f"({run['threads']} threads), peak RSS {rss[0] / 1024:.0f} MiB")
     print(f"ratio MoE / dense (same active parameters): {res['moe'] / res['dense']:.2f}x")
 
-    import torch  # noqa: E402
-    import hf_dense  # noqa: E402
-    import tap_reference  # noqa: E402
-    torch.set_num_threads(max(1, a.threads or os.cpu_count()))
-    ref = hf_dense.load(moe, torch.float32)
-    t0 = time.time()
-    tap_reference.run(ref, seqs, torch.float32)
-    ref_s = time.time() - t0
-    t0 = time.time()
-    with torch.no_grad():
-        for _, ids in seqs:
-            ref.text(torch.tensor(ids))
-    fwd_s = time.time() - t0
-    print(f"PyTorch reference on the MoE, hooks + float64 statistics: {tokens / ref_s:.0f} "
-          f"tokens/s; forward alone: {tokens / fwd_s:.0f} tokens/s ({torch.get_num_threads()} "
-          f"threads)")
-    print(f"ratio maxact / reference with hooks: {res['moe'] * ref_s / tokens:.1f}x; "
-          f"/ PyTorch forward alone: {res['moe'] * fwd_s / tokens:.1f}x")
+    compare_with_reference(moe, seqs, a.threads, res["moe"], " on the MoE")
     return 0
 
 

@@ -80,6 +80,29 @@ def parse_common(work, extra=lambda ap: None):
     return a, seqs, ids_path, a.sequences * a.length
 
 
+def compare_with_reference(model, seqs, threads, maxact_tps, what):
+    """The PyTorch reference (tests/reference) on the same ids, with its hooks and float64
+    statistics and as a bare forward pass: prints both speeds and maxact's ratio to each."""
+    import torch  # noqa: E402
+    import hf_dense  # noqa: E402
+    import tap_reference  # noqa: E402
+    torch.set_num_threads(max(1, threads or os.cpu_count()))
+    tokens = sum(len(ids) for _, ids in seqs)
+    ref = hf_dense.load(model, torch.float32)
+    t0 = time.time()
+    tap_reference.run(ref, seqs, torch.float32)
+    ref_s = time.time() - t0
+    t0 = time.time()
+    with torch.no_grad():
+        for _, ids in seqs:
+            ref.text(torch.tensor(ids))
+    fwd_s = time.time() - t0
+    print(f"PyTorch reference{what}, hooks + float64 statistics: {tokens / ref_s:.0f} tokens/s; "
+          f"forward alone: {tokens / fwd_s:.0f} tokens/s ({torch.get_num_threads()} threads)")
+    print(f"ratio maxact / reference with hooks: {maxact_tps * ref_s / tokens:.1f}x; "
+          f"/ PyTorch forward alone: {maxact_tps * fwd_s / tokens:.1f}x")
+
+
 def main():
     a, seqs, ids_path, tokens = parse_common("/tmp/maxact-scan-bench")
 
@@ -102,25 +125,7 @@ def main():
                                  capture_output=True, text=True).stdout.strip()
             print(out)
 
-    import torch  # noqa: E402
-    import hf_dense  # noqa: E402
-    import tap_reference  # noqa: E402
-    torch.set_num_threads(max(1, a.threads or os.cpu_count()))
-    ref = hf_dense.load(model4, torch.float32)
-    t0 = time.time()
-    tap_reference.run(ref, seqs, torch.float32)
-    ref_s = time.time() - t0
-    print(f"PyTorch reference with hooks + float64 statistics: {tokens / ref_s:.0f} tokens/s "
-          f"({torch.get_num_threads()} threads)")
-    t0 = time.time()
-    with torch.no_grad():
-        for _, ids in seqs:
-            ref.text(torch.tensor(ids))
-    fwd_s = time.time() - t0
-    print(f"PyTorch forward alone (no hooks): {tokens / fwd_s:.0f} tokens/s")
-    print(f"ratio maxact / reference with hooks: {m_tps * ref_s / tokens:.1f}x; "
-          f"/ PyTorch forward alone: {m_tps * fwd_s / tokens:.1f}x")
-    del ref
+    compare_with_reference(model4, seqs, a.threads, m_tps, "")
 
     model12 = gen(a.work, 12)
     run12, _, rss12 = run_maxact(a, model12, ids_path)

@@ -65,13 +65,23 @@ void dequant_mxfp4_rows(const TensorView& blocks, const TensorView& scales, int6
   for (int64_t r = row_begin; r < row_end; ++r) {
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t idx = r * groups + g;
-      // ldexp, not a multiply by a table: 2^(s-127) spans the whole fp32 range (s=255 -> inf,
-      // as torch.ldexp gives), and ldexp of these 2-bit mantissas is exact.
+      // Values times 2^(s-127): for s < 255 one multiply by the power of two, exact for these
+      // 2-bit mantissas (results overflow to ±inf or land on representable subnormals exactly as
+      // ldexp's do); s = 255 (2^128, not a float) goes through ldexp, which keeps ±0 as ±0 where
+      // a multiply by inf would give NaN.
       const int exp = static_cast<int>(scales.data[idx]) - 127;
       const unsigned char* b = blocks.data + idx * 16;
-      for (int j = 0; j < 16; ++j) {
-        *out++ = std::ldexp(kFp4[b[j] & 0xF], exp);
-        *out++ = std::ldexp(kFp4[b[j] >> 4], exp);
+      if (exp < 128) {
+        const float scale = std::ldexp(1.0f, exp);
+        for (int j = 0; j < 16; ++j) {
+          *out++ = kFp4[b[j] & 0xF] * scale;
+          *out++ = kFp4[b[j] >> 4] * scale;
+        }
+      } else {
+        for (int j = 0; j < 16; ++j) {
+          *out++ = std::ldexp(kFp4[b[j] & 0xF], exp);
+          *out++ = std::ldexp(kFp4[b[j] >> 4], exp);
+        }
       }
     }
   }

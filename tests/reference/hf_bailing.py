@@ -14,7 +14,8 @@ import math
 import torch
 from torch import nn
 
-from hf_dense import ExpertMLP, Linear, LlamaRMSNorm, apply_rope, matmul, scalar_op
+from hf_dense import (ExpertMLP, Linear, LlamaRMSNorm, causal_mask, matmul, rope_and_repeat,
+                      scalar_op, softmax_topk)
 
 
 class BailingAttention(nn.Module):
@@ -39,21 +40,13 @@ class BailingAttention(nn.Module):
         q, k, v = qkv.split([self.nh, self.nkv, self.nkv], dim=1)
         if hasattr(self, "query_layernorm"):
             q, k = self.query_layernorm(q), self.key_layernorm(k)
-        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
-        q = apply_rope(q, cos, sin)
-        k = apply_rope(k, cos, sin)
-        if self.cache is not None:
-            self.cache(k, v)
-        rep = self.nh // self.nkv
-        k = k.repeat_interleave(rep, dim=0)
-        v = v.repeat_interleave(rep, dim=0)
+        q, k, v = rope_and_repeat(self, q, k, v, cos, sin)
         root = math.sqrt(self.hd)
         if self.v2:
             w = scalar_op(matmul(q, k.transpose(1, 2)), lambda t: t / root)
         else:
             w = matmul(scalar_op(q, lambda t: t / root), k.transpose(1, 2))
-        visible = torch.arange(T)[None, :] <= torch.arange(T)[:, None]
-        w = w + torch.zeros(T, T, dtype=w.dtype).masked_fill(~visible, torch.finfo(w.dtype).min)
+        w = w + causal_mask(T, None, w.dtype)
         p = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
         o = matmul(p, v).transpose(0, 1).reshape(T, self.nh * self.hd)
         return self.dense(o), None, None
@@ -89,12 +82,8 @@ class BailingGate(nn.Module):
             logits = nn.functional.linear(x.float(), self.weight.float()).to(x.dtype)
         if self.record_logits is not None:
             self.record_logits(logits)
-        if not self.v2:
-            scores = torch.softmax(logits, dim=-1, dtype=torch.float32)
-            idx = top_lower_first(scores, self.k)
-            w = scores.gather(-1, idx)
-            if self.norm:
-                w = w / w.sum(dim=-1, keepdim=True)
+        if not self.v2:  # weights stay fp32
+            idx, w = softmax_topk(logits, self.k, self.norm)
             return idx, w, logits
         scores = torch.sigmoid(logits)
         biased = scores + self.expert_bias.float()

@@ -1,7 +1,7 @@
 """An independent PyTorch forward pass of the attention decoder families, written from the Hugging
 Face modeling semantics (transformers models/{llama,mistral,mixtral,qwen2,qwen2_5_vl,qwen3,
-qwen3_moe,gemma,gemma2,gemma3,phi3,gpt_oss}, eager attention; Ling's bailing_moe v1/v2 from their hub
-modeling files in hf_bailing.py; the Gated DeltaNet hybrids qwen3_next / qwen3_5 / qwen3_5_moe in
+qwen3_moe,gemma,gemma2,gemma3,phi3,gpt_oss}, eager attention; gpt-oss's MoE block and MXFP4
+decoding in hf_gpt_oss.py; Ling's bailing_moe v1/v2 from their hub modeling files in hf_bailing.py; the Gated DeltaNet hybrids qwen3_next / qwen3_5 / qwen3_5_moe in
 hf_qwen_hybrid.py; ARCHITECTURES.md §1–§18). Module names and structure are those
 of Hugging Face, so forward hooks and pre-hooks see what they would see there. Runs in float32 or
 bfloat16 (op by op as eager PyTorch does).
@@ -198,6 +198,42 @@ def apply_rope(x, cos, sin):
     return torch.cat((rot, keep), dim=-1)
 
 
+def rope_and_repeat(mod, q, k, v, cos, sin):
+    """q [T, Hq, hd], k and v [T, Hkv, hd] -> heads first, RoPE on q and k, the module's KV-cache
+    hook (k after RoPE, as a cache stores it), k and v repeated for grouped-query attention."""
+    q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
+    q = apply_rope(q, cos, sin)
+    k = apply_rope(k, cos, sin)
+    if mod.cache is not None:
+        mod.cache(k, v)
+    rep = q.shape[0] // k.shape[0]
+    return q, k.repeat_interleave(rep, dim=0), v.repeat_interleave(rep, dim=0)
+
+
+def causal_mask(T, window, dtype):
+    """Additive mask: 0 where key j is visible from query i (j <= i, and i - j < window when
+    sliding), the dtype's lowest value elsewhere."""
+    i = torch.arange(T)[:, None]
+    j = torch.arange(T)[None, :]
+    visible = j <= i
+    if window:
+        visible &= (i - j) < window
+    return torch.zeros(T, T, dtype=dtype).masked_fill(~visible, torch.finfo(dtype).min)
+
+
+def softmax_topk(logits, k, normalize, dtype=None):
+    """Router R1: softmax in fp32 over all experts, the top k (equal probabilities, which bf16
+    logits make common, go to the lower expert id first, as CUDA's topk does in practice,
+    ARCHITECTURES.md §19.7; CPU topk promises no order, so sort), optionally renormalised in
+    fp32, cast to dtype when given. Returns (indices, weights)."""
+    p = torch.softmax(logits, dim=-1, dtype=torch.float)
+    idx = torch.sort(-p, dim=-1, stable=True).indices[:, :k]
+    w = p.gather(-1, idx)
+    if normalize:
+        w = w / w.sum(dim=-1, keepdim=True)
+    return idx, (w if dtype is None else w.to(dtype))
+
+
 class Attention(nn.Module):
     def __init__(self, c, mt, layer, norm_cls):
         super().__init__()
@@ -239,27 +275,14 @@ class Attention(nn.Module):
         v = v.view(T, self.nkv, self.hd)
         if hasattr(self, "q_norm"):
             q, k = self.q_norm(q), self.k_norm(k)
-        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
-        q = apply_rope(q, cos, sin)
-        k = apply_rope(k, cos, sin)
-        if self.cache is not None:
-            self.cache(k, v)
-        rep = self.nh // self.nkv
-        k = k.repeat_interleave(rep, dim=0)
-        v = v.repeat_interleave(rep, dim=0)
+        q, k, v = rope_and_repeat(self, q, k, v, cos, sin)
         # Scalar multiplies and divides in fp32 with one rounding, as CUDA's opmath does (CPU torch
         # 1.13 rounds the Python scalar to bf16 first).
         w = scalar_op(matmul(q, k.transpose(1, 2)), lambda t: t * self.scaling)
         if self.softcap:
             w = scalar_op(torch.tanh(scalar_op(w, lambda t: t / self.softcap)),
                           lambda t: t * self.softcap)
-        i = torch.arange(T)[:, None]
-        j = torch.arange(T)[None, :]
-        visible = j <= i
-        if self.window:
-            visible &= (i - j) < self.window
-        mask = torch.zeros(T, T, dtype=w.dtype).masked_fill(~visible, torch.finfo(w.dtype).min)
-        w = w + mask
+        w = w + causal_mask(T, self.window, w.dtype)
         if self.sinks is not None:
             # gpt-oss: each head's sink joins as a last column, the max is subtracted in the
             # model dtype, softmax (fp32 inside, rounded), and the sink column is dropped.
@@ -361,14 +384,7 @@ class SparseMoeBlock(nn.Module):
 
     def forward(self, x):
         logits = self.gate(x)
-        p = torch.softmax(logits, dim=-1, dtype=torch.float)
-        # Equal probabilities (bf16 logits make them common): the lower expert id first, as CUDA's
-        # topk does in practice (ARCHITECTURES.md §19.7); CPU topk promises no order, so sort.
-        idx = torch.sort(-p, dim=-1, stable=True).indices[:, :self.k]
-        w = p.gather(-1, idx)
-        if self.norm:
-            w = w / w.sum(dim=-1, keepdim=True)
-        w = w.to(x.dtype)
+        idx, w = softmax_topk(logits, self.k, self.norm, x.dtype)
         if self.record_weights is not None:
             self.record_weights(w)
         out = torch.zeros_like(x)
@@ -389,82 +405,6 @@ class SparseMoeBlock(nn.Module):
                 handle.remove()
             out.index_add_(0, tok, y.to(x.dtype))
         return out, logits
-
-
-class GptOssTopKRouter(nn.Module):
-    """Logits = Linear(x) with bias (one rounding); top-k of the logits (ties to the lower id, as
-    CUDA's topk does in practice); softmax over the k kept logits, fp32 inside, rounded."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.k = c["num_experts_per_tok"]
-        E, H = c["num_local_experts"], c["hidden_size"]
-        self.weight = nn.Parameter(torch.zeros(E, H))
-        self.bias = nn.Parameter(torch.zeros(E))
-        self.record_logits = None
-
-    def forward(self, x):
-        if x.dtype == torch.float32:
-            logits = nn.functional.linear(x, self.weight, self.bias)
-        else:
-            logits = nn.functional.linear(x.float(), self.weight.float(),
-                                          self.bias.float()).to(x.dtype)
-        if self.record_logits is not None:
-            self.record_logits(logits)
-        idx = torch.sort(-logits.float(), dim=-1, stable=True).indices[:, :self.k]
-        top = torch.softmax(logits.gather(-1, idx), dim=1, dtype=torch.float32).to(x.dtype)
-        scores = torch.zeros_like(logits).scatter_(1, idx, top)
-        return scores, idx, top
-
-
-class GptOssExperts(nn.Module):
-    """transformers v4.55 GptOssExperts, inference path (combine C3): every expert on every token,
-    parameters [E, in, out], biases as separate ops, gate/up interleaved, clamped SwiGLU, outputs
-    weighted by the dense routing scores and summed over experts in fp32 with one rounding."""
-
-    def __init__(self, c):
-        super().__init__()
-        E, H, I = c["num_local_experts"], c["hidden_size"], c["intermediate_size"]
-        self.gate_up_proj = nn.Parameter(torch.zeros(E, H, 2 * I))
-        self.gate_up_proj_bias = nn.Parameter(torch.zeros(E, 2 * I))
-        self.down_proj = nn.Parameter(torch.zeros(E, I, H))
-        self.down_proj_bias = nn.Parameter(torch.zeros(E, H))
-        self.alpha = 1.702
-        self.limit = c.get("swiglu_limit", 7.0)
-        self.record = None  # callable(down projection's input rows, token indices, expert id)
-
-    def forward(self, x, idx, scores):
-        T, H = x.shape
-        E = scores.shape[1]
-        xs = x.repeat(E, 1).view(E, T, H)
-        gu = matmul(xs, self.gate_up_proj) + self.gate_up_proj_bias[:, None, :]
-        gate, up = gu[..., ::2], gu[..., 1::2]
-        gate = gate.clamp(min=None, max=self.limit)
-        up = up.clamp(min=-self.limit, max=self.limit)
-        glu = gate * scalar_op(scalar_op(gate, lambda t: t * self.alpha), torch.sigmoid)
-        act = scalar_op(up, lambda t: t + 1) * glu
-        if self.record is not None:
-            for e in range(E):
-                tok = torch.nonzero((idx == e).any(dim=-1)).flatten()
-                if tok.numel():
-                    self.record(act[e, tok], tok, e)
-        y = matmul(act, self.down_proj) + self.down_proj_bias[:, None, :]
-        y = y * scores.transpose(0, 1)[..., None]
-        return y.float().sum(dim=0).to(x.dtype)
-
-
-class GptOssMLP(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.router = GptOssTopKRouter(c)
-        self.experts = GptOssExperts(c)
-        self.record_weights = None  # callable(routing weights [T, k] in top-k order)
-
-    def forward(self, x):
-        scores, idx, top = self.router(x)
-        if self.record_weights is not None:
-            self.record_weights(top)
-        return self.experts(x, idx, scores), scores
 
 
 class DecoderLayer(nn.Module):
@@ -499,7 +439,8 @@ class DecoderLayer(nn.Module):
         elif mt == "qwen3_moe" and is_moe_layer(c, layer):
             self.mlp = SparseMoeBlock(c, False)
         elif mt == "gpt_oss":
-            self.mlp = GptOssMLP(c)
+            import hf_gpt_oss
+            self.mlp = hf_gpt_oss.GptOssMLP(c)
         elif mt == "qwen3_next" and is_moe_layer(c, layer) or mt.startswith("qwen3_5_moe"):
             import hf_qwen_hybrid
             self.mlp = hf_qwen_hybrid.QwenMoeBlock(c, mt != "qwen3_next")
@@ -590,22 +531,6 @@ def canonical(name):
     return name
 
 
-FP4_VALUES = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
-
-
-def mxfp4_to_float(blocks, scales):
-    """gpt-oss MXFP4 experts (ARCHITECTURES.md §1.11, HF convert_moe_packed_tensors): blocks
-    [E, rows, G, 16] bytes, scales [E, rows, G]; byte j of group g holds elements 32g+2j (low
-    nibble) and 32g+2j+1 (high nibble), times 2^(scale-127). Returns HF's parameter layout
-    [E, in, out] (the dequantized [E, out, in] transposed)."""
-    lut = torch.tensor(FP4_VALUES, dtype=torch.float32)
-    b = blocks.long()
-    vals = torch.stack((lut[b & 0xF], lut[b >> 4]), dim=-1).reshape(*blocks.shape[:-1], 32)
-    vals = torch.ldexp(vals, scales.long()[..., None] - 127)
-    E, rows, G = scales.shape
-    return vals.reshape(E, rows, G * 32).transpose(1, 2).contiguous()
-
-
 def load(folder, dtype=torch.float32):
     cfg = json.load(open(os.path.join(folder, "config.json")))
     c = text_config(cfg)
@@ -617,8 +542,10 @@ def load(folder, dtype=torch.float32):
     # model.language_model, whatever the file's names.
     wrapped = (cfg.get("architectures") or [""])[0].endswith("ForConditionalGeneration")
     w = {}
-    for k in [k for k in raw if k.endswith("_blocks")]:
-        w[canonical(k[:-len("_blocks")])] = mxfp4_to_float(raw[k], raw[k[:-len("_blocks")] + "_scales"])
+    for k in [k for k in raw if k.endswith("_blocks")]:  # gpt-oss MXFP4 experts
+        import hf_gpt_oss
+        w[canonical(k[:-len("_blocks")])] = hf_gpt_oss.mxfp4_to_float(
+            raw[k], raw[k[:-len("_blocks")] + "_scales"])
     for k, v in raw.items():
         if k.endswith(("_scale_inv", "_blocks", "_scales")):
             continue

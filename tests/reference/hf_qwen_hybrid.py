@@ -16,7 +16,8 @@ models/qwen3_next and models/qwen3_5(_moe) (ARCHITECTURES.md §9-§12) with thei
 import torch
 from torch import nn
 
-from hf_dense import ExpertMLP, GemmaRMSNorm, Linear, LlamaRMSNorm, apply_rope, matmul, scalar_op
+from hf_dense import (ExpertMLP, GemmaRMSNorm, Linear, LlamaRMSNorm, causal_mask, matmul,
+                      rope_and_repeat, scalar_op, softmax_topk)
 
 CHUNK = 64  # maxact reports the recurrent state after every 64 tokens (and the last)
 
@@ -51,17 +52,9 @@ class GatedAttention(nn.Module):
         q = self.q_norm(q)
         k = self.k_norm(self.k_proj(x).view(T, self.nkv, self.hd))
         v = self.v_proj(x).view(T, self.nkv, self.hd)
-        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
-        q = apply_rope(q, cos, sin)
-        k = apply_rope(k, cos, sin)
-        if self.cache is not None:
-            self.cache(k, v)
-        rep = self.nh // self.nkv
-        k = k.repeat_interleave(rep, dim=0)
-        v = v.repeat_interleave(rep, dim=0)
+        q, k, v = rope_and_repeat(self, q, k, v, cos, sin)
         w = scalar_op(matmul(q, k.transpose(1, 2)), lambda t: t * self.hd ** -0.5)
-        visible = torch.arange(T)[None, :] <= torch.arange(T)[:, None]
-        w = w + torch.zeros(T, T, dtype=w.dtype).masked_fill(~visible, torch.finfo(w.dtype).min)
+        w = w + causal_mask(T, None, w.dtype)
         p = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
         o = matmul(p, v).transpose(0, 1).reshape(T, self.nh * self.hd)
         if self.gated:
@@ -199,12 +192,7 @@ class QwenMoeBlock(nn.Module):
 
     def forward(self, x):
         logits = self.gate(x)
-        p = torch.softmax(logits, dim=-1, dtype=torch.float)
-        idx = torch.sort(-p, dim=-1, stable=True).indices[:, :self.k]
-        w = p.gather(-1, idx)
-        if self.norm:
-            w = w / w.sum(dim=-1, keepdim=True)
-        w = w.to(x.dtype)
+        idx, w = softmax_topk(logits, self.k, self.norm, x.dtype)
         if self.record_weights is not None:
             self.record_weights(w)
         out = torch.zeros_like(x)

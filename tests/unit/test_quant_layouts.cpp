@@ -62,6 +62,37 @@ TEST(Mxfp4, ExpertLayoutAndExtremeScales) {
   EXPECT_TRUE(std::isinf(out[96]));
 }
 
+// Every code under every scale: the fast path (a multiply by 2^(s-127)) gives ldexp's value bit
+// for bit, subnormals, overflow to inf and signed zeros included.
+TEST(Mxfp4, EveryCodeAndScaleMatchesLdexp) {
+  TempDir dir;
+  constexpr float kCode[16] = {+0.0f, +0.5f, +1.0f, +1.5f, +2.0f, +3.0f, +4.0f, +6.0f,
+                               -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+  // 256 rows, one group each; row s has scale s and codes 0..15 twice (low, high nibbles).
+  std::vector<unsigned char> blocks(256 * 16), scales(256);
+  for (int s = 0; s < 256; ++s) {
+    scales[static_cast<std::size_t>(s)] = static_cast<unsigned char>(s);
+    for (int j = 0; j < 16; ++j) {
+      blocks[static_cast<std::size_t>(s * 16 + j)] =
+          static_cast<unsigned char>(j | ((15 - j) << 4));
+    }
+  }
+  write_safetensors(dir / "m.safetensors",
+                    {{"b", DType::kU8, {256, 1, 16}, blocks}, {"s", DType::kU8, {256, 1}, scales}});
+  const Checkpoint c = Checkpoint::open_file(dir / "m.safetensors");
+  std::vector<float> out(256 * 32);
+  dequant_mxfp4_rows(*c.find("b"), *c.find("s"), 0, 256, out.data());
+  for (int s = 0; s < 256; ++s) {
+    for (int j = 0; j < 16; ++j) {
+      const float lo = std::ldexp(kCode[j], s - 127), hi = std::ldexp(kCode[15 - j], s - 127);
+      const float got_lo = out[static_cast<std::size_t>(s * 32 + 2 * j)];
+      const float got_hi = out[static_cast<std::size_t>(s * 32 + 2 * j + 1)];
+      ASSERT_EQ(std::memcmp(&got_lo, &lo, 4), 0) << "scale " << s << " code " << j;
+      ASSERT_EQ(std::memcmp(&got_hi, &hi, 4), 0) << "scale " << s << " code " << 15 - j;
+    }
+  }
+}
+
 TEST(Mxfp4, ShapeMismatchIsAnError) {
   TempDir dir;
   write_safetensors(dir / "m.safetensors",
