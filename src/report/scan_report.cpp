@@ -278,6 +278,18 @@ ojson study_header(const ScanMeta& m) {
   return j;
 }
 
+// The study's keys for a tap: its study name, and for the router logits also
+// `layer_{i}_moe_gate`, the study's second name for the router of MoE layers.
+std::vector<std::string> study_keys(const TapInfo& t) {
+  std::vector<std::string> keys{t.study_name};
+  const std::string suffix = "_router_logits";
+  if (t.component == Component::kRouter && t.study_name.size() > suffix.size() &&
+      t.study_name.compare(t.study_name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    keys.push_back(t.study_name.substr(0, t.study_name.size() - suffix.size()) + "_moe_gate");
+  }
+  return keys;
+}
+
 bool study_top5_tap(const TapInfo& t) {
   // The study's top-5 file leaves out the MLP gate.
   return !t.study_name.empty() && t.component != Component::kProjection;
@@ -305,13 +317,15 @@ ojson study_activation_stats(const ScanResult& r, const ScanMeta& meta) {
     const auto n = static_cast<double>(s.count());
     const json x = s.to_json();
     const double mean = s.mean(), rms = s.rms();
-    per[t.study_name] = ojson{{"mean", mean},
-                              {"std", std::sqrt(std::max(0.0, rms * rms - mean * mean))},
-                              {"abs_mean", n > 0 ? x["sum_abs"].get<double>() / n : 0.0},
-                              {"rms", rms},
-                              {"max", s.max().value},
-                              {"min", s.min().value},
-                              {"count", n}};
+    for (const std::string& key : study_keys(t)) {
+      per[key] = ojson{{"mean", mean},
+                       {"std", std::sqrt(std::max(0.0, rms * rms - mean * mean))},
+                       {"abs_mean", n > 0 ? x["sum_abs"].get<double>() / n : 0.0},
+                       {"rms", rms},
+                       {"max", s.max().value},
+                       {"min", s.min().value},
+                       {"count", n}};
+    }
   }
   j["per_layer_stats"] = per;
   return j;
@@ -336,10 +350,12 @@ ojson study_top5_stats(const ScanResult& r, const ScanMeta& meta) {
       ss += e.value;
     }
     const double k = top.empty() ? 1.0 : static_cast<double>(top.size());
-    per[t.study_name] = ojson{{"top5_abs", abs},
-                              {"top5_signed", sig},
-                              {"top5_abs_mean", sa / k},
-                              {"top5_signed_mean", ss / k}};
+    for (const std::string& key : study_keys(t)) {
+      per[key] = ojson{{"top5_abs", abs},
+                       {"top5_signed", sig},
+                       {"top5_abs_mean", sa / k},
+                       {"top5_signed_mean", ss / k}};
+    }
     if (component_in_study_max(t.component)) all.insert(all.end(), top.begin(), top.end());
   }
   std::stable_sort(all.begin(), all.end(), [](const Located& a, const Located& b) {

@@ -106,6 +106,33 @@ TEST(CliScan, StudyNamesAndStudyFiles) {
   EXPECT_EQ(act["global_max_activation"].get<double>(), j["global_max"]["value"].get<double>());
 }
 
+// MoE routers are the study's layer_{i}_router_logits and layer_{i}_moe_gate; a Gated DeltaNet
+// layer's mixer output is its layer_{i}_attn_output.
+TEST(CliScan, StudyNamesOfRoutersAndLinearAttention) {
+  test::TempDir dir;
+  const std::string base = test::maxact_binary() + " scan " + test::fixture("qwen3_next").string() +
+                           " --corpus " + ids_corpus(dir) + " --ids-native -q ";
+  auto r = run_command(base + "--format study -o " + (dir / "study").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto act =
+      nlohmann::json::parse(test::read_file(dir / "study" / "qwen3_next_activation_stats.json"));
+  const auto& per = act["per_layer_stats"];
+  ASSERT_TRUE(per.contains("layer_1_router_logits"));
+  EXPECT_EQ(per["layer_1_router_logits"], per["layer_1_moe_gate"]);
+  r = run_command(base + "-o " + (dir / "r.json").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(test::read_file(dir / "r.json"));
+  int found = 0;
+  for (const auto& t : j["taps"]) {
+    if (t["name"] == "model.layers.0.linear_attn") {
+      ++found;
+      EXPECT_EQ(t["study_name"], "layer_0_attn_output");
+      EXPECT_EQ(per["layer_0_attn_output"]["max"], t["stats"]["max"]["value"]);
+    }
+  }
+  EXPECT_EQ(found, 1);
+}
+
 TEST(CliScan, TextCorpusThroughTheModelsTokenizer) {
   test::TempDir dir;
   const auto model = dir / "model";
