@@ -1,6 +1,6 @@
-// The forward pass of one attention + MLP decoder layer over a whole window (llama, mistral,
-// qwen2, qwen2.5-vl, qwen3, gemma 1/2/3, phi3; routed-expert MLPs of mixtral, qwen3_moe and
-// gpt-oss), publishing every tap.
+// The forward pass of one decoder layer over a whole window, publishing every tap: a token
+// mixer (attention, or a Gated DeltaNet in qwen3_next / qwen3.5 linear layers) and an MLP (dense,
+// or routed experts: engine/moe.h), each with its residual add.
 #pragma once
 
 #include <vector>

@@ -182,7 +182,7 @@ void shared_expert(const LayerContext& c, int layer, const MoeWeights& mw, const
 // loop): out += D(y · w) in D. C2 (bailing): Σ of y · w in fp32 with fp32 weights, rounded once;
 // HF sums over the k slots in top-k order, maxact in expert order (fp32 reassociation before the
 // one rounding). C3 (gpt-oss inference path): Σ over experts of D(y · w) in fp32, rounded once.
-// A shared expert (bailing) then adds its output in D.
+// A shared expert (Ling; Qwen's behind its sigmoid gate) then adds its output in D.
 void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x, int64_t n,
                const Location* lc, const int32_t* cats, float* out) {
   const ModelSpec& s = c.spec;
