@@ -136,7 +136,7 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
     norm(c, h, T, H, H, w.input_norm, x.data(), H);
     sink.publish(sink.at(layer, Point::kInputNorm), x.data(), T, H, locs);
     mixed.resize(static_cast<std::size_t>(T * H));
-    linear_attention(c, layer, w.linear, win.spans, locs, x.data(), T, mixed.data());
+    linear_attention(c, layer, w.linear, win, x.data(), mixed.data());
   } else {
     o = attention_block(c, layer, w, win, h);
   }

@@ -62,9 +62,11 @@ void l2_normalise(float* x, int64_t n, float scale) {
 }  // namespace
 
 void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights& w,
-                      const std::vector<SequenceSpan>& spans, const Location* locs, const float* x,
-                      int64_t T, float* out) {
+                      const WindowRows& win, const float* x, float* out) {
   const ModelSpec& s = c.spec;
+  const std::vector<SequenceSpan>& spans = win.spans;
+  const Location* locs = win.locs.data();
+  const int64_t T = win.tokens;
   const Dims d = dims_of(s.linear_attn);
   const bool fused = s.linear_attn.fused_qkvz;
   Sink& sink = c.sink;
@@ -93,19 +95,14 @@ void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights&
       }
     });
     base = split.data();
+    proj = {};  // published already; the window's largest buffer after the split
   }
   // Causal depthwise conv over each sequence, fp32 accumulation, rounded, then SiLU rounded.
   std::vector<float> conv(static_cast<std::size_t>(T * d.conv_dim));
-  std::vector<int32_t> seq_of(static_cast<std::size_t>(T));
-  for (std::size_t q = 0; q < spans.size(); ++q) {
-    for (int64_t i = 0; i < spans[q].length; ++i) {
-      seq_of[static_cast<std::size_t>(spans[q].begin + i)] = static_cast<int32_t>(q);
-    }
-  }
   parallel_rows(c.pool, T, [&](int64_t b0, int64_t b1) {
     for (int64_t t = b0; t < b1; ++t) {
       const int64_t first =
-          spans[static_cast<std::size_t>(seq_of[static_cast<std::size_t>(t)])].begin;
+          spans[static_cast<std::size_t>(win.seq_of_row[static_cast<std::size_t>(t)])].begin;
       for (int64_t ch = 0; ch < d.conv_dim; ++ch) {
         const float* wk = w.conv.data() + ch * d.kernel;
         float acc = 0.0f;

@@ -3,15 +3,12 @@
 // delta rule per sequence and value head (fp32 state), gated RMSNorm, out_proj.
 #pragma once
 
-#include "engine/attention.h"
-#include "engine/layer_ops.h"
-#include "engine/weights.h"
+#include "engine/dense_layer.h"
 
 namespace maxact::engine {
 
 // x: the layer's normalised rows [tokens, hidden]; out: the mixer's output [tokens, hidden].
 void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights& w,
-                      const std::vector<SequenceSpan>& spans, const Location* locs, const float* x,
-                      int64_t tokens, float* out);
+                      const WindowRows& win, const float* x, float* out);
 
 }  // namespace maxact::engine
