@@ -45,6 +45,7 @@ struct TapInfo {
   int layer = -1;  // -1 outside the decoder stack
   int64_t channels = 0;
   bool linear_input = false;  // the input of linear layers: where a W8A8 / FP8 quantizer acts
+  std::string study_alias;    // a second study name for the same values (router: _moe_gate)
 };
 
 // Every tap a model publishes, in forward order.

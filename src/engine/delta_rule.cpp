@@ -56,6 +56,7 @@ void delta_rule_chunked(const DeltaRuleInput& in, float* o, std::vector<float>& 
   std::vector<float> S = buf(dk * dv), G = buf(C), kb = buf(C * dk), vb = buf(C * dv);
   std::vector<float> A = buf(C * C), U = buf(C * dv), W = buf(C * dk), qk = buf(C * C);
   std::vector<float> vnew = buf(C * dv), qd = buf(C * dk), kdT = buf(dk * C), upd = buf(dk * dv);
+  std::vector<float> row = buf(C);
   state_absmax.clear();
   for (int64_t t0 = 0; t0 < in.len; t0 += C) {
     const int64_t c = std::min(C, in.len - t0);
@@ -78,7 +79,6 @@ void delta_rule_chunked(const DeltaRuleInput& in, float* o, std::vector<float>& 
       }
     }
     // Row i from the rows above it, which are final already: row_i += row_i · A[:i, :i].
-    std::vector<float> row(static_cast<std::size_t>(c));
     for (int64_t i = 1; i < c; ++i) {
       std::copy(A.begin() + i * c, A.begin() + i * c + i, row.begin());
       for (int64_t j = 0; j < i; ++j) {

@@ -104,7 +104,7 @@ std::vector<float> attention_block(const LayerContext& c, int layer, const Dense
   if (gated) {  // O = D(O · D(σ(gate)))
     parallel_rows(c.pool, T, [&](int64_t b, int64_t e) {
       for (int64_t i = b * nq; i < e * nq; ++i) {
-        const float sg = c.rd(1.0f / (1.0f + std::exp(-gate[static_cast<std::size_t>(i)])));
+        const float sg = c.rd(sigmoid(gate[static_cast<std::size_t>(i)]));
         o[static_cast<std::size_t>(i)] = c.rd(o[static_cast<std::size_t>(i)] * sg);
       }
     });

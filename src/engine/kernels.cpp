@@ -82,7 +82,7 @@ namespace {
 inline float act_fn(float g, Activation a) {
   switch (a) {
     case Activation::kSilu:
-      return g / (1.0f + std::exp(-g));
+      return silu(g);
     case Activation::kGeluTanh: {
       const float k = 0.7978845608028654f;  // sqrt(2/pi)
       return 0.5f * g * (1.0f + std::tanh(k * (g + 0.044715f * g * g * g)));
@@ -119,7 +119,7 @@ void clamped_swiglu(const float* gate, const float* up, int64_t rows, int64_t n,
       // std::min / std::clamp keep a NaN operand, as torch.clamp does.
       const float gc = std::min(g[i], limit);
       const float uc = std::clamp(u[i], -limit, limit);
-      const float sig = rd(1.0f / (1.0f + std::exp(-rd(gc * kAlpha))));
+      const float sig = rd(sigmoid(rd(gc * kAlpha)));
       o[i] = rd(rd(uc + 1.0f) * rd(gc * sig));
     }
   }

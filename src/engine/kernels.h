@@ -2,6 +2,7 @@
 // rounding to bf16 at exactly the points where Hugging Face eager bf16 rounds.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -38,6 +39,14 @@ RopeTable make_rope_table(const std::vector<float>& inv_freq, float attention_sc
 // neox layout, first 2 * table.half dims; the rest pass through.
 void apply_rope(float* x, int64_t rows, int64_t ld, int heads, int head_dim, const RopeTable& t,
                 int64_t pos0, const Rounding& rd);
+
+// σ(x) and x·σ(x) in fp32, written as every eager kernel here computes them.
+inline float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
+inline float silu(float x) {
+  return x / (1.0f + std::exp(-x));
+}
 
 // out = D(D(act(gate)) * up) for rows of gate/up (strided), written densely to out [rows, n].
 void gated_activation(const float* gate, const float* up, int64_t rows, int64_t n, int64_t ld,

@@ -25,10 +25,6 @@ Dims dims_of(const LinearAttnSpec& g) {
   return d;
 }
 
-float silu(float x) {
-  return x / (1.0f + std::exp(-x));
-}
-
 // torch.nn.functional.softplus with its default threshold 20.
 float softplus(float x) {
   return x > 20.0f ? x : std::log1p(std::exp(x));
@@ -123,7 +119,7 @@ void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights&
       const float* a = base + t * P + P - d.Hv;
       for (int64_t h = 0; h < d.Hv; ++h) {
         const auto u = static_cast<std::size_t>(h);
-        beta[static_cast<std::size_t>(t * d.Hv + h)] = c.rd(1.0f / (1.0f + std::exp(-b[h])));
+        beta[static_cast<std::size_t>(t * d.Hv + h)] = c.rd(sigmoid(b[h]));
         decay[static_cast<std::size_t>(t * d.Hv + h)] =
             -std::exp(w.A_log[u]) * softplus(a[h] + w.dt_bias[u]);
       }

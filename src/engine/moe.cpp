@@ -98,7 +98,7 @@ void route_sigmoid_groups(const LayerContext& c, const float* logits,
       const float* l = logits + row * E;
       for (int64_t j = 0; j < E; ++j) {
         const auto u = static_cast<std::size_t>(j);
-        sc[u] = 1.0f / (1.0f + std::exp(-l[j]));
+        sc[u] = sigmoid(l[j]);
         sb[u] = bias.empty() ? sc[u] : sc[u] + bias[u];
       }
       for (int64_t g = 0; g < G; ++g) {
@@ -167,7 +167,7 @@ void shared_expert(const LayerContext& c, int layer, const MoeWeights& mw, const
     sink.publish(sink.at(layer, Point::kSharedGate), gate.data(), n, 1, lc);
     parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
-        const float g = c.rd(1.0f / (1.0f + std::exp(-gate[static_cast<std::size_t>(r)])));
+        const float g = c.rd(sigmoid(gate[static_cast<std::size_t>(r)]));
         for (int64_t j = 0; j < H; ++j)
           y[static_cast<std::size_t>(r * H + j)] = c.rd(g * y[static_cast<std::size_t>(r * H + j)]);
       }

@@ -100,6 +100,17 @@ bool glob_match(std::string_view p, std::string_view s) {
 }
 
 namespace engine {
+namespace {
+TapInfo tap(std::string name, std::string study, Component c, int layer, int64_t channels) {
+  TapInfo t;
+  t.name = std::move(name);
+  t.study_name = std::move(study);
+  t.component = c;
+  t.layer = layer;
+  t.channels = channels;
+  return t;
+}
+}  // namespace
 
 TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
   const std::string P = fmt::format("{}.layers.{}", s.module_prefix, layer);
@@ -125,7 +136,7 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
   const int64_t lk = int64_t{la.num_k_heads} * la.k_head_dim,
                 lv = int64_t{la.num_v_heads} * la.v_head_dim;
   auto t = [&](std::string name, Component c, int64_t ch, std::string study = "") {
-    return TapInfo{std::move(name), std::move(study), c, layer, ch};
+    return tap(std::move(name), std::move(study), c, layer, ch);
   };
   // The input of linear layers: what feeds q/k/v, o_proj, the MLP's gate/up (or the router and
   // experts) and down_proj. Gemma's post_attention_layernorm is a sandwich norm, not an input.
@@ -184,9 +195,13 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
       return moe ? TapInfo{} : in(t(P + ".mlp.down_proj:in", Component::kLinearInput, I));
     case Point::kMlp:
       return t(moe ? M : P + ".mlp", Component::kMlp, H, "layer_" + L + "_mlp_output");
-    case Point::kRouter:
-      return moe ? t(R, Component::kRouter, s.moe.num_experts, "layer_" + L + "_router_logits")
-                 : TapInfo{};
+    case Point::kRouter: {
+      // The study names MoE routers both layer_{i}_router_logits and layer_{i}_moe_gate.
+      if (!moe) return TapInfo{};
+      TapInfo r = t(R, Component::kRouter, s.moe.num_experts, "layer_" + L + "_router_logits");
+      r.study_alias = "layer_" + L + "_moe_gate";
+      return r;
+    }
     case Point::kRouterWeights:
       return moe ? t(R + ":weights", Component::kRouter, s.moe.top_k) : TapInfo{};
     case Point::kExpertDownIn:
@@ -237,13 +252,13 @@ TapInfo layer_tap(const ModelSpec& s, int layer, Point p) {
 }
 
 TapInfo embedding_tap(const ModelSpec& s) {
-  return TapInfo{s.module_prefix + "." + s.names.embed, "embedding_output", Component::kEmbedding,
-                 -1, s.hidden_size};
+  return tap(s.module_prefix + "." + s.names.embed, "embedding_output", Component::kEmbedding, -1,
+             s.hidden_size);
 }
 
 TapInfo final_norm_tap(const ModelSpec& s) {
-  return TapInfo{s.module_prefix + ".norm", "final_layernorm", Component::kFinalNorm, -1,
-                 s.hidden_size};
+  return tap(s.module_prefix + ".norm", "final_layernorm", Component::kFinalNorm, -1,
+             s.hidden_size);
 }
 
 }  // namespace engine

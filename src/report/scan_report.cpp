@@ -278,15 +278,10 @@ ojson study_header(const ScanMeta& m) {
   return j;
 }
 
-// The study's keys for a tap: its study name, and for the router logits also
-// `layer_{i}_moe_gate`, the study's second name for the router of MoE layers.
+// The study's keys for a tap: its study name, and its alias when it has one.
 std::vector<std::string> study_keys(const TapInfo& t) {
   std::vector<std::string> keys{t.study_name};
-  const std::string suffix = "_router_logits";
-  if (t.component == Component::kRouter && t.study_name.size() > suffix.size() &&
-      t.study_name.compare(t.study_name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    keys.push_back(t.study_name.substr(0, t.study_name.size() - suffix.size()) + "_moe_gate");
-  }
+  if (!t.study_alias.empty()) keys.push_back(t.study_alias);
   return keys;
 }
 
