@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Converts the llama2.c checkpoint stories260K.bin (../shared/assets/stories260k, MIT) into a
+"""Converts the llama2.c checkpoint stories260K.bin (tests/assets/stories260k, MIT) into a
 Hugging Face Llama folder: config.json + model.safetensors (fp32). llama2.c rotates interleaved
 pairs (2i, 2i+1); Hugging Face rotates halves (i, i + head_dim/2), so q and k rows are permuted
 per head exactly as transformers' convert_llama_weights_to_hf does.

@@ -145,8 +145,9 @@ def expert_summary():
     return dict(_experts)
 
 
-def run(model, sequences, dtype):
-    """sequences: [(sample index, [ids])]. Returns {tap: stats dict}."""
+def run(model, sequences, dtype, band=0.0):
+    """sequences: [(sample index, [ids])]. Returns {tap: stats dict}; threshold counts are
+    [strict, loose] brackets for values within the relative tolerance `band` of a threshold."""
     rec = attach(model)
     with torch.no_grad():
         for sample, ids in sequences:
@@ -156,7 +157,7 @@ def run(model, sequences, dtype):
     _last.update(rec.rows)
     _experts.clear()
     _experts.update(rec.experts)
-    return {name: stats(parts, sequences) for name, parts in rec.rows.items()}
+    return {name: stats(parts, sequences, band) for name, parts in rec.rows.items()}
 
 
 def value_at(tap, loc):
@@ -170,7 +171,7 @@ def value_at(tap, loc):
     return None
 
 
-def stats(parts, sequences, topk=100):
+def stats(parts, sequences, band, topk=100):
     ids_of = dict(sequences)
     # Rows ordered by (sample, position) so the first flat index of an extreme is the earliest
     # location (expert rows arrive expert by expert).
@@ -204,17 +205,23 @@ def stats(parts, sequences, topk=100):
     Xmax = np.where(finite, X, -np.inf)
     Xmin = np.where(finite, X, np.inf)
     order = np.lexsort((flat_c, flat_p, flat_s, -A.reshape(-1)))[:topk]
-    med = []
-    massive_values = massive_tokens = 0
+    # Threshold counts as [strict, loose] brackets: a value within the comparison tolerance
+    # (band) of a threshold may fall on either side (kernels differ in the last ulp), so the
+    # reference counts it out for the lower bound and in for the upper. The Sun ratio |x| / median
+    # moves by up to two bands (both terms carry the tolerance).
+    lo, hi = 1 + band, 1 - band
+    massive_values = [0, 0]
+    massive_tokens = [0, 0]
     for r in range(T):
         a = np.abs(X[r][finite[r]])
         if len(a) == 0:
             continue
         m = np.sort(a)[len(a) // 2]
-        hit = (a > 100) & (a > 1000 * m)
-        massive_values += int(hit.sum())
-        massive_tokens += int(hit.any())
-        med.append(m)
+        for i, f in enumerate((lo, hi)):
+            g = f * f  # the ratio's band
+            hit = (a > 100 * f) & (a > 1000 * m * g)
+            massive_values[i] += int(hit.sum())
+            massive_tokens[i] += int(hit.any())
     return {
         "count": int(v.size),
         "sum": float(v.sum()),
@@ -231,8 +238,8 @@ def stats(parts, sequences, topk=100):
         "q99_hi": float(np.quantile(np.abs(v), 0.99, method="higher")) if v.size else 0.0,
         "massive_values": massive_values,
         "massive_tokens": massive_tokens,
-        "over_fp16": int((np.abs(v) > 65504).sum()),
-        "over_fp8": int((np.abs(v) > 448).sum()),
+        "over_fp16": [int((np.abs(v) > 65504 * f).sum()) for f in (lo, hi)],
+        "over_fp8": [int((np.abs(v) > 448 * f).sum()) for f in (lo, hi)],
         "nan": int(np.isnan(X).sum()),
         "inf": int(np.isinf(X).sum()),
         "tokens": T,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch reference on real trained weights: stories260K converted to the Hugging Face
 layout must reproduce its known greedy continuation from BOS and per-layer residual peaks
-(../shared/assets/README.md). Exit status 0 on success.
+(tests/assets/README.md). Exit status 0 on success.
 
   test_stories260k.py STORIES260K.bin WORK_DIR
 """

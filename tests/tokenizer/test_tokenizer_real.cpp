@@ -32,7 +32,7 @@ std::string slurp(const std::string& path) {
 // encoded without special tokens.
 void check_vectors(const std::string& vocab, const std::string& tokenizer) {
   const std::string base =
-      std::string(MAXACT_SHARED_ASSETS) + "/tokenizer-vectors/ggml-vocab-" + vocab;
+      std::string(MAXACT_TEST_ASSETS) + "/tokenizer-vectors/ggml-vocab-" + vocab;
   const std::string inp = slurp(base + ".gguf.inp");
   const std::string sep = "\n__ggml_vocab_test__\n";
   std::vector<std::string> texts;
