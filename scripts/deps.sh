@@ -3,6 +3,7 @@
 #   scripts/deps.sh          build + run dependencies
 #   scripts/deps.sh --test   also the test-only dependencies (GoogleTest, Python oracles)
 #   scripts/deps.sh --bench  also the benchmark dependencies
+#   scripts/deps.sh --fuzz   also clang and its libFuzzer / sanitizer runtimes (scripts/fuzz.sh)
 set -euo pipefail
 
 BUILD_PKGS=(g++ cmake make ninja-build pkg-config
@@ -19,12 +20,15 @@ BENCH_PKGS=()  # the tokenizer benchmark needs node + npm too (added below when 
 command -v node >/dev/null 2>&1 || BENCH_PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || BENCH_PKGS+=(npm)
 
+FUZZ_PKGS=(clang libclang-rt-14-dev)
+
 want=("${BUILD_PKGS[@]}")
 for arg in "$@"; do
   case "$arg" in
     --test) want+=("${TEST_PKGS[@]}") ;;
     --bench) want+=("${BENCH_PKGS[@]}") ;;
-    *) echo "deps.sh: unknown option '$arg' (use --test or --bench)" >&2; exit 2 ;;
+    --fuzz) want+=("${FUZZ_PKGS[@]}") ;;
+    *) echo "deps.sh: unknown option '$arg' (use --test, --bench or --fuzz)" >&2; exit 2 ;;
   esac
 done
 

@@ -15,6 +15,7 @@ struct Sample {
   bool has_ids = false;
   std::string category;               // "" when the input names none
   std::string lang, source, license;  // provenance (built-in corpus)
+  std::string location;               // "file:line" (JSONL) or the file it was read from
 };
 
 struct Corpus {

@@ -38,6 +38,11 @@ enum class ErrorCode {
 
 std::string_view error_code_name(ErrorCode code);
 
+// Untrusted text (a tensor name, a config value, a file's contents) as it may appear in a
+// message: at most `max_bytes` of it, control characters, terminal escapes and invalid UTF-8
+// written as escapes, the rest's length said when cut. Quoted ('...') unless `quote` is false.
+std::string quote_untrusted(std::string_view text, std::size_t max_bytes = 96, bool quote = true);
+
 class Error : public std::runtime_error {
  public:
   Error(ErrorCode code, std::string message) : std::runtime_error(message), code_(code) {}

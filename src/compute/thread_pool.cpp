@@ -1,20 +1,38 @@
 #include "compute/thread_pool.h"
 
+#include <string>
+#include <system_error>
+
+#include "maxact/error.h"
+
 namespace maxact {
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
-  for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { work(t); });
+  try {
+    for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { work(t); });
+  } catch (const std::system_error& e) {
+    // The threads already started wait on wake_: stop and join them before the members die.
+    stop_workers();
+    throw Error(ErrorCode::kOption, "cannot start " + std::to_string(threads) +
+                                        " threads (started " + std::to_string(workers_.size() + 1) +
+                                        "): " + e.what());
+  }
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
+  workers_.clear();
+}
+
+ThreadPool::~ThreadPool() {
+  stop_workers();
 }
 
 void ThreadPool::run_tasks(int thread) {

@@ -25,6 +25,7 @@ class ThreadPool {
   void parallel_for(int64_t tasks, const std::function<void(int64_t, int)>& fn);
 
  private:
+  void stop_workers();
   void work(int thread);
   void run_tasks(int thread);
 

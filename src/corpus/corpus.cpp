@@ -11,6 +11,7 @@
 
 #include "corpus/builtin_data.h"
 #include "corpus/sha256.h"
+#include "io/json_util.h"
 #include "maxact/error.h"
 #include "maxact/int128.h"
 #include "maxact/tokenizer.h"
@@ -44,11 +45,10 @@ std::string field_string(const json& j, const std::string& key) {
 Sample parse_line(const std::string& line, const CorpusReadOptions& o) {
   json j;
   try {
-    j = json::parse(line);
-  } catch (const json::exception& e) {
-    std::string what = e.what();
-    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    throw std::runtime_error("malformed JSON: " + what);
+    j = parse_json(line, "line", ErrorCode::kCorpus);
+  } catch (const Error& e) {
+    // "line: malformed JSON: ..." -> the caller prefixes file:line itself.
+    throw std::runtime_error(std::string(e.what()).substr(6));
   }
   if (!j.is_object()) throw std::runtime_error("each line must be a JSON object");
   Sample s;
@@ -63,7 +63,7 @@ Sample parse_line(const std::string& line, const CorpusReadOptions& o) {
     for (const json& v : *ids) {
       if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 0x7FFFFFFF) {
         throw std::runtime_error("'" + o.ids_field + "' must hold non-negative integers, found " +
-                                 v.dump());
+                                 json_excerpt(v));
       }
       s.ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
     }
@@ -99,7 +99,9 @@ void read_jsonl(std::istream& in, const std::string& name, const CorpusReadOptio
     // Invalid UTF-8 becomes U+FFFD before parsing (JSON parsers reject it), and is counted.
     r.invalid_utf8_bytes += repair_utf8(line);
     try {
-      add_sample(c, parse_line(line, o), r);
+      Sample s = parse_line(line, o);
+      s.location = name + ":" + std::to_string(lineno);
+      add_sample(c, std::move(s), r);
     } catch (const std::runtime_error& e) {
       if (!o.skip_bad) {
         throw Error(ErrorCode::kCorpus, name + ":" + std::to_string(lineno) + ": " + e.what() +
@@ -110,20 +112,34 @@ void read_jsonl(std::istream& in, const std::string& name, const CorpusReadOptio
   }
 }
 
-std::string slurp(std::istream& in) {
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+// The largest corpus input read (a file, or stdin): the whole corpus is held in memory, so an
+// endless stream (/dev/zero piped in) must end in a clear error, not in exhausted memory.
+constexpr uint64_t kMaxCorpusBytes = uint64_t{8} << 30;
+
+std::string slurp_stdin() {
+  std::string all;
+  char buf[1 << 16];
+  while (std::cin.read(buf, sizeof buf) || std::cin.gcount() > 0) {
+    all.append(buf, static_cast<std::size_t>(std::cin.gcount()));
+    if (all.size() > kMaxCorpusBytes) {
+      throw Error(ErrorCode::kCorpus, "<stdin>: corpus larger than the " +
+                                          std::to_string(kMaxCorpusBytes) + "-byte limit");
+    }
+  }
+  return all;
 }
 
 void read_file(const fs::path& p, const CorpusReadOptions& o, Corpus& c, CorpusReadReport& r) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kIo, p.string() + ": cannot open for reading");
+  // Regular files only (a FIFO or /dev/zero is refused before anything is read), size bounded.
+  std::istringstream in(read_text_file(p, kMaxCorpusBytes));
   const std::string ext = p.extension().string();
   if (ext == ".jsonl" || ext == ".json") {
     read_jsonl(in, p.string(), o, c, r);
   } else {
     Sample s;
-    s.text = slurp(in);
+    s.text = std::move(in).str();
     s.source = p.filename().string();
+    s.location = p.string();
     add_sample(c, std::move(s), r);
   }
 }
@@ -161,13 +177,14 @@ const Corpus& builtin_corpus() {
   return c;
 }
 
-Corpus read_corpus(const std::string& path, const CorpusReadOptions& o, CorpusReadReport* report) {
+static Corpus read_corpus_unguarded(const std::string& path, const CorpusReadOptions& o,
+                                    CorpusReadReport* report) {
   CorpusReadReport local;
   CorpusReadReport& r = report ? *report : local;
   Corpus c;
   c.origin = path;
   if (path == "-") {
-    const std::string all = slurp(std::cin);
+    const std::string all = slurp_stdin();
     // JSONL when the first non-blank line is a JSON object, else one plain-text sample.
     const auto first = all.find_first_not_of(" \t\r\n");
     if (first != std::string::npos && all[first] == '{') {
@@ -197,6 +214,18 @@ Corpus read_corpus(const std::string& path, const CorpusReadOptions& o, CorpusRe
   }
   if (c.samples.empty()) throw Error(ErrorCode::kCorpus, path + ": no usable samples");
   return c;
+}
+
+Corpus read_corpus(const std::string& path, const CorpusReadOptions& o, CorpusReadReport* report) {
+  try {
+    return read_corpus_unguarded(path, o, report);
+  } catch (const std::bad_alloc&) {
+    std::error_code ec;
+    const auto size = fs::is_regular_file(path, ec) ? fs::file_size(path, ec) : 0;
+    throw Error(ErrorCode::kCorpus,
+                path + ": out of memory while reading the corpus" +
+                    (size ? " (" + std::to_string(size) + " bytes)" : std::string()));
+  }
 }
 
 std::vector<std::size_t> select_samples(const Corpus& corpus, std::size_t n, uint64_t seed,

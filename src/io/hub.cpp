@@ -155,8 +155,9 @@ ResolvedModel resolve_model(const std::string& arg) {
     std::string hash;
     const fs::path ref = repo / "refs" / revision;
     if (fs::is_regular_file(ref, ec)) {
-      hash = trim(read_text_file(ref));
-      looked += " (refs/" + revision + " -> " + hash + ")";
+      // A ref holds one 40-hex hash and a newline; anything far longer is not a ref.
+      hash = trim(read_text_file(ref, 4096));
+      looked += " (refs/" + revision + " -> " + quote_untrusted(hash, 64, false) + ")";
     } else if (is_hex_hash(revision)) {
       hash = revision;
     } else {
@@ -164,8 +165,8 @@ ResolvedModel resolve_model(const std::string& arg) {
       continue;
     }
     if (!is_hex_hash(hash)) {
-      throw Error(ErrorCode::kNotFound,
-                  ref.string() + ": does not hold a commit hash (found '" + hash + "')");
+      throw Error(ErrorCode::kNotFound, ref.string() + ": does not hold a commit hash (found " +
+                                            quote_untrusted(hash, 64) + ")");
     }
     const fs::path snap = repo / "snapshots" / hash;
     if (fs::is_directory(snap, ec)) {

@@ -12,8 +12,8 @@
 
 namespace maxact {
 
-MappedFile::MappedFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+int open_regular_file(const std::string& path, uint64_t& size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     throw Error(ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno));
   }
@@ -27,7 +27,14 @@ MappedFile::MappedFile(const std::string& path) {
     ::close(fd);
     throw Error(ErrorCode::kIo, path + ": not a regular file");
   }
-  size_ = static_cast<uint64_t>(st.st_size);
+  // Regular files ignore O_NONBLOCK; cleared anyway so reads behave as documented everywhere.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  size = static_cast<uint64_t>(st.st_size);
+  return fd;
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  const int fd = open_regular_file(path, size_);
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {

@@ -6,6 +6,11 @@
 
 namespace maxact {
 
+// Opens `path` read-only if it is a regular file; throws kIo naming the file otherwise. The open
+// does not block (O_NONBLOCK), so a FIFO or device under a model's file name is refused instead
+// of hanging; `size` receives the file's size.
+int open_regular_file(const std::string& path, uint64_t& size);
+
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);

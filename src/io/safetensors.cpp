@@ -36,7 +36,7 @@ namespace {
 }
 
 std::string tensor_where(const std::string& name) {
-  return "tensor '" + name + "'";
+  return "tensor " + quote_untrusted(name);
 }
 
 // Reads a non-negative integer that fits in int64 / uint64 from a JSON value.
@@ -84,8 +84,8 @@ SafetensorsFile::SafetensorsFile(const fs::path& path)
       return Error(ErrorCode::kDuplicateTensor,
                    path_ + ": " + tensor_where(d.key) + " is listed twice in the header");
     }
-    return Error(ErrorCode::kHeaderJson,
-                 path_ + ": header: key '" + d.key + "' appears twice in '" + d.parent + "'");
+    return Error(ErrorCode::kHeaderJson, path_ + ": header: key " + quote_untrusted(d.key) +
+                                             " appears twice in " + quote_untrusted(d.parent));
   });
   if (!header.is_object()) {
     fail(ErrorCode::kHeaderJson, path_,
@@ -148,7 +148,7 @@ SafetensorsFile::SafetensorsFile(const fs::path& path)
       uint64_t v = 0;
       if (!as_u64(d, v) || v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         fail(ErrorCode::kHeaderJson, path_,
-             where + ": shape entries must be non-negative integers, found " + d.dump());
+             where + ": shape entries must be non-negative integers, found " + json_excerpt(d));
       }
       t.shape.push_back(static_cast<int64_t>(v));
       if (v != 0 && count > std::numeric_limits<uint64_t>::max() / v) overflow = true;
@@ -285,7 +285,8 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
           return Error(ErrorCode::kDuplicateTensor,
                        ipath + ": " + tensor_where(d.key) + " is listed twice in weight_map");
         }
-        return Error(ErrorCode::kIndexJson, ipath + ": key '" + d.key + "' appears twice");
+        return Error(ErrorCode::kIndexJson,
+                     ipath + ": key " + quote_untrusted(d.key) + " appears twice");
       });
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     throw Error(ErrorCode::kIndexJson, ipath + ": missing 'weight_map' object");

@@ -74,16 +74,20 @@ ModelSpec parse_model_config(const std::filesystem::path& config_json) {
     throw Error(ErrorCode::kConfig,
                 file + ": missing (a Hugging Face model folder has config.json)");
   }
-  nlohmann::json root =
-      parse_json(read_text_file(config_json), file, ErrorCode::kConfig, [&](const DuplicateKey& d) {
-        return Error(ErrorCode::kConfig, file + ": key '" + d.key + "' appears twice" +
-                                             (d.parent.empty() ? "" : " in '" + d.parent + "'"));
-      });
+  nlohmann::json root = parse_json(read_text_file(config_json), file, ErrorCode::kConfig,
+                                   duplicate_key_error(file, ErrorCode::kConfig));
   ConfigReader c(std::move(root), file);
   std::string arch;
   if (const auto* a = c.root().contains("architectures") ? &c.root()["architectures"] : nullptr;
       a != nullptr && a->is_array() && !a->empty() && (*a)[0].is_string()) {
     arch = (*a)[0].get<std::string>();
+  }
+  for (const nlohmann::json* obj :
+       {&c.root(), c.has_text_config() ? &c.root()["text_config"] : nullptr}) {
+    if (obj == nullptr) continue;
+    if (auto it = obj->find("model_type"); it != obj->end() && !it->is_null() && !it->is_string()) {
+      c.fail("model_type", "must be a string, found " + json_excerpt(*it));
+    }
   }
   const std::string outer = c.outer_model_type(), inner = c.inner_model_type();
   // Remote-code families are named by their class first: Ling configs have been published with
@@ -95,7 +99,7 @@ ModelSpec parse_model_config(const std::filesystem::path& config_json) {
     std::string list;
     for (const auto& t : supported_model_types()) list += (list.empty() ? "" : ", ") + t;
     const std::string what =
-        outer.empty() ? std::string("no model_type") : "model_type '" + outer + "'";
+        outer.empty() ? std::string("no model_type") : "model_type " + quote_untrusted(outer);
     throw Error(ErrorCode::kUnsupported,
                 file + ": " + what + " is not supported by maxact (supported: " + list + ")");
   }

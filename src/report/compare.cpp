@@ -50,15 +50,16 @@ std::string csv_field(const std::string& s) {
 // One report's row of the table; adds the policies it has to `policies` (first-seen order).
 json model_row(const std::string& path, const json& r, std::vector<std::string>& policies) {
   json m = {{"report", path},
-            {"model", r.at("model").at("argument")},
-            {"model_type", r.at("model").at("model_type")},
-            {"precision", r.at("options").at("precision")},
+            // Typed reads here, inside the caller's catch, so a wrong type names the file.
+            {"model", r.at("model").at("argument").get<std::string>()},
+            {"model_type", r.at("model").at("model_type").get<std::string>()},
+            {"precision", r.at("options").at("precision").get<std::string>()},
             {"tokens", r.at("run").at("tokens").get<int64_t>()}};
   const json& g = r.at("global_max");
   if (g.is_object()) {
-    m["global_max"] = g.at("value");
-    m["abs_global_max"] = g.at("abs");
-    m["at"] = g.at("tap");
+    m["global_max"] = g.at("value").get<double>();
+    m["abs_global_max"] = g.at("abs").get<double>();
+    m["at"] = g.at("tap").get<std::string>();
     m["location"] = g.at("location");
   } else {
     m["global_max"] = m["abs_global_max"] = m["at"] = nullptr;
@@ -116,7 +117,8 @@ Comparison compare_reports(const std::vector<std::pair<std::string, json>>& repo
   std::vector<std::string> policies;  // in first-seen order
   json models = json::array();
   for (const auto& [path, r] : reports) {
-    if (!r.is_object() || r.value("schema", "") != "maxact.scan") {
+    const auto schema = r.is_object() ? r.find("schema") : r.end();
+    if (!r.is_object() || schema == r.end() || *schema != "maxact.scan") {
       throw Error(ErrorCode::kOption, path + ": not a maxact scan report (schema maxact.scan)");
     }
     try {

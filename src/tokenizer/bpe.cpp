@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <queue>
 
+#include "io/json_util.h"
 #include "tokenizer/components.h"
 #include "tokenizer/utf8.h"
 
@@ -70,7 +71,8 @@ Bpe::Bpe(const json& model, const std::string& where) {
       if (s.starts_with("#version")) continue;
       const auto sp = s.find(' ');
       if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos) {
-        malformed(where + ".merges", "merge '" + s + "' must be two tokens separated by one space");
+        malformed(where + ".merges",
+                  "merge " + quote_untrusted(s) + " must be two tokens separated by one space");
       }
       a = s.substr(0, sp);
       b = s.substr(sp + 1);
@@ -79,12 +81,12 @@ Bpe::Bpe(const json& model, const std::string& where) {
       b = m[1].get<std::string>();
     } else {
       malformed(where + ".merges",
-                "each merge must be \"a b\" or [\"a\", \"b\"], found " + m.dump());
+                "each merge must be \"a b\" or [\"a\", \"b\"], found " + json_excerpt(m));
     }
     auto ia = vocab_.find(a), ib = vocab_.find(b);
     if (ia == vocab_.end() || ib == vocab_.end()) {
       malformed(where + ".merges",
-                "merge '" + a + " " + b + "' uses a token not in the vocabulary");
+                "merge " + quote_untrusted(a + " " + b) + " uses a token not in the vocabulary");
     }
     // tokenizers drops len(continuing_subword_prefix) bytes of b, whatever they are.
     if (b.size() < prefix_.size()) {

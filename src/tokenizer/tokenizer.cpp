@@ -70,11 +70,11 @@ Wrap parse_post_processor(const json& j, const std::string& where) {
         seen_a = true;
         continue;
       }
-      if (!item.contains("SpecialToken")) malformed(where, "template item " + item.dump());
+      if (!item.contains("SpecialToken")) malformed(where, "template item " + json_excerpt(item));
       const std::string name = string_field(item["SpecialToken"], "id", where);
       auto it = specials.find(name);
       if (it == specials.end())
-        malformed(where, "special token '" + name + "' not in special_tokens");
+        malformed(where, "special token " + quote_untrusted(name) + " not in special_tokens");
       const json& ids = field(*it, "ids", where);
       for (const json& id : ids) {
         if (!id.is_number_integer()) malformed(where, "ids of '" + name + "' must be integers");
@@ -126,11 +126,8 @@ Tokenizer Tokenizer::load(const fs::path& path, const Options& options) {
   auto impl = std::make_unique<Impl>();
   impl->source = file.string();
   const std::string f = file.string();
-  const json j =
-      parse_json(read_text_file(file), f, ErrorCode::kTokenizer, [&](const DuplicateKey& d) {
-        return Error(ErrorCode::kTokenizer, f + ": key '" + d.key + "' appears twice" +
-                                                (d.parent.empty() ? "" : " in '" + d.parent + "'"));
-      });
+  const json j = parse_json(read_text_file(file), f, ErrorCode::kTokenizer,
+                            duplicate_key_error(f, ErrorCode::kTokenizer));
   if (!j.is_object()) malformed(f, "must be a JSON object");
   const json& model = field(j, "model", f);
   const std::string type =
@@ -190,10 +187,8 @@ Tokenizer Tokenizer::load(const fs::path& path, const Options& options) {
   std::optional<std::string> bos_name;
   if (options.use_tokenizer_config && fs::exists(cfg_path, ec)) {
     const std::string cf = cfg_path.string();
-    const json cfg =
-        parse_json(read_text_file(cfg_path), cf, ErrorCode::kTokenizer, [&](const DuplicateKey& d) {
-          return Error(ErrorCode::kTokenizer, cf + ": key '" + d.key + "' appears twice");
-        });
+    const json cfg = parse_json(read_text_file(cfg_path), cf, ErrorCode::kTokenizer,
+                                duplicate_key_error(cf, ErrorCode::kTokenizer));
     if (!cfg.is_object()) malformed(cf, "must be a JSON object");
     bos_name = config_token(cfg, "bos_token");
     const std::string cls = cfg.value("tokenizer_class", std::string());

@@ -140,8 +140,8 @@ TEST(Retokenization, StudyProtocolBetweenTwoRealTokenizers) {
   Corpus ids, text;
   ids.origin = text.origin = "test";
   for (const auto& t : texts) {
-    ids.samples.push_back({"", mistral.encode(t), true, "c", "", "", ""});
-    text.samples.push_back({t, {}, false, "c", "", "", ""});
+    ids.samples.push_back({"", mistral.encode(t), true, "c", "", "", "", ""});
+    text.samples.push_back({t, {}, false, "c", "", "", "", ""});
   }
   SequenceOptions o;
   o.bos = BosPolicy::kNever;

@@ -320,7 +320,7 @@ TEST(CliScan, QuantOptionErrors) {
   expect_fail("--calib 4", "need --quant");
   expect_fail("--quant-csv q.csv", "need --quant");
   expect_fail("--clip-quantile 0.999", "need --quant");
-  expect_fail("--quant --calib 0 --eval 2", "both at least 1");
+  expect_fail("--quant --calib 0 --eval 2", "--calib: Value 0 not in range 1");
   expect_fail("--quant --samples 3", "--calib and --eval");
   expect_fail("--quant --calib 8 --eval 8", "16 disjoint samples; the corpus has 12");
   expect_fail("--quant --calib 2 --eval 2 --policies int9", "unknown policy 'int9'");

@@ -135,7 +135,7 @@ Corpus categories(std::map<std::string, int> sizes) {
   Corpus c;
   for (const auto& [cat, n] : sizes) {
     for (int i = 0; i < n; ++i)
-      c.samples.push_back({cat + std::to_string(i), {}, false, cat, "", "", ""});
+      c.samples.push_back({cat + std::to_string(i), {}, false, cat, "", "", "", ""});
   }
   return c;
 }

@@ -36,7 +36,7 @@ Tokenizer tiny(const test::TempDir& d) {
 Corpus texts(std::vector<std::string> t) {
   Corpus c;
   c.origin = "test";
-  for (auto& s : t) c.samples.push_back({s, {}, false, "cat", "", "", ""});
+  for (auto& s : t) c.samples.push_back({s, {}, false, "cat", "", "", "", ""});
   return c;
 }
 
@@ -90,7 +90,7 @@ TEST(Sequences, IdSamplesNeedTheirSourceTokenizer) {
   const Tokenizer tok = tiny(d);
   Corpus c;
   c.origin = "ids.jsonl";
-  c.samples.push_back({"", {3, 2, 3}, true, "", "", "", ""});
+  c.samples.push_back({"", {3, 2, 3}, true, "", "", "", "", ""});
   SequenceOptions o;
   o.bos = BosPolicy::kNever;
   test::expect_error([&] { prepare_sequences(c, {0}, tok, nullptr, o); }, ErrorCode::kCorpus,

@@ -5,7 +5,9 @@
 #include <sstream>
 
 #include "cli_common.h"
+#include "io/json_util.h"
 #include "maxact/error.h"
+#include "maxact/output_files.h"
 #include "maxact/quant_report.h"
 
 namespace maxact::cli {
@@ -23,22 +25,17 @@ CLI::App* add_compare_command(CLI::App& app, CompareArgs& a) {
 }
 
 int run_compare(const CompareArgs& a) {
-  check_output_paths({a.output, a.csv});
+  std::vector<std::filesystem::path> inputs(a.reports.begin(), a.reports.end());
+  check_outputs({a.output, a.csv}, inputs);
   std::vector<std::pair<std::string, nlohmann::json>> reports;
   for (const auto& path : a.reports) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::kIo, path + ": cannot open for reading");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
-    if (j.is_discarded()) throw Error(ErrorCode::kOption, path + ": not valid JSON");
-    reports.emplace_back(path, std::move(j));
+    reports.emplace_back(path, parse_json(read_text_file(path), path, ErrorCode::kOption));
   }
   const Comparison c = compare_reports(reports);
   std::vector<std::pair<std::string, std::string>> files;
   if (!a.output.empty()) files.emplace_back(a.output, c.table.dump(1) + "\n");
   if (!a.csv.empty()) files.emplace_back(a.csv, c.csv);
-  write_files(files);
+  commit_outputs(files, inputs);
   std::fwrite(c.text.data(), 1, c.text.size(), stdout);
   return 0;
 }

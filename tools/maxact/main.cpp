@@ -13,11 +13,13 @@
 
 #include "cli_common.h"
 #include "compare_command.h"
+#include "io/json_util.h"
 #include "maxact/corpus.h"
 #include "maxact/error.h"
 #include "maxact/hub.h"
 #include "maxact/inspect.h"
 #include "maxact/model.h"
+#include "maxact/output_files.h"
 #include "maxact/sequences.h"
 #include "maxact/tokenizer.h"
 #include "scan_command.h"
@@ -76,13 +78,7 @@ int run_tokenize(const TokenizeArgs& a) {
     out = a.json ? nlohmann::json{{"text", text}}.dump() + "\n" : text + "\n";
   } else {
     std::string text = a.text;
-    if (!a.file.empty()) {
-      std::ifstream in(a.file, std::ios::binary);
-      if (!in) throw maxact::Error(maxact::ErrorCode::kIo, a.file + ": cannot open for reading");
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      text = ss.str();
-    }
+    if (!a.file.empty()) text = maxact::read_text_file(a.file);
     if (const std::size_t bad = maxact::repair_utf8(text); bad > 0) {
       std::fprintf(stderr, "maxact: warning: %zu byte(s) of invalid UTF-8 replaced by U+FFFD\n",
                    bad);
@@ -114,6 +110,9 @@ struct CorpusArgs {
 };
 
 int run_corpus(const CorpusArgs& a) {
+  std::vector<std::filesystem::path> inputs;
+  if (!a.corpus.empty() && a.corpus != "-") inputs = maxact::input_files(a.corpus);
+  maxact::check_outputs({a.export_path}, inputs);
   maxact::CorpusReadReport report;
   const maxact::Corpus owned =
       a.corpus.empty() ? maxact::Corpus{} : maxact::read_corpus(a.corpus, a.read, &report);
@@ -166,9 +165,7 @@ int run_corpus(const CorpusArgs& a) {
     }
   }
   if (!a.export_path.empty()) {
-    std::ofstream out(a.export_path, std::ios::binary);
-    if (!out)
-      throw maxact::Error(maxact::ErrorCode::kIo, a.export_path + ": cannot open for writing");
+    std::string out;
     for (const auto& s : sel.samples) {
       nlohmann::json j = {{"category", s.category}, {"source", s.source}, {"license", s.license}};
       if (s.has_ids) {
@@ -176,9 +173,9 @@ int run_corpus(const CorpusArgs& a) {
       } else {
         j["text"] = s.text;
       }
-      out << j.dump() << "\n";
+      out += j.dump() + "\n";
     }
-    if (!out) throw maxact::Error(maxact::ErrorCode::kIo, a.export_path + ": write failed");
+    maxact::commit_outputs({{a.export_path, out}}, inputs);
   }
   std::string out;
   if (a.json) {
@@ -268,7 +265,8 @@ int main(int argc, char** argv) {
       ->add_option("--category-field", cargs.read.category_field, "JSONL field naming the category")
       ->capture_default_str();
   corpus->add_flag("--skip-bad", cargs.read.skip_bad, "Skip and count malformed JSONL lines");
-  corpus->add_option("--samples", cargs.samples, "Select this many samples (0 = all)");
+  corpus->add_option("--samples", cargs.samples, "Select this many samples (0 = all)")
+      ->check(maxact::cli::limits::kSamples);
   corpus->add_option("--seed", cargs.seed, "Seed of the selection");
   corpus->add_flag("--proportional,!--uniform", cargs.proportional,
                    "Keep each category's share when selecting (default) or pick uniformly");
@@ -281,6 +279,7 @@ int main(int argc, char** argv) {
   corpus
       ->add_option("--max-seq-len", cargs.max_seq_len,
                    "Truncate sequences to this many tokens (0 = no limit)")
+      ->check(maxact::cli::limits::kSeqLen)
       ->capture_default_str();
   corpus
       ->add_option("--bos", cargs.bos, "BOS policy: auto (the tokenizer's template), always, never")
@@ -290,8 +289,10 @@ int main(int argc, char** argv) {
                      "Truncation length buckets: study (256..4096, 1/1/2/3/93 %)");
   corpus->add_option("--protocol", cargs.protocol,
                      "study: no special tokens, the study's length buckets");
-  corpus->add_option("--bootstrap", cargs.bootstrap,
-                     "List K category-proportional subsets (seeds seed..seed+K-1)");
+  corpus
+      ->add_option("--bootstrap", cargs.bootstrap,
+                   "List K category-proportional subsets (seeds seed..seed+K-1)")
+      ->check(maxact::cli::limits::kBootstrap);
 
   maxact::cli::ScanArgs sargs;
   auto* scan = maxact::cli::add_scan_command(app, sargs);
@@ -319,6 +320,10 @@ int main(int argc, char** argv) {
     }
   } catch (const maxact::Error& e) {
     std::fprintf(stderr, "maxact: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Where memory ran out is said by the reader that knows the file; this is the last resort.
+    std::fprintf(stderr, "maxact: error: out of memory\n");
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "maxact: internal error: %s\n", e.what());

@@ -17,6 +17,7 @@
 #include "maxact/error.h"
 #include "maxact/inspect.h"
 #include "maxact/model.h"
+#include "maxact/output_files.h"
 #include "maxact/quant_check.h"
 #include "maxact/quant_report.h"
 #include "maxact/scan.h"
@@ -39,7 +40,8 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
   s->add_option("--category-field", a.read.category_field, "JSONL field naming the category")
       ->capture_default_str();
   s->add_flag("--skip-bad", a.read.skip_bad, "Skip and count malformed JSONL lines");
-  s->add_option("--samples", a.samples, "Scan this many samples (0 = all)");
+  s->add_option("--samples", a.samples, "Scan this many samples (0 = all)")
+      ->check(limits::kSamples);
   s->add_option("--seed", a.seed, "Seed of the sample selection and length buckets");
   s->add_flag("--proportional,!--uniform", a.proportional,
               "Keep each category's share when selecting (default) or pick uniformly");
@@ -48,6 +50,7 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
   s->add_flag("--ids-native", a.ids_native,
               "input_ids samples are already the model's own token ids (used as given)");
   s->add_option("--max-seq-len", a.max_seq_len, "Truncate sequences (0 = no limit)")
+      ->check(limits::kSeqLen)
       ->capture_default_str();
   s->add_option("--bos", a.bos, "BOS policy: auto (the tokenizer's template), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
@@ -55,9 +58,9 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
   s->add_option("--buckets", a.buckets, "Truncation length buckets: study");
   s->add_option("--protocol", a.protocol, "study: no special tokens, the study's length buckets");
   s->add_option("--window-tokens", a.window_tokens, "Tokens per layer-major window")
-      ->check(CLI::PositiveNumber)
+      ->check(limits::kWindowTokens)
       ->capture_default_str();
-  s->add_option("--threads", a.threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  s->add_option("--threads", a.threads, "Threads (0 = all cores)")->check(limits::kThreads);
   s->add_option("--precision", a.precision, "fp32 (default) or bf16 (Hugging Face eager bf16)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
@@ -67,7 +70,7 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
       ->check(CLI::IsMember({"hf", "study"}))
       ->capture_default_str();
   s->add_option("--topk", a.topk, "Largest |x| kept per tap, with locations")
-      ->check(CLI::PositiveNumber)
+      ->check(limits::kTopK)
       ->capture_default_str();
   s->add_option("--format", a.format,
                 "json: maxact's report (docs/SCAN_JSON.md); study: the study's "
@@ -80,12 +83,15 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
   s->add_flag("-q,--quiet", a.quiet, "No progress output");
   s->add_option("--bootstrap", a.bootstrap,
                 "The study's stability check: scan K category-proportional subsets of --samples "
-                "samples (seeds seed..seed+K-1) and report the global maximum of each");
+                "samples (seeds seed..seed+K-1) and report the global maximum of each")
+      ->check(limits::kBootstrap);
   s->add_flag("--quant", a.quant,
               "Quantization check: scales from --calib samples, errors of every policy on "
               "--eval other samples (the scan's statistics are of the evaluation samples)");
-  s->add_option("--calib", a.calib, "Calibration samples for --quant (default 128)");
-  s->add_option("--eval", a.eval, "Evaluation samples for --quant (default 256)");
+  s->add_option("--calib", a.calib, "Calibration samples for --quant (default 128)")
+      ->check(limits::kQuantSamples);
+  s->add_option("--eval", a.eval, "Evaluation samples for --quant (default 256)")
+      ->check(limits::kQuantSamples);
   s->add_option("--clip-quantile", a.clip_quantile,
                 "Quantile of |x| for the int8_clip_q policy (default 0.999)");
   s->add_option("--quant-taps", a.quant_taps,
@@ -196,6 +202,7 @@ void print_written(const std::vector<std::string>& paths) {
 // The study's stability check: K category-proportional subsets of --samples samples (seeds
 // seed..seed+K-1), each scanned; the global maximum per subset and its spread.
 int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
+                  const std::vector<std::filesystem::path>& inputs,
                   const std::function<std::vector<TokenSequence>(const std::vector<std::size_t>&)>&
                       sequences_of) {
   if (a.samples == 0) throw Error(ErrorCode::kCorpus, "--bootstrap needs --samples N");
@@ -263,10 +270,30 @@ int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
                      {"abs_global_max", spread}}
           .dump(1, ' ', false, nlohmann::json::error_handler_t::replace) +
       "\n";
-  if (!a.output.empty()) write_files({{a.output, json}});
+  if (!a.output.empty()) commit_outputs({{a.output, json}}, inputs);
   std::fwrite(text.data(), 1, text.size(), stdout);
   if (!a.output.empty()) print_written({a.output});
   return 0;
+}
+
+// Every file the scan will write, known before it starts. --format study writes into the -o
+// folder, made now so its files can be checked like any other.
+std::vector<std::string> output_paths(const ScanArgs& a, const std::string& name) {
+  std::vector<std::string> out;
+  if (a.format == "study") {
+    std::error_code ec;
+    std::filesystem::create_directories(a.output, ec);
+    if (ec) throw Error(ErrorCode::kIo, a.output + ": " + ec.message());
+    const auto dir = std::filesystem::path(a.output);
+    out.push_back((dir / (name + "_activation_stats.json")).string());
+    out.push_back((dir / (name + "_top5_stats.json")).string());
+    if (a.quant) out.push_back((dir / (name + "_quant_sanity.json")).string());
+  } else if (!a.output.empty()) {
+    out.push_back(a.output);
+  }
+  if (!a.csv.empty()) out.push_back(a.csv);
+  if (!a.quant_csv.empty()) out.push_back(a.quant_csv);
+  return out;
 }
 
 void check_quant_args(const ScanArgs& a) {
@@ -329,7 +356,6 @@ int run_scan(const ScanArgs& a) {
   if (a.format == "study" && a.output.empty()) {
     throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its two files");
   }
-  check_output_paths({a.format == "study" ? std::string() : a.output, a.csv, a.quant_csv});
   const Model model = Model::open(a.model);
   if (!engine_supports(model.spec())) {
     throw Error(ErrorCode::kUnsupported,
@@ -340,6 +366,15 @@ int run_scan(const ScanArgs& a) {
   const Corpus owned = a.corpus.empty() ? Corpus{} : read_corpus(a.corpus, a.read, &report);
   const Corpus& corpus = a.corpus.empty() ? builtin_corpus() : owned;
   check_quant_args(a);
+  // Every output is checked now, against every input, before hours of scanning.
+  std::vector<std::filesystem::path> inputs = input_files(model.dir());
+  for (const std::string& extra : {a.corpus, a.source_tokenizer}) {
+    if (extra.empty() || extra == "-") continue;
+    const auto more = input_files(extra);
+    inputs.insert(inputs.end(), more.begin(), more.end());
+  }
+  const std::vector<std::string> outputs = output_paths(a, model_name(a.model));
+  check_outputs(outputs, inputs);
   // With --quant the scan's own samples are the evaluation samples.
   SampleSplit split;
   if (a.quant) {
@@ -364,6 +399,15 @@ int run_scan(const ScanArgs& a) {
                       fmt::format("{}: sample {} has text, but --ids-native needs input_ids",
                                   corpus.origin, i));
         }
+        for (int32_t id : s.ids) {
+          if (id >= model.spec().vocab_size) {
+            throw Error(ErrorCode::kCorpus,
+                        fmt::format("{}: token id {} is outside the model's vocabulary ({} "
+                                    "tokens); --ids-native needs the model's own ids",
+                                    s.location.empty() ? corpus.origin : s.location, id,
+                                    model.spec().vocab_size));
+          }
+        }
         TokenSequence t{i, s.category, s.ids};
         if (so.max_seq_len > 0 && static_cast<int64_t>(t.ids.size()) > so.max_seq_len) {
           t.ids.resize(static_cast<std::size_t>(so.max_seq_len));
@@ -385,7 +429,7 @@ int run_scan(const ScanArgs& a) {
     warn_past_context(model, seqs, a.quiet);
     return seqs;
   };
-  if (a.bootstrap > 0) return run_bootstrap(a, model, corpus, sequences_of);
+  if (a.bootstrap > 0) return run_bootstrap(a, model, corpus, inputs, sequences_of);
   std::vector<TokenSequence> seqs = sequences_of(picked);
   if (seqs.empty()) throw Error(ErrorCode::kCorpus, corpus.origin + ": no tokens to scan");
 
@@ -395,8 +439,18 @@ int run_scan(const ScanArgs& a) {
   QuantResult qres;
   std::vector<TokenSequence> calib_seqs;
   if (a.quant) calib_seqs = sequences_of(split.calibration);
-  const ScanResult res = a.quant ? quant_check(model, calib_seqs, seqs, opt, quant_options(a), qres)
-                                 : scan(model, seqs, opt);
+  const ScanResult res = [&] {
+    try {
+      return a.quant ? quant_check(model, calib_seqs, seqs, opt, quant_options(a), qres)
+                     : scan(model, seqs, opt);
+    } catch (const std::bad_alloc&) {
+      throw Error(ErrorCode::kIo,
+                  fmt::format("{}: out of memory while scanning (hidden size {}, {} layers, "
+                              "windows of {} tokens); a smaller --window-tokens needs less",
+                              model.dir().string(), model.spec().hidden_size,
+                              model.spec().num_layers, a.window_tokens));
+    }
+  }();
 
   ScanMeta meta;
   meta.model_arg = a.model;
@@ -481,30 +535,26 @@ int run_scan(const ScanArgs& a) {
   const std::string csv = a.csv.empty() ? std::string() : scan_report_csv(res, meta.names);
   std::string summary = scan_summary_text(res, meta);
   if (a.quant) summary += quant_summary_text(qres, meta.names);
-  std::vector<std::pair<std::string, std::string>> files;
+  // The contents of output_paths(), in its order.
+  std::vector<std::string> contents;
   if (a.format == "study") {
-    std::error_code ec;
-    std::filesystem::create_directories(a.output, ec);
-    if (ec) throw Error(ErrorCode::kIo, a.output + ": " + ec.message());
-    const auto dir = std::filesystem::path(a.output);
-    files.emplace_back((dir / (meta.model_name + "_activation_stats.json")).string(),
-                       study_activation_stats(res, meta).dump(2) + "\n");
-    files.emplace_back((dir / (meta.model_name + "_top5_stats.json")).string(),
-                       study_top5_stats(res, meta).dump(2) + "\n");
+    contents.push_back(study_activation_stats(res, meta).dump(2) + "\n");
+    contents.push_back(study_top5_stats(res, meta).dump(2) + "\n");
     if (a.quant) {
-      files.emplace_back(
-          (dir / (meta.model_name + "_quant_sanity.json")).string(),
-          study_quant_sanity(qres, res, meta, static_cast<int64_t>(split.calibration.size()),
-                             static_cast<int64_t>(split.evaluation.size()))
-                  .dump(2) +
-              "\n");
+      contents.push_back(study_quant_sanity(qres, res, meta,
+                                            static_cast<int64_t>(split.calibration.size()),
+                                            static_cast<int64_t>(split.evaluation.size()))
+                             .dump(2) +
+                         "\n");
     }
   } else if (!a.output.empty()) {
-    files.emplace_back(a.output, json);
+    contents.push_back(json);
   }
-  if (!a.csv.empty()) files.emplace_back(a.csv, csv);
-  if (!a.quant_csv.empty()) files.emplace_back(a.quant_csv, quant_report_csv(qres, meta.names));
-  write_files(files);
+  if (!a.csv.empty()) contents.push_back(csv);
+  if (!a.quant_csv.empty()) contents.push_back(quant_report_csv(qres, meta.names));
+  std::vector<std::pair<std::string, std::string>> files;
+  for (std::size_t i = 0; i < outputs.size(); ++i) files.emplace_back(outputs[i], contents[i]);
+  commit_outputs(files, inputs);
   std::fwrite(summary.data(), 1, summary.size(), stdout);
   std::vector<std::string> paths;
   for (const auto& f : files) paths.push_back(f.first);
