@@ -3,6 +3,7 @@
 #include "maxact/quantize.h"
 #include "quant/rounding.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cmath>
@@ -104,8 +105,9 @@ bool has_avx2() {
   return __builtin_cpu_supports("avx2");
 }
 bool has_f16c() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  // CPUID leaf 1, ECX bit 29: clang (the fuzz build) has no "f16c" for __builtin_cpu_supports.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return has_avx2() && __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
 }
 
 // round_minifloat (rounding.h) on eight non-negative values: drop mantissa bits with ties to
