@@ -104,6 +104,7 @@ struct ScanResult {
   double seconds = 0;
   int threads = 0;
   std::string blas_core;
+  std::string linear_kernel;  // maxact's linear-layer kernel: avx512, avx2 or scalar
 };
 
 ScanResult scan(const Model& model, const std::vector<TokenSequence>& sequences,

@@ -1,9 +1,12 @@
 #include "compute/linear.h"
 
+#include "maxact/error.h"
+
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "compute/thread_pool.h"
@@ -147,19 +150,36 @@ const std::vector<Dispatch>& kernels() {
   return k;
 }
 
+// The fastest kernel, or the one MAXACT_LINEAR_KERNEL names: so a machine with AVX-512 can run
+// every test through the AVX2 path too (results must agree within the comparison tolerance).
+const Dispatch& default_dispatch() {
+  static const Dispatch* chosen = [] {
+    const char* want = std::getenv("MAXACT_LINEAR_KERNEL");
+    if (want == nullptr || *want == '\0') return &kernels().front();
+    std::string names;
+    for (const Dispatch& d : kernels()) {
+      if (std::string(d.name) == want) return &d;
+      names += (names.empty() ? "" : ", ") + std::string(d.name);
+    }
+    throw Error(ErrorCode::kOption, "MAXACT_LINEAR_KERNEL=" + quote_untrusted(want, 32, false) +
+                                        ": not a kernel this CPU runs (" + names + ")");
+  }();
+  return *chosen;
+}
+
 const Dispatch& dispatch(const char* name) {
   if (name != nullptr) {
     for (const Dispatch& d : kernels()) {
       if (std::string(d.name) == name) return d;
     }
   }
-  return kernels().front();
+  return default_dispatch();
 }
 
 }  // namespace
 
 const char* linear_kernel_name() {
-  return kernels().front().name;
+  return default_dispatch().name;
 }
 
 std::vector<std::string> linear_kernels() {

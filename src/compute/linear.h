@@ -25,7 +25,8 @@ PackedWeight pack_weight(const float* w, int64_t out, int64_t in);
 void linear_packed(ThreadPool& pool, const float* x, int64_t rows, const PackedWeight& w,
                    const float* bias, float* y, const char* kernel = nullptr);
 
-// Which kernel runs here ("avx512", "avx2", "scalar"), and every kernel this CPU can run.
+// Which kernel runs here ("avx512", "avx2", "scalar": the fastest, or the one the environment
+// variable MAXACT_LINEAR_KERNEL names), and every kernel this CPU can run.
 const char* linear_kernel_name();
 std::vector<std::string> linear_kernels();
 

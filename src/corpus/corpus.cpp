@@ -45,7 +45,8 @@ std::string field_string(const json& j, const std::string& key) {
 Sample parse_line(const std::string& line, const CorpusReadOptions& o) {
   json j;
   try {
-    j = parse_json(line, "line", ErrorCode::kCorpus);
+    j = parse_json(line, "line", ErrorCode::kCorpus,
+                   duplicate_key_error("line", ErrorCode::kCorpus));
   } catch (const Error& e) {
     // "line: malformed JSON: ..." -> the caller prefixes file:line itself.
     throw std::runtime_error(std::string(e.what()).substr(6));
@@ -202,7 +203,7 @@ static Corpus read_corpus_unguarded(const std::string& path, const CorpusReadOpt
   if (fs::is_directory(path, ec)) {
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(path, ec)) {
-      if (e.is_regular_file()) files.push_back(e.path());
+      if (std::error_code ec2; e.is_regular_file(ec2)) files.push_back(e.path());  // loops: skipped
     }
     std::sort(files.begin(), files.end());
     if (files.empty()) throw Error(ErrorCode::kCorpus, path + ": folder holds no files");

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "compute/gemm.h"
+#include "compute/linear.h"
 #include "compute/thread_pool.h"
 #include "engine/dense_layer.h"
 #include "engine/kernels.h"
@@ -261,6 +262,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   res.windows = prog.windows_total;
   res.threads = pool.size();
   res.blas_core = blas_core_name();
+  res.linear_kernel = linear_kernel_name();
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

@@ -155,7 +155,8 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
             {"threads", r.threads},
             {"seconds", r.seconds},
             {"tokens_per_second", r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0},
-            {"blas_core", r.blas_core}}},
+            {"blas_core", r.blas_core},
+            {"linear_kernel", r.linear_kernel}}},
           {"global_max", gmax},
           {"categories", by_cat},
           {"experts", experts},
@@ -191,9 +192,9 @@ std::string scan_summary_text(const ScanResult& r, const ScanMeta& meta) {
   out += fmt::format("model        {} ({})\n", meta.model_arg, meta.model_type);
   out += fmt::format(
       "scanned      {} sequences, {} tokens in {:.2f} s ({:.0f} tokens/s, {} "
-      "threads)\n",
+      "threads, {} kernel)\n",
       r.sequences, r.tokens, r.seconds,
-      r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0, r.threads);
+      r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0, r.threads, r.linear_kernel);
   const GlobalMax g = study_global_max(r);
   if (g.tap >= 0) {
     const TapInfo& t = r.taps[static_cast<std::size_t>(g.tap)];

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 
 #include "maxact/error.h"
@@ -59,6 +60,20 @@ void Pattern::find(std::string_view s,
   }
 }
 
+namespace {
+thread_local std::size_t g_replace_limit = static_cast<std::size_t>(-1);
+}
+
+ReplaceBudget::ReplaceBudget(std::size_t text_bytes) : saved_(g_replace_limit) {
+  g_replace_limit = std::min(saved_, 4 * text_bytes + 1024);
+}
+ReplaceBudget::~ReplaceBudget() {
+  g_replace_limit = saved_;
+}
+std::size_t ReplaceBudget::limit() {
+  return g_replace_limit;
+}
+
 bool Pattern::replace_all(std::string& s, const std::string& content) const {
   std::vector<std::pair<std::size_t, std::size_t>> m;
   find(s, m);
@@ -70,6 +85,12 @@ bool Pattern::replace_all(std::string& s, const std::string& content) const {
     out.append(s, prev, b - prev);
     out += content;
     prev = e;
+    if (out.size() > g_replace_limit) {
+      throw Error(ErrorCode::kTokenizer,
+                  "a Replace step grows the text past " + std::to_string(g_replace_limit) +
+                      " bytes (4x its input + 1 KiB); refusing a tokenizer whose normalizer or "
+                      "decoder expands text without bound");
+    }
   }
   out.append(s, prev, std::string::npos);
   s = std::move(out);

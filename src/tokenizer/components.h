@@ -19,6 +19,22 @@ struct Piece {
   bool at_start = false;  // begins at offset 0 of the original input (Metaspace "first")
 };
 
+// The most bytes a Replace step may produce while one text is normalized or decoded: four times
+// the text plus 1 KiB, set by the caller for the whole chain (thread-local). Real replacements
+// (" " -> "\u2581") stay far below; a chain of expanding ones (each "a" -> a thousand "a"s,
+// three times over) would otherwise grow until memory runs out.
+class ReplaceBudget {
+ public:
+  explicit ReplaceBudget(std::size_t text_bytes);
+  ~ReplaceBudget();
+  ReplaceBudget(const ReplaceBudget&) = delete;
+  ReplaceBudget& operator=(const ReplaceBudget&) = delete;
+  static std::size_t limit();
+
+ private:
+  std::size_t saved_;
+};
+
 // A String or Regex pattern from tokenizer.json, producing (begin, end) matches.
 class Pattern {
  public:

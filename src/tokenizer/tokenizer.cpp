@@ -76,8 +76,12 @@ Wrap parse_post_processor(const json& j, const std::string& where) {
       if (it == specials.end())
         malformed(where, "special token " + quote_untrusted(name) + " not in special_tokens");
       const json& ids = field(*it, "ids", where);
+      if (!ids.is_array()) malformed(where, "ids of " + quote_untrusted(name) + " must be a list");
       for (const json& id : ids) {
-        if (!id.is_number_integer()) malformed(where, "ids of '" + name + "' must be integers");
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > 0x7FFFFFFF) {
+          malformed(where,
+                    "ids of " + quote_untrusted(name) + " must be non-negative 32-bit integers");
+        }
         (seen_a ? w.suffix : w.prefix).push_back(id.get<int32_t>());
       }
     }
@@ -118,106 +122,118 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 Tokenizer Tokenizer::load(const fs::path& path, const Options& options) {
-  std::error_code ec;
-  const fs::path file = fs::is_directory(path, ec) ? path / "tokenizer.json" : path;
-  if (!fs::exists(file, ec)) {
-    throw Error(ErrorCode::kNotFound, file.string() + ": no tokenizer.json");
-  }
-  auto impl = std::make_unique<Impl>();
-  impl->source = file.string();
-  const std::string f = file.string();
-  const json j = parse_json(read_text_file(file), f, ErrorCode::kTokenizer,
-                            duplicate_key_error(f, ErrorCode::kTokenizer));
-  if (!j.is_object()) malformed(f, "must be a JSON object");
-  const json& model = field(j, "model", f);
-  const std::string type =
-      model.contains("type") ? string_field(model, "type", f + ": model") : std::string("BPE");
-  if (type != "BPE") {
-    unsupported(f + ": model", "model type '" + type + "' is not supported (BPE)");
-  }
-  impl->model = std::make_unique<Bpe>(model, f + ": model");
-  impl->normalizer = make_normalizer(j.value("normalizer", json()), f + ": normalizer");
-  impl->pre_tokenizer = make_pre_tokenizer(j.value("pre_tokenizer", json()), f + ": pre_tokenizer");
-  impl->decoder = make_decoder(j.value("decoder", json()), f + ": decoder");
-  Wrap wrap = parse_post_processor(j.value("post_processor", json()), f + ": post_processor");
-
-  // Added tokens, with ids assigned as tokenizers' AddedVocabulary::add_tokens does: an existing
-  // added or model token keeps its id, others get the next free id after the model vocabulary.
-  const json added = j.value("added_tokens", json::array());
-  if (!added.is_array()) malformed(f, "'added_tokens' must be a list");
-  int32_t next_id = static_cast<int32_t>(impl->model->vocab_size());
-  std::unordered_map<std::string, std::size_t> by_content;
-  for (std::size_t i = 0; i < added.size(); ++i) {
-    const std::string where = f + ": added_tokens[" + std::to_string(i) + "]";
-    const json& a = added[i];
-    AddedToken t;
-    t.content = string_field(a, "content", where);
-    t.special = bool_field(a, "special", false, where);
-    t.normalized = bool_field(a, "normalized", !t.special, where);
-    t.lstrip = bool_field(a, "lstrip", false, where);
-    t.rstrip = bool_field(a, "rstrip", false, where);
-    t.single_word = bool_field(a, "single_word", false, where);
-    if (t.content.empty()) continue;
-    if (auto it = by_content.find(t.content); it != by_content.end()) {
-      t.id = impl->added[it->second].id;
-    } else if (auto id = impl->model->token_to_id(t.content)) {
-      t.id = *id;
-    } else {
-      t.id = next_id++;
+  // Typed reads throughout; a value of the wrong type anywhere is bad input naming the file.
+  try {
+    std::error_code ec;
+    const fs::path file = fs::is_directory(path, ec) ? path / "tokenizer.json" : path;
+    if (!fs::exists(file, ec)) {
+      throw Error(ErrorCode::kNotFound, file.string() + ": no tokenizer.json");
     }
-    t.pattern = t.content;
-    if (t.normalized && impl->normalizer) impl->normalizer->normalize(t.pattern);
-    // A repeated content keeps its id and takes the later entry's flags, as tokenizers does.
-    if (auto it = by_content.find(t.content); it != by_content.end()) {
-      impl->added[it->second] = std::move(t);
-      continue;
+    auto impl = std::make_unique<Impl>();
+    impl->source = file.string();
+    const std::string f = file.string();
+    const json j = parse_json(read_text_file(file), f, ErrorCode::kTokenizer,
+                              duplicate_key_error(f, ErrorCode::kTokenizer));
+    if (!j.is_object()) malformed(f, "must be a JSON object");
+    const json& model = field(j, "model", f);
+    const std::string type =
+        model.contains("type") ? string_field(model, "type", f + ": model") : std::string("BPE");
+    if (type != "BPE") {
+      unsupported(f + ": model", "model type '" + type + "' is not supported (BPE)");
     }
-    by_content[t.content] = impl->added.size();
-    impl->added.push_back(std::move(t));
-  }
-  for (std::size_t i = 0; i < impl->added.size(); ++i) {
-    const AddedToken& t = impl->added[i];
-    (t.normalized ? impl->normalized_trie : impl->raw_trie).add(t.pattern, static_cast<int32_t>(i));
-    impl->added_by_id[t.id] = i;
-  }
+    impl->model = std::make_unique<Bpe>(model, f + ": model");
+    impl->normalizer = make_normalizer(j.value("normalizer", json()), f + ": normalizer");
+    impl->pre_tokenizer =
+        make_pre_tokenizer(j.value("pre_tokenizer", json()), f + ": pre_tokenizer");
+    impl->decoder = make_decoder(j.value("decoder", json()), f + ": decoder");
+    Wrap wrap = parse_post_processor(j.value("post_processor", json()), f + ": post_processor");
 
-  // tokenizer_config.json, as transformers' Llama / Gemma fast tokenizers apply it: they rebuild
-  // the template from add_bos_token (default true) and add_eos_token (default false).
-  const fs::path cfg_path = file.parent_path() / "tokenizer_config.json";
-  std::optional<std::string> bos_name;
-  if (options.use_tokenizer_config && fs::exists(cfg_path, ec)) {
-    const std::string cf = cfg_path.string();
-    const json cfg = parse_json(read_text_file(cfg_path), cf, ErrorCode::kTokenizer,
-                                duplicate_key_error(cf, ErrorCode::kTokenizer));
-    if (!cfg.is_object()) malformed(cf, "must be a JSON object");
-    bos_name = config_token(cfg, "bos_token");
-    const std::string cls = cfg.value("tokenizer_class", std::string());
-    static const char* kRebuilding[] = {"LlamaTokenizer",     "LlamaTokenizerFast",
-                                        "CodeLlamaTokenizer", "CodeLlamaTokenizerFast",
-                                        "GemmaTokenizer",     "GemmaTokenizerFast"};
-    if (std::find(std::begin(kRebuilding), std::end(kRebuilding), cls) != std::end(kRebuilding)) {
-      const bool add_bos = bool_field(cfg, "add_bos_token", true, cf);
-      const bool add_eos = bool_field(cfg, "add_eos_token", false, cf);
-      Wrap w;
-      Tokenizer probe(std::move(impl));
-      for (auto [flag, key, list] : {std::tuple{add_bos, "bos_token", &w.prefix},
-                                     std::tuple{add_eos, "eos_token", &w.suffix}}) {
-        if (!flag) continue;
-        const auto name = config_token(cfg, key);
-        const auto id = name ? probe.token_to_id(*name) : std::nullopt;
-        if (!id) malformed(cf, std::string(key) + " is not a token of " + f);
-        list->push_back(*id);
+    // Added tokens, with ids assigned as tokenizers' AddedVocabulary::add_tokens does: an existing
+    // added or model token keeps its id, others get the next free id after the model vocabulary.
+    const json added = j.value("added_tokens", json::array());
+    if (!added.is_array()) malformed(f, "'added_tokens' must be a list");
+    int32_t next_id = static_cast<int32_t>(impl->model->vocab_size());
+    std::unordered_map<std::string, std::size_t> by_content;
+    for (std::size_t i = 0; i < added.size(); ++i) {
+      const std::string where = f + ": added_tokens[" + std::to_string(i) + "]";
+      const json& a = added[i];
+      AddedToken t;
+      t.content = string_field(a, "content", where);
+      t.special = bool_field(a, "special", false, where);
+      t.normalized = bool_field(a, "normalized", !t.special, where);
+      t.lstrip = bool_field(a, "lstrip", false, where);
+      t.rstrip = bool_field(a, "rstrip", false, where);
+      t.single_word = bool_field(a, "single_word", false, where);
+      if (t.content.empty()) continue;
+      if (auto it = by_content.find(t.content); it != by_content.end()) {
+        t.id = impl->added[it->second].id;
+      } else if (auto id = impl->model->token_to_id(t.content)) {
+        t.id = *id;
+      } else {
+        t.id = next_id++;
       }
-      impl = std::move(probe.impl_);
-      wrap = std::move(w);
+      t.pattern = t.content;
+      if (t.normalized && impl->normalizer) {
+        const ReplaceBudget budget(t.pattern.size());
+        impl->normalizer->normalize(t.pattern);
+      }
+      // A repeated content keeps its id and takes the later entry's flags, as tokenizers does.
+      if (auto it = by_content.find(t.content); it != by_content.end()) {
+        impl->added[it->second] = std::move(t);
+        continue;
+      }
+      by_content[t.content] = impl->added.size();
+      impl->added.push_back(std::move(t));
     }
+    for (std::size_t i = 0; i < impl->added.size(); ++i) {
+      const AddedToken& t = impl->added[i];
+      (t.normalized ? impl->normalized_trie : impl->raw_trie)
+          .add(t.pattern, static_cast<int32_t>(i));
+      impl->added_by_id[t.id] = i;
+    }
+
+    // tokenizer_config.json, as transformers' Llama / Gemma fast tokenizers apply it: they rebuild
+    // the template from add_bos_token (default true) and add_eos_token (default false).
+    const fs::path cfg_path = file.parent_path() / "tokenizer_config.json";
+    std::optional<std::string> bos_name;
+    if (options.use_tokenizer_config && fs::exists(cfg_path, ec)) {
+      const std::string cf = cfg_path.string();
+      const json cfg = parse_json(read_text_file(cfg_path), cf, ErrorCode::kTokenizer,
+                                  duplicate_key_error(cf, ErrorCode::kTokenizer));
+      if (!cfg.is_object()) malformed(cf, "must be a JSON object");
+      bos_name = config_token(cfg, "bos_token");
+      const std::string cls = cfg.value("tokenizer_class", std::string());
+      static const char* kRebuilding[] = {"LlamaTokenizer",     "LlamaTokenizerFast",
+                                          "CodeLlamaTokenizer", "CodeLlamaTokenizerFast",
+                                          "GemmaTokenizer",     "GemmaTokenizerFast"};
+      if (std::find(std::begin(kRebuilding), std::end(kRebuilding), cls) != std::end(kRebuilding)) {
+        const bool add_bos = bool_field(cfg, "add_bos_token", true, cf);
+        const bool add_eos = bool_field(cfg, "add_eos_token", false, cf);
+        Wrap w;
+        Tokenizer probe(std::move(impl));
+        for (auto [flag, key, list] : {std::tuple{add_bos, "bos_token", &w.prefix},
+                                       std::tuple{add_eos, "eos_token", &w.suffix}}) {
+          if (!flag) continue;
+          const auto name = config_token(cfg, key);
+          const auto id = name ? probe.token_to_id(*name) : std::nullopt;
+          if (!id) malformed(cf, std::string(key) + " is not a token of " + f);
+          list->push_back(*id);
+        }
+        impl = std::move(probe.impl_);
+        wrap = std::move(w);
+      }
+    }
+    impl->prefix = std::move(wrap.prefix);
+    impl->suffix = std::move(wrap.suffix);
+    Tokenizer t(std::move(impl));
+    if (bos_name) t.impl_->bos = t.token_to_id(*bos_name);
+    if (!t.impl_->bos && !t.impl_->prefix.empty()) t.impl_->bos = t.impl_->prefix.front();
+    return t;
+  } catch (const json::exception& e) {
+    std::string what = e.what();
+    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    throw Error(ErrorCode::kTokenizer, path.string() + ": malformed tokenizer: " + what);
   }
-  impl->prefix = std::move(wrap.prefix);
-  impl->suffix = std::move(wrap.suffix);
-  Tokenizer t(std::move(impl));
-  if (bos_name) t.impl_->bos = t.token_to_id(*bos_name);
-  if (!t.impl_->bos && !t.impl_->prefix.empty()) t.impl_->bos = t.impl_->prefix.front();
-  return t;
 }
 
 void Tokenizer::Impl::encode_into(std::string_view text, bool add_special, bool special_as_text,
@@ -233,7 +249,10 @@ void Tokenizer::Impl::encode_into(std::string_view text, bool add_special, bool 
     }
     std::string seg(text.substr(rs.begin, rs.end - rs.begin));
     bool dropped_prefix = false;
-    if (normalizer) normalizer->normalize(seg, dropped_prefix);
+    if (normalizer) {
+      const ReplaceBudget budget(seg.size());
+      normalizer->normalize(seg, dropped_prefix);
+    }
     find_added(seg, normalized_trie, added, special_as_text, norm_spans);
     for (const Span& ns : norm_spans) {
       if (ns.token >= 0) {
@@ -328,6 +347,9 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
     for (std::size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
     return out;
   }
+  std::size_t bytes = 0;
+  for (const auto& t : tokens) bytes += t.size();
+  const ReplaceBudget budget(bytes);
   impl_->decoder->decode_chain(tokens);
   std::string out;
   for (const auto& t : tokens) out += t;

@@ -264,6 +264,11 @@ def main():
         json.dump(ref, f)
 
     ck = Checker()
+    kernel = json.load(open(out))["run"]["linear_kernel"]
+    print(f"maxact linear kernel: {kernel}")
+    forced = os.environ.get("MAXACT_LINEAR_KERNEL")
+    if forced and kernel != forced:
+        ck.errors.append(f"MAXACT_LINEAR_KERNEL={forced} but the report says {kernel}")
     missing = sorted(set(ref) - set(got))
     extra = sorted(set(got) - set(ref))
     if missing:

@@ -141,8 +141,84 @@ std::vector<Row> rows() {
        },
        1,
        {"config.json: 'model_type' must be a string, found 5"}},
+      {"escape_in_config_value",
+       [](Env& e) {
+         e.set_config("rope_scaling", json{{"rope_type", "\x1b[31mEVIL\x07"}});
+         return e.scan("");
+       },
+       1,
+       {"unsupported rope type", "\\x1B[31mEVIL\\x07"}},
+      {"escape_in_corpus_category_on_stdout",
+       [](Env& e) {
+         test::write_file(e.ids, "{\"text\": \"x\", \"category\": \"\\u001b[2J\"}\n");
+         return test::maxact_binary() + " corpus --corpus " + e.ids;
+       },
+       0,
+       {},
+       [](const Env&) {}},
+      {"non_utf8_path_in_json_output",
+       [](Env& e) {
+         const fs::path odd = e.dir / "bad\xffname";
+         fs::rename(e.model, odd);
+         e.model = odd;
+         return test::maxact_binary() + " inspect --json '" + odd.string() + "'";
+       },
+       0,
+       {}},
+      // --- tokenizer.json contents
+      {"tokenizer_class_not_a_string",
+       [](Env& e) {
+         fs::create_directories(e.dir / "tok");
+         fs::copy(test::fixture("gemma3_tok") / "tokenizer.json", e.dir / "tok" / "tokenizer.json");
+         test::write_file(e.dir / "tok" / "tokenizer_config.json", "{\"tokenizer_class\": null}");
+         return test::maxact_binary() + " tokenize " + (e.dir / "tok").string() + " --text hi";
+       },
+       1,
+       {"malformed tokenizer: type must be string"}},
+      {"replace_chain_grows_without_bound",
+       [](Env& e) {
+         auto tok = json::parse(test::read_file(test::fixture("gemma3_tok") / "tokenizer.json"));
+         json stage = {{"type", "Replace"},
+                       {"pattern", {{"String", "a"}}},
+                       {"content", std::string(1000, 'a')}};
+         tok["normalizer"] = {{"type", "Sequence"}, {"normalizers", {stage, stage, stage}}};
+         test::write_file(e.dir / "tok.json", tok.dump());
+         return test::maxact_binary() + " tokenize " + (e.dir / "tok.json").string() +
+                " --text aaaaaaaaaa";
+       },
+       1,
+       {"a Replace step grows the text past"}},
+      {"template_id_out_of_range",
+       [](Env& e) {
+         auto tok = json::parse(test::read_file(test::fixture("gemma3_tok") / "tokenizer.json"));
+         tok["post_processor"] = {
+             {"type", "TemplateProcessing"},
+             {"single", {{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}}},
+             {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {99999999999LL}}}}}}};
+         test::write_file(e.dir / "tok.json", tok.dump());
+         return test::maxact_binary() + " tokenize " + (e.dir / "tok.json").string() +
+                " --text hi --special";
+       },
+       1,
+       {"must be non-negative 32-bit integers"}},
+      {"unsupported_hidden_act",
+       [](Env& e) {
+         e.set_config("hidden_act", "gelu");
+         return e.scan("");
+       },
+       1,
+       {"hidden_act 'gelu' is not supported"}},
       // --- option values out of range: usage errors (2), before anything is read
-      {"topk_huge", [](Env& e) { return e.scan("--topk 1000000000"); }, 2, {"--topk"}},
+      {"topk_huge",
+       [](Env& e) { return e.scan("--topk 1000000000"); },
+       2,
+       {"maxact: error: --topk"}},
+      {"seed_negative", [](Env& e) { return e.scan("--seed -1"); }, 2, {"--seed"}},
+      {"empty_output_path", [](Env& e) { return e.scan("-o ''"); }, 2, {"empty path"}},
+      {"unknown_option",
+       [](Env& e) { return e.scan("--bogus"); },
+       2,
+       {"maxact: error: The following argument was not expected: --bogus"}},
       {"threads_huge", [](Env& e) { return e.scan("--threads 1000000000"); }, 2, {"--threads"}},
       {"samples_negative", [](Env& e) { return e.scan("--samples -1"); }, 2, {"--samples"}},
       {"max_seq_len_negative",
@@ -216,6 +292,28 @@ std::vector<Row> rows() {
        },
        1,
        {"'max_position_embeddings' must be between 1"}},
+      {"self_looping_symlink_in_corpus_folder",
+       [](Env& e) {
+         fs::create_directories(e.dir / "cf");
+         fs::copy(e.ids, e.dir / "cf" / "a.jsonl");
+         fs::create_symlink(e.dir / "cf" / "x.jsonl", e.dir / "cf" / "x.jsonl");
+         return test::maxact_binary() + " corpus --corpus " + (e.dir / "cf").string();
+       },
+       0,
+       {}},
+      {"stdout_full",
+       [](Env& e) {
+         return test::maxact_binary() + " inspect " + e.model.string() + " >/dev/full";
+       },
+       1,
+       {"stdout: write failed"}},
+      {"duplicate_key_in_corpus_line",
+       [](Env& e) {
+         test::write_file(e.ids, "{\"input_ids\": [1], \"input_ids\": [2]}\n");
+         return e.scan("");
+       },
+       1,
+       {"ids.jsonl:1: key 'input_ids' appears twice"}},
       // --- corpus and report contents
       {"out_of_vocabulary_ids",
        [](Env& e) {
@@ -273,6 +371,14 @@ std::vector<Row> rows() {
        1,
        {"given for two outputs"},
        [](const Env& e) { EXPECT_FALSE(fs::exists(e.dir / "x")); }},
+      {"failed_study_scan_leaves_no_folder",
+       [](Env& e) {
+         test::write_file(e.ids, "{\"input_ids\": [1, 999999]}\n");
+         return e.scan("--format study -o " + (e.dir / "study").string());
+       },
+       1,
+       {"outside the model's vocabulary"},
+       [](const Env& e) { EXPECT_FALSE(fs::exists(e.dir / "study")); }},
       {"symlink_at_old_temporary_name",
        [](Env& e) {
          test::write_file(e.dir / "victim", "keep me");
@@ -308,6 +414,7 @@ TEST(HostileInputs, EveryClassFailsCleanly) {
     }
     EXPECT_LT(r.err.size(), 2000u) << r.err.substr(0, 500);
     EXPECT_EQ(r.err.find('\x1b'), std::string::npos);
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
     if (row.after) row.after(e);
   }
 }

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +24,29 @@ inline const CLI::Range kThreads(int64_t{0}, int64_t{1024}, "THREADS");
 inline const CLI::Range kTopK(int64_t{1}, int64_t{100000}, "K");
 inline const CLI::Range kBootstrap(int64_t{0}, int64_t{10000}, "K");
 inline const CLI::Range kQuantSamples(int64_t{1}, int64_t{1} << 40, "SAMPLES");
+inline const CLI::Range kSeed(int64_t{0}, INT64_MAX, "SEED");
+// A path option given as '' would silently mean "not given" (no output, the built-in corpus).
+inline const CLI::Validator kPath(
+    [](std::string& s) { return s.empty() ? std::string("an empty path") : std::string(); },
+    "PATH");
 }  // namespace limits
+
+// JSON as written to a file or stdout, with a newline. Invalid UTF-8 (a path that is not UTF-8,
+// a token's bytes) becomes U+FFFD instead of failing the run at its end.
+// (A template: the study's files are ordered_json, whose key order must survive.)
+template <class Json>
+std::string json_text(const Json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+// Text for a terminal: each line's control characters, terminal escapes and invalid UTF-8
+// escaped (quote_untrusted), lines cut to `max_line` bytes. Messages and summaries carry names
+// from the files read (tensor names, categories, model names); none may drive the terminal.
+std::string printable(std::string_view text, std::size_t max_line = static_cast<std::size_t>(-1));
+
+// Writes `text` to stdout and flushes: a full disk or closed stdout is an error, not exit 0.
+// Summaries go through printable(); `raw` is for what the user asked for verbatim (decoded text).
+void write_stdout(const std::string& text, bool raw = false);
 
 // A tokenizer.json file, a model folder, or a hub id.
 Tokenizer open_tokenizer(const std::string& source, bool use_tokenizer_config = true);

@@ -19,8 +19,8 @@ CLI::App* add_compare_command(CLI::App& app, CompareArgs& a) {
       "error, and how error co-varies with the peak");
   c->add_option("REPORT", a.reports, "maxact scan JSON reports (with --quant for error columns)")
       ->required();
-  c->add_option("-o,--output", a.output, "Write the table as JSON here");
-  c->add_option("--csv", a.csv, "Write the table as CSV here");
+  c->add_option("-o,--output", a.output, "Write the table as JSON here")->check(limits::kPath);
+  c->add_option("--csv", a.csv, "Write the table as CSV here")->check(limits::kPath);
   return c;
 }
 
@@ -29,14 +29,15 @@ int run_compare(const CompareArgs& a) {
   check_outputs({a.output, a.csv}, inputs);
   std::vector<std::pair<std::string, nlohmann::json>> reports;
   for (const auto& path : a.reports) {
-    reports.emplace_back(path, parse_json(read_text_file(path), path, ErrorCode::kOption));
+    reports.emplace_back(path, parse_json(read_text_file(path), path, ErrorCode::kOption,
+                                          duplicate_key_error(path, ErrorCode::kOption)));
   }
   const Comparison c = compare_reports(reports);
   std::vector<std::pair<std::string, std::string>> files;
-  if (!a.output.empty()) files.emplace_back(a.output, c.table.dump(1) + "\n");
+  if (!a.output.empty()) files.emplace_back(a.output, json_text(c.table, 1));
   if (!a.csv.empty()) files.emplace_back(a.csv, c.csv);
   commit_outputs(files, inputs);
-  std::fwrite(c.text.data(), 1, c.text.size(), stdout);
+  write_stdout(c.text);
   return 0;
 }
 

@@ -30,8 +30,8 @@ int run_inspect(const std::string& model_arg, bool as_json) {
   const maxact::Model m = maxact::Model::open(model_arg);
   // Render fully before printing so a failure leaves no partial output.
   const std::string out =
-      as_json ? maxact::inspect_json(m).dump(2) + "\n" : maxact::inspect_text(m);
-  std::fwrite(out.data(), 1, out.size(), stdout);
+      as_json ? maxact::cli::json_text(maxact::inspect_json(m), 2) : maxact::inspect_text(m);
+  maxact::cli::write_stdout(out);
   return 0;
 }
 
@@ -75,7 +75,7 @@ int run_tokenize(const TokenizeArgs& a) {
   std::string out;
   if (!a.decode.empty()) {
     const std::string text = tok.decode(parse_ids(a.decode), false);
-    out = a.json ? nlohmann::json{{"text", text}}.dump() + "\n" : text + "\n";
+    out = a.json ? maxact::cli::json_text(nlohmann::json{{"text", text}}, -1) : text + "\n";
   } else {
     std::string text = a.text;
     if (!a.file.empty()) text = maxact::read_text_file(a.file);
@@ -95,7 +95,7 @@ int run_tokenize(const TokenizeArgs& a) {
       out += "\n";
     }
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  maxact::cli::write_stdout(out, /*raw=*/true);  // ids, or the text the user asked to decode
   return 0;
 }
 
@@ -130,7 +130,7 @@ int run_corpus(const CorpusArgs& a) {
       out += "  seed " + std::to_string(a.seed + k) + ": " + std::to_string(sub.samples.size()) +
              " samples, content hash " + sub.content_hash() + "\n";
     }
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    maxact::cli::write_stdout(out);
     return 0;
   }
   const auto picked = maxact::select_samples(c, samples, a.seed, a.proportional);
@@ -173,7 +173,7 @@ int run_corpus(const CorpusArgs& a) {
       } else {
         j["text"] = s.text;
       }
-      out += j.dump() + "\n";
+      out += maxact::cli::json_text(j, -1);
     }
     maxact::commit_outputs({{a.export_path, out}}, inputs);
   }
@@ -194,7 +194,7 @@ int run_corpus(const CorpusArgs& a) {
       j["categories"][cat] = {{"samples", r.samples}, {"bytes", r.chars}, {"token_ids", r.ids}};
       if (!a.tokenizer.empty()) j["categories"][cat]["tokens"] = r.tokens;
     }
-    out = j.dump(2) + "\n";
+    out = maxact::cli::json_text(j, 2);
   } else {
     out += "corpus       " + sel.origin + " (" + std::to_string(all.samples) + " of " +
            std::to_string(c.samples.size()) + " samples)\n";
@@ -214,7 +214,7 @@ int run_corpus(const CorpusArgs& a) {
              std::to_string(report.invalid_utf8_bytes) + " invalid UTF-8 byte(s) replaced\n";
     }
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  maxact::cli::write_stdout(out);
   return 0;
 }
 
@@ -224,6 +224,11 @@ int main(int argc, char** argv) {
   CLI::App app{"maxact: measure how large an LLM's activations get"};
   app.set_version_flag("--version", std::string("maxact ") + MAXACT_VERSION);
   app.require_subcommand(1);
+  // Usage errors look like every other error (and echo the offending value escaped and cut).
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "maxact: error: " + maxact::cli::printable(e.what(), 400) +
+           "\nRun with --help for more information.\n";
+  });
 
   std::string model_arg;
   bool as_json = false;
@@ -239,7 +244,8 @@ int main(int argc, char** argv) {
   tokenize->add_option("MODEL_OR_FILE", targs.source, "tokenizer.json, model folder, or hub id")
       ->required();
   auto* text_opt = tokenize->add_option("--text", targs.text, "Text to encode");
-  auto* file_opt = tokenize->add_option("--file", targs.file, "File whose contents to encode");
+  auto* file_opt = tokenize->add_option("--file", targs.file, "File whose contents to encode")
+                       ->check(maxact::cli::limits::kPath);
   auto* decode_opt =
       tokenize->add_option("--decode", targs.decode, "Token ids to decode (\"1 2 3\" or 1,2,3)");
   text_opt->excludes(file_opt)->excludes(decode_opt);
@@ -255,8 +261,10 @@ int main(int argc, char** argv) {
   CorpusArgs cargs;
   auto* corpus = app.add_subcommand(
       "corpus", "Summarise (and export) the text a scan would read: the built-in corpus or files");
-  corpus->add_option("--corpus", cargs.corpus,
-                     "JSONL / text file, folder, or - for stdin (default: the built-in corpus)");
+  corpus
+      ->add_option("--corpus", cargs.corpus,
+                   "JSONL / text file, folder, or - for stdin (default: the built-in corpus)")
+      ->check(maxact::cli::limits::kPath);
   corpus->add_option("--text-field", cargs.read.text_field, "JSONL field holding the text")
       ->capture_default_str();
   corpus->add_option("--ids-field", cargs.read.ids_field, "JSONL field holding token ids")
@@ -267,10 +275,12 @@ int main(int argc, char** argv) {
   corpus->add_flag("--skip-bad", cargs.read.skip_bad, "Skip and count malformed JSONL lines");
   corpus->add_option("--samples", cargs.samples, "Select this many samples (0 = all)")
       ->check(maxact::cli::limits::kSamples);
-  corpus->add_option("--seed", cargs.seed, "Seed of the selection");
+  corpus->add_option("--seed", cargs.seed, "Seed of the selection")
+      ->check(maxact::cli::limits::kSeed);
   corpus->add_flag("--proportional,!--uniform", cargs.proportional,
                    "Keep each category's share when selecting (default) or pick uniformly");
-  corpus->add_option("--export", cargs.export_path, "Write the selected samples as JSONL");
+  corpus->add_option("--export", cargs.export_path, "Write the selected samples as JSONL")
+      ->check(maxact::cli::limits::kPath);
   corpus->add_flag("--json", cargs.json, "Print the summary as JSON");
   corpus->add_option("--tokenizer", cargs.tokenizer,
                      "Tokenize with this model / tokenizer.json and count tokens");
@@ -319,14 +329,19 @@ int main(int argc, char** argv) {
       return run_tokenize(targs);
     }
   } catch (const maxact::Error& e) {
-    std::fprintf(stderr, "maxact: error: %s\n", e.what());
+    // Messages quote untrusted text already; this keeps any that slipped through harmless.
+    std::fprintf(stderr, "maxact: error: %s\n", maxact::cli::printable(e.what(), 400).c_str());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::fprintf(stderr, "maxact: error: %s\n", maxact::cli::printable(e.what(), 400).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
     // Where memory ran out is said by the reader that knows the file; this is the last resort.
     std::fprintf(stderr, "maxact: error: out of memory\n");
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "maxact: internal error: %s\n", e.what());
+    std::fprintf(stderr, "maxact: internal error: %s\n",
+                 maxact::cli::printable(e.what(), 400).c_str());
     return 3;
   }
   return 0;

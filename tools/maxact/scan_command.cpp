@@ -32,7 +32,8 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
       "scan", "Run the model over a corpus and record activation statistics at every tap");
   s->add_option("MODEL", a.model, "Model folder, or hub id org/name[@revision]")->required();
   s->add_option("--corpus", a.corpus,
-                "JSONL / text file, folder, or - for stdin (default: the built-in corpus)");
+                "JSONL / text file, folder, or - for stdin (default: the built-in corpus)")
+      ->check(limits::kPath);
   s->add_option("--text-field", a.read.text_field, "JSONL field holding the text")
       ->capture_default_str();
   s->add_option("--ids-field", a.read.ids_field, "JSONL field holding token ids")
@@ -42,11 +43,13 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
   s->add_flag("--skip-bad", a.read.skip_bad, "Skip and count malformed JSONL lines");
   s->add_option("--samples", a.samples, "Scan this many samples (0 = all)")
       ->check(limits::kSamples);
-  s->add_option("--seed", a.seed, "Seed of the sample selection and length buckets");
+  s->add_option("--seed", a.seed, "Seed of the sample selection and length buckets")
+      ->check(limits::kSeed);
   s->add_flag("--proportional,!--uniform", a.proportional,
               "Keep each category's share when selecting (default) or pick uniformly");
   s->add_option("--source-tokenizer", a.source_tokenizer,
-                "Tokenizer that produced input_ids samples (decoded, then re-encoded)");
+                "Tokenizer that produced input_ids samples (decoded, then re-encoded)")
+      ->check(limits::kPath);
   s->add_flag("--ids-native", a.ids_native,
               "input_ids samples are already the model's own token ids (used as given)");
   s->add_option("--max-seq-len", a.max_seq_len, "Truncate sequences (0 = no limit)")
@@ -78,8 +81,9 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
       ->check(CLI::IsMember({"json", "study"}))
       ->capture_default_str();
   s->add_option("-o,--output", a.output,
-                "Write the JSON report here (a folder with --format study)");
-  s->add_option("--csv", a.csv, "Write per-tap scalars as CSV here");
+                "Write the JSON report here (a folder with --format study)")
+      ->check(limits::kPath);
+  s->add_option("--csv", a.csv, "Write per-tap scalars as CSV here")->check(limits::kPath);
   s->add_flag("-q,--quiet", a.quiet, "No progress output");
   s->add_option("--bootstrap", a.bootstrap,
                 "The study's stability check: scan K category-proportional subsets of --samples "
@@ -99,7 +103,8 @@ CLI::App* add_scan_command(CLI::App& app, ScanArgs& a) {
                 "outputs)")
       ->delimiter(',');
   s->add_option("--policies", a.policies, "Policies to simulate (default: all)")->delimiter(',');
-  s->add_option("--quant-csv", a.quant_csv, "Write one row per (tap, policy) as CSV here");
+  s->add_option("--quant-csv", a.quant_csv, "Write one row per (tap, policy) as CSV here")
+      ->check(limits::kPath);
   s->add_option("--quant-layers", a.quant_layers,
                 "Quantize only hidden states: the calibration peak (peak) or all (all); "
                 "--protocol study defaults to peak")
@@ -271,19 +276,16 @@ int run_bootstrap(const ScanArgs& a, const Model& model, const Corpus& corpus,
           .dump(1, ' ', false, nlohmann::json::error_handler_t::replace) +
       "\n";
   if (!a.output.empty()) commit_outputs({{a.output, json}}, inputs);
-  std::fwrite(text.data(), 1, text.size(), stdout);
+  write_stdout(text);
   if (!a.output.empty()) print_written({a.output});
   return 0;
 }
 
 // Every file the scan will write, known before it starts. --format study writes into the -o
-// folder, made now so its files can be checked like any other.
+// folder, which is made only when the files are written (a failed scan leaves no empty folder).
 std::vector<std::string> output_paths(const ScanArgs& a, const std::string& name) {
   std::vector<std::string> out;
   if (a.format == "study") {
-    std::error_code ec;
-    std::filesystem::create_directories(a.output, ec);
-    if (ec) throw Error(ErrorCode::kIo, a.output + ": " + ec.message());
     const auto dir = std::filesystem::path(a.output);
     out.push_back((dir / (name + "_activation_stats.json")).string());
     out.push_back((dir / (name + "_top5_stats.json")).string());
@@ -374,7 +376,18 @@ int run_scan(const ScanArgs& a) {
     inputs.insert(inputs.end(), more.begin(), more.end());
   }
   const std::vector<std::string> outputs = output_paths(a, model_name(a.model));
-  check_outputs(outputs, inputs);
+  const bool make_study_dir = a.format == "study" && !std::filesystem::is_directory(a.output);
+  if (make_study_dir) {
+    // The folder itself must be creatable: its parent exists and is writable, it is not a file.
+    if (std::error_code ec; std::filesystem::exists(a.output, ec)) {
+      throw Error(ErrorCode::kIo, a.output + ": --format study needs a folder here, not a file");
+    }
+    check_outputs({a.output}, inputs);
+    std::vector<std::string> rest(outputs.begin() + (a.quant ? 3 : 2), outputs.end());
+    check_outputs(rest, inputs);
+  } else {
+    check_outputs(outputs, inputs);
+  }
   // With --quant the scan's own samples are the evaluation samples.
   SampleSplit split;
   if (a.quant) {
@@ -538,8 +551,8 @@ int run_scan(const ScanArgs& a) {
   // The contents of output_paths(), in its order.
   std::vector<std::string> contents;
   if (a.format == "study") {
-    contents.push_back(study_activation_stats(res, meta).dump(2) + "\n");
-    contents.push_back(study_top5_stats(res, meta).dump(2) + "\n");
+    contents.push_back(json_text(study_activation_stats(res, meta), 2));
+    contents.push_back(json_text(study_top5_stats(res, meta), 2));
     if (a.quant) {
       contents.push_back(study_quant_sanity(qres, res, meta,
                                             static_cast<int64_t>(split.calibration.size()),
@@ -554,8 +567,20 @@ int run_scan(const ScanArgs& a) {
   if (!a.quant_csv.empty()) contents.push_back(quant_report_csv(qres, meta.names));
   std::vector<std::pair<std::string, std::string>> files;
   for (std::size_t i = 0; i < outputs.size(); ++i) files.emplace_back(outputs[i], contents[i]);
-  commit_outputs(files, inputs);
-  std::fwrite(summary.data(), 1, summary.size(), stdout);
+  if (make_study_dir) {
+    std::error_code ec;
+    std::filesystem::create_directory(a.output, ec);
+    if (ec) throw Error(ErrorCode::kIo, a.output + ": " + ec.message());
+    try {
+      commit_outputs(files, inputs);
+    } catch (const Error&) {
+      std::filesystem::remove(a.output, ec);  // only if still empty
+      throw;
+    }
+  } else {
+    commit_outputs(files, inputs);
+  }
+  write_stdout(summary);
   std::vector<std::string> paths;
   for (const auto& f : files) paths.push_back(f.first);
   print_written(paths);
