@@ -19,9 +19,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 run_one() {
   local t=$1
   mkdir -p "build-fuzz/corpus/$t" "build-fuzz/crashes/$t"
-  # -timeout: an input taking over 10 s is a hang; -rss_limit_mb: memory blow-ups are findings.
+  # -timeout: an input taking over 60 s is a hang (wall time: generous, so a loaded machine does
+  # not report false ones); -rss_limit_mb: memory blow-ups are findings.
   build-fuzz/tests/fuzz/fuzz_"$t" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=1048576 \
+    -max_total_time="$seconds" -timeout=60 -rss_limit_mb=4096 -max_len=1048576 \
     -artifact_prefix="build-fuzz/crashes/$t/" -print_final_stats=1 \
     >"build-fuzz/$t.log" 2>&1 && echo "$t: clean" || echo "$t: FINDING (build-fuzz/$t.log)"
   grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "build-fuzz/$t.log" | sed "s/^/  $t /"
