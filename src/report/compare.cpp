@@ -47,6 +47,17 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
+// A count in a report: a non-negative integer (a negative or fractional one is a damaged report,
+// not a number to average).
+uint64_t count_of(const std::string& path, const json& v, const char* what) {
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+    throw Error(ErrorCode::kOption, path + ": malformed maxact scan report: " + what +
+                                        " must be a non-negative integer, found " +
+                                        quote_untrusted(v.dump(), 40, false));
+  }
+  return v.get<uint64_t>();
+}
+
 // One report's row of the table; adds the policies it has to `policies` (first-seen order).
 json model_row(const std::string& path, const json& r, std::vector<std::string>& policies) {
   json m = {{"report", path},
@@ -54,11 +65,15 @@ json model_row(const std::string& path, const json& r, std::vector<std::string>&
             {"model", r.at("model").at("argument").get<std::string>()},
             {"model_type", r.at("model").at("model_type").get<std::string>()},
             {"precision", r.at("options").at("precision").get<std::string>()},
-            {"tokens", r.at("run").at("tokens").get<int64_t>()}};
+            {"tokens", count_of(path, r.at("run").at("tokens"), "run.tokens")}};
   const json& g = r.at("global_max");
   if (g.is_object()) {
     m["global_max"] = g.at("value").get<double>();
     m["abs_global_max"] = g.at("abs").get<double>();
+    if (!(m["abs_global_max"].get<double>() >= 0)) {
+      throw Error(ErrorCode::kOption,
+                  path + ": malformed maxact scan report: global_max.abs must be non-negative");
+    }
     m["at"] = g.at("tap").get<std::string>();
     m["location"] = g.at("location");
   } else {
@@ -67,8 +82,8 @@ json model_row(const std::string& path, const json& r, std::vector<std::string>&
   std::size_t taps = 0, f16 = 0, f8 = 0;
   for (const json& t : r.at("taps")) {
     ++taps;
-    f16 += t.at("stats").at("over_fp16").get<uint64_t>() > 0;
-    f8 += t.at("stats").at("over_fp8_e4m3").get<uint64_t>() > 0;
+    f16 += count_of(path, t.at("stats").at("over_fp16"), "over_fp16") > 0;
+    f8 += count_of(path, t.at("stats").at("over_fp8_e4m3"), "over_fp8_e4m3") > 0;
   }
   m["taps"] = taps;
   m["taps_over_fp16"] = taps ? static_cast<double>(f16) / static_cast<double>(taps) : kNan;
@@ -168,7 +183,7 @@ Comparison compare_reports(const std::vector<std::pair<std::string, json>>& repo
                             100.0 * get(m, "taps_over_fp16"), 100.0 * get(m, "taps_over_fp8_e4m3"));
     out.csv += fmt::format("{},{},{},{},{},{},{},{},{},{}", csv_field(m["report"]),
                            csv_field(m["model"]), csv_field(m["model_type"]),
-                           csv_field(m["precision"]), m["tokens"].get<int64_t>(),
+                           csv_field(m["precision"]), m["tokens"].get<uint64_t>(),
                            cell(m["global_max"]), csv_field(at), m["taps"].get<std::size_t>(),
                            cell(m["taps_over_fp16"]), cell(m["taps_over_fp8_e4m3"]));
     for (const auto& p : policies) {

@@ -330,6 +330,16 @@ std::vector<Row> rows() {
        },
        1,
        {"r.json: malformed maxact scan report"}},
+      {"report_with_negative_counts",
+       [](Env& e) {
+         test::write_file(e.dir / "r.json",
+                          R"({"schema":"maxact.scan","model":{"argument":"m","model_type":"x"},)"
+                          R"("options":{"precision":"fp32"},"run":{"tokens":-5},)"
+                          R"("global_max":null,"taps":[]})");
+         return test::maxact_binary() + " compare " + (e.dir / "r.json").string();
+       },
+       1,
+       {"r.json: malformed maxact scan report: run.tokens must be a non-negative integer"}},
       // --- outputs never destroy inputs, devices or other files
       {"output_is_the_weights",
        [](Env& e) { return e.scan("-o " + (e.model / "model.safetensors").string()); },
