@@ -21,7 +21,8 @@ run_one() {
   mkdir -p "build-fuzz/corpus/$t" "build-fuzz/crashes/$t"
   # -timeout: an input taking over 60 s is a hang (wall time: generous, so a loaded machine does
   # not report false ones); -rss_limit_mb: memory blow-ups are findings.
-  build-fuzz/tests/fuzz/fuzz_"$t" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" \
+  mkdir -p "tests/fuzz/grown/$t"
+  build-fuzz/tests/fuzz/fuzz_"$t" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" "tests/fuzz/grown/$t" \
     -max_total_time="$seconds" -timeout=60 -report_slow_units=30 -rss_limit_mb=4096 -max_len=1048576 \
     -artifact_prefix="build-fuzz/crashes/$t/" -print_final_stats=1 \
     >"build-fuzz/$t.log" 2>&1 && echo "$t: clean" || echo "$t: FINDING (build-fuzz/$t.log)"
