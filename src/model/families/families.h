@@ -1,5 +1,6 @@
 // One adapter per Hugging Face model_type: config.json -> ModelSpec (dimensions, per-layer kinds,
-// RoPE, MoE routing, and the tensor table). Semantics: ../shared/docs/ARCHITECTURES.md.
+// RoPE, MoE routing, and the tensor table). Semantics: the Hugging Face modeling
+// code of each family; where sources disagree, docs/DECISIONS.md.
 #pragma once
 
 #include "maxact/model_spec.h"
