@@ -41,39 +41,34 @@ std::string field_string(const json& j, const std::string& key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// One JSONL line -> sample; throws a message (without location) when malformed.
-Sample parse_line(const std::string& line, const CorpusReadOptions& o) {
-  json j;
-  try {
-    j = parse_json(line, "line", ErrorCode::kCorpus,
-                   duplicate_key_error("line", ErrorCode::kCorpus));
-  } catch (const Error& e) {
-    // "line: malformed JSON: ..." -> the caller prefixes file:line itself.
-    throw std::runtime_error(std::string(e.what()).substr(6));
-  }
-  if (!j.is_object()) throw std::runtime_error("each line must be a JSON object");
+// One JSONL line -> sample; a malformed line is an Error naming `where` (file:line).
+Sample parse_line(const std::string& line, const CorpusReadOptions& o, const std::string& where) {
+  const auto bad = [&](const std::string& problem) {
+    throw Error(ErrorCode::kCorpus, where + ": " + problem);
+  };
+  const json j =
+      parse_json(line, where, ErrorCode::kCorpus, duplicate_key_error(where, ErrorCode::kCorpus));
+  if (!j.is_object()) bad("each line must be a JSON object");
   Sample s;
   auto t = j.find(o.text_field);
   auto ids = j.find(o.ids_field);
   if (t != j.end() && !t->is_null()) {
-    if (!t->is_string()) throw std::runtime_error("'" + o.text_field + "' must be a string");
+    if (!t->is_string()) bad("'" + o.text_field + "' must be a string");
     s.text = t->get<std::string>();
   } else if (ids != j.end() && !ids->is_null()) {
-    if (!ids->is_array())
-      throw std::runtime_error("'" + o.ids_field + "' must be a list of token ids");
+    if (!ids->is_array()) bad("'" + o.ids_field + "' must be a list of token ids");
     for (const json& v : *ids) {
       if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 0x7FFFFFFF) {
-        throw std::runtime_error("'" + o.ids_field + "' must hold non-negative integers, found " +
-                                 json_excerpt(v));
+        bad("'" + o.ids_field + "' must hold non-negative integers, found " + json_excerpt(v));
       }
       s.ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
     }
     s.has_ids = true;
   } else {
-    throw std::runtime_error("no '" + o.text_field + "' or '" + o.ids_field + "' field");
+    bad("no '" + o.text_field + "' or '" + o.ids_field + "' field");
   }
   if (auto c = j.find(o.category_field); c != j.end() && !c->is_null()) {
-    if (!c->is_string()) throw std::runtime_error("'" + o.category_field + "' must be a string");
+    if (!c->is_string()) bad("'" + o.category_field + "' must be a string");
     s.category = c->get<std::string>();
   }
   s.lang = field_string(j, "lang");
@@ -99,14 +94,15 @@ void read_jsonl(std::istream& in, const std::string& name, const CorpusReadOptio
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     // Invalid UTF-8 becomes U+FFFD before parsing (JSON parsers reject it), and is counted.
     r.invalid_utf8_bytes += repair_utf8(line);
+    const std::string where = name + ":" + std::to_string(lineno);
     try {
-      Sample s = parse_line(line, o);
-      s.location = name + ":" + std::to_string(lineno);
+      Sample s = parse_line(line, o, where);
+      s.location = where;
       add_sample(c, std::move(s), r);
-    } catch (const std::runtime_error& e) {
+    } catch (const Error& e) {
       if (!o.skip_bad) {
-        throw Error(ErrorCode::kCorpus, name + ":" + std::to_string(lineno) + ": " + e.what() +
-                                            " (use --skip-bad to skip such lines)");
+        throw Error(ErrorCode::kCorpus,
+                    std::string(e.what()) + " (use --skip-bad to skip such lines)");
       }
       ++r.bad_lines;
     }

@@ -79,7 +79,7 @@ class Validator {
 };
 
 // nlohmann prefixes "[json.exception.parse_error.101] "; keep the human part.
-std::string human(std::string what) {
+std::string strip_prefix(std::string what) {
   if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
   return what;
 }
@@ -89,7 +89,7 @@ json parse_checked(std::string_view text, const std::string& file, ErrorCode syn
   Validator v(on_duplicate != nullptr);
   try {
     if (!json::sax_parse(text.begin(), text.end(), &v)) {
-      throw Error(syntax_code, file + ": malformed JSON: " + human(v.message()));
+      throw Error(syntax_code, file + ": malformed JSON: " + strip_prefix(v.message()));
     }
     return json::parse(text.begin(), text.end());
   } catch (const DuplicateFound& d) {
@@ -99,7 +99,7 @@ json parse_checked(std::string_view text, const std::string& file, ErrorCode syn
                                  std::to_string(kMaxJsonDepth) + " levels deep");
   } catch (const json::exception& e) {
     // out_of_range for numbers beyond double (1e999): bad input too.
-    throw Error(syntax_code, file + ": malformed JSON: " + human(e.what()));
+    throw Error(syntax_code, file + ": malformed JSON: " + json_error_text(e));
   }
 }
 
@@ -146,6 +146,10 @@ std::string read_text_file(const std::filesystem::path& path, uint64_t max_bytes
   }
   ::close(fd);
   return out;
+}
+
+std::string json_error_text(const json::exception& e) {
+  return strip_prefix(e.what());
 }
 
 std::string json_type_name(const json& v) {

@@ -43,6 +43,9 @@ inline constexpr uint64_t kMaxTextFileBytes = uint64_t{1} << 30;
 std::string read_text_file(const std::filesystem::path& path,
                            uint64_t max_bytes = kMaxTextFileBytes);
 
+// An nlohmann exception's message without its "[json.exception.type_error.302] " prefix.
+std::string json_error_text(const nlohmann::json::exception& e);
+
 // A short description of a JSON value's type for error messages ("a string", "an array").
 std::string json_type_name(const nlohmann::json& v);
 

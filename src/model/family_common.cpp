@@ -48,6 +48,11 @@ int64_t read_basic_dims(const ConfigReader& c, ModelSpec& s, const ConfigDefault
     seen = true;
   }
   s.tie_word_embeddings = tie;
+  if (const std::string act = c.get_string("hidden_act", "silu");
+      d.silu_from_hidden_act && act != "silu" && act != "swish") {
+    throw Error(ErrorCode::kUnsupported, c.file() + ": hidden_act " + quote_untrusted(act) +
+                                             " is not supported for this family (silu)");
+  }
   const int64_t inter = c.get_int("intermediate_size", d.intermediate_size);
   if (inter < 0) c.fail("intermediate_size", "must be non-negative");
   return inter;

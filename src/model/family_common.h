@@ -23,6 +23,10 @@ struct ConfigDefaults {
   double rope_theta = 10000.0;
   bool tie_word_embeddings = false;
   int64_t max_position_embeddings = 2048;
+  // The MLP is SiLU-gated and Hugging Face takes its activation from hidden_act: any other value
+  // is refused rather than scanned as SiLU. Gemma reads hidden_activation instead (its
+  // hidden_act is ignored upstream too); gpt-oss has its own clamped GLU.
+  bool silu_from_hidden_act = true;
 };
 
 // Reads vocab/hidden/layers/heads/kv heads/head_dim/eps/tie and checks they are consistent.

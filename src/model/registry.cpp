@@ -67,72 +67,68 @@ const std::vector<std::string>& supported_model_types() {
   return types;
 }
 
+namespace {
+
+ModelSpec parse_model_config_unguarded(const std::filesystem::path& config_json) {
+  const std::string file = config_json.string();
+  std::error_code ec;
+  if (!std::filesystem::exists(config_json, ec)) {
+    throw Error(ErrorCode::kConfig,
+                file + ": missing (a Hugging Face model folder has config.json)");
+  }
+  nlohmann::json root = parse_json(read_text_file(config_json), file, ErrorCode::kConfig,
+                                   duplicate_key_error(file, ErrorCode::kConfig));
+  ConfigReader c(std::move(root), file);
+  std::string arch;
+  if (const auto* a = c.root().contains("architectures") ? &c.root()["architectures"] : nullptr;
+      a != nullptr && a->is_array() && !a->empty() && (*a)[0].is_string()) {
+    arch = (*a)[0].get<std::string>();
+  }
+  for (const nlohmann::json* obj :
+       {&c.root(), c.has_text_config() ? &c.root()["text_config"] : nullptr}) {
+    if (obj == nullptr) continue;
+    if (auto it = obj->find("model_type"); it != obj->end() && !it->is_null() && !it->is_string()) {
+      c.fail("model_type", "must be a string, found " + json_excerpt(*it));
+    }
+  }
+  const std::string outer = c.outer_model_type(), inner = c.inner_model_type();
+  // Remote-code families are named by their class first: Ling configs have been published with
+  // a model_type that does not match the class.
+  const Entry* e = find_by_architecture(arch);
+  if (e == nullptr) e = find_entry(outer);
+  if (e == nullptr) e = find_entry(inner);
+  if (e == nullptr) {
+    std::string list;
+    for (const auto& t : supported_model_types()) list += (list.empty() ? "" : ", ") + t;
+    const std::string what =
+        outer.empty() ? std::string("no model_type") : "model_type " + quote_untrusted(outer);
+    throw Error(ErrorCode::kUnsupported,
+                file + ": " + what + " is not supported by maxact (supported: " + list + ")");
+  }
+  ModelSpec s = e->build(c);
+  s.model_type = outer.empty() ? e->model_type : outer;
+  s.architecture = arch;
+  // HF >= 4.52 puts the language model of *ForConditionalGeneration under model.language_model.
+  const bool wrapped = arch.size() > 24 && arch.ends_with("ForConditionalGeneration");
+  s.module_prefix = wrapped ? "model.language_model" : "model";
+  if (s.quantization == Quantization::kNone) read_quantization(c, s);
+  if (s.quantization == Quantization::kMxfp4 && s.family != Family::kGptOss) {
+    throw Error(ErrorCode::kUnsupported,
+                file + ": MXFP4 quantization is supported for gpt_oss experts only");
+  }
+  return s;
+}
+
+}  // namespace
+
 ModelSpec parse_model_config(const std::filesystem::path& config_json) {
   // The adapters read typed values throughout; a wrong type that slipped past their checks is
   // still bad input naming the file, never an internal error.
   try {
-    const std::string file = config_json.string();
-    std::error_code ec;
-    if (!std::filesystem::exists(config_json, ec)) {
-      throw Error(ErrorCode::kConfig,
-                  file + ": missing (a Hugging Face model folder has config.json)");
-    }
-    nlohmann::json root = parse_json(read_text_file(config_json), file, ErrorCode::kConfig,
-                                     duplicate_key_error(file, ErrorCode::kConfig));
-    ConfigReader c(std::move(root), file);
-    std::string arch;
-    if (const auto* a = c.root().contains("architectures") ? &c.root()["architectures"] : nullptr;
-        a != nullptr && a->is_array() && !a->empty() && (*a)[0].is_string()) {
-      arch = (*a)[0].get<std::string>();
-    }
-    for (const nlohmann::json* obj :
-         {&c.root(), c.has_text_config() ? &c.root()["text_config"] : nullptr}) {
-      if (obj == nullptr) continue;
-      if (auto it = obj->find("model_type");
-          it != obj->end() && !it->is_null() && !it->is_string()) {
-        c.fail("model_type", "must be a string, found " + json_excerpt(*it));
-      }
-    }
-    const std::string outer = c.outer_model_type(), inner = c.inner_model_type();
-    // Remote-code families are named by their class first: Ling configs have been published with
-    // a model_type that does not match the class.
-    const Entry* e = find_by_architecture(arch);
-    if (e == nullptr) e = find_entry(outer);
-    if (e == nullptr) e = find_entry(inner);
-    if (e == nullptr) {
-      std::string list;
-      for (const auto& t : supported_model_types()) list += (list.empty() ? "" : ", ") + t;
-      const std::string what =
-          outer.empty() ? std::string("no model_type") : "model_type " + quote_untrusted(outer);
-      throw Error(ErrorCode::kUnsupported,
-                  file + ": " + what + " is not supported by maxact (supported: " + list + ")");
-    }
-    ModelSpec s = e->build(c);
-    // Every non-Gemma family's MLP is SiLU-gated in maxact, while Hugging Face takes the activation
-    // from hidden_act: any other value would be scanned wrongly, so it is refused. Gemma reads
-    // hidden_activation (its hidden_act is ignored upstream too); gpt-oss has its own clamped GLU.
-    const bool own_activation = s.family == Family::kGemma || s.family == Family::kGemma2 ||
-                                s.family == Family::kGemma3 || s.family == Family::kGptOss;
-    if (const std::string act = c.get_string("hidden_act", "silu");
-        !own_activation && act != "silu" && act != "swish") {
-      throw Error(ErrorCode::kUnsupported, file + ": hidden_act " + quote_untrusted(act) +
-                                               " is not supported for this family (silu)");
-    }
-    s.model_type = outer.empty() ? e->model_type : outer;
-    s.architecture = arch;
-    // HF >= 4.52 puts the language model of *ForConditionalGeneration under model.language_model.
-    const bool wrapped = arch.size() > 24 && arch.ends_with("ForConditionalGeneration");
-    s.module_prefix = wrapped ? "model.language_model" : "model";
-    if (s.quantization == Quantization::kNone) read_quantization(c, s);
-    if (s.quantization == Quantization::kMxfp4 && s.family != Family::kGptOss) {
-      throw Error(ErrorCode::kUnsupported,
-                  file + ": MXFP4 quantization is supported for gpt_oss experts only");
-    }
-    return s;
+    return parse_model_config_unguarded(config_json);
   } catch (const nlohmann::json::exception& e) {
-    std::string what = e.what();
-    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    throw Error(ErrorCode::kConfig, config_json.string() + ": malformed config: " + what);
+    throw Error(ErrorCode::kConfig,
+                config_json.string() + ": malformed config: " + json_error_text(e));
   }
 }
 

@@ -230,9 +230,8 @@ Tokenizer Tokenizer::load(const fs::path& path, const Options& options) {
     if (!t.impl_->bos && !t.impl_->prefix.empty()) t.impl_->bos = t.impl_->prefix.front();
     return t;
   } catch (const json::exception& e) {
-    std::string what = e.what();
-    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    throw Error(ErrorCode::kTokenizer, path.string() + ": malformed tokenizer: " + what);
+    throw Error(ErrorCode::kTokenizer,
+                path.string() + ": malformed tokenizer: " + json_error_text(e));
   }
 }
 

@@ -58,6 +58,7 @@ ConfigDefaults gemma2_defaults() {
   d.head_dim = 256;
   d.tie_word_embeddings = true;
   d.max_position_embeddings = 8192;
+  d.silu_from_hidden_act = false;
   return d;
 }
 
@@ -65,6 +66,7 @@ ConfigDefaults gemma2_defaults() {
 
 ModelSpec gemma(const ConfigReader& c) {
   ConfigDefaults d;
+  d.silu_from_hidden_act = false;
   d.vocab_size = 256000;
   d.hidden_size = 3072;
   d.intermediate_size = 24576;

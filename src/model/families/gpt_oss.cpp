@@ -10,6 +10,7 @@ ModelSpec gpt_oss(const ConfigReader& c) {
   s.family = Family::kGptOss;
   s.norm = NormKind::kFp32Weight;
   ConfigDefaults d;
+  d.silu_from_hidden_act = false;
   d.vocab_size = 201088;
   d.hidden_size = 2880;
   d.intermediate_size = 2880;
