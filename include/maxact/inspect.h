@@ -22,11 +22,6 @@ struct ParamCounts {
 ParamCounts count_params(const ModelSpec& s);
 
 // Whether the forward pass of this family is implemented, with the reason when not.
-struct ScanSupport {
-  bool supported = false;
-  std::string reason;
-};
-ScanSupport scan_support(const ModelSpec& s);
 
 nlohmann::json inspect_json(const Model& m);
 std::string inspect_text(const Model& m);

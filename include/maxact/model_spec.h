@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "maxact/dtype.h"
+#include "maxact/module_names.h"
 
 namespace maxact {
 
@@ -48,6 +49,10 @@ enum class ExpertStorage {
   kGptOssDense,  // gpt-oss bf16: gate_up_proj [E, H, 2I] (interleaved), down_proj [E, I, H]
   kGptOssMxfp4,  // gpt-oss MXFP4: *_blocks / *_scales + biases
 };
+// gpt-oss's expert layout (MXFP4 or bf16): fused gate_up with interleaved columns, with biases.
+inline bool gpt_oss_storage(ExpertStorage s) {
+  return s == ExpertStorage::kGptOssDense || s == ExpertStorage::kGptOssMxfp4;
+}
 enum class Quantization { kNone, kFp8Block, kMxfp4 };
 
 struct RopeSpec {
@@ -100,16 +105,6 @@ struct MoeSpec {
   double swiglu_limit = 0.0;  // gpt-oss clamp
 };
 
-// Module names where a family departs from the llama ones, as its checkpoints and modeling code
-// spell them (tensor names and hook paths alike).
-struct ModuleNames {
-  std::string embed = "embed_tokens";
-  std::string attn = "self_attn";
-  std::string qkv = "qkv_proj";  // the fused q/k/v projection, when AttentionSpec::fused_qkv
-  std::string o = "o_proj";
-  std::string q_norm = "q_norm", k_norm = "k_norm";
-};
-
 struct LayerSpec {
   MixerKind mixer = MixerKind::kAttention;
   int sliding_window = 0;  // 0 = full causal attention
@@ -153,7 +148,7 @@ struct ModelSpec {
   bool tie_word_embeddings = false;
   bool norm_head = false;  // bailing v1
   AttentionSpec attention;
-  ModuleNames names;
+  ModuleNames names;           // the family's module names: the single source of every name
   std::vector<RopeSpec> rope;  // one table, or two (gemma3: global, local)
   LinearAttnSpec linear_attn;
   MoeSpec moe;
@@ -172,6 +167,15 @@ std::string_view rope_kind_name(RopeKind k);
 std::string_view router_kind_name(RouterKind k);
 std::string_view expert_storage_name(ExpertStorage s);
 std::string_view quantization_name(Quantization q);
+
+// Whether the scan engine runs this configuration: every family's adapter builds specs it runs,
+// but an MoE router / combination / expert storage outside those the engine implements is
+// refused, with the reason. The one owner of that answer (inspect, scan and the CLI ask here).
+struct ScanSupport {
+  bool supported = false;
+  std::string reason;  // "fp32 and bf16", or why not
+};
+ScanSupport scan_support(const ModelSpec& spec);
 
 // Every model_type maxact accepts, in a stable order (for "not supported" messages).
 const std::vector<std::string>& supported_model_types();

@@ -11,6 +11,7 @@
 #include "maxact/model.h"
 #include "maxact/sequences.h"
 #include "maxact/tap_stats.h"
+#include "maxact/taps.h"
 
 namespace maxact {
 
@@ -19,40 +20,6 @@ enum class Precision {
   kBf16,  // Hugging Face eager bf16, rounding op by op (ARCHITECTURES.md §0, §19)
 };
 std::string_view precision_name(Precision p);
-
-// Which component of the model a tap belongs to; the study's global maximum is taken over
-// kEmbedding, kHidden, kAttention, kMlp and kFinalNorm only.
-enum class Component {
-  kEmbedding,
-  kNorm,         // input / post-attention / pre- and post-feedforward norms, q/k norms
-  kProjection,   // q/k/v, gate/up outputs
-  kKvCache,      // k after norm + RoPE, v: what a KV cache stores
-  kLinearInput,  // inputs of o_proj / down_proj
-  kAttention,    // self_attn output (o_proj output, before any post norm)
-  kResidMid,     // residual stream between the two sub-blocks
-  kMlp,          // MLP output
-  kHidden,       // decoder-layer output (residual stream)
-  kFinalNorm,
-  kRouter,  // MoE router logits
-};
-std::string_view component_name(Component c);
-bool component_in_study_max(Component c);
-
-struct TapInfo {
-  std::string name;        // Hugging Face module path (+ ":in", ":resid_mid", ":k_cache", ...)
-  std::string study_name;  // the study's name, or "" when the study has no such hook
-  Component component = Component::kHidden;
-  int layer = -1;  // -1 outside the decoder stack
-  int64_t channels = 0;
-  bool linear_input = false;  // the input of linear layers: where a W8A8 / FP8 quantizer acts
-  std::string study_alias;    // a second study name for the same values (router: _moe_gate)
-};
-
-// Every tap a model publishes, in forward order.
-std::vector<TapInfo> model_taps(const ModelSpec& spec);
-
-// Shell-style glob (`*`, `?`, `[...]`) on whole names.
-bool glob_match(std::string_view pattern, std::string_view name);
 
 struct ScanProgress {
   std::string_view stage = "scan";  // the quantization check names its passes
@@ -82,7 +49,7 @@ struct ScanOptions {
   // Values per thread part when a tap's block is published (below, one part: the merge would
   // cost more than it saves). Tests lower it so small fixtures take the parallel merge path.
   int64_t part_values = 65536;
-  std::vector<std::string> taps;  // globs over TapInfo::name or study_name; empty = all
+  std::vector<std::string> taps;  // globs (tap_matches); empty = all
   TapStatsOptions stats;
   bool statistics = true;           // false: TapStats stay empty, only `observer` runs
   TapObserver* observer = nullptr;  // not owned
@@ -109,8 +76,5 @@ struct ScanResult {
 
 ScanResult scan(const Model& model, const std::vector<TokenSequence>& sequences,
                 const ScanOptions& options);
-
-// True when the engine runs this family (dense families; MoE and hybrids come later).
-bool engine_supports(const ModelSpec& spec);
 
 }  // namespace maxact

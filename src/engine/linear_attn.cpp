@@ -70,13 +70,13 @@ void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights&
   std::vector<float> proj(static_cast<std::size_t>(T * P));
   project(c, x, T, w.in_proj, {}, proj.data());
   if (fused) {
-    sink.publish(sink.at(layer, Point::kLinQkvz), proj.data(), T, P, locs);
-    sink.publish(sink.at(layer, Point::kLinBa), proj.data() + P - 2 * d.Hv, T, P, locs);
+    sink.publish(sink.at(layer, TapPoint::kLinQkvz), proj.data(), T, P, locs);
+    sink.publish(sink.at(layer, TapPoint::kLinBa), proj.data() + P - 2 * d.Hv, T, P, locs);
   } else {
-    sink.publish(sink.at(layer, Point::kLinQkv), proj.data(), T, P, locs);
-    sink.publish(sink.at(layer, Point::kLinZ), proj.data() + d.conv_dim, T, P, locs);
-    sink.publish(sink.at(layer, Point::kLinB), proj.data() + P - 2 * d.Hv, T, P, locs);
-    sink.publish(sink.at(layer, Point::kLinA), proj.data() + P - d.Hv, T, P, locs);
+    sink.publish(sink.at(layer, TapPoint::kLinQkv), proj.data(), T, P, locs);
+    sink.publish(sink.at(layer, TapPoint::kLinZ), proj.data() + d.conv_dim, T, P, locs);
+    sink.publish(sink.at(layer, TapPoint::kLinB), proj.data() + P - 2 * d.Hv, T, P, locs);
+    sink.publish(sink.at(layer, TapPoint::kLinA), proj.data() + P - d.Hv, T, P, locs);
   }
   // mixed [T, conv_dim] | z [T, value_dim] | b [T, Hv] | a [T, Hv], row by row.
   std::vector<float> split;
@@ -110,7 +110,7 @@ void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights&
       }
     }
   });
-  sink.publish(sink.at(layer, Point::kLinConv), conv.data(), T, d.conv_dim, locs);
+  sink.publish(sink.at(layer, TapPoint::kLinConv), conv.data(), T, d.conv_dim, locs);
   // β = D(σ(b)); g = −exp(A_log) · softplus(a + dt_bias) in fp32.
   std::vector<float> beta(static_cast<std::size_t>(T * d.Hv)), decay(beta.size());
   parallel_rows(c.pool, T, [&](int64_t b0, int64_t b1) {
@@ -163,7 +163,7 @@ void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights&
       for (int64_t j = 0; j < d.dv; ++j) dst[j] = c.rd(o[static_cast<std::size_t>(i * d.dv + j)]);
     }
   });
-  const int state_tap = sink.at(layer, Point::kLinState);
+  const int state_tap = sink.at(layer, TapPoint::kLinState);
   if (sink.wants(state_tap)) {
     // Rows: each sequence's chunk-end tokens in window order; channels: value heads.
     std::vector<float> rows;
@@ -196,7 +196,7 @@ void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights&
       for (int64_t j = 0; j < d.value_dim; ++j) row[j] = c.rd(row[j] * silu(z[j]));
     }
   });
-  sink.publish(sink.at(layer, Point::kOProjIn), core.data(), T, d.value_dim, locs);
+  sink.publish(sink.at(layer, TapPoint::kOProjIn), core.data(), T, d.value_dim, locs);
   project(c, core.data(), T, w.out, {}, out);
 }
 

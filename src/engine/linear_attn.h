@@ -3,7 +3,7 @@
 // delta rule per sequence and value head (fp32 state), gated RMSNorm, out_proj.
 #pragma once
 
-#include "engine/dense_layer.h"
+#include "engine/decoder_layer.h"
 
 namespace maxact::engine {
 

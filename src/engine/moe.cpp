@@ -157,14 +157,14 @@ void shared_expert(const LayerContext& c, int layer, const MoeWeights& mw, const
   project(c, x, n, w.gate_up, w.gate_up_bias, gu.data());
   gate_and_up(c, gu.data(), n, I, act.data());
   gu = {};
-  sink.publish(sink.at(layer, Point::kSharedDownIn), act.data(), n, I, lc);
+  sink.publish(sink.at(layer, TapPoint::kSharedDownIn), act.data(), n, I, lc);
   std::vector<float> y(static_cast<std::size_t>(n * H));
   project(c, act.data(), n, w.down, w.down_bias, y.data());
-  sink.publish(sink.at(layer, Point::kSharedOut), y.data(), n, H, lc);
+  sink.publish(sink.at(layer, TapPoint::kSharedOut), y.data(), n, H, lc);
   if (!mw.shared_gate.data.empty()) {
     std::vector<float> gate(static_cast<std::size_t>(n));
     project(c, x, n, mw.shared_gate, {}, gate.data());
-    sink.publish(sink.at(layer, Point::kSharedGate), gate.data(), n, 1, lc);
+    sink.publish(sink.at(layer, TapPoint::kSharedGate), gate.data(), n, 1, lc);
     parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const float g = c.rd(sigmoid(gate[static_cast<std::size_t>(r)]));
@@ -197,7 +197,7 @@ void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x,
   } else {
     project(c, x, n, mw.router, mw.router_bias, logits.data());
   }
-  sink.publish(sink.at(layer, Point::kRouter), logits.data(), n, E, lc);
+  sink.publish(sink.at(layer, TapPoint::kRouter), logits.data(), n, E, lc);
   Routing rt;
   rt.chosen.resize(static_cast<std::size_t>(n * K));
   rt.weight.resize(static_cast<std::size_t>(n * K));
@@ -214,7 +214,7 @@ void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x,
   }
   logits = {};
   // Weights in top-k order (descending score, ties to the lower id), as combined.
-  sink.publish(sink.at(layer, Point::kRouterWeights), rt.weight.data(), n, K, lc);
+  sink.publish(sink.at(layer, TapPoint::kRouterWeights), rt.weight.data(), n, K, lc);
   std::fill(out, out + n * H, 0.0f);
   // Tokens per expert in one pass, in token order within each expert.
   std::vector<std::vector<int64_t>> rows_of(static_cast<std::size_t>(E));
@@ -229,7 +229,7 @@ void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x,
   std::vector<float> xs, gu, act, y;
   std::vector<Location> where;
   std::vector<int32_t> cat;
-  const int down_tap = sink.at(layer, Point::kExpertDownIn);
+  const int down_tap = sink.at(layer, TapPoint::kExpertDownIn);
   for (int64_t ex = 0; ex < E; ++ex) {
     const std::vector<int64_t>& rows = rows_of[static_cast<std::size_t>(ex)];
     const std::vector<float>& wts = wts_of[static_cast<std::size_t>(ex)];

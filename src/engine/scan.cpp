@@ -12,7 +12,7 @@
 #include "compute/gemm.h"
 #include "compute/linear.h"
 #include "compute/thread_pool.h"
-#include "engine/dense_layer.h"
+#include "engine/decoder_layer.h"
 #include "engine/kernels.h"
 #include "engine/sink.h"
 #include "engine/weights.h"
@@ -21,40 +21,8 @@
 
 namespace maxact {
 
-bool engine_supports(const ModelSpec& spec) {
-  const MoeSpec& m = spec.moe;
-  // Routed experts: softmax top-k with per-expert tensors (mixtral, qwen3_moe), with a gated
-  // shared expert (qwen3_next; fused expert storage in qwen3.5-MoE), Ling with its ungated
-  // shared expert, gpt-oss.
-  bool moe_ok = false;
-  switch (spec.family) {
-    case Family::kMixtral:
-    case Family::kQwen3Moe:
-    case Family::kQwen3Next:
-    case Family::kQwen3_5Moe:
-      moe_ok = m.router == RouterKind::kSoftmaxTopK &&
-               m.combine == CombineKind::kExpertOrderInDtype &&
-               (m.shared_intermediate == 0 || m.shared_gate);
-      break;
-    case Family::kBailingMoe:
-    case Family::kBailingMoeV2:
-      moe_ok = m.combine == CombineKind::kFp32OverSlots && !m.shared_gate;
-      break;
-    case Family::kGptOss:
-      moe_ok = m.router == RouterKind::kTopKSoftmax &&
-               m.combine == CombineKind::kFp32OverAllExperts && m.swiglu_limit > 0 &&
-               m.shared_intermediate == 0;
-      break;
-    default:
-      break;
-  }
-  const bool storage_ok =
-      spec.family == Family::kGptOss || m.storage == ExpertStorage::kPerExpert ||
-      (spec.family == Family::kQwen3_5Moe && m.storage == ExpertStorage::kFusedGateUp);
-  for (const LayerSpec& L : spec.layers) {
-    if (L.mlp == MlpKind::kMoe && !(moe_ok && storage_ok)) return false;
-  }
-  return true;
+std::string_view precision_name(Precision p) {
+  return p == Precision::kFp32 ? "fp32" : "bf16";
 }
 
 namespace {
@@ -138,11 +106,9 @@ void check_ids(const Model& m, const std::vector<TokenSequence>& seqs) {
 ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
                 const ScanOptions& opt) {
   const ModelSpec& spec = model.spec();
-  if (!engine_supports(spec)) {
+  if (const ScanSupport sup = scan_support(spec); !sup.supported) {
     throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: the scan engine does not run this {} configuration (its MoE "
-                            "router or expert storage)",
-                            model.dir().string(), family_name(spec.family)));
+                fmt::format("{}: scanning is not supported: {}", model.dir().string(), sup.reason));
   }
   if (opt.window_tokens < 1 || opt.chunk_rows < 1) {
     throw Error(ErrorCode::kOption, "window_tokens and chunk_rows must be at least 1");
@@ -225,8 +191,8 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
     });
     sink.publish(sink.embedding(), h.data(), T, H, win.locs.data());
     for (int l = 0; l < spec.num_layers; ++l) {
-      DenseLayerWeights w = load_dense_layer(model, l, rd);
-      dense_layer_forward(ctx, l, w, win, h);
+      LayerWeights w = load_layer_weights(model, l, rd);
+      decoder_layer_forward(ctx, l, w, win, h);
       prog.layer = l + 1;
       prog.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (opt.progress) opt.progress(prog);

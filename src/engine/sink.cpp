@@ -1,6 +1,9 @@
 #include "engine/sink.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <stdexcept>
 
 #include "maxact/error.h"
 
@@ -20,9 +23,9 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
   expert_down_in_max.resize(static_cast<std::size_t>(spec.num_layers));
   for (int l = 0; l < spec.num_layers; ++l) {
     const auto li = static_cast<std::size_t>(l);
-    for (int p = 0; p < kPoints; ++p) {
-      by_layer_[li][static_cast<std::size_t>(p)] =
-          add(layer_tap(spec, l, static_cast<Point>(p)), options.taps, matched);
+    by_layer_[li].fill(kAbsent);
+    for (const TapInfo& t : layer_taps(spec, l)) {
+      by_layer_[li][static_cast<std::size_t>(t.point)] = add(t, options.taps, matched);
     }
     if (spec.layers[li].mlp == MlpKind::kMoe) {
       expert_load[li].assign(static_cast<std::size_t>(spec.moe.num_experts), 0);
@@ -33,9 +36,9 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
   // A glob that selects nothing is almost always a typo: say so rather than report nothing.
   for (std::size_t g = 0; g < matched.size(); ++g) {
     if (!matched[g]) {
-      throw Error(ErrorCode::kOption,
-                  "--taps: '" + options.taps[g] + "' matches no tap of this model (names like " +
-                      layer_tap(spec, 0, Point::kAttn).name + " or layer_0_hidden)");
+      throw Error(ErrorCode::kOption, "--taps: '" + options.taps[g] +
+                                          "' matches no tap of this model (names like " +
+                                          layer_taps(spec, 0).back().name + " or layer_0_hidden)");
     }
   }
   if (observer_ != nullptr) observer_->start(taps);
@@ -49,12 +52,15 @@ void Sink::add_expert_max(int layer, int expert, const Located& v) {
   if (!cur.loc.valid() || a > b || (a == b && v.loc.before(cur.loc))) cur = v;
 }
 
+void Sink::absent(int layer, TapPoint p) {
+  throw std::logic_error(fmt::format("layer {} publishes tap point {}, which its layer_taps lacks",
+                                     layer, static_cast<int>(p)));
+}
+
 int Sink::add(const TapInfo& t, const std::vector<std::string>& globs, std::vector<bool>& matched) {
-  if (t.name.empty()) return -1;
   bool selected = globs.empty();
   for (std::size_t g = 0; g < globs.size(); ++g) {
-    if (glob_match(globs[g], t.name) ||
-        (!t.study_name.empty() && glob_match(globs[g], t.study_name))) {
+    if (tap_matches(globs[g], t)) {
       selected = true;
       matched[g] = true;
     }

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "compute/thread_pool.h"
-#include "engine/tap_points.h"
 #include "maxact/scan.h"
 
 namespace maxact::engine {
@@ -24,8 +23,12 @@ class Sink {
     cats_ = category_of_row;
   }
 
-  int at(int layer, Point p) const {
-    return by_layer_[static_cast<std::size_t>(layer)][static_cast<std::size_t>(p)];
+  // The index of layer `layer`'s tap at `p`, or -1 when that tap was not selected. Asking for
+  // a point the layer does not have is a bug (the engine and layer_taps disagree): it throws.
+  int at(int layer, TapPoint p) const {
+    const int i = by_layer_[static_cast<std::size_t>(layer)][static_cast<std::size_t>(p)];
+    if (i == kAbsent) absent(layer, p);
+    return i;
   }
   int embedding() const { return embed_; }
   int final_norm() const { return final_; }
@@ -54,13 +57,15 @@ class Sink {
   }
 
  private:
+  static constexpr int kAbsent = -2;
+  [[noreturn]] static void absent(int layer, TapPoint p);
   int add(const TapInfo& t, const std::vector<std::string>& globs, std::vector<bool>& matched);
   ThreadPool& pool_;
   TapStatsOptions opt_;
   bool statistics_ = true;
   int64_t part_values_ = 65536;
   TapObserver* observer_ = nullptr;
-  std::vector<std::array<int, kPoints>> by_layer_;
+  std::vector<std::array<int, kTapPoints>> by_layer_;
   int embed_ = -1, final_ = -1;
   int categories_ = 0;
   const Location* rows_ = nullptr;

@@ -49,25 +49,26 @@ PackedWeight pack(const std::vector<float>& mat, int64_t in) {
   return pack_weight(mat.data(), static_cast<int64_t>(mat.size()) / in, in);
 }
 
-// A SwiGLU MLP `module` (gate_proj, up_proj, down_proj, optional biases; phi3's fused
-// gate_up_proj) of width I.
+// A gated MLP `module` (gate, up, down projections, optional biases; phi3's fused gate_up) of
+// width I; `module` is the full tensor prefix.
 MlpWeights load_mlp(const Model& m, const std::string& module, int64_t I, bool fused,
                     const Rounding& rd) {
+  const ModuleNames& n = m.spec().names;
   const std::string p = module + ".";
-  auto get = [&](const std::string& n) { return load_tensor(m, p + n, rd); };
-  auto opt = [&](const std::string& n) {
-    return has_tensor(m, p + n) ? get(n) : std::vector<float>{};
+  auto get = [&](const std::string& x) { return load_tensor(m, p + x, rd); };
+  auto opt = [&](const std::string& x) {
+    return has_tensor(m, p + x) ? get(x) : std::vector<float>{};
   };
   const int64_t H = m.spec().hidden_size;
   MlpWeights w;
   if (fused) {
-    w.gate_up = pack(get("gate_up_proj.weight"), H);
-    w.gate_up_bias = opt("gate_up_proj.bias");
+    w.gate_up = pack(get(n.gate_up_proj + ".weight"), H);
+    w.gate_up_bias = opt(n.gate_up_proj + ".bias");
   } else {
-    std::vector<float> gu = get("gate_proj.weight");
-    append(gu, get("up_proj.weight"));
+    std::vector<float> gu = get(n.gate_proj + ".weight");
+    append(gu, get(n.up_proj + ".weight"));
     w.gate_up = pack(gu, H);
-    std::vector<float> g = opt("gate_proj.bias"), u = opt("up_proj.bias");
+    std::vector<float> g = opt(n.gate_proj + ".bias"), u = opt(n.up_proj + ".bias");
     if (!g.empty() || !u.empty()) {
       // A projection without bias contributes zeros (exact: x + 0 = x).
       if (g.empty()) g.assign(static_cast<std::size_t>(I), 0.0f);
@@ -76,15 +77,15 @@ MlpWeights load_mlp(const Model& m, const std::string& module, int64_t I, bool f
       append(w.gate_up_bias, u);
     }
   }
-  w.down = pack(get("down_proj.weight"), I);
-  w.down_bias = opt("down_proj.bias");
+  w.down = pack(get(n.down_proj + ".weight"), I);
+  w.down_bias = opt(n.down_proj + ".bias");
   return w;
 }
 }  // namespace
 
 namespace {
-void load_attention(const Model& m, const std::string& A, const Rounding& rd,
-                    DenseLayerWeights& w) {
+// `A`: the attention module's tensor prefix, ending in ".".
+void load_attention(const Model& m, const std::string& A, const Rounding& rd, LayerWeights& w) {
   const ModelSpec& s = m.spec();
   const auto& a = s.attention;
   const ModuleNames& names = s.names;
@@ -97,15 +98,15 @@ void load_attention(const Model& m, const std::string& A, const Rounding& rd,
     w.qkv_bias = opt(A + names.qkv + ".bias");
   } else {
     // With an output gate (qwen3_next / qwen3.5) q_proj holds [q_h | gate_h] per head: 2·nq rows.
-    qkv = get(A + "q_proj.weight");
-    append(qkv, get(A + "k_proj.weight"));
-    append(qkv, get(A + "v_proj.weight"));
+    qkv = get(A + names.q + ".weight");
+    append(qkv, get(A + names.k + ".weight"));
+    append(qkv, get(A + names.v + ".weight"));
     if (a.q_bias || a.k_bias || a.v_bias) {
       // A projection without bias contributes zeros (exact: x + 0 = x).
       const int64_t q_rows = a.output_gate ? 2 * nq : nq;
-      for (const char* n : {"q", "k", "v"}) {
-        std::vector<float> b = opt(fmt::format("{}{}_proj.bias", A, n));
-        if (b.empty()) b.assign(static_cast<std::size_t>(n[0] == 'q' ? q_rows : nkv), 0.0f);
+      for (const std::string* n : {&names.q, &names.k, &names.v}) {
+        std::vector<float> b = opt(A + *n + ".bias");
+        if (b.empty()) b.assign(static_cast<std::size_t>(n == &names.q ? q_rows : nkv), 0.0f);
         append(w.qkv_bias, b);
       }
     }
@@ -118,30 +119,31 @@ void load_attention(const Model& m, const std::string& A, const Rounding& rd,
   qkv = {};
   w.o = pack(get(A + names.o + ".weight"), nq);
   w.o_bias = opt(A + names.o + ".bias");
-  if (a.sinks) w.sinks = get(A + "sinks");
+  if (a.sinks) w.sinks = get(A + names.sinks);
 }
 
+// `p`: the Gated DeltaNet module's tensor prefix, ending in ".".
 LinearAttnWeights load_linear_attn(const Model& m, const std::string& p, const Rounding& rd) {
   const ModelSpec& s = m.spec();
-  auto get = [&](const std::string& n) { return load_tensor(m, p + n, rd); };
+  const ModuleNames& n = s.names;
+  auto get = [&](const std::string& name) { return load_tensor(m, p + name, rd); };
   LinearAttnWeights w;
   std::vector<float> in;
   if (s.linear_attn.fused_qkvz) {
-    for (const char* n : {"in_proj_qkvz", "in_proj_ba"})
-      append(in, get(std::string(n) + ".weight"));
+    for (const std::string* x : {&n.lin_qkvz, &n.lin_ba}) append(in, get(*x + ".weight"));
   } else {
-    for (const char* n : {"in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj_a"}) {
-      append(in, get(std::string(n) + ".weight"));
+    for (const std::string* x : {&n.lin_qkv, &n.lin_z, &n.lin_b, &n.lin_a}) {
+      append(in, get(*x + ".weight"));
     }
   }
   w.in_proj = pack(in, s.hidden_size);
   in = {};
-  w.conv = get("conv1d.weight");
-  w.dt_bias = get("dt_bias");
-  w.A_log = get("A_log");
-  w.norm = get("norm.weight");
-  w.out =
-      pack(get("out_proj.weight"), int64_t{s.linear_attn.num_v_heads} * s.linear_attn.v_head_dim);
+  w.conv = get(n.lin_conv + ".weight");
+  w.dt_bias = get(n.lin_dt_bias);
+  w.A_log = get(n.lin_a_log);
+  w.norm = get(n.lin_norm + ".weight");
+  w.out = pack(get(n.lin_out + ".weight"),
+               int64_t{s.linear_attn.num_v_heads} * s.linear_attn.v_head_dim);
   return w;
 }
 
@@ -149,57 +151,54 @@ void load_moe(const Model& m, int layer, const Rounding& rd, MoeWeights& mw) {
   const ModelSpec& s = m.spec();
   const MoeSpec& ms = s.moe;
   auto get = [&](const std::string& n) { return load_tensor(m, n, rd); };
+  const ModuleNames& n = s.names;
   const int64_t H = s.hidden_size;
-  const bool mixtral = s.family == Family::kMixtral;
   const auto E = static_cast<std::size_t>(ms.num_experts);
-  mw.module = fmt::format("model.layers.{}.{}", layer, mixtral ? "block_sparse_moe" : "mlp");
-  if (s.family == Family::kGptOss) {
-    mw.router = pack(get(mw.module + ".router.weight"), H);
-    mw.router_bias = get(mw.module + ".router.bias");
+  const std::string p = layer_tensor_prefix(layer);
+  mw.experts = p + n.moe_part(n.experts);
+  mw.router = pack(get(p + n.moe_part(n.router) + ".weight"), H);
+  if (ms.router_bias) mw.router_bias = get(p + n.moe_part(n.router) + ".bias");
+  if (ms.expert_bias) mw.expert_bias = get(p + n.moe_part(n.router_expert_bias));
+  if (gpt_oss_storage(ms.storage)) {
     mw.gate_up_bias.resize(E);
     mw.down_bias.resize(E);
-  } else {
-    mw.gate_name = mixtral ? "w1" : "gate_proj";
-    mw.up_name = mixtral ? "w3" : "up_proj";
-    mw.down_name = mixtral ? "w2" : "down_proj";
-    mw.router = pack(get(mw.module + ".gate.weight"), H);
-    if (ms.expert_bias) mw.expert_bias = get(mw.module + ".gate.expert_bias");
   }
   if (ms.shared_intermediate > 0) {
-    // Ling: shared_experts, ungated; Qwen: shared_expert with a sigmoid gate.
-    const std::string sh = mw.module + (ms.shared_gate ? ".shared_expert" : ".shared_experts");
-    mw.shared = load_mlp(m, sh, ms.shared_intermediate, false, rd);
-    if (ms.shared_gate) mw.shared_gate = pack(get(mw.module + ".shared_expert_gate.weight"), H);
+    mw.shared = load_mlp(m, p + n.moe_part(n.shared_expert), ms.shared_intermediate, false, rd);
+    if (ms.shared_gate) {
+      mw.shared_gate = pack(get(p + n.moe_part(n.shared_expert_gate) + ".weight"), H);
+    }
   }
   mw.gate_up.resize(E);
   mw.down.resize(E);
 }
 }  // namespace
 
-DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd) {
+LayerWeights load_layer_weights(const Model& m, int layer, const Rounding& rd) {
   const ModelSpec& s = m.spec();
-  const std::string P = fmt::format("model.layers.{}.", layer);
+  const ModuleNames& n = s.names;
+  const std::string P = layer_tensor_prefix(layer);
   // gpt-oss keeps its norm weights in fp32 (_keep_in_fp32_modules).
-  auto norm_w = [&](const std::string& n) {
-    return load_tensor(m, P + n, rd, s.norm == NormKind::kFp32Weight);
+  auto norm_w = [&](const std::string& x) {
+    return load_tensor(m, P + x, rd, s.norm == NormKind::kFp32Weight);
   };
-  DenseLayerWeights w;
-  w.input_norm = norm_w("input_layernorm.weight");
-  w.post_attn_norm = norm_w("post_attention_layernorm.weight");
+  LayerWeights w;
+  w.input_norm = norm_w(n.input_norm + ".weight");
+  w.post_attn_norm = norm_w(n.post_attn_norm + ".weight");
   if (s.sandwich_norms) {
-    w.pre_ff_norm = norm_w("pre_feedforward_layernorm.weight");
-    w.post_ff_norm = norm_w("post_feedforward_layernorm.weight");
+    w.pre_ff_norm = norm_w(n.pre_ff_norm + ".weight");
+    w.post_ff_norm = norm_w(n.post_ff_norm + ".weight");
   }
   const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
   if (L.mixer == MixerKind::kGatedDeltaNet) {
-    w.linear = load_linear_attn(m, P + "linear_attn.", rd);
+    w.linear = load_linear_attn(m, P + n.linear_attn + ".", rd);
   } else {
-    load_attention(m, P + s.names.attn + ".", rd, w);
+    load_attention(m, P + n.attn + ".", rd, w);
   }
   if (L.mlp == MlpKind::kMoe) {
     load_moe(m, layer, rd, w.moe);
   } else {
-    w.mlp = load_mlp(m, P + "mlp", L.intermediate, L.mlp == MlpKind::kDenseFusedGateUp, rd);
+    w.mlp = load_mlp(m, P + n.mlp, L.intermediate, L.mlp == MlpKind::kDenseFusedGateUp, rd);
   }
   return w;
 }
@@ -237,37 +236,38 @@ std::vector<float> expert_slice(const TensorView& t, int64_t e) {
 void ensure_gpt_oss_expert(const Model& m, MoeWeights& w, int64_t e, const Rounding& rd) {
   const ModelSpec& s = m.spec();
   const int64_t H = s.hidden_size, I = s.moe.intermediate;
-  const std::string p = w.module + ".experts.";
+  const ModuleNames& n = s.names;
+  const std::string p = w.experts + ".";
+  const std::string gu_name = p + n.expert_gate_up, down_name = p + n.expert_down;
   std::vector<float> gu(static_cast<std::size_t>(2 * I * H)), down;
   if (s.moe.storage == ExpertStorage::kGptOssMxfp4) {
     down.resize(static_cast<std::size_t>(H * I));
     const auto dequant = [&](const std::string& name, int64_t rows, float* out) {
-      const TensorView& blocks = *bound(m, p + name + "_blocks").tensor;
-      const TensorView& scales = *bound(m, p + name + "_scales").tensor;
+      const TensorView& blocks = *bound(m, name + "_blocks").tensor;
+      const TensorView& scales = *bound(m, name + "_scales").tensor;
       dequant_mxfp4_rows(blocks, scales, e * rows, (e + 1) * rows, out);
       release_pages(blocks);
       release_pages(scales);
     };
     std::vector<float> interleaved(gu.size());
-    dequant("gate_up_proj", 2 * I, interleaved.data());
+    dequant(gu_name, 2 * I, interleaved.data());
     gate_rows_first(interleaved.data(), I, H, gu.data());
-    dequant("down_proj", H, down.data());
+    dequant(down_name, H, down.data());
   } else {
-    const std::vector<float> t =
-        transposed(expert_slice(*bound(m, p + "gate_up_proj").tensor, e), H, 2 * I);
+    const std::vector<float> t = transposed(expert_slice(*bound(m, gu_name).tensor, e), H, 2 * I);
     gate_rows_first(t.data(), I, H, gu.data());
-    down = transposed(expert_slice(*bound(m, p + "down_proj").tensor, e), I, H);
+    down = transposed(expert_slice(*bound(m, down_name).tensor, e), I, H);
   }
   rd.apply(gu.data(), static_cast<int64_t>(gu.size()));
   rd.apply(down.data(), static_cast<int64_t>(down.size()));
   const auto x = static_cast<std::size_t>(e);
   w.gate_up[x] = pack_weight(gu.data(), 2 * I, H);
   w.down[x] = pack_weight(down.data(), H, I);
-  const std::vector<float> gub = expert_slice(*bound(m, p + "gate_up_proj_bias").tensor, e);
+  const std::vector<float> gub = expert_slice(*bound(m, gu_name + "_bias").tensor, e);
   w.gate_up_bias[x].resize(gub.size());
   gate_rows_first(gub.data(), I, 1, w.gate_up_bias[x].data());
   rd.apply(w.gate_up_bias[x].data(), 2 * I);
-  w.down_bias[x] = expert_slice(*bound(m, p + "down_proj_bias").tensor, e);
+  w.down_bias[x] = expert_slice(*bound(m, down_name + "_bias").tensor, e);
   rd.apply(w.down_bias[x].data(), H);
 }
 }  // namespace
@@ -275,29 +275,31 @@ void ensure_gpt_oss_expert(const Model& m, MoeWeights& w, int64_t e, const Round
 void ensure_expert(const Model& m, MoeWeights& w, int expert, const Rounding& rd) {
   const auto e = static_cast<std::size_t>(expert);
   if (!w.gate_up[e].data.empty()) return;
-  if (m.spec().family == Family::kGptOss) {
+  const ModelSpec& s = m.spec();
+  const ModuleNames& n = s.names;
+  if (gpt_oss_storage(s.moe.storage)) {
     ensure_gpt_oss_expert(m, w, expert, rd);
     return;
   }
-  const int64_t H = m.spec().hidden_size, I = m.spec().moe.intermediate;
-  if (m.spec().moe.storage == ExpertStorage::kFusedGateUp) {
+  const int64_t H = s.hidden_size, I = s.moe.intermediate;
+  if (s.moe.storage == ExpertStorage::kFusedGateUp) {
     // Qwen3.5-MoE: gate_up_proj [E, 2I, H] (rows gate | up) and down_proj [E, H, I], already
     // [out, in] per expert.
     std::vector<float> gu =
-        expert_slice(*bound(m, w.module + ".experts.gate_up_proj").tensor, expert);
+        expert_slice(*bound(m, w.experts + "." + n.expert_gate_up).tensor, expert);
     std::vector<float> down =
-        expert_slice(*bound(m, w.module + ".experts.down_proj").tensor, expert);
+        expert_slice(*bound(m, w.experts + "." + n.expert_down).tensor, expert);
     rd.apply(gu.data(), static_cast<int64_t>(gu.size()));
     rd.apply(down.data(), static_cast<int64_t>(down.size()));
     w.gate_up[e] = pack_weight(gu.data(), 2 * I, H);
     w.down[e] = pack_weight(down.data(), H, I);
     return;
   }
-  const std::string p = fmt::format("{}.experts.{}.", w.module, expert);
-  std::vector<float> gu = load_tensor(m, p + w.gate_name + ".weight", rd);
-  append(gu, load_tensor(m, p + w.up_name + ".weight", rd));
+  const std::string p = fmt::format("{}.{}.", w.experts, expert);
+  std::vector<float> gu = load_tensor(m, p + n.expert_gate + ".weight", rd);
+  append(gu, load_tensor(m, p + n.expert_up + ".weight", rd));
   w.gate_up[e] = pack_weight(gu.data(), static_cast<int64_t>(gu.size()) / H, H);
-  const std::vector<float> down = load_tensor(m, p + w.down_name + ".weight", rd);
+  const std::vector<float> down = load_tensor(m, p + n.expert_down + ".weight", rd);
   w.down[e] = pack_weight(down.data(), H, I);
 }
 

@@ -28,8 +28,7 @@ struct MlpWeights {
 // A routed-expert MLP: the router is loaded with the layer, each expert only when a token of the
 // window is routed to it (MXFP4 experts are dequantized then, one expert at a time).
 struct MoeWeights {
-  std::string module;  // "model.layers.3.mlp" or "model.layers.3.block_sparse_moe"
-  std::string gate_name, up_name, down_name;  // per-expert tensors (mixtral, qwen3_moe)
+  std::string experts;  // the experts' tensor prefix: "model.layers.3.mlp.experts"
   PackedWeight router;
   std::vector<float> router_bias;  // gpt-oss: added to the logits
   std::vector<float> expert_bias;  // bailing v2: added to the scores for selection only
@@ -51,7 +50,8 @@ struct LinearAttnWeights {
   PackedWeight out;
 };
 
-struct DenseLayerWeights {
+// One decoder layer: its token mixer (attention or Gated DeltaNet) and MLP (dense or routed).
+struct LayerWeights {
   std::vector<float> input_norm, post_attn_norm, pre_ff_norm, post_ff_norm;
   PackedWeight qkv;  // rows q | k | v (separate projections concatenated)
   std::vector<float> qkv_bias;
@@ -64,6 +64,6 @@ struct DenseLayerWeights {
   MoeWeights moe;            // MoE layers
 };
 
-DenseLayerWeights load_dense_layer(const Model& m, int layer, const Rounding& rd);
+LayerWeights load_layer_weights(const Model& m, int layer, const Rounding& rd);
 
 }  // namespace maxact::engine

@@ -222,10 +222,6 @@ void read_quantization(const ConfigReader& c, ModelSpec& s) {
   }
 }
 
-std::string layer_prefix(int layer) {
-  return "model.layers." + std::to_string(layer) + ".";
-}
-
 TensorReq& add_tensor(ModelSpec& s, std::string name, std::vector<int64_t> shape,
                       TensorReq::Role role, int layer, bool linear, int experts_in) {
   TensorReq t;
@@ -249,52 +245,74 @@ void add_norm(ModelSpec& s, const std::string& module, int64_t dim, int layer) {
   add_tensor(s, module + ".weight", {dim}, TensorReq::Role::kNorm, layer);
 }
 
-void add_embedding_and_head(ModelSpec& s, const std::string& embed_module) {
-  add_tensor(s, embed_module + ".weight", {s.vocab_size, s.hidden_size},
+void add_layer_norm(ModelSpec& s, int layer, const std::string& name) {
+  add_norm(s, layer_tensor_prefix(layer) + name, s.hidden_size, layer);
+}
+
+void add_embedding_and_head(ModelSpec& s) {
+  add_tensor(s, "model." + s.names.embed + ".weight", {s.vocab_size, s.hidden_size},
              TensorReq::Role::kEmbedding);
-  add_norm(s, "model.norm", s.hidden_size);
+  add_norm(s, "model." + s.names.final_norm, s.hidden_size);
   if (!s.tie_word_embeddings) {
     add_tensor(s, "lm_head.weight", {s.vocab_size, s.hidden_size}, TensorReq::Role::kLmHead, -1,
                true);
   }
 }
 
-void add_attention(ModelSpec& s, int layer, bool qk_norm, int64_t q_out_factor) {
+void add_attention(ModelSpec& s, int layer, int64_t q_out_factor) {
   const auto& a = s.attention;
-  const std::string p = layer_prefix(layer) + "self_attn.";
+  const ModuleNames& n = s.names;
+  const std::string p = layer_tensor_prefix(layer) + n.attn + ".";
   const int64_t hd = a.head_dim, H = s.hidden_size;
-  add_linear(s, p + "q_proj", q_out_factor * a.num_heads * hd, H, layer, a.q_bias);
-  add_linear(s, p + "k_proj", a.num_kv_heads * hd, H, layer, a.k_bias);
-  add_linear(s, p + "v_proj", a.num_kv_heads * hd, H, layer, a.v_bias);
-  add_linear(s, p + "o_proj", H, a.num_heads * hd, layer, a.o_bias);
-  if (qk_norm) {
-    add_norm(s, p + "q_norm", hd, layer);
-    add_norm(s, p + "k_norm", hd, layer);
+  if (a.fused_qkv) {
+    add_linear(s, p + n.qkv, (a.num_heads + 2 * int64_t{a.num_kv_heads}) * hd, H, layer, a.q_bias);
+  } else {
+    add_linear(s, p + n.q, q_out_factor * a.num_heads * hd, H, layer, a.q_bias);
+    add_linear(s, p + n.k, a.num_kv_heads * hd, H, layer, a.k_bias);
+    add_linear(s, p + n.v, a.num_kv_heads * hd, H, layer, a.v_bias);
   }
+  add_linear(s, p + n.o, H, a.num_heads * hd, layer, a.o_bias);
+  if (a.qk_norm) {
+    add_norm(s, p + n.q_norm, hd, layer);
+    add_norm(s, p + n.k_norm, hd, layer);
+  }
+  if (a.sinks) add_tensor(s, p + n.sinks, {a.num_heads}, TensorReq::Role::kOther, layer);
 }
 
-void add_swiglu(ModelSpec& s, const std::string& module, int64_t inter, int layer, bool bias,
-                int experts_in) {
+void add_gated_mlp(ModelSpec& s, const std::string& module, int64_t inter, int layer, bool bias,
+                   bool fused_gate_up) {
+  const ModuleNames& n = s.names;
   const int64_t H = s.hidden_size;
-  const auto role = experts_in > 0 ? TensorReq::Role::kExpert : TensorReq::Role::kWeight;
-  for (const char* n : {"gate_proj", "up_proj"}) {
-    add_tensor(s, module + "." + n + ".weight", {inter, H}, role, layer, true, experts_in);
-    if (bias) add_tensor(s, module + "." + n + ".bias", {inter}, role, layer, false, experts_in);
+  const std::string p = layer_tensor_prefix(layer) + module + ".";
+  if (fused_gate_up) {
+    add_linear(s, p + n.gate_up_proj, 2 * inter, H, layer, bias);
+  } else {
+    add_linear(s, p + n.gate_proj, inter, H, layer, bias);
+    add_linear(s, p + n.up_proj, inter, H, layer, bias);
   }
-  add_tensor(s, module + ".down_proj.weight", {H, inter}, role, layer, true, experts_in);
-  if (bias) add_tensor(s, module + ".down_proj.bias", {H}, role, layer, false, experts_in);
+  add_linear(s, p + n.down_proj, H, inter, layer, bias);
 }
 
-void add_per_expert_moe(ModelSpec& s, const std::string& module, int layer,
-                        const std::string& gate_name, const std::string& up_name,
-                        const std::string& down_name) {
+void add_per_expert_moe(ModelSpec& s, int layer) {
+  const ModuleNames& n = s.names;
   const int64_t H = s.hidden_size, I = s.moe.intermediate;
-  add_linear(s, module + ".gate", s.moe.num_experts, H, layer);
+  const std::string p = layer_tensor_prefix(layer);
+  add_linear(s, p + n.moe_part(n.router), s.moe.num_experts, H, layer);
   for (int e = 0; e < s.moe.num_experts; ++e) {
-    const std::string p = module + ".experts." + std::to_string(e) + ".";
-    add_tensor(s, p + gate_name + ".weight", {I, H}, TensorReq::Role::kExpert, layer, true, 1);
-    add_tensor(s, p + up_name + ".weight", {I, H}, TensorReq::Role::kExpert, layer, true, 1);
-    add_tensor(s, p + down_name + ".weight", {H, I}, TensorReq::Role::kExpert, layer, true, 1);
+    const std::string x = p + n.moe_part(n.experts) + "." + std::to_string(e) + ".";
+    add_tensor(s, x + n.expert_gate + ".weight", {I, H}, TensorReq::Role::kExpert, layer, true, 1);
+    add_tensor(s, x + n.expert_up + ".weight", {I, H}, TensorReq::Role::kExpert, layer, true, 1);
+    add_tensor(s, x + n.expert_down + ".weight", {H, I}, TensorReq::Role::kExpert, layer, true, 1);
+  }
+}
+
+void add_shared_expert(ModelSpec& s, int layer) {
+  const ModuleNames& n = s.names;
+  if (s.moe.shared_intermediate <= 0) return;
+  add_gated_mlp(s, n.moe_part(n.shared_expert), s.moe.shared_intermediate, layer, false);
+  if (s.moe.shared_gate) {
+    add_linear(s, layer_tensor_prefix(layer) + n.moe_part(n.shared_expert_gate), 1, s.hidden_size,
+               layer);
   }
 }
 

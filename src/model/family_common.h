@@ -51,26 +51,28 @@ std::vector<std::string> read_layer_types(const ConfigReader& c, int num_layers,
 // Reads quantization_config: FP8 block and MXFP4 (anything else is "not supported").
 void read_quantization(const ConfigReader& c, ModelSpec& s);
 
-// "model.layers.7."
-std::string layer_prefix(int layer);
-
-// Tensor-table helpers. Shapes are [out, in] for Linear weights.
+// Tensor-table helpers, named from ModelSpec::names (set them first). Shapes are [out, in] for
+// Linear weights; `module` arguments are paths relative to the decoder layer.
 TensorReq& add_tensor(ModelSpec& s, std::string name, std::vector<int64_t> shape,
                       TensorReq::Role role, int layer = -1, bool linear = false,
                       int experts_in = 0);
 void add_linear(ModelSpec& s, const std::string& module, int64_t out, int64_t in, int layer,
                 bool bias = false);
 void add_norm(ModelSpec& s, const std::string& module, int64_t dim, int layer = -1);
-void add_embedding_and_head(ModelSpec& s, const std::string& embed_module = "model.embed_tokens");
-// q/k/v/o projections (+ optional per-head q/k norms named q_norm/k_norm).
-void add_attention(ModelSpec& s, int layer, bool qk_norm, int64_t q_out_factor = 1);
-// gate/up/down SwiGLU projections of width `inter` under `module`.
-void add_swiglu(ModelSpec& s, const std::string& module, int64_t inter, int layer, bool bias,
-                int experts_in = 0);
-// Per-expert routed experts `module.experts.{e}.{names}` plus the router `module.gate`.
-void add_per_expert_moe(ModelSpec& s, const std::string& module, int layer,
-                        const std::string& gate_name = "gate_proj",
-                        const std::string& up_name = "up_proj",
-                        const std::string& down_name = "down_proj");
+// A norm of the hidden size in decoder layer `layer`.
+void add_layer_norm(ModelSpec& s, int layer, const std::string& name);
+// The embedding, the final norm and (unless tied) lm_head.
+void add_embedding_and_head(ModelSpec& s);
+// q/k/v (or the fused qkv) and o projections with the biases AttentionSpec asks for, q/k norms
+// when qk_norm, sinks when sinks. q_out_factor 2: q_proj carries an output gate per head.
+void add_attention(ModelSpec& s, int layer, int64_t q_out_factor = 1);
+// A gated MLP (SwiGLU or GeGLU: the activation is ModelSpec::activation) of width `inter` under
+// `module`: gate/up/down projections, or gate_up/down when `fused_gate_up`.
+void add_gated_mlp(ModelSpec& s, const std::string& module, int64_t inter, int layer, bool bias,
+                   bool fused_gate_up = false);
+// The router and per-expert routed experts (MoeSpec::storage kPerExpert) of layer `layer`.
+void add_per_expert_moe(ModelSpec& s, int layer);
+// The shared expert (and its gate when MoeSpec::shared_gate) of layer `layer`, if any.
+void add_shared_expert(ModelSpec& s, int layer);
 
 }  // namespace maxact

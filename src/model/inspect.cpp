@@ -1,5 +1,4 @@
 #include "maxact/inspect.h"
-#include "maxact/scan.h"
 
 #include <fmt/format.h>
 
@@ -32,14 +31,6 @@ ParamCounts count_params(const ModelSpec& s) {
     c.active += n / s.moe.num_experts * s.moe.top_k;
   }
   return c;
-}
-
-ScanSupport scan_support(const ModelSpec& s) {
-  if (engine_supports(s)) return {true, "fp32 and bf16"};
-  // Every family runs; a configuration outside what its adapter implements (an MoE router or
-  // expert storage the family's code does not have) is refused.
-  return {false, "this " + std::string(family_name(s.family)) +
-                     " configuration (its MoE router or expert storage) is not implemented"};
 }
 
 namespace {

@@ -2,6 +2,10 @@
 
 namespace maxact {
 
+std::string layer_tensor_prefix(int layer) {
+  return "model.layers." + std::to_string(layer) + ".";
+}
+
 std::string_view family_name(Family f) {
   switch (f) {
     case Family::kLlama:
@@ -136,6 +140,35 @@ std::string_view quantization_name(Quantization q) {
       return "mxfp4";
   }
   return "?";
+}
+
+}  // namespace maxact
+
+namespace maxact {
+
+ScanSupport scan_support(const ModelSpec& spec) {
+  const MoeSpec& m = spec.moe;
+  // The MoE blocks the engine implements, by their routing and storage (not by family):
+  // softmax top-k combined in expert order (Mixtral, Qwen MoE; a shared expert only gated);
+  // Ling's fp32 combine over slots (softmax or sigmoid group router; an ungated shared expert);
+  // gpt-oss's top-k-then-softmax over all experts with its clamped GLU, in its own storage.
+  bool moe_ok = false;
+  if (gpt_oss_storage(m.storage)) {
+    moe_ok = m.router == RouterKind::kTopKSoftmax &&
+             m.combine == CombineKind::kFp32OverAllExperts && m.swiglu_limit > 0 &&
+             m.shared_intermediate == 0;
+  } else if (m.combine == CombineKind::kExpertOrderInDtype) {
+    moe_ok = m.router == RouterKind::kSoftmaxTopK && (m.shared_intermediate == 0 || m.shared_gate);
+  } else if (m.combine == CombineKind::kFp32OverSlots) {
+    moe_ok = m.router != RouterKind::kTopKSoftmax && !m.shared_gate;
+  }
+  for (const LayerSpec& L : spec.layers) {
+    if (L.mlp == MlpKind::kMoe && !moe_ok) {
+      return {false, "this " + std::string(family_name(spec.family)) +
+                         " configuration (its MoE router or expert storage) is not implemented"};
+    }
+  }
+  return {true, "fp32 and bf16"};
 }
 
 }  // namespace maxact

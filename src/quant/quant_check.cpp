@@ -13,9 +13,7 @@ namespace {
 
 bool matches(const std::vector<std::string>& globs, const TapInfo& t) {
   for (const auto& g : globs) {
-    if (glob_match(g, t.name) || (!t.study_name.empty() && glob_match(g, t.study_name))) {
-      return true;
-    }
+    if (tap_matches(g, t)) return true;
   }
   return false;
 }

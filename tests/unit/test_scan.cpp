@@ -191,21 +191,21 @@ TEST(Scan, TokenIdOutsideTheEmbeddingIsAnError) {
 }
 
 // Every config.json a family adapter accepts runs; the engine still checks the MoE design it is
-// handed (a spec built in code can ask for a router or combine its family's code lacks).
+// handed (a spec built in code can ask for a router or combine the engine does not implement).
 TEST(Scan, MoeDesignsOutsideTheFamilyAreRefused) {
   const Model m = Model::open_dir(test::fixture("qwen3_moe"));
   ModelSpec s = m.spec();
-  ASSERT_TRUE(engine_supports(s));
+  ASSERT_TRUE(scan_support(s).supported);
   s.moe.router = RouterKind::kSigmoidGroupLimited;
-  EXPECT_FALSE(engine_supports(s));
+  EXPECT_FALSE(scan_support(s).supported);
   s = m.spec();
-  s.moe.storage = ExpertStorage::kFusedGateUp;
-  EXPECT_FALSE(engine_supports(s));
+  s.moe.combine = CombineKind::kFp32OverAllExperts;  // gpt-oss's combine, not its storage
+  EXPECT_FALSE(scan_support(s).supported);
   const Model g = Model::open_dir(test::fixture("gpt_oss"));
   s = g.spec();
-  ASSERT_TRUE(engine_supports(s));
+  ASSERT_TRUE(scan_support(s).supported);
   s.moe.combine = CombineKind::kExpertOrderInDtype;
-  EXPECT_FALSE(engine_supports(s));
+  EXPECT_FALSE(scan_support(s).supported);
 }
 
 // Every family of the fixture matrix runs (its numerics are compared with the reference
@@ -215,7 +215,7 @@ TEST(Scan, EveryFixtureFamilyRuns) {
   for (const auto& [name, info] : manifest.items()) {
     SCOPED_TRACE(name);
     const Model m = Model::open_dir(test::fixture(name));
-    ASSERT_TRUE(engine_supports(m.spec()));
+    ASSERT_TRUE(scan_support(m.spec()).supported);
     const ScanResult r = scan(m, random_sequences(2, 70, 256, 3), ScanOptions{});
     EXPECT_EQ(r.taps.size(), model_taps(m.spec()).size());
     for (std::size_t t = 0; t < r.taps.size(); ++t) {

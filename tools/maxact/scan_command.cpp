@@ -359,10 +359,9 @@ int run_scan(const ScanArgs& a) {
     throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its two files");
   }
   const Model model = Model::open(a.model);
-  if (!engine_supports(model.spec())) {
+  if (const ScanSupport sup = scan_support(model.spec()); !sup.supported) {
     throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: scanning is not supported: {}", model.dir().string(),
-                            scan_support(model.spec()).reason));
+                fmt::format("{}: scanning is not supported: {}", model.dir().string(), sup.reason));
   }
   CorpusReadReport report;
   const Corpus owned = a.corpus.empty() ? Corpus{} : read_corpus(a.corpus, a.read, &report);

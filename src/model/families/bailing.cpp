@@ -33,6 +33,7 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
   a.fused_qkv = true;
   a.scale_q_first = !v2;  // v1 divides q by sqrt(head_dim) before q kᵀ; v2 divides the product
   s.names.embed = "word_embeddings";
+  s.names.shared_expert = "shared_experts";  // ungated, unlike Qwen's shared_expert
   s.names.attn = "attention";
   s.names.qkv = "query_key_value";
   s.names.o = "dense";
@@ -87,31 +88,24 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
   if (first_dense < s.num_layers && m.intermediate <= 0)
     c.fail("moe_intermediate_size", "is required");
 
-  add_embedding_and_head(s, "model.word_embeddings");
-  const int64_t H = s.hidden_size, hd = a.head_dim;
+  add_embedding_and_head(s);
   for (int i = 0; i < s.num_layers; ++i) {
     const bool moe = i >= first_dense;
     s.layers.push_back({MixerKind::kAttention, 0, 0, moe ? MlpKind::kMoe : MlpKind::kDense,
                         moe ? 0 : static_cast<int>(inter)});
-    const std::string p = layer_prefix(i);
-    add_norm(s, p + "input_layernorm", H, i);
-    add_linear(s, p + "attention.query_key_value", (a.num_heads + 2 * int64_t{a.num_kv_heads}) * hd,
-               H, i, a.q_bias);
-    add_linear(s, p + "attention.dense", H, a.num_heads * hd, i, a.o_bias);
-    if (a.qk_norm) {
-      add_norm(s, p + "attention.query_layernorm", hd, i);
-      add_norm(s, p + "attention.key_layernorm", hd, i);
-    }
-    add_norm(s, p + "post_attention_layernorm", H, i);
+    add_layer_norm(s, i, s.names.input_norm);
+    add_attention(s, i);
+    add_layer_norm(s, i, s.names.post_attn_norm);
     if (!moe) {
-      add_swiglu(s, p + "mlp", inter, i, false);
+      add_gated_mlp(s, s.names.mlp, inter, i, false);
       continue;
     }
-    add_per_expert_moe(s, p + "mlp", i);
-    if (m.expert_bias)
-      add_tensor(s, p + "mlp.gate.expert_bias", {m.num_experts}, TensorReq::Role::kOther, i);
-    if (m.shared_intermediate > 0)
-      add_swiglu(s, p + "mlp.shared_experts", m.shared_intermediate, i, false);
+    add_per_expert_moe(s, i);
+    if (m.expert_bias) {
+      add_tensor(s, layer_tensor_prefix(i) + s.names.moe_part(s.names.router_expert_bias),
+                 {m.num_experts}, TensorReq::Role::kOther, i);
+    }
+    add_shared_expert(s, i);
   }
   return s;
 }

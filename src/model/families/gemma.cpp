@@ -32,18 +32,17 @@ ModelSpec gemma_base(const ConfigReader& c, Family family, const ConfigDefaults&
   return s;
 }
 
-void add_gemma_layers(ModelSpec& s, int64_t inter, bool sandwich, bool qk_norm) {
+void add_gemma_layers(ModelSpec& s, int64_t inter) {
   add_embedding_and_head(s);
   for (int i = 0; i < s.num_layers; ++i) {
-    const std::string p = layer_prefix(i);
-    add_norm(s, p + "input_layernorm", s.hidden_size, i);
-    add_attention(s, i, qk_norm);
-    add_norm(s, p + "post_attention_layernorm", s.hidden_size, i);
-    if (sandwich) {
-      add_norm(s, p + "pre_feedforward_layernorm", s.hidden_size, i);
-      add_norm(s, p + "post_feedforward_layernorm", s.hidden_size, i);
+    add_layer_norm(s, i, s.names.input_norm);
+    add_attention(s, i);
+    add_layer_norm(s, i, s.names.post_attn_norm);
+    if (s.sandwich_norms) {
+      add_layer_norm(s, i, s.names.pre_ff_norm);
+      add_layer_norm(s, i, s.names.post_ff_norm);
     }
-    add_swiglu(s, p + "mlp", inter, i, false);
+    add_gated_mlp(s, s.names.mlp, inter, i, false);
   }
 }
 
@@ -82,7 +81,7 @@ ModelSpec gemma(const ConfigReader& c) {
   for (int i = 0; i < s.num_layers; ++i) {
     s.layers.push_back({MixerKind::kAttention, 0, 0, MlpKind::kDense, static_cast<int>(inter)});
   }
-  add_gemma_layers(s, inter, false, false);
+  add_gemma_layers(s, inter);
   return s;
 }
 
@@ -106,7 +105,7 @@ ModelSpec gemma2(const ConfigReader& c) {
     s.layers.push_back(
         {MixerKind::kAttention, sliding ? window : 0, 0, MlpKind::kDense, static_cast<int>(inter)});
   }
-  add_gemma_layers(s, inter, true, false);
+  add_gemma_layers(s, inter);
   return s;
 }
 
@@ -150,7 +149,7 @@ ModelSpec gemma3(const ConfigReader& c) {
     s.layers.push_back({MixerKind::kAttention, sliding ? window : 0, sliding ? 1 : 0,
                         MlpKind::kDense, static_cast<int>(inter)});
   }
-  add_gemma_layers(s, inter, true, true);
+  add_gemma_layers(s, inter);
   return s;
 }
 

@@ -47,19 +47,22 @@ ModelSpec gpt_oss(const ConfigReader& c) {
 
   const int window = c.get_window("sliding_window", 128);
   const auto types = read_layer_types(c, s.num_layers, {"sliding_attention", "full_attention"});
+  s.names.router = "router";
   add_embedding_and_head(s);
   const int64_t H = s.hidden_size, I = inter, E = m.num_experts;
   for (int i = 0; i < s.num_layers; ++i) {
     const bool sliding =
         types.empty() ? i % 2 == 0 : types[static_cast<std::size_t>(i)] == "sliding_attention";
     s.layers.push_back({MixerKind::kAttention, sliding ? window : 0, 0, MlpKind::kMoe, 0});
-    const std::string p = layer_prefix(i);
-    add_norm(s, p + "input_layernorm", H, i);
-    add_attention(s, i, false);
-    add_tensor(s, p + "self_attn.sinks", {a.num_heads}, TensorReq::Role::kOther, i);
-    add_norm(s, p + "post_attention_layernorm", H, i);
-    add_linear(s, p + "mlp.router", E, H, i, true);
-    const std::string ex = p + "mlp.experts.";
+    const ModuleNames& n = s.names;
+    add_layer_norm(s, i, n.input_norm);
+    add_attention(s, i);
+    add_layer_norm(s, i, n.post_attn_norm);
+    const std::string p = layer_tensor_prefix(i);
+    add_linear(s, p + n.moe_part(n.router), E, H, i, true);
+    // Fused storage of every expert: gate_up (interleaved columns) and down, with biases.
+    const std::string ex = p + n.moe_part(n.experts) + ".";
+    const std::string gu = n.expert_gate_up, dn = n.expert_down;
     const auto kE = TensorReq::Role::kExpert;
     const int all = m.num_experts;
     if (m.storage == ExpertStorage::kGptOssMxfp4) {
@@ -68,16 +71,16 @@ ModelSpec gpt_oss(const ConfigReader& c) {
         t.packed_u8 = true;
         t.params_per_element = per;
       };
-      packed("gate_up_proj_blocks", {E, 2 * I, H / 32, 16}, 2);
-      packed("gate_up_proj_scales", {E, 2 * I, H / 32}, 0);
-      packed("down_proj_blocks", {E, H, I / 32, 16}, 2);
-      packed("down_proj_scales", {E, H, I / 32}, 0);
+      packed(gu + "_blocks", {E, 2 * I, H / 32, 16}, 2);
+      packed(gu + "_scales", {E, 2 * I, H / 32}, 0);
+      packed(dn + "_blocks", {E, H, I / 32, 16}, 2);
+      packed(dn + "_scales", {E, H, I / 32}, 0);
     } else {
-      add_tensor(s, ex + "gate_up_proj", {E, H, 2 * I}, kE, i, false, all);
-      add_tensor(s, ex + "down_proj", {E, I, H}, kE, i, false, all);
+      add_tensor(s, ex + gu, {E, H, 2 * I}, kE, i, false, all);
+      add_tensor(s, ex + dn, {E, I, H}, kE, i, false, all);
     }
-    add_tensor(s, ex + "gate_up_proj_bias", {E, 2 * I}, kE, i, false, all);
-    add_tensor(s, ex + "down_proj_bias", {E, H}, kE, i, false, all);
+    add_tensor(s, ex + gu + "_bias", {E, 2 * I}, kE, i, false, all);
+    add_tensor(s, ex + dn + "_bias", {E, H}, kE, i, false, all);
   }
   return s;
 }

@@ -19,11 +19,10 @@ ModelSpec llama_like(const ConfigReader& c, Family family, const ConfigDefaults&
   for (int i = 0; i < s.num_layers; ++i) {
     s.layers.push_back(
         {MixerKind::kAttention, window, 0, MlpKind::kDense, static_cast<int>(inter)});
-    const std::string p = layer_prefix(i);
-    add_norm(s, p + "input_layernorm", s.hidden_size, i);
-    add_attention(s, i, false);
-    add_norm(s, p + "post_attention_layernorm", s.hidden_size, i);
-    add_swiglu(s, p + "mlp", inter, i, mlp_bias);
+    add_layer_norm(s, i, s.names.input_norm);
+    add_attention(s, i);
+    add_layer_norm(s, i, s.names.post_attn_norm);
+    add_gated_mlp(s, s.names.mlp, inter, i, mlp_bias);
   }
   return s;
 }

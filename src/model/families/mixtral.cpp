@@ -27,14 +27,19 @@ ModelSpec mixtral(const ConfigReader& c) {
   if (m.top_k <= 0 || m.top_k > m.num_experts) {
     c.fail("num_experts_per_tok", "must be in [1, num_local_experts]");
   }
+  // The MoE module is block_sparse_moe in Mixtral's checkpoints (and transformers v4), its
+  // experts' projections w1 / w3 / w2.
+  s.names.moe = "block_sparse_moe";
+  s.names.expert_gate = "w1";
+  s.names.expert_up = "w3";
+  s.names.expert_down = "w2";
   add_embedding_and_head(s);
   for (int i = 0; i < s.num_layers; ++i) {
     s.layers.push_back({MixerKind::kAttention, window, 0, MlpKind::kMoe, 0});
-    const std::string p = layer_prefix(i);
-    add_norm(s, p + "input_layernorm", s.hidden_size, i);
-    add_attention(s, i, false);
-    add_norm(s, p + "post_attention_layernorm", s.hidden_size, i);
-    add_per_expert_moe(s, p + "block_sparse_moe", i, "w1", "w3", "w2");
+    add_layer_norm(s, i, s.names.input_norm);
+    add_attention(s, i);
+    add_layer_norm(s, i, s.names.post_attn_norm);
+    add_per_expert_moe(s, i);
   }
   return s;
 }

@@ -20,17 +20,13 @@ ModelSpec phi3(const ConfigReader& c) {
   s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0, /*legacy_yarn_is_longrope=*/true));
   const int window = c.get_window("sliding_window", 0);
   add_embedding_and_head(s);
-  const int64_t H = s.hidden_size, hd = a.head_dim;
   for (int i = 0; i < s.num_layers; ++i) {
     s.layers.push_back(
         {MixerKind::kAttention, window, 0, MlpKind::kDenseFusedGateUp, static_cast<int>(inter)});
-    const std::string p = layer_prefix(i);
-    add_norm(s, p + "input_layernorm", H, i);
-    add_linear(s, p + "self_attn.qkv_proj", (a.num_heads + 2 * int64_t{a.num_kv_heads}) * hd, H, i);
-    add_linear(s, p + "self_attn.o_proj", H, a.num_heads * hd, i);
-    add_norm(s, p + "post_attention_layernorm", H, i);
-    add_linear(s, p + "mlp.gate_up_proj", 2 * inter, H, i);
-    add_linear(s, p + "mlp.down_proj", H, inter, i);
+    add_layer_norm(s, i, s.names.input_norm);
+    add_attention(s, i);
+    add_layer_norm(s, i, s.names.post_attn_norm);
+    add_gated_mlp(s, s.names.mlp, inter, i, false, /*fused_gate_up=*/true);
   }
   return s;
 }

@@ -41,10 +41,9 @@ ModelSpec qwen_dense(const ConfigReader& c, Family family, const ConfigDefaults&
   for (int i = 0; i < s.num_layers; ++i) {
     s.layers.push_back({MixerKind::kAttention, windows[static_cast<std::size_t>(i)], 0,
                         MlpKind::kDense, static_cast<int>(inter)});
-    const std::string p = layer_prefix(i);
-    add_norm(s, p + "input_layernorm", s.hidden_size, i);
-    add_attention(s, i, qk_norm);
-    add_norm(s, p + "post_attention_layernorm", s.hidden_size, i);
+    add_layer_norm(s, i, s.names.input_norm);
+    add_attention(s, i);
+    add_layer_norm(s, i, s.names.post_attn_norm);
   }
   return s;
 }
@@ -59,8 +58,7 @@ ConfigDefaults qwen2_defaults() {
 
 void add_dense_mlps(ModelSpec& s) {
   for (int i = 0; i < s.num_layers; ++i) {
-    add_swiglu(s, layer_prefix(i) + "mlp", s.layers[static_cast<std::size_t>(i)].intermediate, i,
-               false);
+    add_gated_mlp(s, s.names.mlp, s.layers[static_cast<std::size_t>(i)].intermediate, i, false);
   }
 }
 
@@ -125,9 +123,9 @@ ModelSpec qwen3_moe(const ConfigReader& c) {
     if (!dense_only && m.num_experts > 0 && (i + 1) % step == 0) {
       L.mlp = MlpKind::kMoe;
       L.intermediate = 0;
-      add_per_expert_moe(s, layer_prefix(i) + "mlp", i);
+      add_per_expert_moe(s, i);
     } else {
-      add_swiglu(s, layer_prefix(i) + "mlp", L.intermediate, i, false);
+      add_gated_mlp(s, s.names.mlp, L.intermediate, i, false);
     }
   }
   return s;

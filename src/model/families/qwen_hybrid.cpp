@@ -10,6 +10,45 @@ namespace {
 
 enum class HybridMlp { kNextMoe, kDense, kFusedMoe };
 
+// A Gated DeltaNet mixer's tensors: its input projections as stored (fused qkvz / ba or four),
+// the causal conv, dt_bias, A_log, the gated output norm and out_proj.
+void add_gated_deltanet(ModelSpec& s, int i) {
+  const ModuleNames& n = s.names;
+  const LinearAttnSpec& g = s.linear_attn;
+  const std::string la = layer_tensor_prefix(i) + n.linear_attn + ".";
+  const int64_t H = s.hidden_size, key_dim = int64_t{g.num_k_heads} * g.k_head_dim;
+  const int64_t value_dim = int64_t{g.num_v_heads} * g.v_head_dim;
+  const int64_t conv_dim = 2 * key_dim + value_dim;
+  if (g.fused_qkvz) {
+    add_linear(s, la + n.lin_qkvz, 2 * key_dim + 2 * value_dim, H, i);
+    add_linear(s, la + n.lin_ba, 2 * int64_t{g.num_v_heads}, H, i);
+  } else {
+    add_linear(s, la + n.lin_qkv, conv_dim, H, i);
+    add_linear(s, la + n.lin_z, value_dim, H, i);
+    add_linear(s, la + n.lin_b, g.num_v_heads, H, i);
+    add_linear(s, la + n.lin_a, g.num_v_heads, H, i);
+  }
+  const auto kOther = TensorReq::Role::kOther;
+  add_tensor(s, la + n.lin_conv + ".weight", {conv_dim, 1, g.conv_kernel}, kOther, i);
+  add_tensor(s, la + n.lin_dt_bias, {g.num_v_heads}, kOther, i);
+  add_tensor(s, la + n.lin_a_log, {g.num_v_heads}, kOther, i);
+  add_norm(s, la + n.lin_norm, g.v_head_dim, i);
+  add_linear(s, la + n.lin_out, H, value_dim, i);
+}
+
+// Qwen3.5-MoE's fused expert storage: experts.gate_up_proj [E, 2I, H] and down_proj [E, H, I].
+void add_fused_moe(ModelSpec& s, int i) {
+  const ModuleNames& n = s.names;
+  const MoeSpec& m = s.moe;
+  const std::string p = layer_tensor_prefix(i);
+  const int64_t E = m.num_experts, I = m.intermediate, H = s.hidden_size;
+  const auto kExpert = TensorReq::Role::kExpert;
+  add_linear(s, p + n.moe_part(n.router), E, H, i);
+  const std::string ex = p + n.moe_part(n.experts) + ".";
+  add_tensor(s, ex + n.expert_gate_up, {E, 2 * I, H}, kExpert, i, false, m.num_experts);
+  add_tensor(s, ex + n.expert_down, {E, H, I}, kExpert, i, false, m.num_experts);
+}
+
 ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, bool fused_qkvz,
                  HybridMlp mlp) {
   ModelSpec s;
@@ -69,57 +108,30 @@ ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, 
   }
 
   add_embedding_and_head(s);
-  const int64_t H = s.hidden_size;
   for (int i = 0; i < s.num_layers; ++i) {
-    const std::string p = layer_prefix(i);
     const bool full = types.empty() ? (i + 1) % interval == 0
                                     : types[static_cast<std::size_t>(i)] == "full_attention";
     LayerSpec L{full ? MixerKind::kAttention : MixerKind::kGatedDeltaNet, 0, 0, MlpKind::kDense,
                 static_cast<int>(inter)};
-    add_norm(s, p + "input_layernorm", H, i);
+    add_layer_norm(s, i, s.names.input_norm);
     if (full) {
-      add_attention(s, i, true, a.output_gate ? 2 : 1);
+      add_attention(s, i, a.output_gate ? 2 : 1);
     } else {
-      const std::string la = p + "linear_attn.";
-      const int64_t key_dim = int64_t{g.num_k_heads} * g.k_head_dim;
-      const int64_t value_dim = int64_t{g.num_v_heads} * g.v_head_dim;
-      const int64_t conv_dim = 2 * key_dim + value_dim;
-      if (fused_qkvz) {
-        add_linear(s, la + "in_proj_qkvz", 2 * key_dim + 2 * value_dim, H, i);
-        add_linear(s, la + "in_proj_ba", 2 * int64_t{g.num_v_heads}, H, i);
-      } else {
-        add_linear(s, la + "in_proj_qkv", conv_dim, H, i);
-        add_linear(s, la + "in_proj_z", value_dim, H, i);
-        add_linear(s, la + "in_proj_b", g.num_v_heads, H, i);
-        add_linear(s, la + "in_proj_a", g.num_v_heads, H, i);
-      }
-      add_tensor(s, la + "conv1d.weight", {conv_dim, 1, g.conv_kernel}, TensorReq::Role::kOther, i);
-      add_tensor(s, la + "dt_bias", {g.num_v_heads}, TensorReq::Role::kOther, i);
-      add_tensor(s, la + "A_log", {g.num_v_heads}, TensorReq::Role::kOther, i);
-      add_norm(s, la + "norm", g.v_head_dim, i);
-      add_linear(s, la + "out_proj", H, value_dim, i);
+      add_gated_deltanet(s, i);
     }
-    add_norm(s, p + "post_attention_layernorm", H, i);
+    add_layer_norm(s, i, s.names.post_attn_norm);
     const bool dense_only = std::find(mlp_only.begin(), mlp_only.end(), i) != mlp_only.end();
     if (mlp == HybridMlp::kDense || dense_only || (i + 1) % step != 0) {
-      add_swiglu(s, p + "mlp", inter, i, false);
+      add_gated_mlp(s, s.names.mlp, inter, i, false);
     } else {
       L.mlp = MlpKind::kMoe;
       L.intermediate = 0;
       if (mlp == HybridMlp::kFusedMoe) {
-        const int64_t E = m.num_experts, I = m.intermediate;
-        add_linear(s, p + "mlp.gate", E, H, i);
-        add_tensor(s, p + "mlp.experts.gate_up_proj", {E, 2 * I, H}, TensorReq::Role::kExpert, i,
-                   false, m.num_experts);
-        add_tensor(s, p + "mlp.experts.down_proj", {E, H, I}, TensorReq::Role::kExpert, i, false,
-                   m.num_experts);
+        add_fused_moe(s, i);
       } else {
-        add_per_expert_moe(s, p + "mlp", i);
+        add_per_expert_moe(s, i);
       }
-      if (m.shared_intermediate > 0) {
-        add_swiglu(s, p + "mlp.shared_expert", m.shared_intermediate, i, false);
-        add_linear(s, p + "mlp.shared_expert_gate", 1, H, i);
-      }
+      add_shared_expert(s, i);
     }
     s.layers.push_back(L);
   }

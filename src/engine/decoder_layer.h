@@ -23,7 +23,7 @@ struct WindowRows {
 };
 
 // h: the residual stream [tokens, hidden], updated in place.
-void dense_layer_forward(const LayerContext& ctx, int layer, DenseLayerWeights& w,
-                         const WindowRows& win, std::vector<float>& h);
+void decoder_layer_forward(const LayerContext& ctx, int layer, LayerWeights& w,
+                           const WindowRows& win, std::vector<float>& h);
 
 }  // namespace maxact::engine

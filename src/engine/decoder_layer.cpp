@@ -1,4 +1,4 @@
-#include "engine/dense_layer.h"
+#include "engine/decoder_layer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +12,7 @@ namespace {
 
 // Phases 1 and 2 of an attention layer: o [T, nq], the input of o_proj. Token-wise norm, q/k/v,
 // q/k norms, RoPE; then attention sequence by sequence; then the output gate if any.
-std::vector<float> attention_block(const LayerContext& c, int layer, const DenseLayerWeights& w,
+std::vector<float> attention_block(const LayerContext& c, int layer, const LayerWeights& w,
                                    const WindowRows& win, const float* h) {
   const ModelSpec& s = c.spec;
   const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
@@ -36,14 +36,17 @@ std::vector<float> attention_block(const LayerContext& c, int layer, const Dense
     const int64_t n = std::min(CH, T - r0);
     const Location* lc = locs + r0;
     norm(c, h + r0 * H, n, H, H, w.input_norm, xn.data(), H);
-    sink.publish(sink.at(layer, Point::kInputNorm), xn.data(), n, H, lc);
+    sink.publish(sink.at(layer, TapPoint::kInputNorm), xn.data(), n, H, lc);
     float* y = qkv.data() + r0 * ldq;
     float* p = gated ? proj.data() : y;
     project(c, xn.data(), n, w.qkv, w.qkv_bias, p);
-    sink.publish(sink.at(layer, Point::kQkv), p, n, ldp, lc);
-    sink.publish(sink.at(layer, Point::kQ), p, n, ldp, lc);
-    sink.publish(sink.at(layer, Point::kK), p + qw, n, ldp, lc);
-    sink.publish(sink.at(layer, Point::kV), p + qw + nkv, n, ldp, lc);
+    if (a.fused_qkv) {
+      sink.publish(sink.at(layer, TapPoint::kQkv), p, n, ldp, lc);
+    } else {
+      sink.publish(sink.at(layer, TapPoint::kQ), p, n, ldp, lc);
+      sink.publish(sink.at(layer, TapPoint::kK), p + qw, n, ldp, lc);
+      sink.publish(sink.at(layer, TapPoint::kV), p + qw + nkv, n, ldp, lc);
+    }
     if (gated) {
       parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
@@ -68,8 +71,8 @@ std::vector<float> attention_block(const LayerContext& c, int layer, const Dense
                         c.rd, row + nq, hd);
         }
       });
-      sink.publish(sink.at(layer, Point::kQNorm), y, n, ldq, lc);
-      sink.publish(sink.at(layer, Point::kKNorm), y + nq, n, ldq, lc);
+      sink.publish(sink.at(layer, TapPoint::kQNorm), y, n, ldq, lc);
+      sink.publish(sink.at(layer, TapPoint::kKNorm), y + nq, n, ldq, lc);
     }
     parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
@@ -82,8 +85,8 @@ std::vector<float> attention_block(const LayerContext& c, int layer, const Dense
         apply_rope(y + r * ldq + nq, 1, ldq, a.num_kv_heads, static_cast<int>(hd), t, pos, c.rd);
       }
     });
-    sink.publish(sink.at(layer, Point::kKCache), y + nq, n, ldq, lc);
-    sink.publish(sink.at(layer, Point::kVCache), y + nq + nkv, n, ldq, lc);
+    sink.publish(sink.at(layer, TapPoint::kKCache), y + nq, n, ldq, lc);
+    sink.publish(sink.at(layer, TapPoint::kVCache), y + nq + nkv, n, ldq, lc);
   }
 
   // Bailing v1 scales q before q kᵀ (its own rounding), so the logits are not scaled again.
@@ -114,8 +117,8 @@ std::vector<float> attention_block(const LayerContext& c, int layer, const Dense
 
 }  // namespace
 
-void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
-                         const WindowRows& win, std::vector<float>& hv) {
+void decoder_layer_forward(const LayerContext& c, int layer, LayerWeights& w, const WindowRows& win,
+                           std::vector<float>& hv) {
   const ModelSpec& s = c.spec;
   const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
   const AttentionSpec& a = s.attention;
@@ -134,7 +137,7 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
   if (linear) {
     std::vector<float> x(static_cast<std::size_t>(T * H));
     norm(c, h, T, H, H, w.input_norm, x.data(), H);
-    sink.publish(sink.at(layer, Point::kInputNorm), x.data(), T, H, locs);
+    sink.publish(sink.at(layer, TapPoint::kInputNorm), x.data(), T, H, locs);
     mixed.resize(static_cast<std::size_t>(T * H));
     linear_attention(c, layer, w.linear, win, x.data(), mixed.data());
   } else {
@@ -152,7 +155,7 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
   std::vector<float> moe_in(static_cast<std::size_t>(moe ? T * H : 0));
   // Gemma 2/3 normalise each sub-block's output before its residual add (sandwich norms).
   auto sub_block_out = [&](const float* x, int64_t n, const Location* lc,
-                           const std::vector<float>& norm_w, Point p) -> const float* {
+                           const std::vector<float>& norm_w, TapPoint p) -> const float* {
     if (!s.sandwich_norms) return x;
     norm(c, x, n, H, H, norm_w, tmp.data(), H);
     sink.publish(sink.at(layer, p), tmp.data(), n, H, lc);
@@ -162,9 +165,9 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
   auto mlp_residual = [&](const float* y, int64_t r0, int64_t n) {
     const Location* lc = locs + r0;
     float* hr = h + r0 * H;
-    sink.publish(sink.at(layer, Point::kMlp), y, n, H, lc);
-    add_residual(c, hr, sub_block_out(y, n, lc, w.post_ff_norm, Point::kPostFfNorm), n, H);
-    sink.publish(sink.at(layer, Point::kLayer), hr, n, H, lc);
+    sink.publish(sink.at(layer, TapPoint::kMlp), y, n, H, lc);
+    add_residual(c, hr, sub_block_out(y, n, lc, w.post_ff_norm, TapPoint::kPostFfNorm), n, H);
+    sink.publish(sink.at(layer, TapPoint::kLayer), hr, n, H, lc);
   };
   for (int64_t r0 = 0; r0 < T; r0 += CH) {
     const int64_t n = std::min(CH, T - r0);
@@ -175,27 +178,30 @@ void dense_layer_forward(const LayerContext& c, int layer, DenseLayerWeights& w,
       mix = mixed.data() + r0 * H;
     } else {
       const float* orow = o.data() + r0 * nq;
-      sink.publish(sink.at(layer, Point::kOProjIn), orow, n, nq, lc);
+      sink.publish(sink.at(layer, TapPoint::kOProjIn), orow, n, nq, lc);
       project(c, orow, n, w.o, w.o_bias, att.data());
     }
-    sink.publish(sink.at(layer, Point::kAttn), mix, n, H, lc);
-    add_residual(c, hr, sub_block_out(mix, n, lc, w.post_attn_norm, Point::kPostAttnNorm), n, H);
-    sink.publish(sink.at(layer, Point::kResidMid), hr, n, H, lc);
+    sink.publish(sink.at(layer, TapPoint::kAttn), mix, n, H, lc);
+    add_residual(c, hr, sub_block_out(mix, n, lc, w.post_attn_norm, TapPoint::kPostAttnNorm), n, H);
+    sink.publish(sink.at(layer, TapPoint::kResidMid), hr, n, H, lc);
     float* x = moe ? moe_in.data() + r0 * H : xn.data();
     if (s.sandwich_norms) {
       norm(c, hr, n, H, H, w.pre_ff_norm, x, H);
-      sink.publish(sink.at(layer, Point::kPreFfNorm), x, n, H, lc);
+      sink.publish(sink.at(layer, TapPoint::kPreFfNorm), x, n, H, lc);
     } else {
       norm(c, hr, n, H, H, w.post_attn_norm, x, H);
-      sink.publish(sink.at(layer, Point::kPostAttnNorm), x, n, H, lc);
+      sink.publish(sink.at(layer, TapPoint::kPostAttnNorm), x, n, H, lc);
     }
     if (moe) continue;
     project(c, x, n, w.mlp.gate_up, w.mlp.gate_up_bias, gu.data());
-    sink.publish(sink.at(layer, Point::kGateUp), gu.data(), n, 2 * I, lc);
-    sink.publish(sink.at(layer, Point::kGate), gu.data(), n, 2 * I, lc);
-    sink.publish(sink.at(layer, Point::kUp), gu.data() + I, n, 2 * I, lc);
+    if (L.mlp == MlpKind::kDenseFusedGateUp) {
+      sink.publish(sink.at(layer, TapPoint::kGateUp), gu.data(), n, 2 * I, lc);
+    } else {
+      sink.publish(sink.at(layer, TapPoint::kGate), gu.data(), n, 2 * I, lc);
+      sink.publish(sink.at(layer, TapPoint::kUp), gu.data() + I, n, 2 * I, lc);
+    }
     gate_and_up(c, gu.data(), n, I, act.data());
-    sink.publish(sink.at(layer, Point::kDownIn), act.data(), n, I, lc);
+    sink.publish(sink.at(layer, TapPoint::kDownIn), act.data(), n, I, lc);
     project(c, act.data(), n, w.mlp.down, w.mlp.down_bias, att.data());
     mlp_residual(att.data(), r0, n);
   }
