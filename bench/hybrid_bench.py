@@ -7,8 +7,8 @@ the hybrid; same token ids, same run (ratios, since machines are noisy).
   bench/hybrid_bench.py [--maxact build-release/maxact] [--work /tmp/maxact-hybrid-bench]
                         [--sequences 8] [--length 256] [--threads 0] [--layers 4]
 
-Shapes: PERFORMANCE.md's anchor (hidden 1024, intermediate 3072, 16 heads of 64); the linear
-layers have 4 key heads and 8 value heads of 128 (Qwen3.5's head size).
+Shapes: the benchmark shape (hidden 1024, intermediate 3072, 16 query / 8 KV heads of 64); the
+linear layers have 4 key heads and 8 value heads of 128 (Qwen3.5's head size).
 """
 import os
 import sys

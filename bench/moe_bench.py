@@ -7,7 +7,8 @@ ids, same run (ratios, since machines are noisy).
                      [--sequences 8] [--length 256] [--threads 0] [--layers 4]
                      [--family qwen3_moe|gpt_oss]
 
-Dense: qwen3 at PERFORMANCE.md's anchor shape (hidden 1024, intermediate 3072). MoE: qwen3_moe,
+Dense: qwen3 at the benchmark shape (hidden 1024, 16 query / 8 KV heads of 64, intermediate
+3072). MoE: qwen3_moe,
 same attention, 8 experts of width 1536 with top-2 (2 x 1536 = 3072 active), layer 0 dense as
 the fixture generator writes it (mlp_only_layers) — so active parameters match up to the router.
 gpt_oss: the same expert shapes stored MXFP4 (dequantized per expert hit), attention with biases

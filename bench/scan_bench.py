@@ -6,10 +6,10 @@ token ids, same run; plus peak RSS against depth (one layer + window, not the mo
   bench/scan_bench.py [--maxact build-release/maxact] [--work /tmp/maxact-scan-bench]
                       [--sequences 8] [--length 256] [--threads 0]
 
-The checkpoint is PERFORMANCE.md's anchor shape (hidden 1024, 16/8 heads, head_dim 64,
-intermediate 3072; vocabulary 32000), written by the fixture generator with --preset bench.
-OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed for maxact's run (PERFORMANCE.md); the kernel
-that ran is printed.
+The checkpoint is the benchmark shape: Qwen3 layout, hidden 1024, 16 query / 8 KV heads of 64,
+intermediate 3072, vocabulary 32000, 4 and 12 layers; written by the fixture generator with
+--preset bench. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed for maxact's run (set, e.g. to
+Haswell, they hold OpenBLAS to its AVX2 kernels); the kernel that ran is printed.
 """
 import argparse
 import json

@@ -41,6 +41,18 @@ float e5m2_to_f32(uint8_t b);
 // Round-to-nearest-even encoders (NaN stays NaN), the rounding torch applies on .to(dtype).
 uint16_t f32_to_bf16(float f);
 uint16_t f32_to_f16(float f);
+// x rounded to the nearest bf16 / fp16 value, as fp32 (bf16 mode rounds with it op by op).
+inline float round_to_bf16(float x) {
+  return bf16_to_f32(f32_to_bf16(x));
+}
+float round_to_f16(float x);
+
+// The largest finite magnitudes of the low-precision formats, and of INT8's symmetric grid:
+// where values overflow FP16, saturate FP8, and what a scale maps a calibration maximum onto.
+inline constexpr float kFp16Max = 65504.0f;
+inline constexpr float kE4m3Max = 448.0f;
+inline constexpr float kE5m2Max = 57344.0f;
+inline constexpr float kInt8Max = 127.0f;
 
 // Converts n elements starting at `src` (raw little-endian bytes of dtype t) to fp32.
 // Integer and bool types convert by value; F64 rounds to nearest.

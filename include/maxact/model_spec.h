@@ -33,13 +33,13 @@ enum class Family {
   kBailingMoeV2,
 };
 
-// ARCHITECTURES.md §1.3: N1 = bf(w * bf(x r)), N2 = x r (1 + w), N3 = fp32 weight.
+// docs/NUMERICS.md §3: N1 = bf(w * bf(x r)), N2 = x r (1 + w), N3 = fp32 weight.
 enum class NormKind { kPlain, kOnePlus, kFp32Weight };
 enum class Activation { kSilu, kGeluTanh, kGelu };
 enum class MixerKind { kAttention, kGatedDeltaNet };
 enum class MlpKind { kDense, kDenseFusedGateUp, kMoe };
 enum class RopeKind { kDefault, kLinear, kDynamic, kLlama3, kYarn, kLongRope };
-// ARCHITECTURES.md §1.8.
+// docs/NUMERICS.md §7: routers R1, R2, R3 and combines C1, C2, C3, in enum order.
 enum class RouterKind { kSoftmaxTopK, kTopKSoftmax, kSigmoidGroupLimited };
 enum class CombineKind { kExpertOrderInDtype, kFp32OverSlots, kFp32OverAllExperts };
 // How routed experts are stored on disk.
@@ -82,8 +82,8 @@ struct AttentionSpec {
   double logit_softcap = 0.0;  // gemma2 (0 = none)
 };
 
-// Gated DeltaNet, ARCHITECTURES.md §10. Its output norm (linear_attn.norm) is always the gated N4
-// norm with a plain weight, whatever ModelSpec::norm says for the other norms.
+// Gated DeltaNet, docs/NUMERICS.md §8. Its output norm (linear_attn.norm) is always the gated
+// N4 norm with a plain weight, whatever ModelSpec::norm says for the other norms.
 struct LinearAttnSpec {
   int num_k_heads = 0, num_v_heads = 0, k_head_dim = 0, v_head_dim = 0, conv_kernel = 0;
   bool fused_qkvz = false;  // qwen3_next in_proj_qkvz / in_proj_ba; qwen3_5 separate projections

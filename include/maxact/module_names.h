@@ -54,6 +54,10 @@ struct ModuleNames {
   std::string shared_expert = "shared_expert";
   std::string shared_expert_gate = "shared_expert_gate";
 
+  // Tensor names of the stack-level weights, wrapper prefixes removed.
+  std::string embed_weight() const { return "model." + embed + ".weight"; }
+  std::string final_norm_weight() const { return "model." + final_norm + ".weight"; }
+
   // Joined paths relative to the decoder layer.
   std::string attn_part(const std::string& part) const { return attn + "." + part; }
   std::string linear_part(const std::string& part) const { return linear_attn + "." + part; }

@@ -1,5 +1,5 @@
 // Dequantization of the quantized weight layouts found in released checkpoints
-// (ARCHITECTURES.md §1.11). Both produce the Linear layout [rows = out features, in features].
+// (docs/NUMERICS.md §9). Both produce the Linear layout [rows = out features, in features].
 #pragma once
 
 #include <cstdint>

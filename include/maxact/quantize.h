@@ -26,8 +26,6 @@ float round_to_e5m2(float x);
 // with the exponent range unbounded (INT8's analogue: |rne(y)| > 127).
 bool e4m3_clips(float y);
 bool e5m2_clips(float y);
-float round_to_f16(float x);
-float round_to_bf16(float x);
 
 // The policies `maxact scan --quant` simulates on every quantized tap.
 enum class QuantPolicy {

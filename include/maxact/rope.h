@@ -1,5 +1,5 @@
 // Rotary position embedding tables: inverse frequencies and the cos/sin scale of every RoPE
-// variant in ARCHITECTURES.md §1.6 (default, linear, dynamic NTK, llama3, YaRN, LongRoPE), computed
+// variant in docs/NUMERICS.md §5 (default, linear, dynamic NTK, llama3, YaRN, LongRoPE), computed
 // as transformers' modeling_rope_utils does (fp32 tensors, Python-float scalars).
 #pragma once
 

@@ -1,5 +1,5 @@
 // The scan: a model's forward pass over token sequences, layer-major over windows of whole
-// sequences (DESIGN.md §2), with statistics collected at every selected tap.
+// sequences (docs/ARCHITECTURE.md §1), with statistics collected at every selected tap.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,7 @@ namespace maxact {
 
 enum class Precision {
   kFp32,  // weights widened, all math in fp32: the truth the report is about
-  kBf16,  // Hugging Face eager bf16, rounding op by op (ARCHITECTURES.md §0, §19)
+  kBf16,  // Hugging Face eager bf16, rounding op by op (docs/NUMERICS.md §2)
 };
 std::string_view precision_name(Precision p);
 

@@ -32,6 +32,12 @@ struct SequenceOptions {
 
 SequenceOptions study_protocol_options();  // --protocol study: no BOS, the study's buckets
 
+// The policy from the names a user gives: `protocol` "" or "study" (which fixes BOS and lengths
+// itself), `bos` auto | always | never, `buckets` "" or "study". Errors name the flag
+// (--protocol, --buckets).
+SequenceOptions sequence_options(const std::string& protocol, const std::string& bos,
+                                 const std::string& buckets, int64_t max_seq_len, uint64_t seed);
+
 struct TokenSequence {
   std::size_t sample = 0;  // index into the corpus
   std::string category;

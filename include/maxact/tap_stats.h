@@ -1,13 +1,12 @@
-// Statistics of one tap (one named activation tensor) over a corpus: DESIGN.md §4. Every piece
-// merges associatively and commutatively (exact sums, integer counts, maxima and top-K under a
-// total order of values and locations), so any split of the corpus into windows, threads or
-// shards gives bitwise identical results.
+// Statistics of one tap (one named activation tensor) over a corpus: docs/NUMERICS.md §11.
+// Every piece merges associatively and commutatively (exact sums, integer counts, maxima and
+// top-K under a total order of values and locations), so any split of the corpus into windows,
+// threads or shards gives bitwise identical results.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "maxact/exact_sum.h"
@@ -23,11 +22,14 @@ struct Location {
   bool valid() const { return sample >= 0; }
   // Total order used to break ties: earlier sample, then position, then channel.
   bool before(const Location& o) const;
+  bool operator==(const Location& o) const = default;
 };
 
 struct Located {
   float value = 0;
   Location loc;
+  // Bitwise on the value: -0 and +0 are different results, as a report prints them.
+  bool operator==(const Located& o) const;
 };
 
 // Fixed-edge histogram of |x|: 16 linear sub-bins per octave from 2^-40 to 2^40, plus zero,
@@ -54,11 +56,14 @@ class LogHistogram {
   };
   Slot slot_of_rank(uint64_t rank) const;
   bool operator==(const LogHistogram& o) const = default;
-  nlohmann::json to_json() const;  // sparse: [[lower_edge, count], ...]
+  uint64_t zeros() const { return zero_; }
+  uint64_t underflow() const { return under_; }  // below 2^kMinExp
+  uint64_t overflow() const { return over_; }    // 2^kMaxExp and above
+  uint64_t bin_count(int bin) const { return bins_[static_cast<std::size_t>(bin)]; }
+  static double lower_edge(int bin);
 
  private:
   static int bin_of(float a);  // -1 zero, -2 underflow, kBins overflow
-  static double lower_edge(int bin);
   std::vector<uint64_t> bins_ = std::vector<uint64_t>(kBins, 0);
   uint64_t zero_ = 0, under_ = 0, over_ = 0;
 };
@@ -101,8 +106,7 @@ struct CategoryStats {
   void add_row(const float* x, int64_t channels, Location loc);
   void merge(const CategoryStats& o);
   Located absmax() const;
-  bool operator==(const CategoryStats& o) const;
-  nlohmann::json to_json() const;
+  bool operator==(const CategoryStats& o) const = default;
 };
 
 // The upper median of n values (reordered in place): the Sun et al. criterion's reference.
@@ -119,25 +123,34 @@ class TapStats {
   void merge(const TapStats& o);
 
   int64_t channels() const { return channels_; }
-  uint64_t count() const { return count_; }
+  const TapStatsOptions& options() const { return opt_; }
+  uint64_t count() const { return a_.count; }  // finite values
+  double sum() const { return a_.sum.value(); }
+  double sum_sq() const { return a_.sumsq.value(); }
+  double sum_abs() const { return a_.sumabs.value(); }
   double mean() const;
   double rms() const;
-  const Located& max() const { return max_; }
-  const Located& min() const { return min_; }
+  const Located& max() const { return a_.max; }
+  const Located& min() const { return a_.min; }
   Located absmax() const;
-  const std::vector<float>& channel_absmax() const { return chan_absmax_; }
+  const std::vector<float>& channel_absmax() const { return a_.chan_absmax; }
   std::vector<double> channel_sumsq() const;  // NaN (JSON null) where Σx² overflowed 2^79
-  uint64_t massive_values() const { return massive_values_; }
-  uint64_t massive_tokens() const { return massive_tokens_; }
-  std::vector<Located> top() const { return top_.sorted(); }
-  const LogHistogram& histogram() const { return hist_; }
-  uint64_t over_fp16() const { return over_fp16_; }
-  uint64_t over_fp8() const { return over_fp8_; }
-  uint64_t nan_count() const { return nan_; }
-  uint64_t inf_count() const { return inf_; }
+  uint64_t channel_sumsq_saturated() const { return a_.chan_sumsq_saturated; }
+  uint64_t tokens() const { return a_.tokens; }
+  const LogHistogram& token_max_histogram() const { return a_.token_max_hist; }
+  uint64_t massive_values() const { return a_.massive_values; }
+  uint64_t massive_tokens() const { return a_.massive_tokens; }
+  std::vector<Located> massive_largest() const { return a_.massive.sorted(); }
+  std::vector<Located> top() const { return a_.top.sorted(); }
+  const LogHistogram& histogram() const { return a_.hist; }
+  uint64_t over_fp16() const { return a_.over_fp16; }
+  uint64_t over_fp8() const { return a_.over_fp8; }
+  uint64_t nan_count() const { return a_.nan; }
+  uint64_t inf_count() const { return a_.inf; }
+  const Location& first_nan() const { return a_.first_nan; }
+  const Location& first_inf() const { return a_.first_inf; }
 
-  bool operator==(const TapStats& o) const;
-  nlohmann::json to_json() const;
+  bool operator==(const TapStats& o) const { return channels_ == o.channels_ && a_ == o.a_; }
 
  private:
   void add_row_general(const float* x, Location loc);  // any row (NaN / Inf handled)
@@ -150,23 +163,28 @@ class TapStats {
   void massive_check(const float* x, Location loc, float row_absmax, std::size_t finite);
   int64_t channels_;
   TapStatsOptions opt_;
-  uint64_t count_ = 0;  // finite values
-  ExactSum sum_, sumsq_, sumabs_;
-  Located max_{-std::numeric_limits<float>::infinity(), {}};
-  Located min_{std::numeric_limits<float>::infinity(), {}};
-  LogHistogram hist_;
-  TopK top_;
-  std::vector<float> chan_absmax_;
-  // Per-channel sums of squares in 128-bit fixed point (2^-48 units): integer addition keeps
-  // them order-independent at 16 bytes per channel; absolute error <= count * 2^-49.
-  std::vector<int128> chan_sumsq_;
-  uint64_t chan_sumsq_saturated_ = 0;
-  uint64_t tokens_ = 0, massive_values_ = 0, massive_tokens_ = 0;
-  LogHistogram token_max_hist_;
-  TopK massive_;  // the largest massive activations, located
-  uint64_t over_fp16_ = 0, over_fp8_ = 0;
-  uint64_t nan_ = 0, inf_ = 0;
-  Location first_nan_, first_inf_;
+  // Everything merge() combines, and nothing else: the defaulted comparison covers every field.
+  struct Accumulators {
+    uint64_t count = 0;  // finite values
+    ExactSum sum, sumsq, sumabs;
+    Located max{-std::numeric_limits<float>::infinity(), {}};
+    Located min{std::numeric_limits<float>::infinity(), {}};
+    LogHistogram hist;
+    TopK top;
+    std::vector<float> chan_absmax;
+    // Per-channel sums of squares in 128-bit fixed point (2^-48 units): integer addition keeps
+    // them order-independent at 16 bytes per channel; absolute error <= count * 2^-49.
+    std::vector<int128> chan_sumsq;
+    uint64_t chan_sumsq_saturated = 0;
+    uint64_t tokens = 0, massive_values = 0, massive_tokens = 0;
+    LogHistogram token_max_hist;
+    TopK massive;  // the largest massive activations, located
+    uint64_t over_fp16 = 0, over_fp8 = 0;
+    uint64_t nan = 0, inf = 0;
+    Location first_nan, first_inf;
+    bool operator==(const Accumulators& o) const = default;
+  };
+  Accumulators a_;
   std::vector<float> scratch_;
   std::vector<const float*> finite_rows_;
 };

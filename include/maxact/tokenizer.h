@@ -55,6 +55,9 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+// A tokenizer.json file, a folder holding one, or a hub id (resolved as a model argument).
+Tokenizer open_tokenizer(const std::string& source, bool use_tokenizer_config = true);
+
 // Replaces invalid UTF-8 by U+FFFD, one per maximal invalid subsequence (as Rust's
 // from_utf8_lossy and Python's errors="replace"). Returns how many bytes were replaced.
 std::size_t repair_utf8(std::string& text);

@@ -13,6 +13,30 @@ SequenceOptions study_protocol_options() {
   return o;
 }
 
+SequenceOptions sequence_options(const std::string& protocol, const std::string& bos,
+                                 const std::string& buckets, int64_t max_seq_len, uint64_t seed) {
+  SequenceOptions so;
+  if (protocol == "study") {
+    so = study_protocol_options();
+  } else if (!protocol.empty()) {
+    throw Error(ErrorCode::kCorpus, "--protocol: unknown protocol '" + protocol + "' (study)");
+  } else {
+    so.max_seq_len = max_seq_len;
+    so.bos = bos == "always"  ? BosPolicy::kAlways
+             : bos == "never" ? BosPolicy::kNever
+                              : BosPolicy::kAuto;
+    if (buckets == "study") {
+      const auto st = study_protocol_options();
+      so.buckets = st.buckets;
+      so.bucket_weights = st.bucket_weights;
+    } else if (!buckets.empty()) {
+      throw Error(ErrorCode::kCorpus, "--buckets: unknown bucket set '" + buckets + "' (study)");
+    }
+  }
+  so.seed = seed;
+  return so;
+}
+
 namespace {
 
 // Per-sample truncation length: a fixed draw from (seed, sample index), so a sample keeps its

@@ -3,217 +3,158 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/attention_block.h"
 #include "engine/linear_attn.h"
 #include "engine/moe.h"
 
 namespace maxact::engine {
-
 namespace {
 
-// Phases 1 and 2 of an attention layer: o [T, nq], the input of o_proj. Token-wise norm, q/k/v,
-// q/k norms, RoPE; then attention sequence by sequence; then the output gate if any.
-std::vector<float> attention_block(const LayerContext& c, int layer, const LayerWeights& w,
-                                   const WindowRows& win, const float* h) {
-  const ModelSpec& s = c.spec;
-  const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
-  const AttentionSpec& a = s.attention;
-  Sink& sink = c.sink;
-  const int64_t T = win.tokens, H = s.hidden_size;
-  const int64_t hd = a.head_dim, nq = a.num_heads * hd, nkv = a.num_kv_heads * hd;
-  const int64_t ldq = nq + 2 * nkv;
-  // qwen3_next / qwen3.5: q_proj returns [q_h | gate_h] per head; q goes to the q|k|v rows, the
-  // gate aside.
-  const bool gated = a.output_gate;
-  const int64_t qw = gated ? 2 * nq : nq, ldp = qw + 2 * nkv;
-  const int64_t CH = std::max<int64_t>(1, c.chunk_rows);
-  const Location* locs = win.locs.data();
-  std::vector<float> qkv(static_cast<std::size_t>(T * ldq));
-  std::vector<float> gate(static_cast<std::size_t>(gated ? T * nq : 0));
-  std::vector<float> xn(static_cast<std::size_t>(std::min(T, CH) * H));
-  std::vector<float> proj(static_cast<std::size_t>(gated ? std::min(T, CH) * ldp : 0));
+// Phase 3, token-wise in chunks: o_proj (attention layers), the mixer's residual, the MLP's input
+// norm, and a dense MLP with its residual. An MoE layer only stores the normalised rows: phase 4
+// routes the whole window at once, so each expert's GEMMs see every token of the window routed to
+// it; phase 5 adds its residual token-wise.
+class LayerTail {
+ public:
+  LayerTail(const LayerContext& c, int layer, LayerWeights& w, const WindowRows& win, float* h)
+      : c_(c),
+        s_(c.spec),
+        L_(s_.layers[static_cast<std::size_t>(layer)]),
+        w_(w),
+        win_(win),
+        h_(h),
+        layer_(layer),
+        T_(win.tokens),
+        H_(s_.hidden_size),
+        I_(L_.intermediate),
+        CH_(std::max<int64_t>(1, c.chunk_rows)),
+        moe_(L_.mlp == MlpKind::kMoe) {
+    const int64_t m = std::min(T_, CH_);
+    xn_.resize(static_cast<std::size_t>(m * H_));
+    att_.resize(static_cast<std::size_t>(m * H_));
+    tmp_.resize(static_cast<std::size_t>(m * H_));
+    gu_.resize(static_cast<std::size_t>(moe_ ? 0 : m * 2 * I_));
+    act_.resize(static_cast<std::size_t>(moe_ ? 0 : m * I_));
+    moe_in_.resize(static_cast<std::size_t>(moe_ ? T_ * H_ : 0));
+  }
 
-  for (int64_t r0 = 0; r0 < T; r0 += CH) {
-    const int64_t n = std::min(CH, T - r0);
-    const Location* lc = locs + r0;
-    norm(c, h + r0 * H, n, H, H, w.input_norm, xn.data(), H);
-    sink.publish(sink.at(layer, TapPoint::kInputNorm), xn.data(), n, H, lc);
-    float* y = qkv.data() + r0 * ldq;
-    float* p = gated ? proj.data() : y;
-    project(c, xn.data(), n, w.qkv, w.qkv_bias, p);
-    if (a.fused_qkv) {
-      sink.publish(sink.at(layer, TapPoint::kQkv), p, n, ldp, lc);
+  // o: attention's o_proj input [T, nq]; mixed: a Gated DeltaNet's output [T, H] (one is empty).
+  void run(const std::vector<float>& o, const std::vector<float>& mixed) {
+    for (int64_t r0 = 0; r0 < T_; r0 += CH_) {
+      const int64_t n = std::min(CH_, T_ - r0);
+      const float* mix = mixed.empty() ? o_proj(o, r0, n) : mixed.data() + r0 * H_;
+      float* x = mixer_residual(mix, r0, n);
+      if (!moe_) dense_mlp(x, r0, n);
+    }
+    if (moe_) routed_mlp();
+  }
+
+ private:
+  const float* o_proj(const std::vector<float>& o, int64_t r0, int64_t n) {
+    const int64_t nq = int64_t{s_.attention.num_heads} * s_.attention.head_dim;
+    const float* orow = o.data() + r0 * nq;
+    c_.sink.publish(c_.sink.at(layer_, TapPoint::kOProjIn), orow, n, nq, win_.locs.data() + r0);
+    project(c_, orow, n, w_.o, w_.o_bias, att_.data());
+    return att_.data();
+  }
+
+  // The mixer's output joins the residual stream; returns the MLP's normalised input rows.
+  float* mixer_residual(const float* mix, int64_t r0, int64_t n) {
+    Sink& sink = c_.sink;
+    const Location* lc = win_.locs.data() + r0;
+    float* hr = h_ + r0 * H_;
+    sink.publish(sink.at(layer_, TapPoint::kAttn), mix, n, H_, lc);
+    add_residual(c_, hr, sub_block_out(mix, n, lc, w_.post_attn_norm, TapPoint::kPostAttnNorm), n,
+                 H_);
+    sink.publish(sink.at(layer_, TapPoint::kResidMid), hr, n, H_, lc);
+    float* x = moe_ ? moe_in_.data() + r0 * H_ : xn_.data();
+    if (s_.sandwich_norms) {
+      norm(c_, hr, n, H_, H_, w_.pre_ff_norm, x, H_);
+      sink.publish(sink.at(layer_, TapPoint::kPreFfNorm), x, n, H_, lc);
     } else {
-      sink.publish(sink.at(layer, TapPoint::kQ), p, n, ldp, lc);
-      sink.publish(sink.at(layer, TapPoint::kK), p + qw, n, ldp, lc);
-      sink.publish(sink.at(layer, TapPoint::kV), p + qw + nkv, n, ldp, lc);
+      norm(c_, hr, n, H_, H_, w_.post_attn_norm, x, H_);
+      sink.publish(sink.at(layer_, TapPoint::kPostAttnNorm), x, n, H_, lc);
     }
-    if (gated) {
-      parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
-        for (int64_t r = b; r < e; ++r) {
-          const float* src = p + r * ldp;
-          float* dst = y + r * ldq;
-          float* g = gate.data() + (r0 + r) * nq;
-          for (int64_t head = 0; head < a.num_heads; ++head) {
-            std::copy(src + head * 2 * hd, src + head * 2 * hd + hd, dst + head * hd);
-            std::copy(src + head * 2 * hd + hd, src + (head + 1) * 2 * hd, g + head * hd);
-          }
-          std::copy(src + qw, src + ldp, dst + nq);
-        }
-      });
-    }
-    if (a.qk_norm) {
-      parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
-        for (int64_t r = b; r < e; ++r) {
-          float* row = y + r * ldq;
-          rms_norm_rows(row, a.num_heads, hd, hd, w.q_norm.data(), s.norm, s.rms_norm_eps, c.rd,
-                        row, hd);
-          rms_norm_rows(row + nq, a.num_kv_heads, hd, hd, w.k_norm.data(), s.norm, s.rms_norm_eps,
-                        c.rd, row + nq, hd);
-        }
-      });
-      sink.publish(sink.at(layer, TapPoint::kQNorm), y, n, ldq, lc);
-      sink.publish(sink.at(layer, TapPoint::kKNorm), y + nq, n, ldq, lc);
-    }
-    parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const int64_t row = r0 + r;
-        const auto seq = static_cast<std::size_t>(win.seq_of_row[static_cast<std::size_t>(row)]);
-        const RopeTable& t = *win.rope[seq * static_cast<std::size_t>(win.rope_tables) +
-                                       static_cast<std::size_t>(L.rope_table)];
-        const int64_t pos = locs[row].position;
-        apply_rope(y + r * ldq, 1, ldq, a.num_heads, static_cast<int>(hd), t, pos, c.rd);
-        apply_rope(y + r * ldq + nq, 1, ldq, a.num_kv_heads, static_cast<int>(hd), t, pos, c.rd);
-      }
-    });
-    sink.publish(sink.at(layer, TapPoint::kKCache), y + nq, n, ldq, lc);
-    sink.publish(sink.at(layer, TapPoint::kVCache), y + nq + nkv, n, ldq, lc);
+    return x;
   }
 
-  // Bailing v1 scales q before q kᵀ (its own rounding), so the logits are not scaled again.
-  AttentionSpec as = a;
-  if (a.scale_q_first) {
-    const auto scale = static_cast<float>(a.scale);
-    parallel_rows(c.pool, T, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        float* q = qkv.data() + r * ldq;
-        for (int64_t j = 0; j < nq; ++j) q[j] = c.rd(q[j] * scale);
-      }
-    });
-    as.scale = 1.0;
+  void dense_mlp(const float* x, int64_t r0, int64_t n) {
+    Sink& sink = c_.sink;
+    const Location* lc = win_.locs.data() + r0;
+    project(c_, x, n, w_.mlp.gate_up, w_.mlp.gate_up_bias, gu_.data());
+    if (L_.mlp == MlpKind::kDenseFusedGateUp) {
+      sink.publish(sink.at(layer_, TapPoint::kGateUp), gu_.data(), n, 2 * I_, lc);
+    } else {
+      sink.publish(sink.at(layer_, TapPoint::kGate), gu_.data(), n, 2 * I_, lc);
+      sink.publish(sink.at(layer_, TapPoint::kUp), gu_.data() + I_, n, 2 * I_, lc);
+    }
+    gate_and_up(c_, gu_.data(), n, I_, act_.data());
+    sink.publish(sink.at(layer_, TapPoint::kDownIn), act_.data(), n, I_, lc);
+    project(c_, act_.data(), n, w_.mlp.down, w_.mlp.down_bias, att_.data());
+    mlp_residual(att_.data(), r0, n);
   }
-  std::vector<float> o(static_cast<std::size_t>(T * nq));
-  attention(as, L.sliding_window, qkv.data(), qkv.data() + nq, qkv.data() + nq + nkv, ldq,
-            w.sinks.empty() ? nullptr : w.sinks.data(), win.spans, c.rd, c.pool, o.data(), nq);
-  if (gated) {  // O = D(O · D(σ(gate)))
-    parallel_rows(c.pool, T, [&](int64_t b, int64_t e) {
-      for (int64_t i = b * nq; i < e * nq; ++i) {
-        const float sg = c.rd(sigmoid(gate[static_cast<std::size_t>(i)]));
-        o[static_cast<std::size_t>(i)] = c.rd(o[static_cast<std::size_t>(i)] * sg);
-      }
-    });
+
+  // Phases 4 and 5.
+  void routed_mlp() {
+    std::vector<float> out(static_cast<std::size_t>(T_ * H_));
+    moe_block(c_, layer_, w_.moe, moe_in_.data(), T_, win_.locs.data(), c_.sink.category_of_row(),
+              out.data());
+    moe_in_ = {};
+    for (int64_t r0 = 0; r0 < T_; r0 += CH_) {
+      mlp_residual(out.data() + r0 * H_, r0, std::min(CH_, T_ - r0));
+    }
   }
-  return o;
-}
+
+  // Gemma 2/3 normalise each sub-block's output before its residual add (sandwich norms).
+  const float* sub_block_out(const float* x, int64_t n, const Location* lc,
+                             const std::vector<float>& norm_w, TapPoint p) {
+    if (!s_.sandwich_norms) return x;
+    norm(c_, x, n, H_, H_, norm_w, tmp_.data(), H_);
+    c_.sink.publish(c_.sink.at(layer_, p), tmp_.data(), n, H_, lc);
+    return tmp_.data();
+  }
+
+  // The MLP (or MoE) block's output y of rows [r0, r0 + n): published, residual added.
+  void mlp_residual(const float* y, int64_t r0, int64_t n) {
+    Sink& sink = c_.sink;
+    const Location* lc = win_.locs.data() + r0;
+    float* hr = h_ + r0 * H_;
+    sink.publish(sink.at(layer_, TapPoint::kMlp), y, n, H_, lc);
+    add_residual(c_, hr, sub_block_out(y, n, lc, w_.post_ff_norm, TapPoint::kPostFfNorm), n, H_);
+    sink.publish(sink.at(layer_, TapPoint::kLayer), hr, n, H_, lc);
+  }
+
+  const LayerContext& c_;
+  const ModelSpec& s_;
+  const LayerSpec& L_;
+  LayerWeights& w_;
+  const WindowRows& win_;
+  float* h_;
+  const int layer_;
+  const int64_t T_, H_, I_, CH_;
+  const bool moe_;
+  std::vector<float> xn_, att_, tmp_, gu_, act_, moe_in_;
+};
 
 }  // namespace
 
 void decoder_layer_forward(const LayerContext& c, int layer, LayerWeights& w, const WindowRows& win,
                            std::vector<float>& hv) {
   const ModelSpec& s = c.spec;
-  const LayerSpec& L = s.layers[static_cast<std::size_t>(layer)];
-  const AttentionSpec& a = s.attention;
-  Sink& sink = c.sink;
-  const int64_t T = win.tokens, H = s.hidden_size, I = L.intermediate;
-  const int64_t nq = int64_t{a.num_heads} * a.head_dim;
-  const int64_t CH = std::max<int64_t>(1, c.chunk_rows);
-  const Location* locs = win.locs.data();
-  float* h = hv.data();
-  std::vector<float> xn(static_cast<std::size_t>(std::min(T, CH) * H));
-
+  const int64_t T = win.tokens, H = s.hidden_size;
   // The token mixer over the window: attention leaves o_proj's input (applied token-wise in
   // phase 3), a Gated DeltaNet layer its whole output.
-  const bool linear = L.mixer == MixerKind::kGatedDeltaNet;
   std::vector<float> o, mixed;
-  if (linear) {
+  if (s.layers[static_cast<std::size_t>(layer)].mixer == MixerKind::kGatedDeltaNet) {
     std::vector<float> x(static_cast<std::size_t>(T * H));
-    norm(c, h, T, H, H, w.input_norm, x.data(), H);
-    sink.publish(sink.at(layer, TapPoint::kInputNorm), x.data(), T, H, locs);
+    norm(c, hv.data(), T, H, H, w.input_norm, x.data(), H);
+    c.sink.publish(c.sink.at(layer, TapPoint::kInputNorm), x.data(), T, H, win.locs.data());
     mixed.resize(static_cast<std::size_t>(T * H));
     linear_attention(c, layer, w.linear, win, x.data(), mixed.data());
   } else {
-    o = attention_block(c, layer, w, win, h);
+    o = attention_block(c, layer, w, win, hv.data());
   }
-
-  // Phase 3, token-wise: o_proj (attention layers), residual, the MLP's input norm, and a dense MLP
-  // with its residual. An MoE layer only stores the normalised rows: phase 4 routes the whole
-  // window at once, so each expert's GEMMs see every token of the window routed to it.
-  const bool moe = L.mlp == MlpKind::kMoe;
-  const int64_t m = std::min(T, CH);
-  std::vector<float> att(static_cast<std::size_t>(m * H)), tmp(static_cast<std::size_t>(m * H));
-  std::vector<float> gu(static_cast<std::size_t>(moe ? 0 : m * 2 * I));
-  std::vector<float> act(static_cast<std::size_t>(moe ? 0 : m * I));
-  std::vector<float> moe_in(static_cast<std::size_t>(moe ? T * H : 0));
-  // Gemma 2/3 normalise each sub-block's output before its residual add (sandwich norms).
-  auto sub_block_out = [&](const float* x, int64_t n, const Location* lc,
-                           const std::vector<float>& norm_w, TapPoint p) -> const float* {
-    if (!s.sandwich_norms) return x;
-    norm(c, x, n, H, H, norm_w, tmp.data(), H);
-    sink.publish(sink.at(layer, p), tmp.data(), n, H, lc);
-    return tmp.data();
-  };
-  // The MLP (or MoE) block's output y of rows [r0, r0 + n): published, residual added.
-  auto mlp_residual = [&](const float* y, int64_t r0, int64_t n) {
-    const Location* lc = locs + r0;
-    float* hr = h + r0 * H;
-    sink.publish(sink.at(layer, TapPoint::kMlp), y, n, H, lc);
-    add_residual(c, hr, sub_block_out(y, n, lc, w.post_ff_norm, TapPoint::kPostFfNorm), n, H);
-    sink.publish(sink.at(layer, TapPoint::kLayer), hr, n, H, lc);
-  };
-  for (int64_t r0 = 0; r0 < T; r0 += CH) {
-    const int64_t n = std::min(CH, T - r0);
-    const Location* lc = locs + r0;
-    float* hr = h + r0 * H;
-    const float* mix = att.data();
-    if (linear) {
-      mix = mixed.data() + r0 * H;
-    } else {
-      const float* orow = o.data() + r0 * nq;
-      sink.publish(sink.at(layer, TapPoint::kOProjIn), orow, n, nq, lc);
-      project(c, orow, n, w.o, w.o_bias, att.data());
-    }
-    sink.publish(sink.at(layer, TapPoint::kAttn), mix, n, H, lc);
-    add_residual(c, hr, sub_block_out(mix, n, lc, w.post_attn_norm, TapPoint::kPostAttnNorm), n, H);
-    sink.publish(sink.at(layer, TapPoint::kResidMid), hr, n, H, lc);
-    float* x = moe ? moe_in.data() + r0 * H : xn.data();
-    if (s.sandwich_norms) {
-      norm(c, hr, n, H, H, w.pre_ff_norm, x, H);
-      sink.publish(sink.at(layer, TapPoint::kPreFfNorm), x, n, H, lc);
-    } else {
-      norm(c, hr, n, H, H, w.post_attn_norm, x, H);
-      sink.publish(sink.at(layer, TapPoint::kPostAttnNorm), x, n, H, lc);
-    }
-    if (moe) continue;
-    project(c, x, n, w.mlp.gate_up, w.mlp.gate_up_bias, gu.data());
-    if (L.mlp == MlpKind::kDenseFusedGateUp) {
-      sink.publish(sink.at(layer, TapPoint::kGateUp), gu.data(), n, 2 * I, lc);
-    } else {
-      sink.publish(sink.at(layer, TapPoint::kGate), gu.data(), n, 2 * I, lc);
-      sink.publish(sink.at(layer, TapPoint::kUp), gu.data() + I, n, 2 * I, lc);
-    }
-    gate_and_up(c, gu.data(), n, I, act.data());
-    sink.publish(sink.at(layer, TapPoint::kDownIn), act.data(), n, I, lc);
-    project(c, act.data(), n, w.mlp.down, w.mlp.down_bias, att.data());
-    mlp_residual(att.data(), r0, n);
-  }
-  if (!moe) return;
-
-  // Phase 4: the MoE block over the window; phase 5, token-wise: its residual.
-  std::vector<float> moe_out(static_cast<std::size_t>(T * H));
-  moe_block(c, layer, w.moe, moe_in.data(), T, locs, sink.category_of_row(), moe_out.data());
-  moe_in = {};
-  for (int64_t r0 = 0; r0 < T; r0 += CH) {
-    mlp_residual(moe_out.data() + r0 * H, r0, std::min(CH, T - r0));
-  }
+  LayerTail(c, layer, w, win, hv.data()).run(o, mixed);
 }
 
 }  // namespace maxact::engine

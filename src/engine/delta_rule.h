@@ -1,4 +1,4 @@
-// The gated delta rule of Gated DeltaNet (ARCHITECTURES.md §10, step 6) for one sequence of one
+// The gated delta rule of Gated DeltaNet (docs/NUMERICS.md §8, step 5) for one sequence of one
 // value head, in fp32: per token t, S ← S·exp(g_t); δ = (v_t − Sᵀk_t)·β_t; S ← S + k_t δᵀ;
 // o_t = Sᵀq_t, with S [dk, dv] starting at zero. q and k arrive l2-normalised, q already scaled.
 #pragma once

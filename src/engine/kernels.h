@@ -1,4 +1,4 @@
-// Row-wise building blocks of the forward pass (ARCHITECTURES.md §1.3–1.7), in fp32 with optional
+// Row-wise building blocks of the forward pass (docs/NUMERICS.md §3–§6), in fp32 with optional
 // rounding to bf16 at exactly the points where Hugging Face eager bf16 rounds.
 #pragma once
 
@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "maxact/dtype.h"
 #include "maxact/model_spec.h"
-#include "maxact/quantize.h"
 
 namespace maxact::engine {
 
@@ -52,7 +52,7 @@ inline float silu(float x) {
 void gated_activation(const float* gate, const float* up, int64_t rows, int64_t n, int64_t ld,
                       Activation act, const Rounding& rd, float* out);
 
-// gpt-oss experts (ARCHITECTURES.md §1.5 M3), every eager op rounded to D:
+// gpt-oss experts (docs/NUMERICS.md §4, M3), every eager op rounded to D:
 // g = min(gate, limit), u = clamp(up, ±limit), out = D(D(u + 1) · D(g · D(σ(D(1.702 g))))).
 void clamped_swiglu(const float* gate, const float* up, int64_t rows, int64_t n, int64_t ld,
                     float limit, const Rounding& rd, float* out);

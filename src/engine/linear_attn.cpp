@@ -3,134 +3,49 @@
 #include <cmath>
 
 #include "engine/delta_rule.h"
+#include "engine/deltanet_kernels.h"
 
 namespace maxact::engine {
 namespace {
 
-struct Dims {
-  int64_t Hk, Hv, dk, dv, r, key_dim, value_dim, conv_dim, kernel;
-};
-
-Dims dims_of(const LinearAttnSpec& g) {
-  Dims d{};
-  d.Hk = g.num_k_heads;
-  d.Hv = g.num_v_heads;
-  d.dk = g.k_head_dim;
-  d.dv = g.v_head_dim;
-  d.r = d.Hv / d.Hk;
-  d.key_dim = d.Hk * d.dk;
-  d.value_dim = d.Hv * d.dv;
-  d.conv_dim = 2 * d.key_dim + d.value_dim;
-  d.kernel = g.conv_kernel;
-  return d;
-}
-
-// torch.nn.functional.softplus with its default threshold 20.
-float softplus(float x) {
-  return x > 20.0f ? x : std::log1p(std::exp(x));
-}
-
-// qwen3_next's fused projections group everything per key head g: in_proj_qkvz rows
-// [q_g (dk) | k_g (dk) | v_g (r·dv) | z_g (r·dv)], in_proj_ba rows [b_g (r) | a_g (r)].
-// Spread one row into the q|k|v order of the conv, z, b and a.
-void split_fused_row(const Dims& d, const float* p, float* mixed, float* z, float* b, float* a) {
-  const int64_t group = 2 * d.dk + 2 * d.r * d.dv, rv = d.r * d.dv;
-  const float* ba = p + d.Hk * group;
-  for (int64_t g = 0; g < d.Hk; ++g) {
-    const float* src = p + g * group;
-    std::copy(src, src + d.dk, mixed + g * d.dk);
-    std::copy(src + d.dk, src + 2 * d.dk, mixed + d.key_dim + g * d.dk);
-    std::copy(src + 2 * d.dk, src + 2 * d.dk + rv, mixed + 2 * d.key_dim + g * rv);
-    std::copy(src + 2 * d.dk + rv, src + 2 * d.dk + 2 * rv, z + g * rv);
-    std::copy(ba + g * 2 * d.r, ba + g * 2 * d.r + d.r, b + g * d.r);
-    std::copy(ba + g * 2 * d.r + d.r, ba + (g + 1) * 2 * d.r, a + g * d.r);
-  }
-}
-
-// x · rsqrt(Σx² + 1e-6), HF's l2norm, in fp32.
-void l2_normalise(float* x, int64_t n, float scale) {
-  float ss = 0.0f;
-  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
-  const float inv = 1.0f / std::sqrt(ss + 1e-6f);
-  for (int64_t i = 0; i < n; ++i) x[i] = x[i] * inv * scale;
-}
-
-}  // namespace
-
-void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights& w,
-                      const WindowRows& win, const float* x, float* out) {
-  const ModelSpec& s = c.spec;
-  const std::vector<SequenceSpan>& spans = win.spans;
+// The input projections of the window, published as stored, in rows of width P: for qwen3_next's
+// fused projections regrouped into qwen3.5's order [conv input (q|k|v) | z | b | a].
+std::vector<float> project_inputs(const LayerContext& c, int layer, const LinearAttnWeights& w,
+                                  const DeltaNetDims& d, const WindowRows& win, const float* x) {
+  const int64_t T = win.tokens, P = w.in_proj.out;  // 2·key_dim + 2·value_dim + 2·Hv either way
   const Location* locs = win.locs.data();
-  const int64_t T = win.tokens;
-  const Dims d = dims_of(s.linear_attn);
-  const bool fused = s.linear_attn.fused_qkvz;
   Sink& sink = c.sink;
-  const int64_t P = w.in_proj.out;  // 2·key_dim + 2·value_dim + 2·Hv either way
   std::vector<float> proj(static_cast<std::size_t>(T * P));
   project(c, x, T, w.in_proj, {}, proj.data());
-  if (fused) {
-    sink.publish(sink.at(layer, TapPoint::kLinQkvz), proj.data(), T, P, locs);
-    sink.publish(sink.at(layer, TapPoint::kLinBa), proj.data() + P - 2 * d.Hv, T, P, locs);
-  } else {
+  if (!c.spec.linear_attn.fused_qkvz) {
     sink.publish(sink.at(layer, TapPoint::kLinQkv), proj.data(), T, P, locs);
     sink.publish(sink.at(layer, TapPoint::kLinZ), proj.data() + d.conv_dim, T, P, locs);
     sink.publish(sink.at(layer, TapPoint::kLinB), proj.data() + P - 2 * d.Hv, T, P, locs);
     sink.publish(sink.at(layer, TapPoint::kLinA), proj.data() + P - d.Hv, T, P, locs);
+    return proj;
   }
-  // mixed [T, conv_dim] | z [T, value_dim] | b [T, Hv] | a [T, Hv], row by row.
-  std::vector<float> split;
-  const float* base = proj.data();
-  if (fused) {
-    split.resize(proj.size());
-    parallel_rows(c.pool, T, [&](int64_t b0, int64_t b1) {
-      for (int64_t r = b0; r < b1; ++r) {
-        float* row = split.data() + r * P;
-        split_fused_row(d, proj.data() + r * P, row, row + d.conv_dim,
-                        row + d.conv_dim + d.value_dim, row + P - d.Hv);
-      }
-    });
-    base = split.data();
-    proj = {};  // published already; the window's largest buffer after the split
-  }
-  // Causal depthwise conv over each sequence, fp32 accumulation, rounded, then SiLU rounded.
-  std::vector<float> conv(static_cast<std::size_t>(T * d.conv_dim));
+  sink.publish(sink.at(layer, TapPoint::kLinQkvz), proj.data(), T, P, locs);
+  sink.publish(sink.at(layer, TapPoint::kLinBa), proj.data() + P - 2 * d.Hv, T, P, locs);
+  std::vector<float> split(proj.size());
   parallel_rows(c.pool, T, [&](int64_t b0, int64_t b1) {
-    for (int64_t t = b0; t < b1; ++t) {
-      const int64_t first =
-          spans[static_cast<std::size_t>(win.seq_of_row[static_cast<std::size_t>(t)])].begin;
-      for (int64_t ch = 0; ch < d.conv_dim; ++ch) {
-        const float* wk = w.conv.data() + ch * d.kernel;
-        float acc = 0.0f;
-        for (int64_t j = 0; j < d.kernel; ++j) {
-          const int64_t src = t - (d.kernel - 1) + j;
-          if (src >= first) acc += wk[j] * base[src * P + ch];
-        }
-        conv[static_cast<std::size_t>(t * d.conv_dim + ch)] = c.rd(silu(c.rd(acc)));
-      }
+    for (int64_t r = b0; r < b1; ++r) {
+      float* row = split.data() + r * P;
+      split_fused_row(d, proj.data() + r * P, row, row + d.conv_dim, row + d.conv_dim + d.value_dim,
+                      row + P - d.Hv);
     }
   });
-  sink.publish(sink.at(layer, TapPoint::kLinConv), conv.data(), T, d.conv_dim, locs);
-  // β = D(σ(b)); g = −exp(A_log) · softplus(a + dt_bias) in fp32.
-  std::vector<float> beta(static_cast<std::size_t>(T * d.Hv)), decay(beta.size());
-  parallel_rows(c.pool, T, [&](int64_t b0, int64_t b1) {
-    for (int64_t t = b0; t < b1; ++t) {
-      const float* b = base + t * P + P - 2 * d.Hv;
-      const float* a = base + t * P + P - d.Hv;
-      for (int64_t h = 0; h < d.Hv; ++h) {
-        const auto u = static_cast<std::size_t>(h);
-        beta[static_cast<std::size_t>(t * d.Hv + h)] = c.rd(sigmoid(b[h]));
-        decay[static_cast<std::size_t>(t * d.Hv + h)] =
-            -std::exp(w.A_log[u]) * softplus(a[h] + w.dt_bias[u]);
-      }
-    }
-  });
-  // The delta rule per (sequence, value head); value head h reads key head h / r.
-  std::vector<float> core(static_cast<std::size_t>(T * d.value_dim));
-  std::vector<std::vector<float>> state_max(spans.size() * static_cast<std::size_t>(d.Hv));
+  return split;
+}
+
+// The delta rule per (sequence, value head), value head h reading key head h / r, into core
+// [T, value_dim] (rounded to D); state_max gets each task's max |S| per chunk end.
+void delta_rule_heads(const LayerContext& c, const DeltaNetDims& d, const WindowRows& win,
+                      const std::vector<float>& conv, const std::vector<float>& beta,
+                      const std::vector<float>& decay, std::vector<float>& core,
+                      std::vector<std::vector<float>>& state_max) {
   const auto q_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.dk)));
   c.pool.parallel_for(static_cast<int64_t>(state_max.size()), [&](int64_t task, int) {
-    const SequenceSpan& sp = spans[static_cast<std::size_t>(task / d.Hv)];
+    const SequenceSpan& sp = win.spans[static_cast<std::size_t>(task / d.Hv)];
     const int64_t h = task % d.Hv, kh = h / d.r, n = sp.length;
     std::vector<float> q(static_cast<std::size_t>(n * d.dk)), k(q.size());
     std::vector<float> v(static_cast<std::size_t>(n * d.dv)), o(v.size());
@@ -163,36 +78,71 @@ void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights&
       for (int64_t j = 0; j < d.dv; ++j) dst[j] = c.rd(o[static_cast<std::size_t>(i * d.dv + j)]);
     }
   });
-  const int state_tap = sink.at(layer, TapPoint::kLinState);
-  if (sink.wants(state_tap)) {
-    // Rows: each sequence's chunk-end tokens in window order; channels: value heads.
-    std::vector<float> rows;
-    std::vector<Location> where;
-    std::vector<int32_t> cats;
-    for (std::size_t q = 0; q < spans.size(); ++q) {
-      const auto chunks =
-          static_cast<int64_t>(state_max[q * static_cast<std::size_t>(d.Hv)].size());
-      for (int64_t k = 0; k < chunks; ++k) {
-        const int64_t row =
-            spans[q].begin + std::min(spans[q].length, (k + 1) * kDeltaRuleChunk) - 1;
-        for (int64_t h = 0; h < d.Hv; ++h) {
-          rows.push_back(state_max[q * static_cast<std::size_t>(d.Hv) + static_cast<std::size_t>(h)]
-                                  [static_cast<std::size_t>(k)]);
-        }
-        where.push_back(locs[row]);
-        cats.push_back(sink.category_of_row() != nullptr ? sink.category_of_row()[row] : 0);
+}
+
+// The state tap: one row per sequence chunk end (window order), one channel per value head.
+void publish_state(const LayerContext& c, int layer, const DeltaNetDims& d, const WindowRows& win,
+                   const std::vector<std::vector<float>>& state_max) {
+  Sink& sink = c.sink;
+  const int tap = sink.at(layer, TapPoint::kLinState);
+  if (!sink.wants(tap)) return;
+  const auto Hv = static_cast<std::size_t>(d.Hv);
+  std::vector<float> rows;
+  std::vector<Location> where;
+  std::vector<int32_t> cats;
+  for (std::size_t q = 0; q < win.spans.size(); ++q) {
+    const SequenceSpan& sp = win.spans[q];
+    const auto chunks = static_cast<int64_t>(state_max[q * Hv].size());
+    for (int64_t k = 0; k < chunks; ++k) {
+      const int64_t row = sp.begin + std::min(sp.length, (k + 1) * kDeltaRuleChunk) - 1;
+      for (std::size_t h = 0; h < Hv; ++h) {
+        rows.push_back(state_max[q * Hv + h][static_cast<std::size_t>(k)]);
       }
+      where.push_back(win.locs[static_cast<std::size_t>(row)]);
+      cats.push_back(sink.category_of_row() != nullptr ? sink.category_of_row()[row] : 0);
     }
-    sink.publish(state_tap, rows.data(), static_cast<int64_t>(where.size()), d.Hv, where.data(),
-                 cats.data());
   }
+  sink.publish(tap, rows.data(), static_cast<int64_t>(where.size()), d.Hv, where.data(),
+               cats.data());
+}
+
+}  // namespace
+
+void linear_attention(const LayerContext& c, int layer, const LinearAttnWeights& w,
+                      const WindowRows& win, const float* x, float* out) {
+  const ModelSpec& s = c.spec;
+  const Location* locs = win.locs.data();
+  const int64_t T = win.tokens;
+  const DeltaNetDims d = deltanet_dims(s.linear_attn);
+  Sink& sink = c.sink;
+  const int64_t P = w.in_proj.out;
+  // Rows [conv input | z | b | a].
+  const std::vector<float> base = project_inputs(c, layer, w, d, win, x);
+  std::vector<float> conv(static_cast<std::size_t>(T * d.conv_dim));
+  parallel_rows(c.pool, T, [&](int64_t b0, int64_t b1) {
+    causal_conv_silu(d, base.data(), P, w.conv.data(), win.spans, win.seq_of_row.data(), b0, b1,
+                     c.rd, conv.data());
+  });
+  sink.publish(sink.at(layer, TapPoint::kLinConv), conv.data(), T, d.conv_dim, locs);
+  std::vector<float> beta(static_cast<std::size_t>(T * d.Hv)), decay(beta.size());
+  parallel_rows(c.pool, T, [&](int64_t b0, int64_t b1) {
+    for (int64_t t = b0; t < b1; ++t) {
+      const float* row = base.data() + t * P;
+      deltanet_gates(row + P - 2 * d.Hv, row + P - d.Hv, w.A_log.data(), w.dt_bias.data(), d.Hv,
+                     c.rd, beta.data() + t * d.Hv, decay.data() + t * d.Hv);
+    }
+  });
+  std::vector<float> core(static_cast<std::size_t>(T * d.value_dim));
+  std::vector<std::vector<float>> state_max(win.spans.size() * static_cast<std::size_t>(d.Hv));
+  delta_rule_heads(c, d, win, conv, beta, decay, core, state_max);
+  publish_state(c, layer, d, win, state_max);
   // Gated RMSNorm per value head: D(D(w ⊙ D(x r)) · silu(z)), then out_proj.
   parallel_rows(c.pool, T, [&](int64_t b0, int64_t b1) {
     for (int64_t t = b0; t < b1; ++t) {
       float* row = core.data() + t * d.value_dim;
       rms_norm_rows(row, d.Hv, d.dv, d.dv, w.norm.data(), NormKind::kPlain, s.rms_norm_eps, c.rd,
                     row, d.dv);
-      const float* z = base + t * P + d.conv_dim;
+      const float* z = base.data() + t * P + d.conv_dim;
       for (int64_t j = 0; j < d.value_dim; ++j) row[j] = c.rd(row[j] * silu(z[j]));
     }
   });

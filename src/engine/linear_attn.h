@@ -1,4 +1,4 @@
-// A Gated DeltaNet mixer (qwen3_next, qwen3.5, qwen3.5-MoE; ARCHITECTURES.md §9-§10) over a
+// A Gated DeltaNet mixer (qwen3_next, qwen3.5, qwen3.5-MoE; docs/NUMERICS.md §8) over a
 // window's rows: input projections, causal depthwise conv + SiLU, decay and β gates, the chunked
 // delta rule per sequence and value head (fp32 state), gated RMSNorm, out_proj.
 #pragma once

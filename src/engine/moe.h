@@ -1,4 +1,4 @@
-// A routed-expert MLP block over a window's rows (ARCHITECTURES.md §1.8): router, experts grouped
+// A routed-expert MLP block over a window's rows (docs/NUMERICS.md §7): router, experts grouped
 // by expert (gather, GEMMs, scatter), combine — publishing the router, routing-weight and expert
 // taps, per-expert load and per-expert maxima.
 #pragma once

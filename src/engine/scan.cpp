@@ -87,7 +87,7 @@ std::vector<Window> make_windows(const std::vector<TokenSequence>& seqs, int64_t
 
 void check_ids(const Model& m, const std::vector<TokenSequence>& seqs) {
   const int64_t V = m.spec().vocab_size;
-  const BoundTensor* e = m.find("model." + m.spec().names.embed + ".weight");
+  const BoundTensor* e = m.find(m.spec().names.embed_weight());
   const int64_t rows = e != nullptr && e->tensor != nullptr ? e->tensor->rows() : V;
   for (const auto& s : seqs) {
     for (std::size_t p = 0; p < s.ids.size(); ++p) {
@@ -98,6 +98,102 @@ void check_ids(const Model& m, const std::vector<TokenSequence>& seqs) {
                                 s.sample, p, s.ids[p], rows));
       }
     }
+  }
+}
+
+// The corpus categories, sorted so their indices do not depend on the order of the sequences.
+std::vector<std::string> sorted_categories(const std::vector<TokenSequence>& seqs) {
+  std::vector<std::string> out;
+  for (const auto& sq : seqs) out.push_back(sq.category);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+ScanResult take_results(Sink& sink, std::vector<std::string> categories) {
+  ScanResult res;
+  res.taps = std::move(sink.taps);
+  res.stats = std::move(sink.stats);
+  res.categories = std::move(categories);
+  res.by_category = std::move(sink.by_category);
+  res.expert_load = std::move(sink.expert_load);
+  res.expert_down_in_max = std::move(sink.expert_down_in_max);
+  return res;
+}
+
+// The rows of window `wdw`: locations, sequence spans, categories, and the RoPE table of every
+// sequence (tables no sequence uses are dropped first; every table the window needs is grown
+// before any pointer is taken, since growing replaces a table).
+WindowRows build_window(const std::vector<TokenSequence>& seqs, const Window& wdw,
+                        const std::vector<std::string>& categories, RopeCache& ropes,
+                        int rope_tables) {
+  WindowRows win;
+  win.tokens = wdw.tokens;
+  win.rope_tables = rope_tables;
+  win.locs.reserve(static_cast<std::size_t>(wdw.tokens));
+  std::set<RopeCache::Key> used;
+  for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
+    for (int t = 0; t < rope_tables; ++t) {
+      used.insert(ropes.key(t, static_cast<int64_t>(seqs[i].ids.size())));
+    }
+  }
+  ropes.keep_only(used);
+  for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
+    for (int t = 0; t < rope_tables; ++t) ropes.get(t, static_cast<int64_t>(seqs[i].ids.size()));
+  }
+  for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
+    const TokenSequence& s = seqs[i];
+    const auto len = static_cast<int64_t>(s.ids.size());
+    win.spans.push_back({static_cast<int64_t>(win.locs.size()), len});
+    const auto cat = static_cast<int32_t>(
+        std::lower_bound(categories.begin(), categories.end(), s.category) - categories.begin());
+    for (int64_t p = 0; p < len; ++p) {
+      win.locs.push_back(Location{static_cast<int64_t>(s.sample), static_cast<int32_t>(p),
+                                  s.ids[static_cast<std::size_t>(p)], -1});
+      win.seq_of_row.push_back(static_cast<int32_t>(win.spans.size() - 1));
+      win.cat_of_row.push_back(cat);
+    }
+    for (int t = 0; t < rope_tables; ++t) win.rope.push_back(&ropes.get(t, len));
+  }
+  return win;
+}
+
+// The residual stream's first value: each row's embedding (Gemma: times D(sqrt(hidden))).
+std::vector<float> embed(const LayerContext& c, const WindowRows& win) {
+  const ModelSpec& spec = c.spec;
+  const int64_t T = win.tokens, H = spec.hidden_size;
+  const TensorView& table = *c.model.find(spec.names.embed_weight())->tensor;
+  const float scale = c.rd(static_cast<float>(std::sqrt(static_cast<double>(H))));
+  std::vector<float> h(static_cast<std::size_t>(T * H));
+  parallel_rows(c.pool, T, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      float* row = h.data() + r * H;
+      const int32_t id = win.locs[static_cast<std::size_t>(r)].token;
+      read_rows_f32(table, id, id + 1, row);
+      for (int64_t i = 0; i < H; ++i) {
+        row[i] = spec.embed_scale ? c.rd(c.rd(row[i]) * scale) : c.rd(row[i]);
+      }
+    }
+  });
+  c.sink.publish(c.sink.embedding(), h.data(), T, H, win.locs.data());
+  return h;
+}
+
+// The final norm of the residual stream, published chunk by chunk (nothing reads it further).
+void final_norm(const LayerContext& c, const WindowRows& win, const std::vector<float>& h) {
+  const ModelSpec& spec = c.spec;
+  if (c.sink.final_norm() < 0) return;
+  const int64_t T = win.tokens, H = spec.hidden_size;
+  const std::vector<float> fw = load_tensor(c.model, spec.names.final_norm_weight(), c.rd,
+                                            spec.norm == NormKind::kFp32Weight);
+  std::vector<float> out(static_cast<std::size_t>(std::min(T, c.chunk_rows) * H));
+  for (int64_t r0 = 0; r0 < T; r0 += c.chunk_rows) {
+    const int64_t n = std::min(c.chunk_rows, T - r0);
+    parallel_rows(c.pool, n, [&](int64_t b, int64_t e) {
+      rms_norm_rows(h.data() + (r0 + b) * H, e - b, H, H, fw.data(), spec.norm, spec.rms_norm_eps,
+                    c.rd, out.data() + b * H, H);
+    });
+    c.sink.publish(c.sink.final_norm(), out.data(), n, H, win.locs.data() + r0);
   }
 }
 
@@ -125,17 +221,10 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
     ~RestoreBlas() { set_blas_threads(n); }
   } restore{blas_before};
   const Rounding rd{opt.precision == Precision::kBf16};
-  // Categories sorted, so their indices do not depend on the order of the sequences.
-  std::vector<std::string> categories;
-  for (const auto& sq : seqs) categories.push_back(sq.category);
-  std::sort(categories.begin(), categories.end());
-  categories.erase(std::unique(categories.begin(), categories.end()), categories.end());
+  std::vector<std::string> categories = sorted_categories(seqs);
   Sink sink(spec, opt, pool, static_cast<int>(categories.size()));
   RopeCache ropes(spec, rd);
   const LayerContext ctx{model, spec, rd, pool, sink, opt.chunk_rows};
-  const int64_t H = spec.hidden_size;
-  const float embed_scale = rd(static_cast<float>(std::sqrt(static_cast<double>(H))));
-  const TensorView& embed = *model.find("model." + spec.names.embed + ".weight")->tensor;
 
   const std::vector<Window> windows = make_windows(seqs, std::max<int64_t>(1, opt.window_tokens));
   ScanProgress prog;
@@ -144,52 +233,10 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   for (const auto& s : seqs) prog.tokens_total += static_cast<int64_t>(s.ids.size());
 
   for (const Window& wdw : windows) {
-    WindowRows win;
-    win.tokens = wdw.tokens;
-    win.rope_tables = static_cast<int>(spec.rope.size());
-    win.locs.reserve(static_cast<std::size_t>(wdw.tokens));
-    // Tables no sequence of this window uses go; then every table it needs is grown before any
-    // pointer is taken, since growing replaces a table.
-    std::set<RopeCache::Key> used;
-    for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
-      for (int t = 0; t < win.rope_tables; ++t) {
-        used.insert(ropes.key(t, static_cast<int64_t>(seqs[i].ids.size())));
-      }
-    }
-    ropes.keep_only(used);
-    for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
-      for (int t = 0; t < win.rope_tables; ++t) {
-        ropes.get(t, static_cast<int64_t>(seqs[i].ids.size()));
-      }
-    }
-    for (std::size_t i = wdw.first; i < wdw.first + wdw.count; ++i) {
-      const TokenSequence& s = seqs[i];
-      const auto len = static_cast<int64_t>(s.ids.size());
-      win.spans.push_back({static_cast<int64_t>(win.locs.size()), len});
-      for (int64_t p = 0; p < len; ++p) {
-        win.locs.push_back(Location{static_cast<int64_t>(s.sample), static_cast<int32_t>(p),
-                                    s.ids[static_cast<std::size_t>(p)], -1});
-        win.seq_of_row.push_back(static_cast<int32_t>(win.spans.size() - 1));
-        win.cat_of_row.push_back(static_cast<int32_t>(
-            std::lower_bound(categories.begin(), categories.end(), s.category) -
-            categories.begin()));
-      }
-      for (int t = 0; t < win.rope_tables; ++t) win.rope.push_back(&ropes.get(t, len));
-    }
-    const int64_t T = wdw.tokens;
+    const WindowRows win =
+        build_window(seqs, wdw, categories, ropes, static_cast<int>(spec.rope.size()));
     sink.set_window(win.locs.data(), win.cat_of_row.data());
-    std::vector<float> h(static_cast<std::size_t>(T * H));
-    parallel_rows(pool, T, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        float* row = h.data() + r * H;
-        const int32_t id = win.locs[static_cast<std::size_t>(r)].token;
-        read_rows_f32(embed, id, id + 1, row);
-        for (int64_t i = 0; i < H; ++i) {
-          row[i] = spec.embed_scale ? rd(rd(row[i]) * embed_scale) : rd(row[i]);
-        }
-      }
-    });
-    sink.publish(sink.embedding(), h.data(), T, H, win.locs.data());
+    std::vector<float> h = embed(ctx, win);
     for (int l = 0; l < spec.num_layers; ++l) {
       LayerWeights w = load_layer_weights(model, l, rd);
       decoder_layer_forward(ctx, l, w, win, h);
@@ -197,32 +244,14 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
       prog.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (opt.progress) opt.progress(prog);
     }
-    if (sink.final_norm() >= 0) {
-      const std::vector<float> fw =
-          load_tensor(model, "model.norm.weight", rd, spec.norm == NormKind::kFp32Weight);
-      std::vector<float> out(static_cast<std::size_t>(std::min(T, opt.chunk_rows) * H));
-      for (int64_t r0 = 0; r0 < T; r0 += opt.chunk_rows) {
-        const int64_t n = std::min(opt.chunk_rows, T - r0);
-        parallel_rows(pool, n, [&](int64_t b, int64_t e) {
-          rms_norm_rows(h.data() + (r0 + b) * H, e - b, H, H, fw.data(), spec.norm,
-                        spec.rms_norm_eps, rd, out.data() + b * H, H);
-        });
-        sink.publish(sink.final_norm(), out.data(), n, H, win.locs.data() + r0);
-      }
-    }
-    prog.tokens_done += T;
+    final_norm(ctx, win, h);
+    prog.tokens_done += wdw.tokens;
     ++prog.windows_done;
     prog.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (opt.progress) opt.progress(prog);
   }
 
-  ScanResult res;
-  res.taps = std::move(sink.taps);
-  res.stats = std::move(sink.stats);
-  res.categories = std::move(categories);
-  res.by_category = std::move(sink.by_category);
-  res.expert_load = std::move(sink.expert_load);
-  res.expert_down_in_max = std::move(sink.expert_down_in_max);
+  ScanResult res = take_results(sink, std::move(categories));
   res.sequences = static_cast<int64_t>(seqs.size());
   res.tokens = prog.tokens_total;
   res.windows = prog.windows_total;

@@ -204,8 +204,8 @@ LayerWeights load_layer_weights(const Model& m, int layer, const Rounding& rd) {
 }
 
 namespace {
-// gpt-oss's fused projection has gate in even and up in odd output columns (ARCHITECTURES.md
-// §1.5 M3); `src` holds them as rows of `cols` values in that order, `out` gets gate | up.
+// gpt-oss's fused projection has gate in even and up in odd output columns (docs/NUMERICS.md
+// §4, M3); `src` holds them as rows of `cols` values in that order, `out` gets gate | up.
 void gate_rows_first(const float* src, int64_t I, int64_t cols, float* out) {
   for (int64_t j = 0; j < I; ++j) {
     std::copy(src + 2 * j * cols, src + (2 * j + 1) * cols, out + j * cols);

@@ -3,14 +3,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
 #include <fstream>
-#include <limits>
 #include <set>
 
 #include "io/json_util.h"
 #include "io/mapped_file.h"
+#include "io/safetensors_header.h"
 #include "maxact/error.h"
 
 namespace maxact {
@@ -30,28 +29,47 @@ int64_t TensorView::row_elems() const {
 }
 
 namespace {
+using safetensors_detail::fail;
+using safetensors_detail::tensor_where;
 
-[[noreturn]] void fail(ErrorCode code, const std::string& file, const std::string& msg) {
-  throw Error(code, file + ": " + msg);
+// The header length from the first 8 bytes, checked to be sane and to fit in the file.
+uint64_t header_length(const MappedFile& map, uint64_t file_size, const std::string& path) {
+  if (file_size < 8) {
+    fail(ErrorCode::kHeaderTooSmall, path,
+         "not a safetensors file: " + std::to_string(file_size) +
+             " bytes, shorter than the 8-byte header length");
+  }
+  uint64_t n = 0;
+  std::memcpy(&n, map.data(), 8);  // little-endian on every platform maxact targets
+  if (n > SafetensorsFile::kMaxHeaderBytes) {
+    fail(ErrorCode::kHeaderTooLarge, path,
+         "header length " + std::to_string(n) + " bytes is absurdly large (limit " +
+             std::to_string(SafetensorsFile::kMaxHeaderBytes) +
+             "); not a safetensors file or corrupted");
+  }
+  if (n > file_size - 8) {
+    fail(ErrorCode::kHeaderPastEnd, path,
+         "header length " + std::to_string(n) + " runs past the end of the file (" +
+             std::to_string(file_size) + " bytes); truncated download?");
+  }
+  return n;
 }
 
-std::string tensor_where(const std::string& name) {
-  return "tensor " + quote_untrusted(name);
-}
-
-// Reads a non-negative integer that fits in int64 / uint64 from a JSON value.
-bool as_u64(const json& v, uint64_t& out) {
-  if (v.is_number_unsigned()) {
-    out = v.get<uint64_t>();
-    return true;
+// The header JSON: an object; a tensor listed twice is kDuplicateTensor, not a syntax error.
+json parse_header(std::string_view text, const std::string& path) {
+  json header = parse_json(text, path, ErrorCode::kHeaderJson, [&](const DuplicateKey& d) {
+    if (d.depth == 1) {
+      return Error(ErrorCode::kDuplicateTensor,
+                   path + ": " + tensor_where(d.key) + " is listed twice in the header");
+    }
+    return Error(ErrorCode::kHeaderJson, path + ": header: key " + quote_untrusted(d.key) +
+                                             " appears twice in " + quote_untrusted(d.parent));
+  });
+  if (!header.is_object()) {
+    fail(ErrorCode::kHeaderJson, path,
+         "header must be a JSON object, found " + json_type_name(header));
   }
-  if (v.is_number_integer()) {
-    const int64_t s = v.get<int64_t>();
-    if (s < 0) return false;
-    out = static_cast<uint64_t>(s);
-    return true;
-  }
-  return false;
+  return header;
 }
 
 }  // namespace
@@ -60,169 +78,26 @@ SafetensorsFile::SafetensorsFile(const fs::path& path)
     : owned_path_(std::make_unique<std::string>(path.string())), path_(*owned_path_) {
   map_ = std::make_unique<MappedFile>(path_);
   file_size_ = map_->size();
-  if (file_size_ < 8) {
-    fail(ErrorCode::kHeaderTooSmall, path_,
-         "not a safetensors file: " + std::to_string(file_size_) +
-             " bytes, shorter than the 8-byte header length");
-  }
-  uint64_t n = 0;
-  std::memcpy(&n, map_->data(), 8);  // little-endian on every platform maxact targets
-  if (n > kMaxHeaderBytes) {
-    fail(ErrorCode::kHeaderTooLarge, path_,
-         "header length " + std::to_string(n) + " bytes is absurdly large (limit " +
-             std::to_string(kMaxHeaderBytes) + "); not a safetensors file or corrupted");
-  }
-  if (n > file_size_ - 8) {
-    fail(ErrorCode::kHeaderPastEnd, path_,
-         "header length " + std::to_string(n) + " runs past the end of the file (" +
-             std::to_string(file_size_) + " bytes); truncated download?");
-  }
+  const uint64_t n = header_length(*map_, file_size_, path_);
   header_size_ = n;
   const std::string_view text(reinterpret_cast<const char*>(map_->data() + 8), n);
-  json header = parse_json(text, path_, ErrorCode::kHeaderJson, [&](const DuplicateKey& d) {
-    if (d.depth == 1) {
-      return Error(ErrorCode::kDuplicateTensor,
-                   path_ + ": " + tensor_where(d.key) + " is listed twice in the header");
-    }
-    return Error(ErrorCode::kHeaderJson, path_ + ": header: key " + quote_untrusted(d.key) +
-                                             " appears twice in " + quote_untrusted(d.parent));
-  });
-  if (!header.is_object()) {
-    fail(ErrorCode::kHeaderJson, path_,
-         "header must be a JSON object, found " + json_type_name(header));
-  }
+  json header = parse_header(text, path_);
 
   const uint64_t data_begin = 8 + n;
   const uint64_t data_size = file_size_ - data_begin;
   tensors_.reserve(header.size());
   for (auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
-      if (!entry.is_object()) {
-        fail(ErrorCode::kHeaderJson, path_,
-             "__metadata__ must be an object of strings, found " + json_type_name(entry));
-      }
-      for (auto& [k, v] : entry.items()) {
-        if (!v.is_string()) {
-          fail(ErrorCode::kHeaderJson, path_,
-               "__metadata__ value '" + k + "' must be a string, found " + json_type_name(v));
-        }
-        metadata_[k] = v.get<std::string>();
-      }
+      safetensors_detail::read_metadata(entry, path_, metadata_);
       continue;
     }
-    const std::string where = tensor_where(name);
-    if (!entry.is_object()) {
-      fail(ErrorCode::kHeaderJson, path_,
-           where + ": entry must be an object, found " + json_type_name(entry));
-    }
-    for (auto& [k, v] : entry.items()) {
-      if (k != "dtype" && k != "shape" && k != "data_offsets") {
-        fail(ErrorCode::kHeaderJson, path_, where + ": unexpected field '" + k + "'");
-      }
-      (void)v;
-    }
-    TensorView t;
-    t.name = name;
+    TensorView t =
+        safetensors_detail::parse_tensor_entry(path_, name, entry, data_begin, data_size);
     t.file = owned_path_.get();
-    const auto dt = entry.find("dtype");
-    if (dt == entry.end() || !dt->is_string()) {
-      fail(ErrorCode::kHeaderJson, path_, where + ": missing or non-string 'dtype'");
-    }
-    const auto parsed = dtype_from_name(dt->get<std::string>());
-    if (!parsed) {
-      fail(ErrorCode::kUnknownDtype, path_,
-           where + ": unknown dtype '" + dt->get<std::string>() +
-               "' (known: F64 F32 F16 BF16 F8_E4M3 F8_E5M2 I64 I32 I16 I8 U8 BOOL)");
-    }
-    t.dtype = *parsed;
-    const auto sh = entry.find("shape");
-    if (sh == entry.end() || !sh->is_array()) {
-      fail(ErrorCode::kHeaderJson, path_, where + ": missing or non-array 'shape'");
-    }
-    // Element count with overflow detection: a forged shape must not wrap around to match a span.
-    // `count` is the element count; `nonzero` the product of the non-zero dims, which must fit
-    // too (a [0, 2^32, 2^32] shape is empty but its rows would overflow int64).
-    uint64_t count = 1, nonzero = 1;
-    bool overflow = false;
-    for (const auto& d : *sh) {
-      uint64_t v = 0;
-      if (!as_u64(d, v) || v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        fail(ErrorCode::kHeaderJson, path_,
-             where + ": shape entries must be non-negative integers, found " + json_excerpt(d));
-      }
-      t.shape.push_back(static_cast<int64_t>(v));
-      if (v != 0 && count > std::numeric_limits<uint64_t>::max() / v) overflow = true;
-      count *= v;
-      if (v != 0) {
-        if (nonzero > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / v)
-          overflow = true;
-        nonzero *= v;
-      }
-    }
-    const auto off = entry.find("data_offsets");
-    uint64_t begin = 0, end = 0;
-    if (off == entry.end() || !off->is_array() || off->size() != 2 || !as_u64((*off)[0], begin) ||
-        !as_u64((*off)[1], end)) {
-      fail(ErrorCode::kHeaderJson, path_,
-           where + ": 'data_offsets' must be [begin, end] with non-negative integers");
-    }
-    if (end < begin) {
-      fail(ErrorCode::kSpanSize, path_,
-           where + ": data_offsets end " + std::to_string(end) + " is before begin " +
-               std::to_string(begin));
-    }
-    const uint64_t elem = dtype_size(t.dtype);
-    if (overflow || count > std::numeric_limits<uint64_t>::max() / elem ||
-        count * elem != end - begin) {
-      std::string shape_s;
-      for (auto d : t.shape) shape_s += (shape_s.empty() ? "" : ", ") + std::to_string(d);
-      fail(ErrorCode::kSpanSize, path_,
-           where + ": byte span " + std::to_string(end - begin) + " does not match dtype " +
-               std::string(dtype_name(t.dtype)) + " x shape [" + shape_s + "]" +
-               (overflow ? " (element count overflows)"
-                         : " = " + std::to_string(count * elem) + " bytes"));
-    }
-    if (end > data_size) {
-      fail(ErrorCode::kSpanOutside, path_,
-           where + ": byte span [" + std::to_string(begin) + ", " + std::to_string(end) +
-               ") lies outside the data section (" + std::to_string(data_size) + " bytes)");
-    }
-    t.nbytes = end - begin;
-    t.file_offset = data_begin + begin;
-    t.data = map_->data() + data_begin + begin;
+    t.data = map_->data() + t.file_offset;
     tensors_.push_back(std::move(t));
   }
-
-  // The data section must be covered exactly: sorted spans neither overlap nor leave gaps, and
-  // the last one ends at the end of the file, as the reference implementation requires.
-  std::vector<const TensorView*> order;
-  for (const auto& t : tensors_) {
-    if (t.nbytes > 0) order.push_back(&t);
-  }
-  std::sort(order.begin(), order.end(), [](const TensorView* a, const TensorView* b) {
-    return a->file_offset < b->file_offset;
-  });
-  uint64_t covered = data_begin;
-  const TensorView* prev = nullptr;
-  for (const TensorView* cur : order) {
-    if (cur->file_offset < covered) {
-      fail(ErrorCode::kSpanOverlap, path_,
-           tensor_where(cur->name) + " overlaps " + tensor_where(prev->name) +
-               " in the data section");
-    }
-    if (cur->file_offset > covered) {
-      fail(ErrorCode::kSpanGap, path_,
-           std::to_string(cur->file_offset - covered) + " bytes before " + tensor_where(cur->name) +
-               " belong to no tensor (data offset " + std::to_string(covered - data_begin) + ")");
-    }
-    covered = cur->file_offset + cur->nbytes;
-    prev = cur;
-  }
-  if (covered != file_size_) {
-    fail(ErrorCode::kSpanGap, path_,
-         std::to_string(file_size_ - covered) +
-             " bytes after the last tensor belong to no tensor (truncated header or extra data)");
-  }
+  safetensors_detail::check_coverage(tensors_, data_begin, file_size_, path_);
 }
 
 SafetensorsFile::~SafetensorsFile() = default;
@@ -235,6 +110,100 @@ bool is_plain_file_name(const std::string& s) {
   if (s.empty() || s == "." || s == "..") return false;
   return s.find('/') == std::string::npos && s.find('\\') == std::string::npos &&
          s.find('\0') == std::string::npos;
+}
+
+// A folder with neither an index nor model.safetensors: the error lists what is there.
+[[noreturn]] void throw_no_checkpoint(const fs::path& dir) {
+  std::error_code ec;
+  std::string found;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".safetensors") found += " " + e.path().filename().string();
+  }
+  throw Error(ErrorCode::kNoCheckpoint,
+              dir.string() + ": no model.safetensors or model.safetensors.index.json" +
+                  (found.empty() ? std::string(" (no .safetensors files at all)")
+                                 : "; found only:" + found));
+}
+
+// The index file, with a non-empty 'weight_map' object.
+json read_index(const fs::path& index_path, const std::string& ipath) {
+  const json index = parse_json(
+      read_text_file(index_path), ipath, ErrorCode::kIndexJson, [&](const DuplicateKey& d) {
+        if (d.parent == "weight_map") {
+          return Error(ErrorCode::kDuplicateTensor,
+                       ipath + ": " + tensor_where(d.key) + " is listed twice in weight_map");
+        }
+        return Error(ErrorCode::kIndexJson,
+                     ipath + ": key " + quote_untrusted(d.key) + " appears twice");
+      });
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
+    throw Error(ErrorCode::kIndexJson, ipath + ": missing 'weight_map' object");
+  }
+  if (index["weight_map"].empty()) {
+    throw Error(ErrorCode::kIndexJson, ipath + ": 'weight_map' is empty");
+  }
+  return index;
+}
+
+// Shard name -> tensors the index places there, in first-seen order of shards.
+struct ShardPlan {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::string>> expected;
+};
+
+ShardPlan plan_shards(const json& weight_map, const std::string& ipath) {
+  ShardPlan plan;
+  for (auto& [tensor, shard] : weight_map.items()) {
+    if (!shard.is_string()) {
+      throw Error(ErrorCode::kIndexJson,
+                  ipath + ": weight_map entry for " + tensor_where(tensor) + " must be a string");
+    }
+    const std::string name = shard.get<std::string>();
+    if (!is_plain_file_name(name)) {
+      throw Error(ErrorCode::kShardName, ipath + ": shard name '" + name + "' (for " +
+                                             tensor_where(tensor) +
+                                             ") is not a plain file name inside the model folder");
+    }
+    auto [it, inserted] = plan.expected.try_emplace(name);
+    if (inserted) plan.order.push_back(name);
+    it->second.push_back(tensor);
+  }
+  return plan;
+}
+
+// Every shard exists before any is opened, so a missing one is reported as such.
+void check_shards_exist(const ShardPlan& plan, const fs::path& dir, const std::string& ipath) {
+  std::error_code ec;
+  for (const auto& name : plan.order) {
+    if (!fs::exists(dir / name, ec)) {
+      const std::vector<std::string>& listed = plan.expected.at(name);
+      throw Error(ErrorCode::kShardMissing, ipath + ": shard '" + name + "' (holding " +
+                                                tensor_where(listed[0]) + " and " +
+                                                std::to_string(listed.size() - 1) +
+                                                " more) does not exist in " + dir.string());
+    }
+  }
+}
+
+// Loaders find tensors through weight_map only, so both directions must agree.
+void check_shard_contents(const SafetensorsFile& s, const std::vector<std::string>& listed,
+                          const std::string& name, const std::string& ipath) {
+  const std::set<std::string> want(listed.begin(), listed.end());
+  std::set<std::string> present;
+  for (const auto& t : s.tensors()) {
+    present.insert(t.name);
+    if (!want.count(t.name)) {
+      throw Error(ErrorCode::kShardContents, s.path() + ": holds " + tensor_where(t.name) +
+                                                 ", which " + ipath +
+                                                 " does not list for this shard");
+    }
+  }
+  for (const auto& t : listed) {
+    if (!present.count(t)) {
+      throw Error(ErrorCode::kShardContents, ipath + ": index places " + tensor_where(t) + " in '" +
+                                                 name + "' but that shard does not contain it");
+    }
+  }
 }
 
 }  // namespace
@@ -266,83 +235,19 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
   if (!fs::exists(index_path, ec)) {
     const fs::path single = dir / "model.safetensors";
     if (fs::exists(single, ec)) return open_file(single);
-    std::string found;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      if (e.path().extension() == ".safetensors") found += " " + e.path().filename().string();
-    }
-    throw Error(ErrorCode::kNoCheckpoint,
-                dir.string() + ": no model.safetensors or model.safetensors.index.json" +
-                    (found.empty() ? std::string(" (no .safetensors files at all)")
-                                   : "; found only:" + found));
+    throw_no_checkpoint(dir);
   }
 
   Checkpoint c;
   c.source_ = index_path.string();
   const std::string& ipath = c.source_;
-  const json index = parse_json(
-      read_text_file(index_path), ipath, ErrorCode::kIndexJson, [&](const DuplicateKey& d) {
-        if (d.parent == "weight_map") {
-          return Error(ErrorCode::kDuplicateTensor,
-                       ipath + ": " + tensor_where(d.key) + " is listed twice in weight_map");
-        }
-        return Error(ErrorCode::kIndexJson,
-                     ipath + ": key " + quote_untrusted(d.key) + " appears twice");
-      });
-  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
-    throw Error(ErrorCode::kIndexJson, ipath + ": missing 'weight_map' object");
-  }
-  if (index["weight_map"].empty()) {
-    throw Error(ErrorCode::kIndexJson, ipath + ": 'weight_map' is empty");
-  }
-  // Shard name -> tensors the index places there, in first-seen order of shards.
-  std::vector<std::string> shard_order;
-  std::map<std::string, std::vector<std::string>> expected;
-  for (auto& [tensor, shard] : index["weight_map"].items()) {
-    if (!shard.is_string()) {
-      throw Error(ErrorCode::kIndexJson,
-                  ipath + ": weight_map entry for " + tensor_where(tensor) + " must be a string");
-    }
-    const std::string name = shard.get<std::string>();
-    if (!is_plain_file_name(name)) {
-      throw Error(ErrorCode::kShardName, ipath + ": shard name '" + name + "' (for " +
-                                             tensor_where(tensor) +
-                                             ") is not a plain file name inside the model folder");
-    }
-    auto [it, inserted] = expected.try_emplace(name);
-    if (inserted) shard_order.push_back(name);
-    it->second.push_back(tensor);
-  }
-  for (const auto& name : shard_order) {
-    if (!fs::exists(dir / name, ec)) {
-      throw Error(ErrorCode::kShardMissing, ipath + ": shard '" + name + "' (holding " +
-                                                tensor_where(expected[name][0]) + " and " +
-                                                std::to_string(expected[name].size() - 1) +
-                                                " more) does not exist in " + dir.string());
-    }
-  }
-  c.shards_.reserve(shard_order.size());
-  for (const auto& name : shard_order) {
+  const json index = read_index(index_path, ipath);
+  const ShardPlan plan = plan_shards(index["weight_map"], ipath);
+  check_shards_exist(plan, dir, ipath);
+  c.shards_.reserve(plan.order.size());
+  for (const auto& name : plan.order) {
     c.add_shard(SafetensorsFile(dir / name));
-    const SafetensorsFile& s = c.shards_.back();
-    // Loaders find tensors through weight_map only, so both directions must agree.
-    const std::vector<std::string>& listed = expected[name];
-    const std::set<std::string> want(listed.begin(), listed.end());
-    std::set<std::string> present;
-    for (const auto& t : s.tensors()) {
-      present.insert(t.name);
-      if (!want.count(t.name)) {
-        throw Error(ErrorCode::kShardContents, s.path() + ": holds " + tensor_where(t.name) +
-                                                   ", which " + ipath +
-                                                   " does not list for this shard");
-      }
-    }
-    for (const auto& t : listed) {
-      if (!present.count(t)) {
-        throw Error(ErrorCode::kShardContents, ipath + ": index places " + tensor_where(t) +
-                                                   " in '" + name +
-                                                   "' but that shard does not contain it");
-      }
-    }
+    check_shard_contents(c.shards_.back(), plan.expected.at(name), name, ipath);
   }
   return c;
 }

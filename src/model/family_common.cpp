@@ -250,9 +250,8 @@ void add_layer_norm(ModelSpec& s, int layer, const std::string& name) {
 }
 
 void add_embedding_and_head(ModelSpec& s) {
-  add_tensor(s, "model." + s.names.embed + ".weight", {s.vocab_size, s.hidden_size},
-             TensorReq::Role::kEmbedding);
-  add_norm(s, "model." + s.names.final_norm, s.hidden_size);
+  add_tensor(s, s.names.embed_weight(), {s.vocab_size, s.hidden_size}, TensorReq::Role::kEmbedding);
+  add_tensor(s, s.names.final_norm_weight(), {s.hidden_size}, TensorReq::Role::kNorm);
   if (!s.tie_word_embeddings) {
     add_tensor(s, "lm_head.weight", {s.vocab_size, s.hidden_size}, TensorReq::Role::kLmHead, -1,
                true);

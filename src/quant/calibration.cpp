@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "maxact/dtype.h"
 #include "maxact/quant_check.h"
 
 namespace maxact {
@@ -35,7 +36,8 @@ double int8_sse_scalar(const float* x, std::size_t n, float s) {
 // The same with eight values at a time. No FMA in the target, so x - q * s is two roundings as
 // in the scalar quantizer (and torch).
 __attribute__((target("avx2"))) double int8_sse_avx2(const float* x, std::size_t n, float s) {
-  const __m256 vs = _mm256_set1_ps(s), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  const __m256 vs = _mm256_set1_ps(s), lo = _mm256_set1_ps(-kInt8Max),
+               hi = _mm256_set1_ps(kInt8Max);
   __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -82,7 +84,7 @@ ThresholdFinder::ThresholdFinder(const TapStats& first, double quantile, bool ms
   below_ = slot.below;
   if (mse_) {
     for (int k = 0; k < kMseGrid; ++k) {
-      grid_scale_.push_back(mse_grid_threshold(max_abs_, k) / 127.0f);
+      grid_scale_.push_back(mse_grid_threshold(max_abs_, k) / kInt8Max);
     }
     grid_sse_.resize(static_cast<std::size_t>(kMseGrid));
   }

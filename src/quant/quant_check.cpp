@@ -86,21 +86,21 @@ std::vector<TapInfo> quant_taps(const ModelSpec& spec, const std::vector<std::st
   return out;
 }
 
-ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& calibration,
-                       const std::vector<TokenSequence>& evaluation, const ScanOptions& options,
-                       const QuantOptions& quant, QuantResult& out) {
+namespace {
+
+// What no pass can run without, checked before any work.
+void check_inputs(const std::vector<TokenSequence>& calibration,
+                  const std::vector<TokenSequence>& evaluation, const QuantOptions& quant) {
   if (calibration.empty()) throw Error(ErrorCode::kOption, "--quant: no calibration sequences");
   if (evaluation.empty()) throw Error(ErrorCode::kOption, "--quant: no evaluation sequences");
   if (!(quant.clip_quantile > 0.0 && quant.clip_quantile <= 1.0)) {
     throw Error(ErrorCode::kOption, "--clip-quantile must lie in (0, 1]");
   }
-  out = QuantResult{};
-  out.options = quant;
-  if (out.options.policies.empty()) {
-    for (int p = 0; p < kQuantPolicies; ++p) out.options.policies.push_back(QuantPolicy(p));
-  }
-  const auto& pol = out.options.policies;
-  auto wants = [&](QuantPolicy p) { return std::find(pol.begin(), pol.end(), p) != pol.end(); };
+}
+
+// The candidate taps (peak_only: decoder-layer outputs and the final norm); never empty.
+std::vector<TapInfo> candidate_taps(const Model& model, const ScanOptions& options,
+                                    const QuantOptions& quant) {
   std::vector<TapInfo> taps = quant_taps(model.spec(), options.taps, quant.taps);
   if (quant.peak_only) {
     std::erase_if(taps, [](const TapInfo& t) {
@@ -111,58 +111,72 @@ ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& cal
     throw Error(ErrorCode::kOption,
                 "--quant-taps: no scanned tap is selected for the quantization check");
   }
-  const auto t0 = std::chrono::steady_clock::now();
-  for (const auto& s : calibration) {
-    ++out.calib_sequences;
-    out.calib_tokens += static_cast<int64_t>(s.ids.size());
-  }
+  return taps;
+}
 
-  // Pass 1: the calibration statistics of the candidate taps.
+// Pass 1: the calibration statistics of the candidate taps.
+ScanResult calibration_stats(const Model& model, const std::vector<TokenSequence>& calibration,
+                             const ScanOptions& options, const std::vector<TapInfo>& taps) {
   ScanOptions first = pass_options(options, "calibration 1/2");
   first.taps = names_of(taps);
   first.stats.topk = 0;
   first.observer = nullptr;
   first.statistics = true;
-  ScanResult cal = scan(model, calibration, first);
-  if (quant.peak_only) {
-    std::size_t best = 0;
-    float best_abs = -1.0f;
-    for (std::size_t i = 0; i < taps.size(); ++i) {
-      if (cal.stats[i].count() == 0) continue;  // no finite value: no peak to take
-      const float a = std::fabs(cal.stats[i].absmax().value);
-      if (a > best_abs) {
-        best_abs = a;
-        best = i;
-      }
-    }
-    taps = {taps[best]};
-    cal.stats = {cal.stats[best]};
-  }
-  std::vector<TapCalibration> calib(taps.size());
+  return scan(model, calibration, first);
+}
+
+// The study's peak policy: only the tap with the largest calibration max |x| stays (ties: the
+// earlier tap; taps without a finite value never win).
+void keep_peak_tap(std::vector<TapInfo>& taps, ScanResult& cal) {
+  std::size_t best = 0;
+  float best_abs = -1.0f;
   for (std::size_t i = 0; i < taps.size(); ++i) {
+    if (cal.stats[i].count() == 0) continue;  // no finite value: no peak to take
+    const float a = std::fabs(cal.stats[i].absmax().value);
+    if (a > best_abs) {
+      best_abs = a;
+      best = i;
+    }
+  }
+  taps = {taps[best]};
+  cal.stats = {cal.stats[best]};
+}
+
+std::vector<TapCalibration> first_pass_calibration(const ScanResult& cal, std::size_t n) {
+  std::vector<TapCalibration> calib(n);
+  for (std::size_t i = 0; i < n; ++i) {
     const TapStats& st = cal.stats[i];
     calib[i].count = st.count();
     calib[i].max_abs = st.count() > 0 ? std::fabs(st.absmax().value) : 0.0f;
     calib[i].channel_absmax = st.channel_absmax();
   }
+  return calib;
+}
 
-  // Pass 2: exact quantiles and the MSE grid, when a policy needs them.
-  if (wants(QuantPolicy::kInt8ClipQuantile) || wants(QuantPolicy::kInt8Mse)) {
-    std::vector<ThresholdFinder> finders;
-    for (std::size_t i = 0; i < taps.size(); ++i) {
-      finders.emplace_back(cal.stats[i], quant.clip_quantile, wants(QuantPolicy::kInt8Mse));
-    }
-    Collector<ThresholdFinder> collect(taps, finders);
-    ScanOptions second = pass_options(options, "calibration 2/2");
-    second.taps = names_of(taps);
-    second.statistics = false;
-    second.observer = &collect;
-    scan(model, calibration, second);
-    for (std::size_t i = 0; i < taps.size(); ++i) finders[i].finish(calib[i]);
+// Pass 2: exact quantiles and (when `mse`) the MSE grid, finished into `calib`.
+void find_thresholds(const Model& model, const std::vector<TokenSequence>& calibration,
+                     const ScanOptions& options, const QuantOptions& quant, bool mse,
+                     const std::vector<TapInfo>& taps, const ScanResult& cal,
+                     std::vector<TapCalibration>& calib) {
+  std::vector<ThresholdFinder> finders;
+  for (std::size_t i = 0; i < taps.size(); ++i) {
+    finders.emplace_back(cal.stats[i], quant.clip_quantile, mse);
   }
-  out.calib_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Collector<ThresholdFinder> collect(taps, finders);
+  ScanOptions second = pass_options(options, "calibration 2/2");
+  second.taps = names_of(taps);
+  second.statistics = false;
+  second.observer = &collect;
+  scan(model, calibration, second);
+  for (std::size_t i = 0; i < taps.size(); ++i) finders[i].finish(calib[i]);
+}
 
-  // Pass 3: the evaluation scan with every policy at the quantized taps.
+// Pass 3: the evaluation scan with every policy at the quantized taps; one TapQuant per tap
+// (taking its calibration) appended to out.taps.
+ScanResult evaluate(const Model& model, const std::vector<TokenSequence>& evaluation,
+                    const ScanOptions& options, const std::vector<TapInfo>& taps,
+                    std::vector<TapCalibration>& calib, QuantResult& out) {
+  const auto& pol = out.options.policies;
   std::vector<TapQuantizer> quantizers;
   for (const auto& c : calib) quantizers.emplace_back(c, pol, options.stats);
   Collector<TapQuantizer> collect(taps, quantizers);
@@ -179,6 +193,37 @@ ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& cal
     out.taps.push_back(std::move(tq));
   }
   return res;
+}
+
+}  // namespace
+
+ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& calibration,
+                       const std::vector<TokenSequence>& evaluation, const ScanOptions& options,
+                       const QuantOptions& quant, QuantResult& out) {
+  check_inputs(calibration, evaluation, quant);
+  out = QuantResult{};
+  out.options = quant;
+  if (out.options.policies.empty()) {
+    for (int p = 0; p < kQuantPolicies; ++p) out.options.policies.push_back(QuantPolicy(p));
+  }
+  const auto& pol = out.options.policies;
+  auto wants = [&](QuantPolicy p) { return std::find(pol.begin(), pol.end(), p) != pol.end(); };
+  std::vector<TapInfo> taps = candidate_taps(model, options, quant);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const auto& s : calibration) {
+    ++out.calib_sequences;
+    out.calib_tokens += static_cast<int64_t>(s.ids.size());
+  }
+
+  ScanResult cal = calibration_stats(model, calibration, options, taps);
+  if (quant.peak_only) keep_peak_tap(taps, cal);
+  std::vector<TapCalibration> calib = first_pass_calibration(cal, taps.size());
+  if (wants(QuantPolicy::kInt8ClipQuantile) || wants(QuantPolicy::kInt8Mse)) {
+    find_thresholds(model, calibration, options, quant, wants(QuantPolicy::kInt8Mse), taps, cal,
+                    calib);
+  }
+  out.calib_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return evaluate(model, evaluation, options, taps, calib, out);
 }
 
 }  // namespace maxact

@@ -27,13 +27,6 @@ bool e5m2_clips(float y) {
   return quant::e5m2_clips(y);
 }
 
-float round_to_f16(float x) {
-  return f16_to_f32(f32_to_f16(x));
-}
-float round_to_bf16(float x) {
-  return bf16_to_f32(f32_to_bf16(x));
-}
-
 std::string_view policy_name(QuantPolicy p) {
   switch (p) {
     case QuantPolicy::kInt8MaxAbs:

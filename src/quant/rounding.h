@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "maxact/dtype.h"
+
 namespace maxact::quant {
 
 // Nearest integer, ties to even. Adding and removing 1.5 * 2^23 leaves exactly that for
@@ -25,7 +27,7 @@ inline float int8_code(float x, float s) {
 }
 inline float int8_value(float code, float s) {
   // Comparisons, not std::fmin / fmax (a libm call on x86-64); code is never NaN.
-  return (code > 127.0f ? 127.0f : (code < -127.0f ? -127.0f : code)) * s;
+  return (code > kInt8Max ? kInt8Max : (code < -kInt8Max ? -kInt8Max : code)) * s;
 }
 
 // Nearest value of a float format with kMant mantissa bits and minimum normal exponent kEmin
@@ -52,21 +54,21 @@ inline float round_minifloat(float x) {
 
 inline float e4m3(float y) {  // saturating at +-448; NaN stays NaN
   if (std::isnan(y)) return y;
-  if (std::fabs(y) >= 448.0f) return std::copysign(448.0f, y);
+  if (std::fabs(y) >= kE4m3Max) return std::copysign(kE4m3Max, y);
   const float r = round_minifloat<3, -6>(y);
-  return std::fabs(r) > 448.0f ? std::copysign(448.0f, y) : r;
+  return std::fabs(r) > kE4m3Max ? std::copysign(kE4m3Max, y) : r;
 }
 inline float e5m2(float y) {  // saturating at +-57344
   if (std::isnan(y)) return y;
-  if (std::fabs(y) >= 57344.0f) return std::copysign(57344.0f, y);
+  if (std::fabs(y) >= kE5m2Max) return std::copysign(kE5m2Max, y);
   const float r = round_minifloat<2, -14>(y);
-  return std::fabs(r) > 57344.0f ? std::copysign(57344.0f, y) : r;
+  return std::fabs(r) > kE5m2Max ? std::copysign(kE5m2Max, y) : r;
 }
 inline bool e4m3_clips(float y) {
-  return std::fabs(round_minifloat<3, -6>(y)) > 448.0f;
+  return std::fabs(round_minifloat<3, -6>(y)) > kE4m3Max;
 }
 inline bool e5m2_clips(float y) {
-  return std::fabs(round_minifloat<2, -14>(y)) > 57344.0f;
+  return std::fabs(round_minifloat<2, -14>(y)) > kE5m2Max;
 }
 
 }  // namespace maxact::quant

@@ -1,5 +1,6 @@
 #include "quant/row_kernels.h"
 
+#include "maxact/dtype.h"
 #include "maxact/quantize.h"
 #include "quant/rounding.h"
 
@@ -56,7 +57,7 @@ Int8Counts int8_errors_scalar(const float* x, std::size_t n, const float* s, con
       continue;
     }
     const float code = int8_code(v, si);
-    k.clipped += std::fabs(code) > 127.0f;
+    k.clipped += std::fabs(code) > kInt8Max;
     k.exceeded += std::fabs(v) > ti;
     e[i] = v - int8_value(code, si);
   }
@@ -71,7 +72,7 @@ __attribute__((target("avx2"))) Int8Counts int8_avx2(const float* x, std::size_t
                                                      const float* t, bool per_channel, float* e) {
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
-  const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  const __m256 lo = _mm256_set1_ps(-kInt8Max), hi = _mm256_set1_ps(kInt8Max);
   Int8Counts k;
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -234,8 +235,8 @@ CastCounts bf16_errors_scalar(const float* x, std::size_t n, float* e) {
 CastCounts fp8_errors(const float* x, std::size_t n, float s, float t, Fp8 fmt, float* e) {
   static const bool avx2 = has_avx2();
   if (!avx2) return fp8_errors_scalar(x, n, s, t, fmt, e);
-  return fmt == Fp8::kE4m3 ? fp8_avx2<3, -6>(x, n, s, t, 448.0f, e)
-                           : fp8_avx2<2, -14>(x, n, s, t, 57344.0f, e);
+  return fmt == Fp8::kE4m3 ? fp8_avx2<3, -6>(x, n, s, t, kE4m3Max, e)
+                           : fp8_avx2<2, -14>(x, n, s, t, kE5m2Max, e);
 }
 CastCounts f16_errors(const float* x, std::size_t n, float* e) {
   static const bool f16c = has_f16c();

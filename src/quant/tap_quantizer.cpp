@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include "maxact/dtype.h"
 #include "maxact/quant_check.h"
 #include "quant/row_kernels.h"
 
@@ -94,7 +95,7 @@ TapQuantizer::TapQuantizer(const TapCalibration& cal, const std::vector<QuantPol
   }
   channel_scale_.resize(channel_absmax_.size());
   for (std::size_t c = 0; c < channel_absmax_.size(); ++c) {
-    channel_scale_[c] = channel_absmax_[c] / 127.0f;
+    channel_scale_[c] = channel_absmax_[c] / kInt8Max;
   }
 }
 
@@ -135,10 +136,10 @@ void TapQuantizer::add_row(const float* raw, int64_t C, float* scratch, float* x
       absmax > massive_abs_ && n > 0 && absmax > massive_ratio_ * upper_median(scratch, n);
   ++tokens_;
   outlier_tokens_ += outlier;
-  const float token_int8 = absmax / 127.0f, token_e4m3 = absmax / 448.0f;
-  const float tensor_e4m3 = max_abs_ / 448.0f, tensor_e5m2 = max_abs_ / 57344.0f;
+  const float token_int8 = absmax / kInt8Max, token_e4m3 = absmax / kE4m3Max;
+  const float tensor_e4m3 = max_abs_ / kE4m3Max, tensor_e5m2 = max_abs_ / kE5m2Max;
   for (PolicyErrors& pe : errors_) {
-    const float t = pe.threshold, s_int8 = t / 127.0f;
+    const float t = pe.threshold, s_int8 = t / kInt8Max;
     ErrorRow row;
     switch (pe.policy) {
       case QuantPolicy::kInt8MaxAbs:

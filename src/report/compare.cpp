@@ -128,8 +128,11 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
   return pearson(ranks(x), ranks(y));
 }
 
-Comparison compare_reports(const std::vector<std::pair<std::string, json>>& reports) {
-  std::vector<std::string> policies;  // in first-seen order
+namespace {
+
+// One row per report, in order; fills `policies` in first-seen order.
+json model_rows(const std::vector<std::pair<std::string, json>>& reports,
+                std::vector<std::string>& policies) {
   json models = json::array();
   for (const auto& [path, r] : reports) {
     const auto schema = r.is_object() ? r.find("schema") : r.end();
@@ -143,7 +146,11 @@ Comparison compare_reports(const std::vector<std::pair<std::string, json>>& repo
       throw Error(ErrorCode::kOption, path + ": malformed maxact scan report: " + e.what());
     }
   }
+  return models;
+}
 
+// Per policy: Pearson and Spearman of log10 |M| against SQNR over the models that have both.
+json correlations(const json& models, const std::vector<std::string>& policies) {
   json corr = json::object();
   for (const auto& p : policies) {
     std::vector<double> x, y;
@@ -158,12 +165,16 @@ Comparison compare_reports(const std::vector<std::pair<std::string, json>>& repo
     corr[p] = {
         {"models", x.size()}, {"pearson", num(pearson(x, y))}, {"spearman", num(spearman(x, y))}};
   }
+  return corr;
+}
 
-  Comparison out;
-  out.table = {{"schema", "maxact.compare"},
-               {"schema_version", 1},
-               {"models", models},
-               {"correlation_log10_abs_max_vs_sqnr_db", corr}};
+// A number with 6 significant digits, or "" for null.
+std::string cell(const json& v) {
+  return v.is_number() ? fmt::format("{:.6g}", v.get<double>()) : std::string();
+}
+
+// The header lines of the text table and of the CSV.
+void add_headers(const std::vector<std::string>& policies, Comparison& out) {
   out.text = fmt::format("{:<28} {:>12} {:<26} {:>8} {:>8}", "model", "global max", "at", "fp16 %",
                          "fp8 %");
   for (const auto& p : policies) out.text += fmt::format(" {:>18}", p);
@@ -173,40 +184,60 @@ Comparison compare_reports(const std::vector<std::pair<std::string, json>>& repo
       "taps_over_fp8_e4m3";
   for (const auto& p : policies) out.csv += ",sqnr_db_" + p + ",sqnr_db_clean_" + p;
   out.csv += "\n";
-  auto cell = [](const json& v) {
-    return v.is_number() ? fmt::format("{:.6g}", v.get<double>()) : std::string();
-  };
-  for (const json& m : models) {
-    const std::string at = m["at"].is_string() ? m["at"].get<std::string>() : "-";
-    out.text += fmt::format("{:<28} {:>12} {:<26} {:>8.2f} {:>8.2f}", m["model"].get<std::string>(),
-                            m["global_max"].is_number() ? cell(m["global_max"]) : "-", at,
-                            100.0 * get(m, "taps_over_fp16"), 100.0 * get(m, "taps_over_fp8_e4m3"));
-    out.csv += fmt::format("{},{},{},{},{},{},{},{},{},{}", csv_field(m["report"]),
-                           csv_field(m["model"]), csv_field(m["model_type"]),
-                           csv_field(m["precision"]), m["tokens"].get<uint64_t>(),
-                           cell(m["global_max"]), csv_field(at), m["taps"].get<std::size_t>(),
-                           cell(m["taps_over_fp16"]), cell(m["taps_over_fp8_e4m3"]));
-    for (const auto& p : policies) {
-      const json e = m["quant"].contains(p) ? m["quant"][p] : json::object();
-      const std::string s = cell(e.value("sqnr_db", json()));
-      out.text += fmt::format(" {:>15} dB", s.empty() ? "-" : s);
-      out.csv += "," + s + "," + cell(e.value("sqnr_db_clean", json()));
-    }
-    out.text += "\n";
-    out.csv += "\n";
+}
+
+// One model's line of the text table and of the CSV.
+void add_model_row(const json& m, const std::vector<std::string>& policies, Comparison& out) {
+  const std::string at = m["at"].is_string() ? m["at"].get<std::string>() : "-";
+  out.text += fmt::format("{:<28} {:>12} {:<26} {:>8.2f} {:>8.2f}", m["model"].get<std::string>(),
+                          m["global_max"].is_number() ? cell(m["global_max"]) : "-", at,
+                          100.0 * get(m, "taps_over_fp16"), 100.0 * get(m, "taps_over_fp8_e4m3"));
+  out.csv += fmt::format("{},{},{},{},{},{},{},{},{},{}", csv_field(m["report"]),
+                         csv_field(m["model"]), csv_field(m["model_type"]),
+                         csv_field(m["precision"]), m["tokens"].get<uint64_t>(),
+                         cell(m["global_max"]), csv_field(at), m["taps"].get<std::size_t>(),
+                         cell(m["taps_over_fp16"]), cell(m["taps_over_fp8_e4m3"]));
+  for (const auto& p : policies) {
+    const json e = m["quant"].contains(p) ? m["quant"][p] : json::object();
+    const std::string s = cell(e.value("sqnr_db", json()));
+    out.text += fmt::format(" {:>15} dB", s.empty() ? "-" : s);
+    out.csv += "," + s + "," + cell(e.value("sqnr_db_clean", json()));
   }
-  if (!policies.empty()) {
-    out.text += "correlation of log10 |M| with SQNR across models:\n";
-    for (const auto& p : policies) {
-      const json& c = corr[p];
-      out.text += fmt::format("  {:<20} n={:<3} Pearson {:>7} Spearman {:>7}\n", p,
-                              c["models"].get<std::size_t>(),
-                              cell(c["pearson"]).empty() ? "-" : cell(c["pearson"]),
-                              cell(c["spearman"]).empty() ? "-" : cell(c["spearman"]));
-    }
-  } else {
-    out.text += "no report has a quant section (run maxact scan --quant): no error columns\n";
+  out.text += "\n";
+  out.csv += "\n";
+}
+
+// The correlation summary under the text table (or why there is none).
+std::string correlation_text(const json& corr, const std::vector<std::string>& policies) {
+  if (policies.empty()) {
+    return "no report has a quant section (run maxact scan --quant): no error columns\n";
   }
+  std::string text = "correlation of log10 |M| with SQNR across models:\n";
+  for (const auto& p : policies) {
+    const json& c = corr[p];
+    text += fmt::format("  {:<20} n={:<3} Pearson {:>7} Spearman {:>7}\n", p,
+                        c["models"].get<std::size_t>(),
+                        cell(c["pearson"]).empty() ? "-" : cell(c["pearson"]),
+                        cell(c["spearman"]).empty() ? "-" : cell(c["spearman"]));
+  }
+  return text;
+}
+
+}  // namespace
+
+Comparison compare_reports(const std::vector<std::pair<std::string, json>>& reports) {
+  std::vector<std::string> policies;  // in first-seen order
+  const json models = model_rows(reports, policies);
+  const json corr = correlations(models, policies);
+
+  Comparison out;
+  out.table = {{"schema", "maxact.compare"},
+               {"schema_version", 1},
+               {"models", models},
+               {"correlation_log10_abs_max_vs_sqnr_db", corr}};
+  add_headers(policies, out);
+  for (const json& m : models) add_model_row(m, policies, out);
+  out.text += correlation_text(corr, policies);
   return out;
 }
 

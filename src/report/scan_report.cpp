@@ -1,5 +1,7 @@
 #include "maxact/scan_report.h"
 
+#include "maxact/stats_json.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,33 +17,6 @@ std::string reported_name(const TapInfo& t, TapNames names) {
 }
 
 namespace {
-
-// The largest |x| over the taps of the study's components, given each tap's located absmax
-// (nullptr where it saw nothing). Ties keep the earlier tap in forward order: deterministic, and
-// the study's "first" peak.
-template <typename AbsmaxOf>
-GlobalMax largest_over_study_taps(const ScanResult& r, AbsmaxOf absmax_of) {
-  GlobalMax g;
-  for (std::size_t i = 0; i < r.taps.size(); ++i) {
-    if (!component_in_study_max(r.taps[i].component)) continue;
-    const std::optional<Located> a = absmax_of(i);
-    if (!a) continue;
-    if (g.tap < 0 || std::fabs(a->value) > std::fabs(g.value.value)) {
-      g.tap = static_cast<int>(i);
-      g.value = *a;
-    }
-  }
-  return g;
-}
-
-// The study's global maximum restricted to category k ("where does this domain peak?").
-GlobalMax category_global_max(const ScanResult& r, std::size_t k) {
-  return largest_over_study_taps(r, [&](std::size_t i) -> std::optional<Located> {
-    const CategoryStats& c = r.by_category[i][k];
-    if (c.count == 0) return std::nullopt;
-    return c.absmax();
-  });
-}
 
 json with_text(json loc, const ScanMeta& meta) {
   if (loc.is_object() && meta.token_text && loc.contains("token")) {
@@ -79,25 +54,18 @@ void add_token_text(json& j, const ScanMeta& meta) {
 
 }  // namespace
 
-GlobalMax study_global_max(const ScanResult& r) {
-  return largest_over_study_taps(r, [&](std::size_t i) -> std::optional<Located> {
-    if (r.stats[i].count() == 0) return std::nullopt;
-    return r.stats[i].absmax();
-  });
-}
-
 json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
   json taps = json::array();
   for (std::size_t i = 0; i < r.taps.size(); ++i) {
     const TapInfo& t = r.taps[i];
     const std::string name = reported_name(t, meta.names);
     if (name.empty()) continue;
-    json s = r.stats[i].to_json();
+    json s = stats_json(r.stats[i]);
     add_token_text(s, meta);
     json cats = json::object();
     if (i < r.by_category.size()) {
       for (std::size_t k = 0; k < r.categories.size(); ++k) {
-        json c = r.by_category[i][k].to_json();
+        json c = category_json(r.by_category[i][k]);
         for (const char* key : {"max", "min", "absmax"}) c[key] = with_text(c[key], meta);
         cats[r.categories[k].empty() ? "(none)" : r.categories[k]] = std::move(c);
       }
@@ -145,8 +113,8 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
             {"model_type", meta.model_type},
             {"family", meta.family},
             {"architecture", meta.architecture}}},
-          {"corpus", meta.corpus},
-          {"options", meta.options},
+          {"corpus", corpus_identity_json(meta.corpus)},
+          {"options", recorded_options_json(meta.options)},
           {"names", meta.names == TapNames::kStudy ? "study" : "hf"},
           {"run",
            {{"sequences", r.sequences},
@@ -173,16 +141,14 @@ std::string scan_report_csv(const ScanResult& r, TapNames names) {
     const std::string name = reported_name(t, names);
     if (name.empty()) continue;
     const TapStats& s = r.stats[i];
-    const json j = s.to_json();
     const Located a = s.absmax();
     out += fmt::format(
         "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", name,
         component_name(t.component), t.layer, t.channels, s.count(), s.max().value, s.min().value,
-        std::fabs(a.value), s.mean(), s.rms(), j["sum"].get<double>(), j["sum_sq"].get<double>(),
-        j["sum_abs"].get<double>(), a.loc.sample, a.loc.position, a.loc.token, a.loc.channel,
-        s.histogram().quantile(0.5).upper, s.histogram().quantile(0.99).upper,
-        s.histogram().quantile(0.999).upper, s.massive_values(), s.massive_tokens(), s.over_fp16(),
-        s.over_fp8(), s.nan_count(), s.inf_count());
+        std::fabs(a.value), s.mean(), s.rms(), s.sum(), s.sum_sq(), s.sum_abs(), a.loc.sample,
+        a.loc.position, a.loc.token, a.loc.channel, s.histogram().quantile(0.5).upper,
+        s.histogram().quantile(0.99).upper, s.histogram().quantile(0.999).upper, s.massive_values(),
+        s.massive_tokens(), s.over_fp16(), s.over_fp8(), s.nan_count(), s.inf_count());
   }
   return out;
 }
@@ -311,12 +277,11 @@ ojson study_activation_stats(const ScanResult& r, const ScanMeta& meta) {
     if (t.study_name.empty()) continue;
     const TapStats& s = r.stats[i];
     const auto n = static_cast<double>(s.count());
-    const json x = s.to_json();
     const double mean = s.mean(), rms = s.rms();
     for (const std::string& key : study_keys(t)) {
       per[key] = ojson{{"mean", mean},
                        {"std", std::sqrt(std::max(0.0, rms * rms - mean * mean))},
-                       {"abs_mean", n > 0 ? x["sum_abs"].get<double>() / n : 0.0},
+                       {"abs_mean", n > 0 ? s.sum_abs() / n : 0.0},
                        {"rms", rms},
                        {"max", s.max().value},
                        {"min", s.min().value},

@@ -204,4 +204,8 @@ void convert_to_f32(DType t, const void* src, std::size_t n, float* dst) {
   }
 }
 
+float round_to_f16(float x) {
+  return f16_to_f32(f32_to_f16(x));
+}
+
 }  // namespace maxact

@@ -1,6 +1,8 @@
 // Loading tokenizer.json and running the pipeline:
 // added tokens (raw) -> normalizer -> added tokens (normalized) -> pre-tokenizer -> BPE ->
 // template.
+// Over 400 lines: loading and the pipeline both work on Tokenizer::Impl, which is defined (and
+// kept private) here.
 #include "maxact/tokenizer.h"
 
 #include <atomic>
@@ -18,23 +20,6 @@ namespace maxact {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace tok;
-
-struct Tokenizer::Impl {
-  std::string source;
-  std::unique_ptr<Normalizer> normalizer;
-  std::unique_ptr<PreTokenizer> pre_tokenizer;
-  std::unique_ptr<Decoder> decoder;
-  std::unique_ptr<Bpe> model;
-  std::vector<AddedToken> added;
-  TokenTrie raw_trie, normalized_trie;
-  std::unordered_map<int32_t, std::size_t> added_by_id;
-  // The post-processor for one sequence reduces to ids around it.
-  std::vector<int32_t> prefix, suffix;
-  std::optional<int32_t> bos;
-
-  void encode_into(std::string_view text, bool add_special, bool special_as_text,
-                   std::vector<int32_t>& out, Bpe::Cache* cache) const;
-};
 
 namespace {
 
@@ -114,12 +99,142 @@ std::optional<std::string> config_token(const json& cfg, const char* key) {
   return std::nullopt;
 }
 
+// One added_tokens entry's content and flags (its id is assigned by the caller).
+AddedToken parse_added_token(const json& a, const std::string& where) {
+  AddedToken t;
+  t.content = string_field(a, "content", where);
+  t.special = bool_field(a, "special", false, where);
+  t.normalized = bool_field(a, "normalized", !t.special, where);
+  t.lstrip = bool_field(a, "lstrip", false, where);
+  t.rstrip = bool_field(a, "rstrip", false, where);
+  t.single_word = bool_field(a, "single_word", false, where);
+  return t;
+}
+
 }  // namespace
+
+struct Tokenizer::Impl {
+  std::string source;
+  std::unique_ptr<Normalizer> normalizer;
+  std::unique_ptr<PreTokenizer> pre_tokenizer;
+  std::unique_ptr<Decoder> decoder;
+  std::unique_ptr<Bpe> model;
+  std::vector<AddedToken> added;
+  TokenTrie raw_trie, normalized_trie;
+  std::unordered_map<int32_t, std::size_t> added_by_id;
+  // The post-processor for one sequence reduces to ids around it.
+  std::vector<int32_t> prefix, suffix;
+  std::optional<int32_t> bos;
+
+  void encode_into(std::string_view text, bool add_special, bool special_as_text,
+                   std::vector<int32_t>& out, Bpe::Cache* cache) const;
+
+  // Loading steps, in the order Tokenizer::load runs them.
+  void read_components(const json& j, const std::string& f);
+  void read_added_tokens(const json& j, const std::string& f);
+  static std::optional<std::string> apply_config(std::unique_ptr<Impl>& impl,
+                                                 const fs::path& cfg_path, const std::string& f,
+                                                 Wrap& wrap);
+  static Wrap rebuild_template(std::unique_ptr<Impl>& impl, const json& cfg, const std::string& cf,
+                               const std::string& f);
+};
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+
+// The model (BPE only), normalizer, pre-tokenizer and decoder of tokenizer.json.
+void Tokenizer::Impl::read_components(const json& j, const std::string& f) {
+  const json& m = field(j, "model", f);
+  const std::string type =
+      m.contains("type") ? string_field(m, "type", f + ": model") : std::string("BPE");
+  if (type != "BPE") {
+    unsupported(f + ": model", "model type '" + type + "' is not supported (BPE)");
+  }
+  model = std::make_unique<Bpe>(m, f + ": model");
+  normalizer = make_normalizer(j.value("normalizer", json()), f + ": normalizer");
+  pre_tokenizer = make_pre_tokenizer(j.value("pre_tokenizer", json()), f + ": pre_tokenizer");
+  decoder = make_decoder(j.value("decoder", json()), f + ": decoder");
+}
+
+// Added tokens, with ids assigned as tokenizers' AddedVocabulary::add_tokens does: an existing
+// added or model token keeps its id, others get the next free id after the model vocabulary.
+void Tokenizer::Impl::read_added_tokens(const json& j, const std::string& f) {
+  const json list = j.value("added_tokens", json::array());
+  if (!list.is_array()) malformed(f, "'added_tokens' must be a list");
+  int32_t next_id = static_cast<int32_t>(model->vocab_size());
+  std::unordered_map<std::string, std::size_t> by_content;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    AddedToken t = parse_added_token(list[i], f + ": added_tokens[" + std::to_string(i) + "]");
+    if (t.content.empty()) continue;
+    if (auto it = by_content.find(t.content); it != by_content.end()) {
+      t.id = added[it->second].id;
+    } else if (auto id = model->token_to_id(t.content)) {
+      t.id = *id;
+    } else {
+      t.id = next_id++;
+    }
+    t.pattern = t.content;
+    if (t.normalized && normalizer) {
+      const ReplaceBudget budget(t.pattern.size());
+      normalizer->normalize(t.pattern);
+    }
+    // A repeated content keeps its id and takes the later entry's flags, as tokenizers does.
+    if (auto it = by_content.find(t.content); it != by_content.end()) {
+      added[it->second] = std::move(t);
+      continue;
+    }
+    by_content[t.content] = added.size();
+    added.push_back(std::move(t));
+  }
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    const AddedToken& t = added[i];
+    (t.normalized ? normalized_trie : raw_trie).add(t.pattern, static_cast<int32_t>(i));
+    added_by_id[t.id] = i;
+  }
+}
+
+// tokenizer_config.json, as transformers' Llama / Gemma fast tokenizers apply it: they rebuild
+// the template from add_bos_token (default true) and add_eos_token (default false). Returns the
+// configured bos_token, if any; replaces `wrap` when the class rebuilds the template.
+std::optional<std::string> Tokenizer::Impl::apply_config(std::unique_ptr<Impl>& impl,
+                                                         const fs::path& cfg_path,
+                                                         const std::string& f, Wrap& wrap) {
+  const std::string cf = cfg_path.string();
+  const json cfg = parse_json(read_text_file(cfg_path), cf, ErrorCode::kTokenizer,
+                              duplicate_key_error(cf, ErrorCode::kTokenizer));
+  if (!cfg.is_object()) malformed(cf, "must be a JSON object");
+  std::optional<std::string> bos_name = config_token(cfg, "bos_token");
+  const std::string cls = cfg.value("tokenizer_class", std::string());
+  static const char* kRebuilding[] = {"LlamaTokenizer",     "LlamaTokenizerFast",
+                                      "CodeLlamaTokenizer", "CodeLlamaTokenizerFast",
+                                      "GemmaTokenizer",     "GemmaTokenizerFast"};
+  if (std::find(std::begin(kRebuilding), std::end(kRebuilding), cls) != std::end(kRebuilding)) {
+    wrap = rebuild_template(impl, cfg, cf, f);
+  }
+  return bos_name;
+}
+
+// The BOS / EOS template from add_bos_token / add_eos_token; the tokens are looked up through a
+// probe Tokenizer that borrows `impl` (handed back before returning).
+Wrap Tokenizer::Impl::rebuild_template(std::unique_ptr<Impl>& impl, const json& cfg,
+                                       const std::string& cf, const std::string& f) {
+  const bool add_bos = bool_field(cfg, "add_bos_token", true, cf);
+  const bool add_eos = bool_field(cfg, "add_eos_token", false, cf);
+  Wrap w;
+  Tokenizer probe(std::move(impl));
+  for (auto [flag, key, list] :
+       {std::tuple{add_bos, "bos_token", &w.prefix}, std::tuple{add_eos, "eos_token", &w.suffix}}) {
+    if (!flag) continue;
+    const auto name = config_token(cfg, key);
+    const auto id = name ? probe.token_to_id(*name) : std::nullopt;
+    if (!id) malformed(cf, std::string(key) + " is not a token of " + f);
+    list->push_back(*id);
+  }
+  impl = std::move(probe.impl_);
+  return w;
+}
 
 Tokenizer Tokenizer::load(const fs::path& path, const Options& options) {
   // Typed reads throughout; a value of the wrong type anywhere is bad input naming the file.
@@ -135,93 +250,14 @@ Tokenizer Tokenizer::load(const fs::path& path, const Options& options) {
     const json j = parse_json(read_text_file(file), f, ErrorCode::kTokenizer,
                               duplicate_key_error(f, ErrorCode::kTokenizer));
     if (!j.is_object()) malformed(f, "must be a JSON object");
-    const json& model = field(j, "model", f);
-    const std::string type =
-        model.contains("type") ? string_field(model, "type", f + ": model") : std::string("BPE");
-    if (type != "BPE") {
-      unsupported(f + ": model", "model type '" + type + "' is not supported (BPE)");
-    }
-    impl->model = std::make_unique<Bpe>(model, f + ": model");
-    impl->normalizer = make_normalizer(j.value("normalizer", json()), f + ": normalizer");
-    impl->pre_tokenizer =
-        make_pre_tokenizer(j.value("pre_tokenizer", json()), f + ": pre_tokenizer");
-    impl->decoder = make_decoder(j.value("decoder", json()), f + ": decoder");
+    impl->read_components(j, f);
     Wrap wrap = parse_post_processor(j.value("post_processor", json()), f + ": post_processor");
+    impl->read_added_tokens(j, f);
 
-    // Added tokens, with ids assigned as tokenizers' AddedVocabulary::add_tokens does: an existing
-    // added or model token keeps its id, others get the next free id after the model vocabulary.
-    const json added = j.value("added_tokens", json::array());
-    if (!added.is_array()) malformed(f, "'added_tokens' must be a list");
-    int32_t next_id = static_cast<int32_t>(impl->model->vocab_size());
-    std::unordered_map<std::string, std::size_t> by_content;
-    for (std::size_t i = 0; i < added.size(); ++i) {
-      const std::string where = f + ": added_tokens[" + std::to_string(i) + "]";
-      const json& a = added[i];
-      AddedToken t;
-      t.content = string_field(a, "content", where);
-      t.special = bool_field(a, "special", false, where);
-      t.normalized = bool_field(a, "normalized", !t.special, where);
-      t.lstrip = bool_field(a, "lstrip", false, where);
-      t.rstrip = bool_field(a, "rstrip", false, where);
-      t.single_word = bool_field(a, "single_word", false, where);
-      if (t.content.empty()) continue;
-      if (auto it = by_content.find(t.content); it != by_content.end()) {
-        t.id = impl->added[it->second].id;
-      } else if (auto id = impl->model->token_to_id(t.content)) {
-        t.id = *id;
-      } else {
-        t.id = next_id++;
-      }
-      t.pattern = t.content;
-      if (t.normalized && impl->normalizer) {
-        const ReplaceBudget budget(t.pattern.size());
-        impl->normalizer->normalize(t.pattern);
-      }
-      // A repeated content keeps its id and takes the later entry's flags, as tokenizers does.
-      if (auto it = by_content.find(t.content); it != by_content.end()) {
-        impl->added[it->second] = std::move(t);
-        continue;
-      }
-      by_content[t.content] = impl->added.size();
-      impl->added.push_back(std::move(t));
-    }
-    for (std::size_t i = 0; i < impl->added.size(); ++i) {
-      const AddedToken& t = impl->added[i];
-      (t.normalized ? impl->normalized_trie : impl->raw_trie)
-          .add(t.pattern, static_cast<int32_t>(i));
-      impl->added_by_id[t.id] = i;
-    }
-
-    // tokenizer_config.json, as transformers' Llama / Gemma fast tokenizers apply it: they rebuild
-    // the template from add_bos_token (default true) and add_eos_token (default false).
     const fs::path cfg_path = file.parent_path() / "tokenizer_config.json";
     std::optional<std::string> bos_name;
     if (options.use_tokenizer_config && fs::exists(cfg_path, ec)) {
-      const std::string cf = cfg_path.string();
-      const json cfg = parse_json(read_text_file(cfg_path), cf, ErrorCode::kTokenizer,
-                                  duplicate_key_error(cf, ErrorCode::kTokenizer));
-      if (!cfg.is_object()) malformed(cf, "must be a JSON object");
-      bos_name = config_token(cfg, "bos_token");
-      const std::string cls = cfg.value("tokenizer_class", std::string());
-      static const char* kRebuilding[] = {"LlamaTokenizer",     "LlamaTokenizerFast",
-                                          "CodeLlamaTokenizer", "CodeLlamaTokenizerFast",
-                                          "GemmaTokenizer",     "GemmaTokenizerFast"};
-      if (std::find(std::begin(kRebuilding), std::end(kRebuilding), cls) != std::end(kRebuilding)) {
-        const bool add_bos = bool_field(cfg, "add_bos_token", true, cf);
-        const bool add_eos = bool_field(cfg, "add_eos_token", false, cf);
-        Wrap w;
-        Tokenizer probe(std::move(impl));
-        for (auto [flag, key, list] : {std::tuple{add_bos, "bos_token", &w.prefix},
-                                       std::tuple{add_eos, "eos_token", &w.suffix}}) {
-          if (!flag) continue;
-          const auto name = config_token(cfg, key);
-          const auto id = name ? probe.token_to_id(*name) : std::nullopt;
-          if (!id) malformed(cf, std::string(key) + " is not a token of " + f);
-          list->push_back(*id);
-        }
-        impl = std::move(probe.impl_);
-        wrap = std::move(w);
-      }
+      bos_name = Impl::apply_config(impl, cfg_path, f, wrap);
     }
     impl->prefix = std::move(wrap.prefix);
     impl->suffix = std::move(wrap.suffix);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runs `maxact scan` and the independent PyTorch reference (hf_dense.py + tap_reference.py) on
-the same checkpoint and token ids, and compares every tap and every statistic (DESIGN.md §7).
+the same checkpoint and token ids, and compares every tap and every statistic
+(docs/ARCHITECTURE.md §5).
 
   compare_scan.py MAXACT FIXTURE_DIR WORK_DIR [--precision fp32|bf16] [--sequences N]
                   [--max-len N] [--seed S] [--threads N] [--window-tokens N]

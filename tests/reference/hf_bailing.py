@@ -1,6 +1,6 @@
 """Ling modules of the reference (bailing_moe v1, bailing_moe_v2), written from the hub modeling
 files (inclusionAI/Ling models/modeling_bailing_moe.py, inclusionAI/Ling-V2
-models/modeling_bailing_moe_v2.py; ARCHITECTURES.md §18, §18b) with their module names:
+models/modeling_bailing_moe_v2.py; docs/NUMERICS.md §6, §7) with their module names:
 `attention.query_key_value` (q | k | v heads), `attention.dense`, N1 norms (v2's query_layernorm /
 key_layernorm too), v1 scaling q before q kᵀ and v2 dividing the product; the MoE block `mlp`
 with `gate`, `experts.{e}` and `shared_experts`: v1 softmax top-k (renormalised iff

@@ -2,7 +2,7 @@
 Face modeling semantics (transformers models/{llama,mistral,mixtral,qwen2,qwen2_5_vl,qwen3,
 qwen3_moe,gemma,gemma2,gemma3,phi3,gpt_oss}, eager attention; gpt-oss's MoE block and MXFP4
 decoding in hf_gpt_oss.py; Ling's bailing_moe v1/v2 from their hub modeling files in hf_bailing.py; the Gated DeltaNet hybrids qwen3_next / qwen3_5 / qwen3_5_moe in
-hf_qwen_hybrid.py; ARCHITECTURES.md §1–§18). Module names and structure are those
+hf_qwen_hybrid.py; docs/NUMERICS.md). Module names and structure are those
 of Hugging Face, so forward hooks and pre-hooks see what they would see there. Runs in float32 or
 bfloat16 (op by op as eager PyTorch does).
 
@@ -97,7 +97,7 @@ def text_config(cfg):
 # Hugging Face runs on CUDA, where bf16 GEMMs take bf16 inputs, accumulate in fp32 and round once
 # (bias in the epilogue). Debian's CPU torch 1.13 does not always: its bf16 bmm rounds every
 # product and accumulates in bf16. The reference therefore spells the GEMMs out in fp32 and
-# rounds the result, which is the semantics ARCHITECTURES.md §0 specifies.
+# rounds the result, which is the semantics docs/NUMERICS.md §2 specifies.
 def matmul(a, b):
     if a.dtype == torch.float32:
         return torch.matmul(a, b)
@@ -224,7 +224,7 @@ def causal_mask(T, window, dtype):
 def softmax_topk(logits, k, normalize, dtype=None):
     """Router R1: softmax in fp32 over all experts, the top k (equal probabilities, which bf16
     logits make common, go to the lower expert id first, as CUDA's topk does in practice,
-    ARCHITECTURES.md §19.7; CPU topk promises no order, so sort), optionally renormalised in
+    docs/NUMERICS.md §7; CPU topk promises no order, so sort), optionally renormalised in
     fp32, cast to dtype when given. Returns (indices, weights)."""
     p = torch.softmax(logits, dim=-1, dtype=torch.float)
     idx = torch.sort(-p, dim=-1, stable=True).indices[:, :k]
@@ -549,7 +549,7 @@ def load(folder, dtype=torch.float32):
     for k, v in raw.items():
         if k.endswith(("_scale_inv", "_blocks", "_scales")):
             continue
-        if k + "_scale_inv" in raw:  # FP8 block weights: dequantize (ARCHITECTURES.md §1.11)
+        if k + "_scale_inv" in raw:  # FP8 block weights: dequantize (docs/NUMERICS.md §9)
             s = raw[k + "_scale_inv"]
             bo = -(-v.shape[0] // s.shape[0])
             bi = -(-v.shape[1] // s.shape[1])
@@ -560,7 +560,7 @@ def load(folder, dtype=torch.float32):
         if n.startswith(("model.", "lm_head.")) and not n.startswith("model.visual"):
             w[n] = v
     m = ForCausalLM(c, mt, wrapped)
-    if "lm_head.weight" not in w:  # tied: ARCHITECTURES.md §1.1
+    if "lm_head.weight" not in w:  # tied: docs/NUMERICS.md §10
         w["lm_head.weight"] = w[f"model.{m.text.embed_name}.weight"]
     state = {("text." + k[len("model."):] if k.startswith("model.") else k): v for k, v in w.items()}
     missing, unexpected = m.load_state_dict(state, strict=False)

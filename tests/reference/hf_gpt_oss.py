@@ -1,5 +1,5 @@
 """gpt-oss modules of the reference, written from transformers' models/gpt_oss (v4.55) and
-integrations/mxfp4.py (ARCHITECTURES.md §1.11, §14): the `mlp` block with its `router` (Linear
+integrations/mxfp4.py (docs/NUMERICS.md §4, §6, §7, §9): the `mlp` block with its `router` (Linear
 with bias, top-k of the logits, softmax over the k) and `experts` (parameters [E, in, out], biases
 as separate ops, interleaved gate/up, clamped SwiGLU, the inference path's fp32 sum over experts),
 and the MXFP4 decoding of HF's convert_moe_packed_tensors.
@@ -14,7 +14,7 @@ FP4_VALUES = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2
 
 
 def mxfp4_to_float(blocks, scales):
-    """gpt-oss MXFP4 experts (ARCHITECTURES.md §1.11, HF convert_moe_packed_tensors): blocks
+    """gpt-oss MXFP4 experts (docs/NUMERICS.md §9, HF convert_moe_packed_tensors): blocks
     [E, rows, G, 16] bytes, scales [E, rows, G]; byte j of group g holds elements 32g+2j (low
     nibble) and 32g+2j+1 (high nibble), times 2^(scale-127). Returns HF's parameter layout
     [E, in, out] (the dequantized [E, out, in] transposed)."""

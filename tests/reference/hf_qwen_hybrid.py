@@ -1,5 +1,5 @@
 """Qwen3-Next / Qwen3.5 / Qwen3.5-MoE modules of the reference, written from transformers'
-models/qwen3_next and models/qwen3_5(_moe) (ARCHITECTURES.md §9-§12) with their module names:
+models/qwen3_next and models/qwen3_5(_moe) (docs/NUMERICS.md §6, §8) with their module names:
 
 * `self_attn`: gated full attention — q_proj returns [q_h | gate_h] per head, N2 q/k norms,
   partial RoPE, eager attention, O · σ(gate), o_proj;

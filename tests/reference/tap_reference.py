@@ -1,5 +1,6 @@
 """Per-tap activation statistics computed in float64 from the reference model's own activations,
-collected with real forward hooks and pre-hooks at the tap points (DESIGN.md §4, §7).
+collected with real forward hooks and pre-hooks at the tap points (docs/NUMERICS.md §11,
+docs/ARCHITECTURE.md §5).
 
 Tap names follow maxact's convention: the Hugging Face module path, ':in' for a Linear's input,
 ':resid_mid' for the residual stream between the two sub-blocks, ':k_cache' / ':v_cache' for what

@@ -410,9 +410,10 @@ TEST(TapQuantizer, EveryPolicyMatchesPerValueComputation) {
   }
 }
 
-// The study's observation (STUDY.md): with a few massive tokens, clipping at the 99.9 % quantile
-// serves the ordinary tokens far better than the max-|x| scale, and loses overall, because the
-// clipped outliers carry most of the energy.
+// The study's observation ("Measuring Maximum Activations in Open Large Language Models"):
+// with a few massive tokens, clipping at the 99.9 % quantile serves the ordinary tokens far
+// better than the max-|x| scale, and loses overall, because the clipped outliers carry most of
+// the energy.
 TEST(TapQuantizer, PlantedOutlierClipBeatsMaxOnCleanTokensAndLosesOverall) {
   const int R = 400, C = 64;
   std::mt19937 rng(9);

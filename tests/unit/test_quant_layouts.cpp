@@ -1,5 +1,5 @@
 // MXFP4 and FP8-block dequantization against values worked out by hand from the format
-// definitions (ARCHITECTURES.md §1.11).
+// definitions (docs/NUMERICS.md §9).
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -13,6 +13,7 @@
 
 #include "maxact/model.h"
 #include "maxact/scan.h"
+#include "maxact/stats_json.h"
 #include "test_util.h"
 
 namespace maxact {
@@ -41,7 +42,7 @@ void expect_identical(const ScanResult& a, const ScanResult& b) {
     const bool same = a.stats[i] == b.stats[i];
     EXPECT_TRUE(same) << a.taps[i].name;
     if (!same) {
-      const auto x = a.stats[i].to_json(), y = b.stats[i].to_json();
+      const auto x = stats_json(a.stats[i]), y = stats_json(b.stats[i]);
       for (const auto& [k, v] : x.items()) {
         EXPECT_EQ(v, y[k]) << a.taps[i].name << " differs in " << k;
         if (v != y[k]) break;
@@ -108,7 +109,7 @@ TEST(Scan, NanInAWeightIsCountedAndLocated) {
   bool seen_up = false, seen_layer0 = false;
   for (std::size_t i = 0; i < r.taps.size(); ++i) {
     const auto& n = r.taps[i].name;
-    const auto j = r.stats[i].to_json();
+    const auto j = stats_json(r.stats[i]);
     if (n == "model.layers.1.mlp.up_proj") {
       seen_up = true;
       // Every token's up-projection channel 0 is NaN.
@@ -257,7 +258,7 @@ TEST(Scan, CategoriesPartitionTheTapStatistics) {
         EXPECT_EQ(owner.category, r.categories[k]) << r.taps[i].name;
       }
     }
-    EXPECT_EQ(tokens, r.stats[i].to_json()["tokens"].get<uint64_t>()) << r.taps[i].name;
+    EXPECT_EQ(tokens, r.stats[i].tokens()) << r.taps[i].name;
     EXPECT_EQ(count, r.stats[i].count()) << r.taps[i].name;
     EXPECT_EQ(best, r.stats[i].max().value) << r.taps[i].name;
   }
@@ -281,7 +282,7 @@ TEST(Scan, ExpertLoadCountsEveryRoutedToken) {
   for (std::size_t i = 0; i < r.taps.size(); ++i) {
     if (r.taps[i].name != "model.layers.1.mlp.experts:down_proj:in") continue;
     seen = true;
-    EXPECT_EQ(r.stats[i].to_json()["tokens"].get<uint64_t>(), total);
+    EXPECT_EQ(r.stats[i].tokens(), total);
     const Located tap = r.stats[i].absmax();
     const auto& per = r.expert_down_in_max[1];
     ASSERT_EQ(per.size(), r.expert_load[1].size());

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "maxact/exact_sum.h"
+#include "maxact/stats_json.h"
 #include "maxact/tap_stats.h"
 
 namespace maxact {
@@ -160,7 +161,7 @@ TEST(TapStats, MatchesNaiveReference) {
   // Massive: 7000 and -7000 and 70000 rows (median ~0.7); the 150 is not 1000x its median.
   EXPECT_EQ(s.massive_values(), 3u);
   EXPECT_EQ(s.massive_tokens(), 3u);
-  const auto j = s.to_json();
+  const auto j = stats_json(s);
   EXPECT_EQ(j["nan"]["first"]["position"], 4);  // row 20 = sample 1, position 4
   EXPECT_EQ(j["nan"]["first"]["sample"], 1);
   EXPECT_EQ(j["inf"]["first"]["channel"], 0);
@@ -190,7 +191,7 @@ TEST(TapStats, BitwiseIdenticalForAnySplitAndMergeOrder) {
   EXPECT_TRUE(left == whole);
   EXPECT_TRUE(right == whole);
   EXPECT_TRUE(level[0] == whole);
-  EXPECT_EQ(left.to_json().dump(), whole.to_json().dump());
+  EXPECT_EQ(stats_json(left).dump(), stats_json(whole).dump());
   // Threads filling their own partials, merged in completion order.
   std::vector<TapStats> by_thread(3, TapStats(12, {20}));
   std::vector<std::thread> pool;
@@ -256,7 +257,7 @@ TEST(TapStatsOverflow, ChannelSumOfSquaresOverflowIsSticky) {
   EXPECT_TRUE(std::isnan(merged.channel_sumsq()[0]));
   EXPECT_TRUE(two == merged);
   EXPECT_DOUBLE_EQ(two.channel_sumsq()[1], 2.0);
-  EXPECT_TRUE(two.to_json()["channel_sum_sq"][0].is_null());
+  EXPECT_TRUE(stats_json(two)["channel_sum_sq"][0].is_null());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Pieces the subcommands share: tokenizer opening, the sequence policy flags, report writing.
+// Pieces the subcommands share: option limits, report writing, terminal-safe printing.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -7,9 +7,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "maxact/sequences.h"
-#include "maxact/tokenizer.h"
 
 namespace maxact::cli {
 
@@ -47,12 +44,5 @@ std::string printable(std::string_view text, std::size_t max_line = static_cast<
 // Writes `text` to stdout and flushes: a full disk or closed stdout is an error, not exit 0.
 // Summaries go through printable(); `raw` is for what the user asked for verbatim (decoded text).
 void write_stdout(const std::string& text, bool raw = false);
-
-// A tokenizer.json file, a model folder, or a hub id.
-Tokenizer open_tokenizer(const std::string& source, bool use_tokenizer_config = true);
-
-// --protocol, --bos, --buckets, --max-seq-len, --seed as SequenceOptions (errors name the flag).
-SequenceOptions sequence_options(const std::string& protocol, const std::string& bos,
-                                 const std::string& buckets, int64_t max_seq_len, uint64_t seed);
 
 }  // namespace maxact::cli

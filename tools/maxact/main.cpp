@@ -41,7 +41,7 @@ struct TokenizeArgs {
 };
 
 maxact::Tokenizer open_tokenizer(const TokenizeArgs& a) {
-  return maxact::cli::open_tokenizer(a.source, !a.no_config);
+  return maxact::open_tokenizer(a.source, !a.no_config);
 }
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -109,6 +109,120 @@ struct CorpusArgs {
   bool proportional = true, json = false;
 };
 
+// --bootstrap: the category-proportional subsets a study run draws, with their content hashes.
+std::string bootstrap_text(const maxact::Corpus& c, const CorpusArgs& a) {
+  std::string out = "bootstrap    " + std::to_string(a.bootstrap) +
+                    " category-proportional subsets of " + std::to_string(a.samples) + " samples\n";
+  const auto subsets = maxact::bootstrap_selections(c, a.samples, a.seed, a.bootstrap);
+  for (std::size_t k = 0; k < subsets.size(); ++k) {
+    maxact::Corpus sub;
+    for (std::size_t i : subsets[k]) sub.samples.push_back(c.samples[i]);
+    out += "  seed " + std::to_string(a.seed + k) + ": " + std::to_string(sub.samples.size()) +
+           " samples, content hash " + sub.content_hash() + "\n";
+  }
+  return out;
+}
+
+struct CorpusRow {
+  std::size_t samples = 0, chars = 0, ids = 0, tokens = 0;
+};
+
+// Per category ("(none)" for samples without one) and over all selected samples.
+struct CorpusCounts {
+  std::map<std::string, CorpusRow> cats;
+  CorpusRow all;
+};
+
+CorpusCounts count_samples(const maxact::Corpus& sel) {
+  CorpusCounts n;
+  for (const auto& s : sel.samples) {
+    for (CorpusRow* r : {&n.cats[s.category.empty() ? "(none)" : s.category], &n.all}) {
+      ++r->samples;
+      r->chars += s.text.size();
+      r->ids += s.ids.size();
+    }
+  }
+  return n;
+}
+
+// --tokenizer: the tokens of the sequences a scan would read (input_ids samples decoded with
+// --source-tokenizer first), per category.
+void count_tokens(const CorpusArgs& a, const maxact::Corpus& c,
+                  const std::vector<std::size_t>& picked, const maxact::SequenceOptions& so,
+                  CorpusCounts& n) {
+  TokenizeArgs t;
+  t.source = a.tokenizer;
+  const maxact::Tokenizer tok = open_tokenizer(t);
+  std::optional<maxact::Tokenizer> src;
+  if (!a.source_tokenizer.empty()) {
+    t.source = a.source_tokenizer;
+    src.emplace(open_tokenizer(t));
+  }
+  const auto seqs = maxact::prepare_sequences(c, picked, tok, src ? &*src : nullptr, so);
+  for (const auto& s : seqs) {
+    n.cats[s.category.empty() ? "(none)" : s.category].tokens += s.ids.size();
+    n.all.tokens += s.ids.size();
+  }
+}
+
+// --export: the selected samples as JSONL.
+void export_samples(const std::string& path, const maxact::Corpus& sel,
+                    const std::vector<std::filesystem::path>& inputs) {
+  std::string out;
+  for (const auto& s : sel.samples) {
+    nlohmann::json j = {{"category", s.category}, {"source", s.source}, {"license", s.license}};
+    if (s.has_ids) {
+      j["input_ids"] = s.ids;
+    } else {
+      j["text"] = s.text;
+    }
+    out += maxact::cli::json_text(j, -1);
+  }
+  maxact::commit_outputs({{path, out}}, inputs);
+}
+
+std::string corpus_json(const CorpusArgs& a, const maxact::Corpus& sel, const CorpusCounts& n,
+                        const maxact::CorpusReadReport& report) {
+  nlohmann::json j = {
+      {"origin", sel.origin},
+      {"content_hash", sel.content_hash()},
+      {"samples", n.all.samples},
+      {"bytes", n.all.chars},
+      {"token_ids", n.all.ids},
+      {"skipped_bad_lines", report.bad_lines},
+      {"skipped_empty", report.empty_samples},
+      {"invalid_utf8_bytes_replaced", report.invalid_utf8_bytes},
+      {"tokens", a.tokenizer.empty() ? nlohmann::json() : nlohmann::json(n.all.tokens)},
+      {"categories", nlohmann::json::object()}};
+  for (const auto& [cat, r] : n.cats) {
+    j["categories"][cat] = {{"samples", r.samples}, {"bytes", r.chars}, {"token_ids", r.ids}};
+    if (!a.tokenizer.empty()) j["categories"][cat]["tokens"] = r.tokens;
+  }
+  return maxact::cli::json_text(j, 2);
+}
+
+std::string corpus_text(const CorpusArgs& a, const maxact::Corpus& c, const maxact::Corpus& sel,
+                        const CorpusCounts& n, const maxact::CorpusReadReport& report) {
+  std::string out = "corpus       " + sel.origin + " (" + std::to_string(n.all.samples) + " of " +
+                    std::to_string(c.samples.size()) + " samples)\n";
+  out += "content hash " + sel.content_hash() + "\n";
+  for (const auto& [cat, r] : n.cats) {
+    char line[160];
+    const std::string extra =
+        (r.ids ? " " + std::to_string(r.ids) + " ids" : std::string()) +
+        (a.tokenizer.empty() ? std::string() : " " + std::to_string(r.tokens) + " tokens");
+    std::snprintf(line, sizeof line, "  %-16s %6zu samples %10zu bytes%s\n", cat.c_str(), r.samples,
+                  r.chars, extra.c_str());
+    out += line;
+  }
+  if (report.bad_lines || report.empty_samples || report.invalid_utf8_bytes) {
+    out += "skipped      " + std::to_string(report.bad_lines) + " malformed line(s), " +
+           std::to_string(report.empty_samples) + " empty sample(s); " +
+           std::to_string(report.invalid_utf8_bytes) + " invalid UTF-8 byte(s) replaced\n";
+  }
+  return out;
+}
+
 int run_corpus(const CorpusArgs& a) {
   std::vector<std::filesystem::path> inputs;
   if (!a.corpus.empty() && a.corpus != "-") inputs = maxact::input_files(a.corpus);
@@ -117,111 +231,26 @@ int run_corpus(const CorpusArgs& a) {
   const maxact::Corpus owned =
       a.corpus.empty() ? maxact::Corpus{} : maxact::read_corpus(a.corpus, a.read, &report);
   const maxact::Corpus& c = a.corpus.empty() ? maxact::builtin_corpus() : owned;
-  std::size_t samples = a.samples;
   const maxact::SequenceOptions so =
-      maxact::cli::sequence_options(a.protocol, a.bos, a.buckets, a.max_seq_len, a.seed);
+      maxact::sequence_options(a.protocol, a.bos, a.buckets, a.max_seq_len, a.seed);
   if (a.bootstrap > 0) {
-    std::string out = "bootstrap    " + std::to_string(a.bootstrap) +
-                      " category-proportional subsets of " + std::to_string(samples) + " samples\n";
-    const auto subsets = maxact::bootstrap_selections(c, samples, a.seed, a.bootstrap);
-    for (std::size_t k = 0; k < subsets.size(); ++k) {
-      maxact::Corpus sub;
-      for (std::size_t i : subsets[k]) sub.samples.push_back(c.samples[i]);
-      out += "  seed " + std::to_string(a.seed + k) + ": " + std::to_string(sub.samples.size()) +
-             " samples, content hash " + sub.content_hash() + "\n";
-    }
-    maxact::cli::write_stdout(out);
+    maxact::cli::write_stdout(bootstrap_text(c, a));
     return 0;
   }
-  const auto picked = maxact::select_samples(c, samples, a.seed, a.proportional);
+  const auto picked = maxact::select_samples(c, a.samples, a.seed, a.proportional);
   maxact::Corpus sel;
   sel.origin = c.origin;
   for (std::size_t i : picked) sel.samples.push_back(c.samples[i]);
-  struct Row {
-    std::size_t samples = 0, chars = 0, ids = 0, tokens = 0;
-  };
-  std::map<std::string, Row> cats;
-  Row all;
-  for (const auto& s : sel.samples) {
-    for (Row* r : {&cats[s.category.empty() ? "(none)" : s.category], &all}) {
-      ++r->samples;
-      r->chars += s.text.size();
-      r->ids += s.ids.size();
-    }
-  }
-  if (!a.tokenizer.empty()) {
-    TokenizeArgs t;
-    t.source = a.tokenizer;
-    const maxact::Tokenizer tok = open_tokenizer(t);
-    std::optional<maxact::Tokenizer> src;
-    if (!a.source_tokenizer.empty()) {
-      t.source = a.source_tokenizer;
-      src.emplace(open_tokenizer(t));
-    }
-    const auto seqs = maxact::prepare_sequences(c, picked, tok, src ? &*src : nullptr, so);
-    for (const auto& s : seqs) {
-      cats[s.category.empty() ? "(none)" : s.category].tokens += s.ids.size();
-      all.tokens += s.ids.size();
-    }
-  }
-  if (!a.export_path.empty()) {
-    std::string out;
-    for (const auto& s : sel.samples) {
-      nlohmann::json j = {{"category", s.category}, {"source", s.source}, {"license", s.license}};
-      if (s.has_ids) {
-        j["input_ids"] = s.ids;
-      } else {
-        j["text"] = s.text;
-      }
-      out += maxact::cli::json_text(j, -1);
-    }
-    maxact::commit_outputs({{a.export_path, out}}, inputs);
-  }
-  std::string out;
-  if (a.json) {
-    nlohmann::json j = {
-        {"origin", sel.origin},
-        {"content_hash", sel.content_hash()},
-        {"samples", all.samples},
-        {"bytes", all.chars},
-        {"token_ids", all.ids},
-        {"skipped_bad_lines", report.bad_lines},
-        {"skipped_empty", report.empty_samples},
-        {"invalid_utf8_bytes_replaced", report.invalid_utf8_bytes},
-        {"tokens", a.tokenizer.empty() ? nlohmann::json() : nlohmann::json(all.tokens)},
-        {"categories", nlohmann::json::object()}};
-    for (const auto& [cat, r] : cats) {
-      j["categories"][cat] = {{"samples", r.samples}, {"bytes", r.chars}, {"token_ids", r.ids}};
-      if (!a.tokenizer.empty()) j["categories"][cat]["tokens"] = r.tokens;
-    }
-    out = maxact::cli::json_text(j, 2);
-  } else {
-    out += "corpus       " + sel.origin + " (" + std::to_string(all.samples) + " of " +
-           std::to_string(c.samples.size()) + " samples)\n";
-    out += "content hash " + sel.content_hash() + "\n";
-    for (const auto& [cat, r] : cats) {
-      char line[160];
-      const std::string extra =
-          (r.ids ? " " + std::to_string(r.ids) + " ids" : std::string()) +
-          (a.tokenizer.empty() ? std::string() : " " + std::to_string(r.tokens) + " tokens");
-      std::snprintf(line, sizeof line, "  %-16s %6zu samples %10zu bytes%s\n", cat.c_str(),
-                    r.samples, r.chars, extra.c_str());
-      out += line;
-    }
-    if (report.bad_lines || report.empty_samples || report.invalid_utf8_bytes) {
-      out += "skipped      " + std::to_string(report.bad_lines) + " malformed line(s), " +
-             std::to_string(report.empty_samples) + " empty sample(s); " +
-             std::to_string(report.invalid_utf8_bytes) + " invalid UTF-8 byte(s) replaced\n";
-    }
-  }
-  maxact::cli::write_stdout(out);
+  CorpusCounts n = count_samples(sel);
+  if (!a.tokenizer.empty()) count_tokens(a, c, picked, so, n);
+  if (!a.export_path.empty()) export_samples(a.export_path, sel, inputs);
+  maxact::cli::write_stdout(a.json ? corpus_json(a, sel, n, report)
+                                   : corpus_text(a, c, sel, n, report));
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"maxact: measure how large an LLM's activations get"};
+// Applies to every subcommand too: set before any is added (CLI11 copies them at creation).
+void configure_app(CLI::App& app) {
   app.set_version_flag("--version", std::string("maxact ") + MAXACT_VERSION);
   app.require_subcommand(1);
   // Usage errors look like every other error (and echo the offending value escaped and cut).
@@ -229,16 +258,23 @@ int main(int argc, char** argv) {
     return "maxact: error: " + maxact::cli::printable(e.what(), 400) +
            "\nRun with --help for more information.\n";
   });
+}
 
-  std::string model_arg;
-  bool as_json = false;
+CLI::App* add_inspect_command(CLI::App& app, std::string& model_arg, bool& as_json) {
   auto* inspect = app.add_subcommand(
       "inspect", "Show a model's architecture, size and storage (reads headers only)");
   inspect->add_option("MODEL", model_arg, "Model folder, or hub id org/name[@revision]")
       ->required();
   inspect->add_flag("--json", as_json, "Print JSON instead of the summary");
+  return inspect;
+}
 
-  TokenizeArgs targs;
+struct TokenizeCommand {
+  CLI::App* command;
+  CLI::Option* text;  // counted: --text "" still selects encoding
+};
+
+TokenizeCommand add_tokenize_command(CLI::App& app, TokenizeArgs& targs) {
   auto* tokenize =
       app.add_subcommand("tokenize", "Tokenize text exactly as the model's tokenizer.json does");
   tokenize->add_option("MODEL_OR_FILE", targs.source, "tokenizer.json, model folder, or hub id")
@@ -257,8 +293,10 @@ int main(int argc, char** argv) {
       "--no-tokenizer-config", targs.no_config,
       "Ignore tokenizer_config.json (tokenizer.json alone, as the tokenizers library)");
   tokenize->add_flag("--json", targs.json, "Print ids and token strings as JSON");
+  return {tokenize, text_opt};
+}
 
-  CorpusArgs cargs;
+CLI::App* add_corpus_command(CLI::App& app, CorpusArgs& cargs) {
   auto* corpus = app.add_subcommand(
       "corpus", "Summarise (and export) the text a scan would read: the built-in corpus or files");
   corpus
@@ -303,7 +341,21 @@ int main(int argc, char** argv) {
       ->add_option("--bootstrap", cargs.bootstrap,
                    "List K category-proportional subsets (seeds seed..seed+K-1)")
       ->check(maxact::cli::limits::kBootstrap);
+  return corpus;
+}
 
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"maxact: measure how large an LLM's activations get"};
+  configure_app(app);
+  std::string model_arg;
+  bool as_json = false;
+  auto* inspect = add_inspect_command(app, model_arg, as_json);
+  TokenizeArgs targs;
+  const TokenizeCommand tokenize = add_tokenize_command(app, targs);
+  CorpusArgs cargs;
+  auto* corpus = add_corpus_command(app, cargs);
   maxact::cli::ScanArgs sargs;
   auto* scan = maxact::cli::add_scan_command(app, sargs);
   maxact::cli::CompareArgs compare_args;
@@ -321,8 +373,9 @@ int main(int argc, char** argv) {
     if (corpus->parsed()) return run_corpus(cargs);
     if (scan->parsed()) return maxact::cli::run_scan(sargs);
     if (compare->parsed()) return maxact::cli::run_compare(compare_args);
-    if (tokenize->parsed()) {
-      if (targs.text.empty() && targs.file.empty() && targs.decode.empty() && !text_opt->count()) {
+    if (tokenize.command->parsed()) {
+      if (targs.text.empty() && targs.file.empty() && targs.decode.empty() &&
+          !tokenize.text->count()) {
         std::fprintf(stderr, "maxact: error: tokenize needs --text, --file or --decode\n");
         return 2;
       }

@@ -1,15 +1,14 @@
-// bailing_moe (Ling v1) and bailing_moe_v2 (Ling 2.0), remote-code families
-// (ARCHITECTURES.md §18, §18b): fused query_key_value, `dense` output projection, shared experts,
-// first_k_dense_replace dense layers; v2 adds q/k norms, partial RoPE and a sigmoid group router.
+// bailing_moe (Ling v1) and bailing_moe_v2 (Ling 2.0), remote-code families (the hub's
+// inclusionAI/Ling and inclusionAI/Ling-V2): fused query_key_value, `dense` output projection,
+// shared experts, first_k_dense_replace dense layers; v2 adds q/k norms, partial RoPE and a
+// sigmoid group router.
 #include "model/families/families.h"
 #include "model/family_common.h"
 
 namespace maxact::families {
 namespace {
 
-ModelSpec bailing(const ConfigReader& c, bool v2) {
-  ModelSpec s;
-  s.family = v2 ? Family::kBailingMoeV2 : Family::kBailingMoe;
+ConfigDefaults bailing_defaults(bool v2) {
   ConfigDefaults d;
   if (v2) {
     d.vocab_size = 157184;
@@ -28,24 +27,12 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
     d.num_heads = 16;
     d.rms_norm_eps = 1e-5;
   }
-  const int64_t inter = read_basic_dims(c, s, d);
-  auto& a = s.attention;
-  a.fused_qkv = true;
-  a.scale_q_first = !v2;  // v1 divides q by sqrt(head_dim) before q kᵀ; v2 divides the product
-  s.names.embed = "word_embeddings";
-  s.names.shared_expert = "shared_experts";  // ungated, unlike Qwen's shared_expert
-  s.names.attn = "attention";
-  s.names.qkv = "query_key_value";
-  s.names.o = "dense";
-  s.names.q_norm = "query_layernorm";
-  s.names.k_norm = "key_layernorm";
-  a.q_bias = a.k_bias = a.v_bias = c.get_bool("use_qkv_bias", false);
-  a.o_bias = c.get_bool("use_bias", !v2);
-  a.qk_norm = v2 && c.get_bool("use_qk_norm", true);
-  s.norm_head = c.get_bool("norm_head", false);
-  // ARCHITECTURES.md §18b: partial rotary 0.5 in Ling 2.0 (llama.cpp's default too).
-  s.rope.push_back(read_rope(c, s, d.rope_theta, v2 ? 0.5 : 1.0));
+  return d;
+}
 
+// The routed experts (v1: softmax top-k; v2: sigmoid group router with a selection bias), the
+// shared experts, and the MTP layers Ling 2.0 stores after the stack.
+void read_bailing_moe(const ConfigReader& c, bool v2, ModelSpec& s) {
   auto& m = s.moe;
   m.num_experts = static_cast<int>(c.get_int("num_experts", v2 ? 256 : 16));
   m.top_k = static_cast<int>(c.get_int("num_experts_per_tok", v2 ? 8 : 2));
@@ -66,7 +53,7 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
     m.expert_bias = c.get_bool("moe_router_enable_expert_bias", true);
     m.num_groups = static_cast<int>(c.get_int("n_group", 8));
     m.topk_groups = static_cast<int>(c.get_int("topk_group", 4));
-    m.routed_scaling = c.get_double("routed_scaling_factor", 2.5);  // ARCHITECTURES.md §18b
+    m.routed_scaling = c.get_double("routed_scaling_factor", 2.5);  // docs/DECISIONS.md
     s.mtp_layers = static_cast<int>(c.get_int("num_nextn_predict_layers", 0));
     if (s.mtp_layers < 0) c.fail("num_nextn_predict_layers", "must be non-negative");
     if (m.num_groups <= 0 || m.num_experts % m.num_groups != 0) {
@@ -83,6 +70,32 @@ ModelSpec bailing(const ConfigReader& c, bool v2) {
   if (m.num_experts <= 0) c.fail("num_experts", "must be positive");
   if (m.top_k <= 0 || m.top_k > m.num_experts)
     c.fail("num_experts_per_tok", "must be in [1, num_experts]");
+}
+
+ModelSpec bailing(const ConfigReader& c, bool v2) {
+  ModelSpec s;
+  s.family = v2 ? Family::kBailingMoeV2 : Family::kBailingMoe;
+  const ConfigDefaults d = bailing_defaults(v2);
+  const int64_t inter = read_basic_dims(c, s, d);
+  auto& a = s.attention;
+  a.fused_qkv = true;
+  a.scale_q_first = !v2;  // v1 divides q by sqrt(head_dim) before q kᵀ; v2 divides the product
+  s.names.embed = "word_embeddings";
+  s.names.shared_expert = "shared_experts";  // ungated, unlike Qwen's shared_expert
+  s.names.attn = "attention";
+  s.names.qkv = "query_key_value";
+  s.names.o = "dense";
+  s.names.q_norm = "query_layernorm";
+  s.names.k_norm = "key_layernorm";
+  a.q_bias = a.k_bias = a.v_bias = c.get_bool("use_qkv_bias", false);
+  a.o_bias = c.get_bool("use_bias", !v2);
+  a.qk_norm = v2 && c.get_bool("use_qk_norm", true);
+  s.norm_head = c.get_bool("norm_head", false);
+  // docs/DECISIONS.md: partial rotary 0.5 in Ling 2.0 (llama.cpp's default too).
+  s.rope.push_back(read_rope(c, s, d.rope_theta, v2 ? 0.5 : 1.0));
+
+  read_bailing_moe(c, v2, s);
+  const auto& m = s.moe;
   const int first_dense = static_cast<int>(c.get_int("first_k_dense_replace", v2 ? 1 : 0));
   if (first_dense > 0 && inter <= 0) c.fail("intermediate_size", "is required for dense layers");
   if (first_dense < s.num_layers && m.intermediate <= 0)

@@ -1,5 +1,5 @@
-// gemma, gemma2, gemma3 (ARCHITECTURES.md §13, §15, §16): "1 + w" norms, GeGLU, embeddings scaled
-// by bf(sqrt(hidden)); gemma2/3 add sandwich norms and local/global attention.
+// gemma, gemma2, gemma3 (transformers' models/ of those names): "1 + w" norms, GeGLU, embeddings
+// scaled by bf(sqrt(hidden)); gemma2/3 add sandwich norms and local/global attention.
 #include <cmath>
 
 #include "model/families/families.h"
@@ -10,7 +10,7 @@ namespace {
 
 Activation gemma_activation(const ConfigReader& c) {
   // v4 Gemma uses hidden_activation and falls back to GELU-tanh, ignoring hidden_act
-  // (Gemma-1 configs carry hidden_act "gelu"); ARCHITECTURES.md §20 keeps that behaviour.
+  // (Gemma-1 configs carry hidden_act "gelu"); docs/DECISIONS.md keeps that behaviour.
   const std::string act = c.get_string("hidden_activation", "gelu_pytorch_tanh");
   if (act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_fast")
     return Activation::kGeluTanh;

@@ -1,5 +1,5 @@
-// gpt_oss (ARCHITECTURES.md §14): attention sinks, YaRN, alternating sliding window, top-k-then-
-// softmax router with bias, clamped SwiGLU experts stored MXFP4 (or dequantized bf16).
+// gpt_oss (transformers' models/gpt_oss): attention sinks, YaRN, alternating sliding window,
+// top-k-then-softmax router with bias, clamped SwiGLU experts stored MXFP4 (or dequantized bf16).
 #include "model/families/families.h"
 #include "model/family_common.h"
 

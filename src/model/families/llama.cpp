@@ -1,4 +1,4 @@
-// llama and mistral: the reference decoder (ARCHITECTURES.md §2, §3).
+// llama and mistral: the reference decoder (transformers' models/llama, models/mistral).
 #include "model/families/families.h"
 #include "model/family_common.h"
 

@@ -1,4 +1,5 @@
-// mixtral: mistral attention + softmax-top-k routed SwiGLU experts (ARCHITECTURES.md §4).
+// mixtral: mistral attention + softmax-top-k routed SwiGLU experts (transformers' models/mixtral;
+// docs/NUMERICS.md §7).
 #include "model/families/families.h"
 #include "model/family_common.h"
 

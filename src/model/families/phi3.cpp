@@ -1,4 +1,4 @@
-// phi3 (ARCHITECTURES.md §17): fused qkv_proj and gate_up_proj, partial rotary, longrope.
+// phi3 (transformers' models/phi3): fused qkv_proj and gate_up_proj, partial rotary, longrope.
 #include "model/families/families.h"
 #include "model/family_common.h"
 

@@ -1,4 +1,4 @@
-// qwen2, qwen2_5_vl (text backbone), qwen3, qwen3_moe (ARCHITECTURES.md §5-§8).
+// qwen2, qwen2_5_vl (text backbone), qwen3, qwen3_moe (transformers' models/ of those names).
 #include <algorithm>
 
 #include "model/families/families.h"

@@ -1,5 +1,6 @@
 // qwen3_next, qwen3_5, qwen3_5_moe: Gated DeltaNet linear-attention layers interleaved with gated
-// full attention, N2 ("1 + w") norms (ARCHITECTURES.md §9-§12).
+// full attention, N2 ("1 + w") norms (transformers' models/qwen3_next, qwen3_5, qwen3_5_moe;
+// docs/NUMERICS.md §8).
 #include <algorithm>
 
 #include "model/families/families.h"
@@ -49,19 +50,7 @@ void add_fused_moe(ModelSpec& s, int i) {
   add_tensor(s, ex + n.expert_down, {E, H, I}, kExpert, i, false, m.num_experts);
 }
 
-ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, bool fused_qkvz,
-                 HybridMlp mlp) {
-  ModelSpec s;
-  s.family = family;
-  s.norm = NormKind::kOnePlus;
-  const int64_t inter = read_basic_dims(c, s, d);
-  auto& a = s.attention;
-  a.qk_norm = true;
-  a.output_gate = c.get_bool("attn_output_gate", true);
-  a.q_bias = a.k_bias = a.v_bias = a.o_bias = c.get_bool("attention_bias", false);
-  s.rope.push_back(read_rope(c, s, 10000.0, 0.25));
-
-  auto& g = s.linear_attn;
+void read_gated_deltanet(const ConfigReader& c, bool fused_qkvz, LinearAttnSpec& g) {
   g.num_k_heads = static_cast<int>(c.get_int("linear_num_key_heads", 16));
   g.num_v_heads = static_cast<int>(c.get_int("linear_num_value_heads", 32));
   g.k_head_dim = static_cast<int>(c.get_int("linear_key_head_dim", 128));
@@ -75,37 +64,54 @@ ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, 
     c.fail("linear_key_head_dim",
            "and linear_value_head_dim / linear_conv_kernel_dim must be positive");
   }
+}
+
+// The routed and shared experts; qwen3_next also reads its sparse step and dense-only layers.
+void read_hybrid_moe(const ConfigReader& c, HybridMlp mlp, MoeSpec& m, int& step,
+                     std::vector<int64_t>& mlp_only) {
+  m.num_experts =
+      static_cast<int>(c.get_int("num_experts", mlp == HybridMlp::kNextMoe ? 512 : 256));
+  m.top_k = static_cast<int>(c.get_int("num_experts_per_tok", mlp == HybridMlp::kNextMoe ? 10 : 8));
+  m.intermediate = static_cast<int>(c.get_int("moe_intermediate_size", 512));
+  m.shared_intermediate = static_cast<int>(c.get_int("shared_expert_intermediate_size", 512));
+  m.shared_gate = m.shared_intermediate > 0;
+  m.router = RouterKind::kSoftmaxTopK;
+  m.combine = CombineKind::kExpertOrderInDtype;
+  // Qwen3.5-MoE always renormalises; Qwen3-Next follows norm_topk_prob.
+  m.norm_topk_prob = mlp == HybridMlp::kFusedMoe ? true : c.get_bool("norm_topk_prob", true);
+  m.storage = mlp == HybridMlp::kFusedMoe ? ExpertStorage::kFusedGateUp : ExpertStorage::kPerExpert;
+  if (m.num_experts <= 0) c.fail("num_experts", "must be positive");
+  if (m.top_k <= 0 || m.top_k > m.num_experts)
+    c.fail("num_experts_per_tok", "must be in [1, num_experts]");
+  if (mlp == HybridMlp::kNextMoe) {
+    step = static_cast<int>(c.get_int("decoder_sparse_step", 1));
+    if (step <= 0) c.fail("decoder_sparse_step", "must be positive");
+    mlp_only = c.get_int_list("mlp_only_layers");
+  }
+}
+
+ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, bool fused_qkvz,
+                 HybridMlp mlp) {
+  ModelSpec s;
+  s.family = family;
+  s.norm = NormKind::kOnePlus;
+  const int64_t inter = read_basic_dims(c, s, d);
+  auto& a = s.attention;
+  a.qk_norm = true;
+  a.output_gate = c.get_bool("attn_output_gate", true);
+  a.q_bias = a.k_bias = a.v_bias = a.o_bias = c.get_bool("attention_bias", false);
+  s.rope.push_back(read_rope(c, s, 10000.0, 0.25));
+
+  read_gated_deltanet(c, fused_qkvz, s.linear_attn);
 
   const int interval = static_cast<int>(c.get_int("full_attention_interval", 4));
   if (interval <= 0) c.fail("full_attention_interval", "must be positive");
   const auto types = read_layer_types(c, s.num_layers, {"linear_attention", "full_attention"});
 
-  auto& m = s.moe;
+  // Which layers are MoE: qwen3_next every decoder_sparse_step-th unless in mlp_only_layers.
   int step = 1;
   std::vector<int64_t> mlp_only;
-  if (mlp != HybridMlp::kDense) {
-    m.num_experts =
-        static_cast<int>(c.get_int("num_experts", mlp == HybridMlp::kNextMoe ? 512 : 256));
-    m.top_k =
-        static_cast<int>(c.get_int("num_experts_per_tok", mlp == HybridMlp::kNextMoe ? 10 : 8));
-    m.intermediate = static_cast<int>(c.get_int("moe_intermediate_size", 512));
-    m.shared_intermediate = static_cast<int>(c.get_int("shared_expert_intermediate_size", 512));
-    m.shared_gate = m.shared_intermediate > 0;
-    m.router = RouterKind::kSoftmaxTopK;
-    m.combine = CombineKind::kExpertOrderInDtype;
-    // Qwen3.5-MoE always renormalises; Qwen3-Next follows norm_topk_prob.
-    m.norm_topk_prob = mlp == HybridMlp::kFusedMoe ? true : c.get_bool("norm_topk_prob", true);
-    m.storage =
-        mlp == HybridMlp::kFusedMoe ? ExpertStorage::kFusedGateUp : ExpertStorage::kPerExpert;
-    if (m.num_experts <= 0) c.fail("num_experts", "must be positive");
-    if (m.top_k <= 0 || m.top_k > m.num_experts)
-      c.fail("num_experts_per_tok", "must be in [1, num_experts]");
-    if (mlp == HybridMlp::kNextMoe) {
-      step = static_cast<int>(c.get_int("decoder_sparse_step", 1));
-      if (step <= 0) c.fail("decoder_sparse_step", "must be positive");
-      mlp_only = c.get_int_list("mlp_only_layers");
-    }
-  }
+  if (mlp != HybridMlp::kDense) read_hybrid_moe(c, mlp, s.moe, step, mlp_only);
 
   add_embedding_and_head(s);
   for (int i = 0; i < s.num_layers; ++i) {

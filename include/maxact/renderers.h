@@ -1,0 +1,33 @@
+// One renderer per output format of a scan job's typed result (maxact/scan_job.h), each the
+// complete text of its file. A new format is one more renderer here, in its own file under
+// src/report/, and one option in the command line.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "maxact/scan_job.h"
+
+namespace maxact {
+
+// The scan report (docs/SCAN_JSON.md), with the "quant" section after a quantization check.
+std::string render_json(const ScanJobResult& r);
+// Per-tap scalars, one row per reported tap.
+std::string render_csv(const ScanJobResult& r);
+// The quantization check: one row per (tap, policy). Empty without one.
+std::string render_quant_csv(const ScanJobResult& r);
+
+// The study's files (--format study), named after the model (study_model_name): activation
+// statistics, top-5 statistics and, after a quantization check, its quant sanity file.
+std::vector<std::string> study_file_names(const std::string& model_name, bool quant);
+// Their contents, in study_file_names' order.
+std::vector<std::string> render_study(const ScanJobResult& r);
+
+// The terminal summary: the scan's, then the quantization check's.
+std::string render_summary(const ScanJobResult& r);
+
+// The bootstrap's report and summary.
+std::string render_bootstrap_json(const BootstrapResult& b);
+std::string render_bootstrap_summary(const BootstrapResult& b);
+
+}  // namespace maxact

@@ -1,0 +1,19 @@
+// The statistics as JSON, the form docs/SCAN_JSON.md documents: the scan report's per-tap and
+// per-category objects. Statistics carry no rendering of their own; every output reads them
+// through their accessors.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "maxact/tap_stats.h"
+
+namespace maxact {
+
+nlohmann::json location_json(const Location& l);  // null when invalid
+nlohmann::json located_json(const Located& e);    // null when invalid
+// Sparse: {"zero", "sub_bins_per_octave", "bins": [[lower_edge, count], ...]}.
+nlohmann::json histogram_json(const LogHistogram& h);
+nlohmann::json stats_json(const TapStats& s);
+nlohmann::json category_json(const CategoryStats& c);
+
+}  // namespace maxact

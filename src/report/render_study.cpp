@@ -1,0 +1,32 @@
+#include "maxact/quant_report.h"
+#include "maxact/renderers.h"
+#include "maxact/scan_report.h"
+
+namespace maxact {
+
+std::vector<std::string> study_file_names(const std::string& model_name, bool quant) {
+  std::vector<std::string> out{model_name + "_activation_stats.json",
+                               model_name + "_top5_stats.json"};
+  if (quant) out.push_back(model_name + "_quant_sanity.json");
+  return out;
+}
+
+std::vector<std::string> render_study(const ScanJobResult& r) {
+  // A path or token that is not UTF-8 becomes U+FFFD instead of failing the run at its end.
+  auto text = [](const nlohmann::ordered_json& j) {
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  };
+  std::vector<std::string> out{text(study_activation_stats(r.scan, r.meta)),
+                               text(study_top5_stats(r.scan, r.meta))};
+  if (r.quant) {
+    const CalibrationIdentity& c = r.quant->calibration;
+    out.push_back(study_quant_sanity(r.quant->result, r.scan, r.meta,
+                                     static_cast<int64_t>(c.samples.size()),
+                                     static_cast<int64_t>(c.evaluation_samples.size()))
+                      .dump(2) +
+                  "\n");
+  }
+  return out;
+}
+
+}  // namespace maxact
