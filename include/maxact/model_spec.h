@@ -13,26 +13,6 @@
 
 namespace maxact {
 
-enum class Family {
-  kLlama,
-  kMistral,
-  kMixtral,
-  kQwen2,
-  kQwen2_5_VL,
-  kQwen3,
-  kQwen3Moe,
-  kQwen3Next,
-  kQwen3_5,
-  kQwen3_5Moe,
-  kGemma,
-  kGemma2,
-  kGemma3,
-  kGptOss,
-  kPhi3,
-  kBailingMoe,
-  kBailingMoeV2,
-};
-
 // docs/NUMERICS.md §3: N1 = bf(w * bf(x r)), N2 = x r (1 + w), N3 = fp32 weight.
 enum class NormKind { kPlain, kOnePlus, kFp32Weight };
 enum class Activation { kSilu, kGeluTanh, kGelu };
@@ -129,8 +109,8 @@ struct TensorReq {
 };
 
 struct ModelSpec {
-  Family family = Family::kLlama;
-  std::string model_type;    // as given in config.json (outer model_type for wrappers)
+  std::string family;      // the adapter that built it ("llama", "gemma3", ...): reports, messages
+  std::string model_type;  // as given in config.json (outer model_type for wrappers)
   std::string architecture;  // architectures[0] if present
   std::string
       module_prefix;  // hook-visible path of the decoder stack ("model", "model.language_model")
@@ -158,7 +138,6 @@ struct ModelSpec {
   std::vector<TensorReq> tensors;
 };
 
-std::string_view family_name(Family f);
 std::string_view norm_kind_name(NormKind k);
 std::string_view activation_name(Activation a);
 std::string_view mixer_kind_name(MixerKind k);

@@ -66,7 +66,7 @@ ScanMeta scan_meta(const ScanJob& job, const ScanResult& res) {
   meta.model_arg = job.options.model;
   meta.model_dir = job.model.dir().string();
   meta.model_type = spec.model_type;
-  meta.family = std::string(family_name(spec.family));
+  meta.family = spec.family;
   meta.architecture = spec.architecture;
   meta.corpus = corpus_identity(job, res);
   meta.options = recorded_options(job);

@@ -299,8 +299,7 @@ std::string storage_text(const Model& m) {
   }
   if (!m.unused_tensors().empty()) {
     o += fmt::format("unused       {} tensors not read by the {} forward pass (first: {})\n",
-                     m.unused_tensors().size(), family_name(m.spec().family),
-                     m.unused_tensors().front());
+                     m.unused_tensors().size(), m.spec().family, m.unused_tensors().front());
   }
   return o;
 }
@@ -314,7 +313,7 @@ json inspect_json(const Model& m) {
   json j;
   j["maxact_inspect_version"] = 1;
   j["model"] = {{"path", m.dir().string()}, {"origin", m.origin()}};
-  j["family"] = family_name(s.family);
+  j["family"] = s.family;
   j["model_type"] = s.model_type;
   j["architecture"] = s.architecture;
   j["module_prefix"] = s.module_prefix;
@@ -354,7 +353,7 @@ std::string inspect_text(const Model& m) {
   const ParamCounts pc = count_params(s);
   std::string o;
   o += fmt::format("model        {}\n", m.origin());
-  o += fmt::format("family       {} (model_type {}{})\n", family_name(s.family), s.model_type,
+  o += fmt::format("family       {} (model_type {}{})\n", s.family, s.model_type,
                    s.architecture.empty() ? "" : ", " + s.architecture);
   o += fmt::format("dimensions   {} layers, hidden {}, vocab {}\n", s.num_layers, s.hidden_size,
                    s.vocab_size);

@@ -6,46 +6,6 @@ std::string layer_tensor_prefix(int layer) {
   return "model.layers." + std::to_string(layer) + ".";
 }
 
-std::string_view family_name(Family f) {
-  switch (f) {
-    case Family::kLlama:
-      return "llama";
-    case Family::kMistral:
-      return "mistral";
-    case Family::kMixtral:
-      return "mixtral";
-    case Family::kQwen2:
-      return "qwen2";
-    case Family::kQwen2_5_VL:
-      return "qwen2_5_vl";
-    case Family::kQwen3:
-      return "qwen3";
-    case Family::kQwen3Moe:
-      return "qwen3_moe";
-    case Family::kQwen3Next:
-      return "qwen3_next";
-    case Family::kQwen3_5:
-      return "qwen3_5";
-    case Family::kQwen3_5Moe:
-      return "qwen3_5_moe";
-    case Family::kGemma:
-      return "gemma";
-    case Family::kGemma2:
-      return "gemma2";
-    case Family::kGemma3:
-      return "gemma3";
-    case Family::kGptOss:
-      return "gpt_oss";
-    case Family::kPhi3:
-      return "phi3";
-    case Family::kBailingMoe:
-      return "bailing_moe";
-    case Family::kBailingMoeV2:
-      return "bailing_moe_v2";
-  }
-  return "?";
-}
-
 std::string_view norm_kind_name(NormKind k) {
   switch (k) {
     case NormKind::kPlain:
@@ -164,7 +124,7 @@ ScanSupport scan_support(const ModelSpec& spec) {
   }
   for (const LayerSpec& L : spec.layers) {
     if (L.mlp == MlpKind::kMoe && !moe_ok) {
-      return {false, "this " + std::string(family_name(spec.family)) +
+      return {false, "this " + std::string(spec.family) +
                          " configuration (its MoE router or expert storage) is not implemented"};
     }
   }

@@ -112,7 +112,9 @@ ModelSpec parse_model_config_unguarded(const std::filesystem::path& config_json)
   const bool wrapped = arch.size() > 24 && arch.ends_with("ForConditionalGeneration");
   s.module_prefix = wrapped ? "model.language_model" : "model";
   if (s.quantization == Quantization::kNone) read_quantization(c, s);
-  if (s.quantization == Quantization::kMxfp4 && s.family != Family::kGptOss) {
+  // MXFP4 is implemented for gpt-oss's expert layout only (its adapter reads the quantization
+  // itself and picks that storage).
+  if (s.quantization == Quantization::kMxfp4 && s.moe.storage != ExpertStorage::kGptOssMxfp4) {
     throw Error(ErrorCode::kUnsupported,
                 file + ": MXFP4 quantization is supported for gpt_oss experts only");
   }

@@ -75,7 +75,7 @@ TEST_F(Config, LlamaDefaultsAndDerivedHeadDim) {
   json j = small("llama");
   j["num_key_value_heads"] = nullptr;  // null -> num_attention_heads
   const ModelSpec s = parse(j);
-  EXPECT_EQ(s.family, Family::kLlama);
+  EXPECT_EQ(s.family, "llama");
   EXPECT_EQ(s.attention.num_kv_heads, 4);
   EXPECT_EQ(s.attention.head_dim, 8);
   EXPECT_DOUBLE_EQ(s.attention.scale, 1.0 / std::sqrt(8.0));
@@ -219,7 +219,7 @@ TEST_F(Config, TextConfigNestingAndTopLevelTie) {
             {"tie_word_embeddings", false},
             {"text_config", text}};
   const ModelSpec s = parse(j);
-  EXPECT_EQ(s.family, Family::kQwen3_5);
+  EXPECT_EQ(s.family, "qwen3_5");
   EXPECT_EQ(s.model_type, "qwen3_5");
   EXPECT_EQ(s.hidden_size, 32);
   EXPECT_EQ(s.module_prefix, "model.language_model");
@@ -314,7 +314,7 @@ TEST_F(Config, BailingByArchitecture) {
   expect_fail(j, ErrorCode::kConfig, {"'num_experts_per_tok'", "topk_group"});
   j["num_experts_per_tok"] = 4;
   const ModelSpec s = parse(j);
-  EXPECT_EQ(s.family, Family::kBailingMoeV2);
+  EXPECT_EQ(s.family, "bailing_moe_v2");
   EXPECT_EQ(s.moe.router, RouterKind::kSigmoidGroupLimited);
   EXPECT_EQ(s.layers[0].mlp, MlpKind::kDense);  // first_k_dense_replace default 1
   EXPECT_EQ(s.layers[1].mlp, MlpKind::kMoe);
@@ -324,7 +324,7 @@ TEST_F(Config, BailingByArchitecture) {
   // The class name decides for remote-code families, whatever model_type says.
   j["n_group"] = 4;
   j["model_type"] = "bailing_moe";
-  EXPECT_EQ(parse(j).family, Family::kBailingMoeV2);
+  EXPECT_EQ(parse(j).family, "bailing_moe_v2");
 }
 
 TEST(CanonicalNames, WrapperPrefixes) {

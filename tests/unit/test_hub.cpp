@@ -171,7 +171,7 @@ TEST_F(Hub, OpensModelThroughBlobSymlinks) {
                        repo / "snapshots" / kHash1 / name);
   }
   const Model m = Model::open("acme/tiny-llama");
-  EXPECT_EQ(m.spec().family, Family::kLlama);
+  EXPECT_EQ(m.spec().family, "llama");
   EXPECT_EQ(m.checkpoint().shards().size(), 3u);
   EXPECT_NE(m.origin().find("snapshot " + kHash1), std::string::npos);
 }

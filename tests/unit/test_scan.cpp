@@ -4,6 +4,7 @@
 // PyTorch reference (tests/reference/compare_scan.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -155,6 +156,67 @@ TEST(Scan, TapNamesFollowTheModulePaths) {
   const auto g3 = names("gemma3_wrapped");
   EXPECT_TRUE(has(g3, "model.language_model.layers.5.post_feedforward_layernorm"));
   EXPECT_TRUE(has(g3, "model.language_model.layers.5.self_attn.k_norm"));
+}
+
+// A layer lists only the taps it has, in the order its forward pass computes them: what a report
+// lists. Each family's layer kinds, written out from the Hugging Face forward.
+TEST(Scan, LayerTapsAreInForwardOrder) {
+  auto layer = [](const std::string& fx, int l) {
+    std::vector<std::string> out;
+    const ModelSpec s = Model::open_dir(test::fixture(fx)).spec();
+    const std::string p = s.module_prefix + ".layers." + std::to_string(l);
+    for (const auto& t : layer_taps(s, l)) out.push_back(t.name.substr(p.size()));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  // The residual add precedes the MLP's input norm; attention output before both.
+  EXPECT_EQ(layer("llama", 0),
+            (V{".input_layernorm", ".self_attn.q_proj", ".self_attn.k_proj", ".self_attn.v_proj",
+               ".self_attn:k_cache", ".self_attn:v_cache", ".self_attn.o_proj:in", ".self_attn",
+               ":resid_mid", ".post_attention_layernorm", ".mlp.gate_proj", ".mlp.up_proj",
+               ".mlp.down_proj:in", ".mlp", ""}));
+  // Sandwich norms: the attention output is normalised before the residual add.
+  const V g3 = layer("gemma3", 0);
+  const V g3_mid{".self_attn", ".post_attention_layernorm", ":resid_mid",
+                 ".pre_feedforward_layernorm", ".mlp.gate_proj"};
+  EXPECT_NE(std::search(g3.begin(), g3.end(), g3_mid.begin(), g3_mid.end()), g3.end());
+  EXPECT_EQ(V(g3.end() - 3, g3.end()), (V{".mlp", ".post_feedforward_layernorm", ""}));
+  // Routed experts: router, routing weights, experts, then the shared expert and its gate, then
+  // the block's output. A Gated DeltaNet layer: its projections, conv, state, out_proj, output.
+  EXPECT_EQ(layer("qwen3_next", 0),
+            (V{".input_layernorm", ".linear_attn.in_proj_qkvz", ".linear_attn.in_proj_ba",
+               ".linear_attn:conv_out", ".linear_attn:state_absmax", ".linear_attn.out_proj:in",
+               ".linear_attn", ":resid_mid", ".post_attention_layernorm", ".mlp.gate",
+               ".mlp.gate:weights", ".mlp.experts:down_proj:in", ".mlp.shared_expert.down_proj:in",
+               ".mlp.shared_expert", ".mlp.shared_expert_gate", ".mlp", ""}));
+  // Fused projections replace the separate ones; nothing absent is listed.
+  const V phi3 = layer("phi3", 0);
+  EXPECT_EQ(std::count(phi3.begin(), phi3.end(), ".self_attn.qkv_proj"), 1);
+  EXPECT_EQ(std::count(phi3.begin(), phi3.end(), ".self_attn.q_proj"), 0);
+  EXPECT_EQ(std::count(phi3.begin(), phi3.end(), ".mlp.gate_up_proj"), 1);
+  EXPECT_EQ(std::count(phi3.begin(), phi3.end(), ".mlp.gate_proj"), 0);
+  // Mixtral's and gpt-oss's own module names come from their name tables.
+  const V mixtral = layer("mixtral", 0), gpt_oss = layer("gpt_oss", 0);
+  EXPECT_EQ(std::count(mixtral.begin(), mixtral.end(), ".block_sparse_moe.gate"), 1);
+  EXPECT_EQ(std::count(gpt_oss.begin(), gpt_oss.end(), ".mlp.router:weights"), 1);
+}
+
+// --taps and --quant-taps match the study's aliases too (the router is layer_{i}_router_logits
+// and layer_{i}_moe_gate).
+TEST(Scan, TapMatchingCoversStudyAliases) {
+  const ModelSpec s = Model::open_dir(test::fixture("qwen3_moe")).spec();
+  std::vector<std::string> hit;
+  for (const TapInfo& t : model_taps(s)) {
+    if (tap_matches("layer_*_moe_gate", t)) hit.push_back(t.name);
+  }
+  ASSERT_FALSE(hit.empty());
+  for (const auto& n : hit) EXPECT_TRUE(n.ends_with(".mlp.gate")) << n;
+  const Model m = Model::open_dir(test::fixture("qwen3_moe"));
+  ScanOptions o;
+  o.taps = {"layer_1_moe_gate"};
+  const ScanResult r = scan(m, random_sequences(2, 10, 256, 3), o);
+  ASSERT_EQ(r.taps.size(), 1u);
+  EXPECT_EQ(r.taps[0].name, "model.layers.1.mlp.gate");
 }
 
 TEST(Scan, TapSelectionByGlobOverBothNamings) {

@@ -74,7 +74,7 @@ void read_bailing_moe(const ConfigReader& c, bool v2, ModelSpec& s) {
 
 ModelSpec bailing(const ConfigReader& c, bool v2) {
   ModelSpec s;
-  s.family = v2 ? Family::kBailingMoeV2 : Family::kBailingMoe;
+  s.family = v2 ? "bailing_moe_v2" : "bailing_moe";
   const ConfigDefaults d = bailing_defaults(v2);
   const int64_t inter = read_basic_dims(c, s, d);
   auto& a = s.attention;

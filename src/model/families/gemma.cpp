@@ -19,7 +19,7 @@ Activation gemma_activation(const ConfigReader& c) {
   c.fail("hidden_activation", "'" + act + "' is not supported (gelu_pytorch_tanh, gelu, silu)");
 }
 
-ModelSpec gemma_base(const ConfigReader& c, Family family, const ConfigDefaults& d,
+ModelSpec gemma_base(const ConfigReader& c, const char* family, const ConfigDefaults& d,
                      int64_t& inter) {
   ModelSpec s;
   s.family = family;
@@ -76,7 +76,7 @@ ModelSpec gemma(const ConfigReader& c) {
   d.tie_word_embeddings = true;
   d.max_position_embeddings = 8192;
   int64_t inter = 0;
-  ModelSpec s = gemma_base(c, Family::kGemma, d, inter);
+  ModelSpec s = gemma_base(c, "gemma", d, inter);
   s.rope.push_back(read_rope(c, s, d.rope_theta, 1.0));
   for (int i = 0; i < s.num_layers; ++i) {
     s.layers.push_back({MixerKind::kAttention, 0, 0, MlpKind::kDense, static_cast<int>(inter)});
@@ -88,7 +88,7 @@ ModelSpec gemma(const ConfigReader& c) {
 ModelSpec gemma2(const ConfigReader& c) {
   const ConfigDefaults d = gemma2_defaults();
   int64_t inter = 0;
-  ModelSpec s = gemma_base(c, Family::kGemma2, d, inter);
+  ModelSpec s = gemma_base(c, "gemma2", d, inter);
   s.sandwich_norms = true;
   s.attention.scale = 1.0 / std::sqrt(c.get_double("query_pre_attn_scalar", 256.0));
   // Gemma2Config defaults both softcaps on; a null in config.json switches one off.
@@ -115,7 +115,7 @@ ModelSpec gemma3(const ConfigReader& c) {
   d.rope_theta = 1e6;
   d.max_position_embeddings = 131072;
   int64_t inter = 0;
-  ModelSpec s = gemma_base(c, Family::kGemma3, d, inter);
+  ModelSpec s = gemma_base(c, "gemma3", d, inter);
   s.sandwich_norms = true;
   s.attention.qk_norm = true;
   s.attention.scale = 1.0 / std::sqrt(c.get_double("query_pre_attn_scalar", 256.0));

@@ -7,7 +7,7 @@ namespace maxact::families {
 
 ModelSpec gpt_oss(const ConfigReader& c) {
   ModelSpec s;
-  s.family = Family::kGptOss;
+  s.family = "gpt_oss";
   s.norm = NormKind::kFp32Weight;
   ConfigDefaults d;
   d.silu_from_hidden_act = false;

@@ -5,7 +5,7 @@
 namespace maxact::families {
 namespace {
 
-ModelSpec llama_like(const ConfigReader& c, Family family, const ConfigDefaults& d,
+ModelSpec llama_like(const ConfigReader& c, const char* family, const ConfigDefaults& d,
                      int64_t default_window) {
   ModelSpec s;
   s.family = family;
@@ -31,7 +31,7 @@ ModelSpec llama_like(const ConfigReader& c, Family family, const ConfigDefaults&
 
 ModelSpec llama(const ConfigReader& c) {
   ConfigDefaults d;  // LlamaConfig defaults
-  return llama_like(c, Family::kLlama, d, 0);
+  return llama_like(c, "llama", d, 0);
 }
 
 ModelSpec mistral(const ConfigReader& c) {
@@ -40,7 +40,7 @@ ModelSpec mistral(const ConfigReader& c) {
   d.num_kv_heads = 8;
   d.max_position_embeddings = 131072;
   // MistralConfig defaults sliding_window to 4096; v0.2+ configs write null (no window).
-  return llama_like(c, Family::kMistral, d, 4096);
+  return llama_like(c, "mistral", d, 4096);
 }
 
 }  // namespace maxact::families

@@ -7,7 +7,7 @@ namespace maxact::families {
 
 ModelSpec mixtral(const ConfigReader& c) {
   ModelSpec s;
-  s.family = Family::kMixtral;
+  s.family = "mixtral";
   ConfigDefaults d;
   d.intermediate_size = 14336;
   d.num_kv_heads = 8;

@@ -6,7 +6,7 @@ namespace maxact::families {
 
 ModelSpec phi3(const ConfigReader& c) {
   ModelSpec s;
-  s.family = Family::kPhi3;
+  s.family = "phi3";
   ConfigDefaults d;
   d.vocab_size = 32064;
   d.hidden_size = 3072;

@@ -23,8 +23,8 @@ std::vector<int> qwen_windows(const ConfigReader& c, int num_layers) {
   return out;
 }
 
-ModelSpec qwen_dense(const ConfigReader& c, Family family, const ConfigDefaults& d, bool qkv_bias,
-                     bool qk_norm) {
+ModelSpec qwen_dense(const ConfigReader& c, const char* family, const ConfigDefaults& d,
+                     bool qkv_bias, bool qk_norm) {
   ModelSpec s;
   s.family = family;
   const int64_t inter = read_basic_dims(c, s, d);
@@ -65,7 +65,7 @@ void add_dense_mlps(ModelSpec& s) {
 }  // namespace
 
 ModelSpec qwen2(const ConfigReader& c) {
-  ModelSpec s = qwen_dense(c, Family::kQwen2, qwen2_defaults(), true, false);
+  ModelSpec s = qwen_dense(c, "qwen2", qwen2_defaults(), true, false);
   add_dense_mlps(s);
   return s;
 }
@@ -80,7 +80,7 @@ ModelSpec qwen2_5_vl(const ConfigReader& c) {
   d.num_heads = 64;
   d.num_kv_heads = 8;
   d.rope_theta = 1e6;
-  ModelSpec s = qwen_dense(c, Family::kQwen2_5_VL, d, true, false);
+  ModelSpec s = qwen_dense(c, "qwen2_5_vl", d, true, false);
   add_dense_mlps(s);
   return s;
 }
@@ -88,7 +88,7 @@ ModelSpec qwen2_5_vl(const ConfigReader& c) {
 ModelSpec qwen3(const ConfigReader& c) {
   ConfigDefaults d = qwen2_defaults();
   d.head_dim = 128;
-  ModelSpec s = qwen_dense(c, Family::kQwen3, d, false, true);
+  ModelSpec s = qwen_dense(c, "qwen3", d, false, true);
   add_dense_mlps(s);
   return s;
 }
@@ -101,8 +101,8 @@ ModelSpec qwen3_moe(const ConfigReader& c) {
   d.num_heads = 32;
   d.num_kv_heads = 4;
   d.head_dim = 128;
-  ModelSpec s = qwen_dense(c, Family::kQwen3Moe, d, false, true);
-  s.family = Family::kQwen3Moe;
+  ModelSpec s = qwen_dense(c, "qwen3_moe", d, false, true);
+  s.family = "qwen3_moe";
   auto& m = s.moe;
   m.num_experts = static_cast<int>(c.get_int("num_experts", 128));
   m.top_k = static_cast<int>(c.get_int("num_experts_per_tok", 8));

@@ -90,8 +90,8 @@ void read_hybrid_moe(const ConfigReader& c, HybridMlp mlp, MoeSpec& m, int& step
   }
 }
 
-ModelSpec hybrid(const ConfigReader& c, Family family, const ConfigDefaults& d, bool fused_qkvz,
-                 HybridMlp mlp) {
+ModelSpec hybrid(const ConfigReader& c, const char* family, const ConfigDefaults& d,
+                 bool fused_qkvz, HybridMlp mlp) {
   ModelSpec s;
   s.family = family;
   s.norm = NormKind::kOnePlus;
@@ -155,7 +155,7 @@ ModelSpec qwen3_next(const ConfigReader& c) {
   d.num_heads = 16;
   d.num_kv_heads = 2;
   d.head_dim = 256;
-  return hybrid(c, Family::kQwen3Next, d, true, HybridMlp::kNextMoe);
+  return hybrid(c, "qwen3_next", d, true, HybridMlp::kNextMoe);
 }
 
 ModelSpec qwen3_5(const ConfigReader& c) {
@@ -167,7 +167,7 @@ ModelSpec qwen3_5(const ConfigReader& c) {
   d.num_heads = 16;
   d.num_kv_heads = 4;
   d.head_dim = 256;
-  return hybrid(c, Family::kQwen3_5, d, false, HybridMlp::kDense);
+  return hybrid(c, "qwen3_5", d, false, HybridMlp::kDense);
 }
 
 ModelSpec qwen3_5_moe(const ConfigReader& c) {
@@ -179,7 +179,7 @@ ModelSpec qwen3_5_moe(const ConfigReader& c) {
   d.num_heads = 16;
   d.num_kv_heads = 2;
   d.head_dim = 256;
-  return hybrid(c, Family::kQwen3_5Moe, d, false, HybridMlp::kFusedMoe);
+  return hybrid(c, "qwen3_5_moe", d, false, HybridMlp::kFusedMoe);
 }
 
 }  // namespace maxact::families
