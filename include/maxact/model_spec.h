@@ -155,6 +155,8 @@ struct ScanSupport {
   std::string reason;  // "fp32 and bf16", or why not
 };
 ScanSupport scan_support(const ModelSpec& spec);
+// Throws kUnsupported "<where>: scanning is not supported: <reason>" unless it is.
+void require_scan_support(const ModelSpec& spec, const std::string& where);
 
 // Every model_type maxact accepts, in a stable order (for "not supported" messages).
 const std::vector<std::string>& supported_model_types();

@@ -202,10 +202,7 @@ void final_norm(const LayerContext& c, const WindowRows& win, const std::vector<
 ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
                 const ScanOptions& opt) {
   const ModelSpec& spec = model.spec();
-  if (const ScanSupport sup = scan_support(spec); !sup.supported) {
-    throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: scanning is not supported: {}", model.dir().string(), sup.reason));
-  }
+  require_scan_support(spec, model.dir().string());
   if (opt.window_tokens < 1 || opt.chunk_rows < 1) {
     throw Error(ErrorCode::kOption, "window_tokens and chunk_rows must be at least 1");
   }

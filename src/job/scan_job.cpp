@@ -150,10 +150,7 @@ ScanJob open_scan_job(const ScanJobOptions& options) {
   ScanJob job;
   job.options = options;
   job.model = Model::open(options.model);
-  if (const ScanSupport sup = scan_support(job.model.spec()); !sup.supported) {
-    throw Error(ErrorCode::kUnsupported, fmt::format("{}: scanning is not supported: {}",
-                                                     job.model.dir().string(), sup.reason));
-  }
+  require_scan_support(job.model.spec(), job.model.dir().string());
   if (!options.corpus.empty()) {
     job.read = read_corpus(options.corpus, options.read, &job.read_report);
   }

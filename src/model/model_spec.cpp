@@ -1,5 +1,7 @@
 #include "maxact/model_spec.h"
 
+#include "maxact/error.h"
+
 namespace maxact {
 
 std::string layer_tensor_prefix(int layer) {
@@ -129,6 +131,12 @@ ScanSupport scan_support(const ModelSpec& spec) {
     }
   }
   return {true, "fp32 and bf16"};
+}
+
+void require_scan_support(const ModelSpec& spec, const std::string& where) {
+  if (const ScanSupport sup = scan_support(spec); !sup.supported) {
+    throw Error(ErrorCode::kUnsupported, where + ": scanning is not supported: " + sup.reason);
+  }
 }
 
 }  // namespace maxact

@@ -259,22 +259,24 @@ std::vector<TapInfo> layer_taps(const ModelSpec& s, int layer) {
   return t.take();
 }
 
-TapInfo embedding_tap(const ModelSpec& s) {
+namespace {
+// A tap outside the decoder stack (layer -1), of hidden-size rows.
+TapInfo stack_tap(const ModelSpec& s, const std::string& module, const char* study, Component c) {
   TapInfo t;
-  t.name = s.module_prefix + "." + s.names.embed;
-  t.study_name = "embedding_output";
-  t.component = Component::kEmbedding;
+  t.name = s.module_prefix + "." + module;
+  t.study_name = study;
+  t.component = c;
   t.channels = s.hidden_size;
   return t;
 }
+}  // namespace
+
+TapInfo embedding_tap(const ModelSpec& s) {
+  return stack_tap(s, s.names.embed, "embedding_output", Component::kEmbedding);
+}
 
 TapInfo final_norm_tap(const ModelSpec& s) {
-  TapInfo t;
-  t.name = s.module_prefix + "." + s.names.final_norm;
-  t.study_name = "final_layernorm";
-  t.component = Component::kFinalNorm;
-  t.channels = s.hidden_size;
-  return t;
+  return stack_tap(s, s.names.final_norm, "final_layernorm", Component::kFinalNorm);
 }
 
 std::vector<TapInfo> model_taps(const ModelSpec& spec) {

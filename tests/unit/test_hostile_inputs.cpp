@@ -2,6 +2,7 @@
 // program and expects a clear error naming the file and the problem, the documented exit status,
 // no hang (each command runs under `timeout`), nothing unescaped echoed, and no input or
 // unrelated file touched. Checkpoint-structure classes are in test_cli_errors.cpp.
+// Over 400 lines: it is one table of input classes and the runner they share.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
