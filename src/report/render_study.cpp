@@ -13,18 +13,16 @@ std::vector<std::string> study_file_names(const std::string& model_name, bool qu
 
 std::vector<std::string> render_study(const ScanJobResult& r) {
   // A path or token that is not UTF-8 becomes U+FFFD instead of failing the run at its end.
-  auto text = [](const nlohmann::ordered_json& j) {
+  auto text = [](const auto& j) {
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   };
   std::vector<std::string> out{text(study_activation_stats(r.scan, r.meta)),
                                text(study_top5_stats(r.scan, r.meta))};
   if (r.quant) {
     const CalibrationIdentity& c = r.quant->calibration;
-    out.push_back(study_quant_sanity(r.quant->result, r.scan, r.meta,
-                                     static_cast<int64_t>(c.samples.size()),
-                                     static_cast<int64_t>(c.evaluation_samples.size()))
-                      .dump(2) +
-                  "\n");
+    out.push_back(text(study_quant_sanity(r.quant->result, r.scan, r.meta,
+                                          static_cast<int64_t>(c.samples.size()),
+                                          static_cast<int64_t>(c.evaluation_samples.size()))));
   }
   return out;
 }

@@ -289,6 +289,18 @@ TEST(CliScan, QuantReportSummaryAndStudyFile) {
             s["thresholds"]["max_abs"][layer].get<double>());
   EXPECT_GT(s["thresholds"]["clip_q0.999"][layer].get<double>(), 0.0);
   EXPECT_TRUE(s["metrics"][1]["clip_rate"].is_number());
+  // A corpus path that is not UTF-8 is written as U+FFFD in every study file, as in the others,
+  // rather than failing the run after the scan.
+  const std::string odd = (dir / "q\xff.jsonl").string();
+  test::write_file(odd, test::read_file(dir / "q.jsonl"));
+  r = run_command(test::maxact_binary() + " scan " + test::fixture("llama").string() +
+                  " --corpus '" + odd + "' --ids-native -q --quant --calib 4 --eval 6" +
+                  " --protocol study --format study -o " + (dir / "odd").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* f : {"llama_quant_sanity.json", "llama_activation_stats.json"}) {
+    const std::string text = test::read_file(dir / "odd" / f);
+    EXPECT_NE(text.find("q\xEF\xBF\xBD.jsonl"), std::string::npos) << f;
+  }
 
   // Two reports compared.
   r = run_command(base + "--seed 3 -o " + (dir / "q3.json").string());
