@@ -137,19 +137,20 @@ class LayerTapList {
     return t;
   }
 
+  // The layer's taps in forward order.
+  std::vector<TapInfo> build();
+
+ private:
   void attention();
   void gated_deltanet();
   void dense_mlp();
   void moe();
-  std::vector<TapInfo> take() { return std::move(taps_); }
 
   const ModelSpec& s_;
   const ModuleNames& n_;
   const int layer_;
   const std::string path_;
   const LayerSpec& L_;
-
- private:
   std::vector<TapInfo> taps_;
 };
 
@@ -227,36 +228,38 @@ void LayerTapList::moe() {
   }
 }
 
+std::vector<TapInfo> LayerTapList::build() {
+  const int64_t H = s_.hidden_size;
+  input(TapPoint::kInputNorm, n_.input_norm, Component::kNorm, H);
+  if (L_.mixer == MixerKind::kGatedDeltaNet) {
+    gated_deltanet();
+  } else {
+    attention();
+  }
+  if (s_.sandwich_norms) {  // Gemma 2/3: the attention output normalised before the residual add
+    add(TapPoint::kPostAttnNorm, n_.post_attn_norm, Component::kNorm, H);
+    add(TapPoint::kResidMid, "", Component::kResidMid, H, ":resid_mid");
+    input(TapPoint::kPreFfNorm, n_.pre_ff_norm, Component::kNorm, H);
+  } else {
+    add(TapPoint::kResidMid, "", Component::kResidMid, H, ":resid_mid");
+    input(TapPoint::kPostAttnNorm, n_.post_attn_norm, Component::kNorm, H);
+  }
+  const bool routed = L_.mlp == MlpKind::kMoe;
+  if (routed) {
+    moe();
+  } else {
+    dense_mlp();
+  }
+  study(add(TapPoint::kMlp, routed ? n_.moe : n_.mlp, Component::kMlp, H), "mlp_output");
+  if (s_.sandwich_norms) add(TapPoint::kPostFfNorm, n_.post_ff_norm, Component::kNorm, H);
+  study(add(TapPoint::kLayer, "", Component::kHidden, H), "hidden");
+  return std::move(taps_);
+}
+
 }  // namespace
 
 std::vector<TapInfo> layer_taps(const ModelSpec& s, int layer) {
-  LayerTapList t(s, layer);
-  const ModuleNames& n = s.names;
-  const int64_t H = s.hidden_size;
-  t.input(TapPoint::kInputNorm, n.input_norm, Component::kNorm, H);
-  if (t.L_.mixer == MixerKind::kGatedDeltaNet) {
-    t.gated_deltanet();
-  } else {
-    t.attention();
-  }
-  if (s.sandwich_norms) {  // Gemma 2/3: the attention output normalised before the residual add
-    t.add(TapPoint::kPostAttnNorm, n.post_attn_norm, Component::kNorm, H);
-    t.add(TapPoint::kResidMid, "", Component::kResidMid, H, ":resid_mid");
-    t.input(TapPoint::kPreFfNorm, n.pre_ff_norm, Component::kNorm, H);
-  } else {
-    t.add(TapPoint::kResidMid, "", Component::kResidMid, H, ":resid_mid");
-    t.input(TapPoint::kPostAttnNorm, n.post_attn_norm, Component::kNorm, H);
-  }
-  const bool moe = t.L_.mlp == MlpKind::kMoe;
-  if (moe) {
-    t.moe();
-  } else {
-    t.dense_mlp();
-  }
-  t.study(t.add(TapPoint::kMlp, moe ? n.moe : n.mlp, Component::kMlp, H), "mlp_output");
-  if (s.sandwich_norms) t.add(TapPoint::kPostFfNorm, n.post_ff_norm, Component::kNorm, H);
-  t.study(t.add(TapPoint::kLayer, "", Component::kHidden, H), "hidden");
-  return t.take();
+  return LayerTapList(s, layer).build();
 }
 
 namespace {

@@ -25,12 +25,6 @@ json with_text(json loc, const ScanMeta& meta) {
   return loc;
 }
 
-json location_json(const Location& l, const ScanMeta& meta) {
-  return with_text(
-      {{"sample", l.sample}, {"position", l.position}, {"token", l.token}, {"channel", l.channel}},
-      meta);
-}
-
 // A global maximum as the report gives it (top level and per category); null when none.
 json global_max_json(const ScanResult& r, const GlobalMax& g, const ScanMeta& meta) {
   if (g.tap < 0) return nullptr;
@@ -42,7 +36,7 @@ json global_max_json(const ScanResult& r, const GlobalMax& g, const ScanMeta& me
           {"hf_name", t.name},
           {"component", component_name(t.component)},
           {"layer", t.layer < 0 ? json() : json(t.layer)},
-          {"location", location_json(g.value.loc, meta)}};
+          {"location", with_text(location_json(g.value.loc), meta)}};
 }
 
 void add_token_text(json& j, const ScanMeta& meta) {
@@ -92,14 +86,8 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
     if (r.expert_load[l].empty()) continue;
     json maxima = json::array();
     if (l < r.expert_down_in_max.size()) {
-      for (const Located& v : r.expert_down_in_max[l]) {
-        json e = nullptr;
-        if (v.loc.valid()) {
-          e = location_json(v.loc, meta);
-          e["value"] = v.value;
-        }
-        maxima.push_back(std::move(e));
-      }
+      for (const Located& v : r.expert_down_in_max[l])
+        maxima.push_back(with_text(located_json(v), meta));
     }
     experts.push_back(
         {{"layer", l}, {"tokens_per_expert", r.expert_load[l]}, {"down_proj_in_absmax", maxima}});
