@@ -109,7 +109,7 @@ class TapQuantizer {
   std::vector<float> channel_scale_;  // per-channel INT8 scales
   std::vector<float> channel_absmax_;
   float max_abs_ = 0;
-  double massive_abs_ = 100, massive_ratio_ = 1000;
+  TapStatsOptions massive_;  // its massive-activation thresholds
   uint64_t tokens_ = 0, outlier_tokens_ = 0;
 };
 

@@ -11,6 +11,8 @@ namespace maxact {
 
 nlohmann::json location_json(const Location& l);  // null when invalid
 nlohmann::json located_json(const Located& e);    // null when invalid
+// A token under the per-token criterion: location, abs, median, ratio (null when invalid).
+nlohmann::json token_ratio_json(const TokenRatio& t);
 // Sparse: {"zero", "sub_bins_per_octave", "bins": [[lower_edge, count], ...]}.
 nlohmann::json histogram_json(const LogHistogram& h);
 nlohmann::json stats_json(const TapStats& s);

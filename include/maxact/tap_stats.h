@@ -4,6 +4,7 @@
 // threads or shards gives bitwise identical results.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -48,6 +49,10 @@ class LogHistogram {
     double lower, upper;
   };
   Bracket quantile(double q) const;
+  // The study's reading of a histogram (analyze_model.py): where the cumulative count reaches
+  // q * total, interpolated linearly inside the bin holding it; zeros count below every bin.
+  // It lies inside quantile(q)'s bracket, as the exact quantile does.
+  double quantile_estimate(double q) const;
   // The bin holding the value of 1-based rank `rank` (ascending |x|) as the |x| bit patterns
   // [lo_bits, hi_bits) it covers (both 0: the value is zero), with the counts below and inside.
   struct Slot {
@@ -109,8 +114,27 @@ struct CategoryStats {
   bool operator==(const CategoryStats& o) const = default;
 };
 
-// The upper median of n values (reordered in place): the Sun et al. criterion's reference.
-float upper_median(float* values, std::size_t n);
+// Sun et al.'s per-token criterion (docs/NUMERICS.md §11). A token's median is the lower median
+// of |x| over its finite channels (rank (n-1)/2, torch.median's choice); its ratio is its largest
+// |x| over that median, divided in fp32 with the median clamped to the smallest normal float, as
+// the study computes it (a zero median gives a huge or infinite ratio, not a division by zero).
+// `guess` (e.g. the previous token's median) only speeds it up.
+float lower_median_abs(const float* x, std::size_t n, float guess = 0.0f);
+inline float sun_ratio(float abs_value, float median) {
+  return abs_value / std::max(median, std::numeric_limits<float>::min());
+}
+// A value is massive when |x| > massive_abs and its ratio to its token's median > massive_ratio.
+inline bool is_massive(float abs_value, float median, const TapStatsOptions& o) {
+  return abs_value > o.massive_abs && sun_ratio(abs_value, median) > o.massive_ratio;
+}
+
+// One token (row) of a tap under the criterion: its largest |x| (located: the channel is where
+// it is), its median |x| and their ratio.
+struct TokenRatio {
+  float absmax = 0, median = 0, ratio = 0;
+  Location loc;
+  bool operator==(const TokenRatio& o) const = default;
+};
 
 class TapStats {
  public:
@@ -139,7 +163,17 @@ class TapStats {
   uint64_t tokens() const { return a_.tokens; }
   const LogHistogram& token_max_histogram() const { return a_.token_max_hist; }
   uint64_t massive_values() const { return a_.massive_values; }
+  // Tokens whose largest |x| is massive (the study's sun_n_pass).
   uint64_t massive_tokens() const { return a_.massive_tokens; }
+  // The per-token criterion over the tokens with a finite value (the study's sun_* fields): the
+  // peak token (largest max |x|) and the token of the largest ratio, each the earliest on ties;
+  // the ratio's mean and population std over tokens from exact sums (+inf when a ratio is).
+  uint64_t ratio_tokens() const { return a_.ratio_tokens; }
+  const TokenRatio& peak_token() const { return a_.peak_token; }
+  const TokenRatio& max_ratio_token() const { return a_.max_ratio_token; }
+  uint64_t infinite_ratios() const { return a_.ratio_infinite; }
+  double ratio_mean() const;
+  double ratio_std() const;
   std::vector<Located> massive_largest() const { return a_.massive.sorted(); }
   std::vector<Located> top() const { return a_.top.sorted(); }
   const LogHistogram& histogram() const { return a_.hist; }
@@ -160,7 +194,10 @@ class TapStats {
   // the per-channel state stays in cache while rows stream past.
   void add_values_finite(const float* const* rows, std::size_t n);
   void add_channel_square(std::size_t c, float v);
-  void massive_check(const float* x, Location loc, float row_absmax, std::size_t finite);
+  // The per-token criterion for a row whose finite |x| are abs[0..finite), largest row_absmax at
+  // loc.channel.
+  void token_ratio(const float* x, const float* abs, std::size_t finite, Location loc,
+                   float row_absmax);
   int64_t channels_;
   TapStatsOptions opt_;
   // Everything merge() combines, and nothing else: the defaulted comparison covers every field.
@@ -179,6 +216,9 @@ class TapStats {
     uint64_t tokens = 0, massive_values = 0, massive_tokens = 0;
     LogHistogram token_max_hist;
     TopK massive;  // the largest massive activations, located
+    uint64_t ratio_tokens = 0, ratio_infinite = 0;
+    ExactSum ratio_sum, ratio_sumsq;  // of the finite per-token ratios
+    TokenRatio peak_token, max_ratio_token;
     uint64_t over_fp16 = 0, over_fp8 = 0;
     uint64_t nan = 0, inf = 0;
     Location first_nan, first_inf;
@@ -186,6 +226,7 @@ class TapStats {
   };
   Accumulators a_;
   std::vector<float> scratch_;
+  float median_guess_ = 0;  // the last token's median: where the next one's is likely to be
   std::vector<const float*> finite_rows_;
 };
 

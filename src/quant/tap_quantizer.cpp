@@ -69,10 +69,7 @@ ErrorRow cast_row(const ErrorRow& base, const float* x, const float* e, int64_t 
 
 TapQuantizer::TapQuantizer(const TapCalibration& cal, const std::vector<QuantPolicy>& policies,
                            const TapStatsOptions& massive)
-    : channel_absmax_(cal.channel_absmax),
-      max_abs_(cal.max_abs),
-      massive_abs_(massive.massive_abs),
-      massive_ratio_(massive.massive_ratio) {
+    : channel_absmax_(cal.channel_absmax), max_abs_(cal.max_abs), massive_(massive) {
   for (QuantPolicy p : policies) {
     PolicyErrors e;
     e.policy = p;
@@ -130,10 +127,9 @@ void TapQuantizer::add_row(const float* raw, int64_t C, float* scratch, float* x
   const quant::RowSums xs = quant::row_sums(x, static_cast<std::size_t>(C));
   base.sum_sq_x = xs.sq;
   base.sum_abs_x = xs.abs;
-  // The token meets the massive-activation criterion when its largest |x| does (both bounds
-  // are lower bounds on one value).
-  const bool outlier =
-      absmax > massive_abs_ && n > 0 && absmax > massive_ratio_ * upper_median(scratch, n);
+  // The token meets the massive-activation criterion when its largest |x| does (the criterion
+  // grows with |x|).
+  const bool outlier = n > 0 && is_massive(absmax, lower_median_abs(scratch, n), massive_);
   ++tokens_;
   outlier_tokens_ += outlier;
   const float token_int8 = absmax / kInt8Max, token_e4m3 = absmax / kE4m3Max;

@@ -205,8 +205,11 @@ std::string scan_summary_text(const ScanResult& r, const ScanMeta& meta) {
   if (!hidden.empty()) out += "hottest layers (residual stream max |x|)\n";
   for (std::size_t k = 0; k < std::min<std::size_t>(5, hidden.size()); ++k) {
     const auto& s = r.stats[hidden[k]];
-    out += fmt::format("  layer {:<4} {:>12.6g}  rms {:.4g}  massive tokens {}\n",
-                       r.taps[hidden[k]].layer, s.absmax().value, s.rms(), s.massive_tokens());
+    // Sun et al.'s ratio of the peak token: its max |x| over its median |x|.
+    out +=
+        fmt::format("  layer {:<4} {:>12.6g}  rms {:.4g}  peak/median {:.4g}  massive tokens {}\n",
+                    r.taps[hidden[k]].layer, s.absmax().value, s.rms(), s.peak_token().ratio,
+                    s.massive_tokens());
   }
   uint64_t nan = 0, inf = 0, f16 = 0;
   for (const auto& s : r.stats) {
@@ -216,113 +219,6 @@ std::string scan_summary_text(const ScanResult& r, const ScanMeta& meta) {
   }
   out += fmt::format("non-finite   {} NaN, {} Inf; values over fp16 max: {}\n", nan, inf, f16);
   return out;
-}
-
-namespace {
-
-ojson study_header(const ScanMeta& m) {
-  ojson j = ojson::object();
-  j["model_name"] = m.model_name;
-  j["model_path"] = m.model_dir;
-  j["model_type"] = m.model_type;
-  j["num_hidden_layers"] = m.num_layers;
-  j["hidden_size"] = m.hidden_size;
-  j["data_path"] = m.data_path;
-  j["num_samples"] = m.num_samples;
-  j["max_seq_len"] = m.max_seq_len;
-  return j;
-}
-
-// The study's keys for a tap: its study name, and its alias when it has one.
-std::vector<std::string> study_keys(const TapInfo& t) {
-  std::vector<std::string> keys{t.study_name};
-  if (!t.study_alias.empty()) keys.push_back(t.study_alias);
-  return keys;
-}
-
-bool study_top5_tap(const TapInfo& t) {
-  // The study's top-5 file leaves out the MLP gate.
-  return !t.study_name.empty() && t.component != Component::kProjection;
-}
-
-}  // namespace
-
-ojson study_activation_stats(const ScanResult& r, const ScanMeta& meta) {
-  ojson j = study_header(meta);
-  const GlobalMax g = study_global_max(r);
-  if (g.tap >= 0) {
-    const TapInfo& t = r.taps[static_cast<std::size_t>(g.tap)];
-    j["global_max_activation"] = g.value.value;
-    j["global_max_location"] =
-        fmt::format("{} ({})", t.study_name, g.value.value < 0 ? "min" : "max");
-  } else {
-    j["global_max_activation"] = nullptr;
-    j["global_max_location"] = nullptr;
-  }
-  ojson per = ojson::object();
-  for (std::size_t i = 0; i < r.taps.size(); ++i) {
-    const TapInfo& t = r.taps[i];
-    if (t.study_name.empty()) continue;
-    const TapStats& s = r.stats[i];
-    const auto n = static_cast<double>(s.count());
-    const double mean = s.mean(), rms = s.rms();
-    for (const std::string& key : study_keys(t)) {
-      per[key] = ojson{{"mean", mean},
-                       {"std", std::sqrt(std::max(0.0, rms * rms - mean * mean))},
-                       {"abs_mean", n > 0 ? s.sum_abs() / n : 0.0},
-                       {"rms", rms},
-                       {"max", s.max().value},
-                       {"min", s.min().value},
-                       {"count", n}};
-    }
-  }
-  j["per_layer_stats"] = per;
-  return j;
-}
-
-ojson study_top5_stats(const ScanResult& r, const ScanMeta& meta) {
-  ojson j = study_header(meta);
-  // Global top 5 over the study's components: merge every tap's top list.
-  std::vector<Located> all;
-  ojson per = ojson::object();
-  for (std::size_t i = 0; i < r.taps.size(); ++i) {
-    const TapInfo& t = r.taps[i];
-    if (!study_top5_tap(t)) continue;
-    std::vector<Located> top = r.stats[i].top();
-    if (top.size() > 5) top.resize(5);
-    ojson abs = ojson::array(), sig = ojson::array();
-    double sa = 0, ss = 0;
-    for (const Located& e : top) {
-      abs.push_back(std::fabs(e.value));
-      sig.push_back(e.value);
-      sa += std::fabs(e.value);
-      ss += e.value;
-    }
-    const double k = top.empty() ? 1.0 : static_cast<double>(top.size());
-    for (const std::string& key : study_keys(t)) {
-      per[key] = ojson{{"top5_abs", abs},
-                       {"top5_signed", sig},
-                       {"top5_abs_mean", sa / k},
-                       {"top5_signed_mean", ss / k}};
-    }
-    if (component_in_study_max(t.component)) all.insert(all.end(), top.begin(), top.end());
-  }
-  std::stable_sort(all.begin(), all.end(), [](const Located& a, const Located& b) {
-    return std::fabs(a.value) > std::fabs(b.value);
-  });
-  if (all.size() > 5) all.resize(5);
-  ojson gabs = ojson::array(), gsig = ojson::array();
-  double ga = 0;
-  for (const Located& e : all) {
-    gabs.push_back(std::fabs(e.value));
-    gsig.push_back(e.value);
-    ga += std::fabs(e.value);
-  }
-  j["global_top5_abs"] = gabs;
-  j["global_top5_signed"] = gsig;
-  j["global_top5_abs_mean"] = all.empty() ? 0.0 : ga / static_cast<double>(all.size());
-  j["per_layer_stats"] = per;
-  return j;
 }
 
 }  // namespace maxact

@@ -29,6 +29,15 @@ json histogram_json(const LogHistogram& h) {
   return {{"zero", h.zeros()}, {"sub_bins_per_octave", LogHistogram::kSub}, {"bins", bins}};
 }
 
+json token_ratio_json(const TokenRatio& t) {
+  if (!t.loc.valid()) return nullptr;
+  json j = location_json(t.loc);
+  j["abs"] = t.absmax;
+  j["median"] = t.median;
+  j["ratio"] = t.ratio;
+  return j;
+}
+
 namespace {
 json located_list(const std::vector<Located>& v) {
   json out = json::array();
@@ -40,11 +49,13 @@ json located_list(const std::vector<Located>& v) {
 json stats_json(const TapStats& s) {
   json sumsq = json::array();
   for (double v : s.channel_sumsq()) sumsq.push_back(std::isnan(v) ? json() : json(v));
-  json quantiles = json::object();
-  for (double q : {0.5, 0.9, 0.99, 0.999, 0.9999}) {
+  json quantiles = json::object(), estimates = json::object();
+  for (double q : {0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999}) {
     const auto b = s.histogram().quantile(q);
-    const std::string key = std::to_string(q);
-    quantiles[key.substr(0, key.find_last_not_of('0') + 1)] = {b.lower, b.upper};
+    std::string key = std::to_string(q);
+    key = key.substr(0, key.find_last_not_of('0') + 1);
+    quantiles[key] = {b.lower, b.upper};
+    estimates[key] = s.histogram().quantile_estimate(q);
   }
   const TapStatsOptions& opt = s.options();
   return {{"count", s.count()},
@@ -57,6 +68,7 @@ json stats_json(const TapStats& s) {
           {"min", located_json(s.min())},
           {"absmax", located_json(s.absmax())},
           {"abs_quantiles", quantiles},
+          {"abs_quantile_estimates", estimates},
           {"histogram_abs", histogram_json(s.histogram())},
           {"top", located_list(s.top())},
           {"channel_absmax", s.channel_absmax()},
@@ -64,6 +76,13 @@ json stats_json(const TapStats& s) {
           {"channel_sum_sq_saturated", s.channel_sumsq_saturated()},
           {"tokens", s.tokens()},
           {"token_max_histogram", histogram_json(s.token_max_histogram())},
+          {"per_token",
+           {{"tokens", s.ratio_tokens()},
+            {"peak", token_ratio_json(s.peak_token())},
+            {"max_ratio", token_ratio_json(s.max_ratio_token())},
+            {"ratio_mean", s.ratio_mean()},
+            {"ratio_std", s.ratio_std()},
+            {"infinite_ratios", s.infinite_ratios()}}},
           {"massive",
            {{"values", s.massive_values()},
             {"tokens", s.massive_tokens()},

@@ -67,6 +67,36 @@ LogHistogram::Bracket LogHistogram::quantile(double q) const {
   return {std::ldexp(1.0, kMaxExp), std::numeric_limits<double>::infinity()};
 }
 
+double LogHistogram::quantile_estimate(double q) const {
+  const uint64_t n = total();
+  if (n == 0) return std::nan("");
+  double t = q * static_cast<double>(n);
+  if (t <= static_cast<double>(zero_)) return 0.0;
+  t -= static_cast<double>(zero_);
+  // The first bin whose cumulative count reaches t, and where t falls inside it.
+  auto inside = [&t](uint64_t count, double lo, double hi, double& out) {
+    if (count == 0) return false;
+    const auto c = static_cast<double>(count);
+    if (t > c) {
+      t -= c;
+      return false;
+    }
+    out = lo + t / c * (hi - lo);
+    return true;
+  };
+  double v = 0;
+  if (inside(under_, 0.0, std::ldexp(1.0, kMinExp), v)) return v;
+  for (int i = 0; i < kBins; ++i) {
+    if (inside(bins_[static_cast<std::size_t>(i)], lower_edge(i), lower_edge(i + 1), v)) return v;
+  }
+  // Overflow bin (no upper edge), or rounding past the last count: its lower edge.
+  if (over_ > 0) return std::ldexp(1.0, kMaxExp);
+  for (int i = kBins - 1; i >= 0; --i) {
+    if (bins_[static_cast<std::size_t>(i)] > 0) return lower_edge(i + 1);
+  }
+  return std::ldexp(1.0, kMinExp);
+}
+
 LogHistogram::Slot LogHistogram::slot_of_rank(uint64_t rank) const {
   auto bits_of = [](double v) {
     const auto f = static_cast<float>(v);

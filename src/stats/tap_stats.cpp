@@ -137,7 +137,7 @@ void TapStats::add_row_general(const float* x, Location loc) {
   ++a_.tokens;
   if (finite == 0) return;
   a_.token_max_hist.add(row_absmax);
-  massive_check(x, loc, row_absmax, finite);
+  token_ratio(x, scratch_.data(), finite, loc, row_absmax);
 }
 
 void TapStats::add_row_finite(const float* x, Location loc, float row_max, float row_min,
@@ -172,10 +172,7 @@ void TapStats::add_row_finite(const float* x, Location loc, float row_max, float
   }
   ++a_.tokens;
   a_.token_max_hist.add(row_absmax);
-  if (row_absmax > opt_.massive_abs) {
-    for (std::size_t c = 0; c < C; ++c) scratch_[c] = std::fabs(x[c]);
-    massive_check(x, loc, row_absmax, C);
-  }
+  token_ratio(x, x, C, loc, row_absmax);
 }
 
 void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
@@ -201,29 +198,60 @@ void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
   }
 }
 
-// Per-token median |a| over the finite channels (the upper median for even counts), then Sun et
-// al.'s criterion. scratch_ holds the row's finite |a| values.
-float upper_median(float* values, std::size_t n) {
-  float* mid = values + n / 2;
-  std::nth_element(values, mid, values + n);
-  return *mid;
+namespace {
+
+// A total order, so the kept token never depends on arrival order: the larger key, then the
+// earlier location, then the larger other key. MoE expert rows repeat a location (one row per
+// expert routed to) with the same largest |x| where gpt-oss clamps, but different medians.
+bool better(float key, float other, const Location& at, float cur_key, float cur_other,
+            const Location& cur_at) {
+  if (key != cur_key) return key > cur_key;
+  if (!(at == cur_at)) return at.before(cur_at);
+  return other > cur_other;
+}
+void keep_peak(TokenRatio& cur, const TokenRatio& t) {
+  if (!cur.loc.valid() || better(t.absmax, t.ratio, t.loc, cur.absmax, cur.ratio, cur.loc)) cur = t;
+}
+void keep_ratio(TokenRatio& cur, const TokenRatio& t) {
+  if (!cur.loc.valid() || better(t.ratio, t.absmax, t.loc, cur.ratio, cur.absmax, cur.loc)) cur = t;
 }
 
-void TapStats::massive_check(const float* x, Location loc, float row_absmax, std::size_t finite) {
+}  // namespace
+
+void TapStats::token_ratio(const float* x, const float* abs, std::size_t finite, Location loc,
+                           float row_absmax) {
   const auto C = static_cast<std::size_t>(channels_);
-  if (row_absmax <= opt_.massive_abs) return;
-  const double median = upper_median(scratch_.data(), finite);
-  bool any = false;
+  const float median = lower_median_abs(abs, finite, median_guess_);
+  median_guess_ = median;
+  const TokenRatio t{row_absmax, median, sun_ratio(row_absmax, median), loc};
+  ++a_.ratio_tokens;
+  if (std::isinf(t.ratio)) {
+    ++a_.ratio_infinite;
+  } else {
+    a_.ratio_sum.add(t.ratio);
+    a_.ratio_sumsq.add_square(t.ratio);
+  }
+  // Only a token that can displace a kept one needs the channel of its largest |x|.
+  const bool peak = !a_.peak_token.loc.valid() || t.absmax >= a_.peak_token.absmax;
+  const bool ratio = !a_.max_ratio_token.loc.valid() || t.ratio >= a_.max_ratio_token.ratio;
+  if (peak || ratio) {
+    TokenRatio located = t;
+    std::size_t c = 0;
+    while (c + 1 < C && !(std::fabs(x[c]) == row_absmax)) ++c;
+    located.loc.channel = static_cast<int32_t>(c);
+    if (peak) keep_peak(a_.peak_token, located);
+    if (ratio) keep_ratio(a_.max_ratio_token, located);
+  }
+  if (!is_massive(row_absmax, median, opt_)) return;
+  ++a_.massive_tokens;
   for (std::size_t c = 0; c < C; ++c) {
     const float a = std::fabs(x[c]);
-    if (std::isfinite(a) && a > opt_.massive_abs && a > opt_.massive_ratio * median) {
+    if (std::isfinite(a) && is_massive(a, median, opt_)) {
       ++a_.massive_values;
-      any = true;
       loc.channel = static_cast<int32_t>(c);
       a_.massive.add(x[c], loc);
     }
   }
-  a_.massive_tokens += any;
 }
 
 void TapStats::merge(const TapStats& o) {
@@ -245,6 +273,12 @@ void TapStats::merge(const TapStats& o) {
   a_.massive_tokens += o.a_.massive_tokens;
   a_.token_max_hist.merge(o.a_.token_max_hist);
   a_.massive.merge(o.a_.massive);
+  a_.ratio_tokens += o.a_.ratio_tokens;
+  a_.ratio_infinite += o.a_.ratio_infinite;
+  a_.ratio_sum.merge(o.a_.ratio_sum);
+  a_.ratio_sumsq.merge(o.a_.ratio_sumsq);
+  if (o.a_.peak_token.loc.valid()) keep_peak(a_.peak_token, o.a_.peak_token);
+  if (o.a_.max_ratio_token.loc.valid()) keep_ratio(a_.max_ratio_token, o.a_.max_ratio_token);
   a_.over_fp16 += o.a_.over_fp16;
   a_.over_fp8 += o.a_.over_fp8;
   a_.nan += o.a_.nan;
@@ -258,6 +292,20 @@ double TapStats::mean() const {
 }
 double TapStats::rms() const {
   return a_.count ? std::sqrt(a_.sumsq.value() / static_cast<double>(a_.count)) : std::nan("");
+}
+
+double TapStats::ratio_mean() const {
+  if (a_.ratio_tokens == 0) return std::nan("");
+  if (a_.ratio_infinite > 0) return std::numeric_limits<double>::infinity();
+  return a_.ratio_sum.value() / static_cast<double>(a_.ratio_tokens);
+}
+
+// Population std from the exact sums, as the study computes it: sqrt(max(0, E[r^2] - E[r]^2)).
+double TapStats::ratio_std() const {
+  const double mean = ratio_mean();
+  if (!std::isfinite(mean)) return mean;
+  const double mean_sq = a_.ratio_sumsq.value() / static_cast<double>(a_.ratio_tokens);
+  return std::sqrt(std::max(0.0, mean_sq - mean * mean));
 }
 
 Located TapStats::absmax() const {

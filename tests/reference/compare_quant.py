@@ -162,8 +162,12 @@ def evaluate(x, cal, perturb=False):
     if perturb:  # a plausible bug: per-token scales from the signed maximum
         amax = x.max(dim=1, keepdim=True).values.clamp(min=1e-30)
     n = x.shape[1]
-    med = torch.from_numpy(np.partition(a.numpy(), n // 2, axis=1)[:, n // 2:n // 2 + 1])
-    outlier = ((amax > 100) & (amax > 1000 * med)).flatten()
+    # The lower median (torch.median's), the ratio in fp32 with the median clamped to the
+    # smallest normal float, as the study computes Sun et al.'s criterion.
+    k = (n - 1) // 2
+    med = torch.from_numpy(np.partition(a.numpy(), k, axis=1)[:, k:k + 1])
+    tiny = torch.finfo(torch.float32).tiny
+    outlier = ((amax > 100) & (amax / med.clamp_min(tiny) > 1000)).flatten()
     M = torch.tensor(cal["max_abs"], dtype=torch.float32)
     f32 = lambda v: torch.tensor(v, dtype=torch.float32)  # noqa: E731
     ch = cal["channel_absmax"].reshape(1, -1)

@@ -144,12 +144,51 @@ def compare_fp32(tap, m, r, ck, ref_lookup):
         if not (lo * (1 - REL) <= r[key + "_hi"] and r[key + "_lo"] <= hi * (1 + REL)):
             ck.errors.append(f"{tap}: quantile {q} bracket [{lo}, {hi}] misses the exact "
                              f"[{r[key + '_lo']}, {r[key + '_hi']}]")
+    for q, want in r["nearest_rank_quantiles"].items():
+        lo, hi = m["abs_quantiles"][q]
+        est = m["abs_quantile_estimates"][q]
+        if want is None:
+            continue
+        if not (lo * (1 - REL) <= want <= hi * (1 + REL) and lo <= est <= hi):
+            ck.errors.append(f"{tap}: quantile {q}: estimate {est} or exact {want} outside the "
+                             f"bracket [{lo}, {hi}]")
+    compare_per_token(tap, m["per_token"], r["per_token"], ck)
     ck.within(tap, "massive values", m["massive"]["values"], r["massive_values"])
     ck.within(tap, "massive tokens", m["massive"]["tokens"], r["massive_tokens"])
     ck.within(tap, "over_fp16", m["over_fp16"], r["over_fp16"])
     ck.within(tap, "over_fp8_e4m3", m["over_fp8_e4m3"], r["over_fp8"])
     ck.equal(tap, "nan", m["nan"]["count"], r["nan"])
     ck.equal(tap, "inf", m["inf"]["count"], r["inf"])
+
+
+def compare_per_token(tap, m, r, ck):
+    """Sun et al.'s per-token statistics: the peak token and the token of the largest max/median
+    ratio at the reference's location (unless the reference itself has a near-tie there), their
+    max, median and ratio within REL (the ratio 2 REL), the ratio's mean and std."""
+    ck.equal(tap, "per_token.tokens", m["tokens"], r["tokens"])
+    for key in ("peak", "max_ratio"):
+        g, w = m[key], r[key]
+        if (g is None) != (w is None):
+            ck.errors.append(f"{tap}: per_token.{key} {g} vs reference {w}")
+            continue
+        if g is None:
+            continue
+        if (g["sample"], g["position"]) != (w["sample"], w["position"]):
+            what = (f"{tap}: per_token.{key} at {(g['sample'], g['position'])}, reference at "
+                    f"{(w['sample'], w['position'])}")
+            if w["margin"] <= 4 * REL:
+                ck.notes.append(what + f" (near-tie, margin {w['margin']:.2g})")
+            else:
+                ck.errors.append(what)
+            continue
+        ck.equal(tap, f"per_token.{key}.token", g["token"], w["token"])
+        for f, k in (("abs", 1), ("median", 1), ("ratio", 2)):
+            ck.close(tap, f"per_token.{key}.{f}", g[f], w[f], k * abs(w[f]))
+    for f in ("ratio_mean", "ratio_std"):
+        if r[f] is None or m[f] is None:
+            ck.equal(tap, f"per_token.{f}", m[f], r[f])
+        else:
+            ck.close(tap, f"per_token.{f}", m[f], r[f], 2 * abs(r["ratio_mean"]) + abs(r["ratio_std"]))
 
 
 def compare_experts(report, ref, model, precision, ck, ref_lookup):

@@ -7,6 +7,8 @@ Tap names follow maxact's convention: the Hugging Face module path, ':in' for a 
 a KV cache stores (HF's Cache.update arguments). Per-head tensors are flattened to
 [tokens, heads * head_dim].
 """
+import math
+
 import numpy as np
 import torch
 
@@ -213,16 +215,50 @@ def stats(parts, sequences, band, topk=100):
     lo, hi = 1 + band, 1 - band
     massive_values = [0, 0]
     massive_tokens = [0, 0]
+    # Per token (Sun et al.): max |x|, the lower median |x| (torch.median's) over the finite
+    # channels, their ratio with the median clamped to the smallest normal float.
+    tiny = float(np.finfo(np.float32).tiny)
+    per_token = []  # (row, max |x|, median, ratio)
     for r in range(T):
         a = np.abs(X[r][finite[r]])
         if len(a) == 0:
             continue
-        m = np.sort(a)[len(a) // 2]
+        m = np.sort(a)[(len(a) - 1) // 2]
+        per_token.append((r, float(a.max()), float(m), float(a.max()) / max(float(m), tiny)))
         for i, f in enumerate((lo, hi)):
             g = f * f  # the ratio's band
-            hit = (a > 100 * f) & (a > 1000 * m * g)
+            hit = (a > 100 * f) & (a / max(m, tiny) > 1000 * g)
             massive_values[i] += int(hit.sum())
             massive_tokens[i] += int(hit.any())
+
+    def channel(e):
+        return int(np.nonzero(A[e[0]] == e[1])[0][0])
+
+    def best(key, other):
+        """The token of the largest key, then the earliest (sample, position, channel of its max),
+        then the largest other key (maxact's total order: expert rows repeat a location),
+        located, with `margin`: how far (relative) the best key at any other location lies below
+        it, so a comparison can tell a near-tie from a wrong answer."""
+        if not per_token:
+            return None
+        r, amax, med, ratio = min(per_token, key=lambda e: (
+            -key(e), samples[e[0]], positions[e[0]], channel(e), -other(e)))
+        where = (samples[r], positions[r])
+        others = [key(e) for e in per_token if (samples[e[0]], positions[e[0]]) != where]
+        top = key((r, amax, med, ratio))
+        margin = (top - max(others)) / top if others and math.isfinite(top) and top > 0 else 1.0
+        ch = channel((r, amax))
+        return {"sample": int(samples[r]), "position": int(positions[r]), "token": int(tokens[r]),
+                "channel": ch, "abs": amax, "median": med, "ratio": ratio, "margin": margin}
+
+    ratios = np.array([e[3] for e in per_token])
+    finite_r = ratios[np.isfinite(ratios)]
+    all_abs = np.sort(np.abs(v))
+    quantiles = {}
+    for q in (0.25, 0.5, 0.75, 0.9, 0.99, 0.999):
+        # The nearest-rank quantile (rank ceil(q n)) that maxact's histogram brackets.
+        k = max(1, math.ceil(q * all_abs.size)) if all_abs.size else 0
+        quantiles[repr(q)] = float(all_abs[k - 1]) if k else None
     return {
         "count": int(v.size),
         "sum": float(v.sum()),
@@ -237,6 +273,16 @@ def stats(parts, sequences, band, topk=100):
         "q50_hi": float(np.quantile(np.abs(v), 0.5, method="higher")) if v.size else 0.0,
         "q99_lo": float(np.quantile(np.abs(v), 0.99, method="lower")) if v.size else 0.0,
         "q99_hi": float(np.quantile(np.abs(v), 0.99, method="higher")) if v.size else 0.0,
+        "per_token": {
+            "tokens": len(per_token),
+            "peak": best(lambda e: e[1], lambda e: e[3]),
+            "max_ratio": best(lambda e: e[3], lambda e: e[1]),
+            "ratio_mean": float(finite_r.mean()) if finite_r.size == ratios.size and ratios.size
+            else None,
+            "ratio_std": float(finite_r.std()) if finite_r.size == ratios.size and ratios.size
+            else None,
+        },
+        "nearest_rank_quantiles": quantiles,
         "massive_values": massive_values,
         "massive_tokens": massive_tokens,
         "over_fp16": [int((np.abs(v) > 65504 * f).sum()) for f in (lo, hi)],

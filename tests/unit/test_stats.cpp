@@ -95,6 +95,7 @@ Data make_data(int64_t rows, int64_t C, unsigned seed) {
   at(11, 1) = 70000.0f;  // over FP16
   at(20, 2) = std::nanf("");
   at(21, 0) = std::numeric_limits<float>::infinity();
+  for (int64_t c = 0; c < 4; ++c) at(30, c) = 0.5f;  // the row's lower median is >= 0.5, so
   at(30, 4) = 150.0f;  // > 100 but not 1000x its row's median: not massive
   return d;
 }
