@@ -25,6 +25,16 @@ std::string quant_report_csv(const QuantResult& q, TapNames names);
 nlohmann::ordered_json study_quant_sanity(const QuantResult& q, const ScanResult& eval,
                                           const ScanMeta& meta, int64_t calib_samples,
                                           int64_t eval_samples);
+// The policy's name in that file: max_abs, clip_q<quantile>; "" for policies the study lacks.
+std::string study_policy_name(QuantPolicy p, double clip_quantile);
+
+// `maxact compare --format study`: the study's quant_sanity_summary.json (its summarize()), one
+// row per model and policy, in the study's key order. `inputs`: (path, parsed JSON) pairs, each a
+// study `<model>_quant_sanity.json` (as the study or `maxact scan --quant --format study` writes
+// it) or a maxact scan report with a quantization check. Throws kOption naming the file and the
+// field when one is neither or lacks a field summarize() reads.
+nlohmann::ordered_json study_quant_summary(
+    const std::vector<std::pair<std::string, nlohmann::json>>& inputs);
 
 // `maxact compare`: one row per report (global max, where, taps over the FP16 / FP8 limits, the
 // pooled error of each policy) and, per policy, Pearson and Spearman correlation between

@@ -28,6 +28,11 @@ std::string render_summary(const ScanJobResult& r);
 
 // The bootstrap's report and summary.
 std::string render_bootstrap_json(const BootstrapResult& b);
+// The bootstrap's files with --format study, as the study's exp_A names them: per subset i,
+// `<model>_s<N>_r<i>_activation_stats.json` and `_top5_stats.json` (render_study of its
+// result), then maxact's report `<model>_s<N>_bootstrap.json` (render_bootstrap_json).
+std::vector<std::string> bootstrap_study_file_names(const std::string& model_name,
+                                                    std::size_t samples, std::size_t repeats);
 std::string render_bootstrap_summary(const BootstrapResult& b);
 
 }  // namespace maxact

@@ -36,6 +36,7 @@ struct ScanJobOptions {
   // The sequence policy by name (sequence_options).
   int64_t max_seq_len = 2048;
   std::string bos = "auto", buckets, protocol;
+  std::string role;  // recorded only (RecordedOptions::role)
   int64_t window_tokens = 8192;
   int threads = 0;
   Precision precision = Precision::kFp32;
@@ -122,10 +123,11 @@ struct BootstrapSubset {
   std::optional<BootstrapPeak> global_max;  // none when the subset's scan recorded nothing
 };
 
-// Of |global max| over the subsets that have one.
+// Of |global max| over the subsets that have one. std is the population standard deviation.
 struct BootstrapSpread {
   double mean = 0, std = 0, min = 0, max = 0;
   double relative_range = 0;  // (max - min) / mean
+  double cv_percent = 0;      // coefficient of variation, std / mean * 100
 };
 
 struct BootstrapResult {
@@ -139,7 +141,13 @@ struct BootstrapResult {
 // Throws unless the options make a bootstrap (it needs --samples). run_bootstrap checks too;
 // callers with checks of their own call it first to keep the order of errors.
 void check_bootstrap(const ScanJobOptions& options);
-BootstrapResult run_bootstrap(const ScanJob& job);
+// Called with subset i's result, described as run_scan_job describes a scan (its ScanMeta says
+// which samples, its seed), as soon as that subset is scanned: the caller renders it then, so the
+// K results are never held at once.
+using BootstrapRepeat = std::function<void(std::size_t i, const ScanJobResult& r)>;
+// With `each`, the subsets record every tap the study names (what its files hold, MLP gates and
+// routers too) unless options.taps chooses; without, only the taps the global max is taken over.
+BootstrapResult run_bootstrap(const ScanJob& job, const BootstrapRepeat& each = {});
 
 // The study names its files after the model folder ("Qwen2.5-1.5B").
 std::string study_model_name(const std::string& model_arg);

@@ -48,6 +48,9 @@ struct RecordedOptions {
   uint64_t seed = 0;
   int64_t max_seq_len = 0, window_tokens = 0;
   std::string bos, protocol;
+  // The model's label in a comparison (the study's quant_sanity role: "moe", "low_peak"); "" =
+  // not given (null in the reports).
+  std::string role;
   bool ids_native = false;
   std::size_t topk = 0;
   std::vector<std::string> taps;

@@ -1,6 +1,7 @@
 // What the scan job's two halves (one scan, bootstrap subsets) share.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,5 +16,15 @@ ScanOptions scan_options(const ScanJobOptions& o);
 
 // The content hash of some of a corpus's samples: what a report names its text by.
 std::string selection_hash(const Corpus& corpus, const std::vector<std::size_t>& selection);
+
+// What one scan of the job read: the job's own samples, or one bootstrap subset.
+struct Scanned {
+  const std::vector<std::size_t>& picked;  // corpus indices
+  const std::vector<TokenSequence>& sequences;
+  uint64_t seed;  // the selection's seed (a bootstrap subset's own)
+};
+
+// The metadata of a scan of `scanned`: what its reports say besides the statistics.
+ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned, const ScanResult& res);
 
 }  // namespace maxact::job

@@ -13,22 +13,23 @@ std::string category_name(const std::string& c) {
   return c.empty() ? std::string("(none)") : c;
 }
 
-CorpusIdentity corpus_identity(const ScanJob& job, const ScanResult& res) {
+CorpusIdentity corpus_identity(const ScanJob& job, const job::Scanned& scanned,
+                               const ScanResult& res) {
   const Corpus& corpus = job.corpus();
   CorpusIdentity c;
   c.origin = corpus.origin;
-  c.content_hash = job::selection_hash(corpus, job.picked);
-  c.samples = job.picked.size();
-  c.sequences = job.sequences.size();
+  c.content_hash = job::selection_hash(corpus, scanned.picked);
+  c.samples = scanned.picked.size();
+  c.sequences = scanned.sequences.size();
   c.tokens = res.tokens;
   c.skipped_bad_lines = job.read_report.bad_lines;
   c.skipped_empty = job.read_report.empty_samples;
-  for (std::size_t i : job.picked) {
+  for (std::size_t i : scanned.picked) {
     CategoryCount& n = c.categories[category_name(corpus.samples[i].category)];
     ++n.samples;
     n.bytes += static_cast<int64_t>(corpus.samples[i].text.size());
   }
-  for (const auto& s : job.sequences) {
+  for (const auto& s : scanned.sequences) {
     CategoryCount& n = c.categories[category_name(s.category)];
     ++n.sequences;
     n.tokens += static_cast<int64_t>(s.ids.size());
@@ -36,15 +37,16 @@ CorpusIdentity corpus_identity(const ScanJob& job, const ScanResult& res) {
   return c;
 }
 
-RecordedOptions recorded_options(const ScanJob& job) {
+RecordedOptions recorded_options(const ScanJob& job, uint64_t seed) {
   const ScanJobOptions& a = job.options;
   RecordedOptions o;
   o.precision = a.precision;
   o.samples = a.samples;
-  o.seed = a.seed;
+  o.seed = seed;
   o.max_seq_len = job.sequence.max_seq_len;
   o.bos = a.protocol == "study" ? "never" : a.bos;
   o.protocol = a.protocol;
+  o.role = a.role;
   o.ids_native = a.ids_native;
   o.window_tokens = a.window_tokens;
   o.topk = a.topk;
@@ -60,7 +62,11 @@ RecordedOptions recorded_options(const ScanJob& job) {
   return o;
 }
 
-ScanMeta scan_meta(const ScanJob& job, const ScanResult& res) {
+}  // namespace
+
+namespace job {
+
+ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned, const ScanResult& res) {
   const ModelSpec& spec = job.model.spec();
   ScanMeta meta;
   meta.model_arg = job.options.model;
@@ -68,8 +74,8 @@ ScanMeta scan_meta(const ScanJob& job, const ScanResult& res) {
   meta.model_type = spec.model_type;
   meta.family = spec.family;
   meta.architecture = spec.architecture;
-  meta.corpus = corpus_identity(job, res);
-  meta.options = recorded_options(job);
+  meta.corpus = corpus_identity(job, scanned, res);
+  meta.options = recorded_options(job, scanned.seed);
   meta.names = job.options.names;
   if (job.tokenizer) {
     meta.token_text = [tok = job.tokenizer](int32_t id) {
@@ -80,12 +86,12 @@ ScanMeta scan_meta(const ScanJob& job, const ScanResult& res) {
   meta.data_path = job.corpus().origin;
   meta.num_layers = spec.num_layers;
   meta.hidden_size = spec.hidden_size;
-  meta.num_samples = static_cast<int64_t>(job.picked.size());
+  meta.num_samples = static_cast<int64_t>(scanned.picked.size());
   meta.max_seq_len = job.sequence.max_seq_len;
   return meta;
 }
 
-}  // namespace
+}  // namespace job
 
 ScanJobResult run_scan_job(const ScanJob& job,
                            const std::function<void(const ScanProgress&)>& progress) {
@@ -105,7 +111,7 @@ ScanJobResult run_scan_job(const ScanJob& job,
                             job.model.dir().string(), spec.hidden_size, spec.num_layers,
                             job.options.window_tokens));
   }
-  out.meta = scan_meta(job, out.scan);
+  out.meta = job::scan_meta(job, {job.picked, job.sequences, job.options.seed}, out.scan);
   if (job.options.quant) {
     const SampleSplit& split = job.split;
     out.quant = QuantRun{std::move(q),

@@ -164,12 +164,23 @@ std::string quant_report_csv(const QuantResult& q, TapNames names) {
   return s;
 }
 
+std::string study_policy_name(QuantPolicy p, double clip_quantile) {
+  switch (p) {
+    case QuantPolicy::kInt8MaxAbs:
+      return "max_abs";
+    case QuantPolicy::kInt8ClipQuantile:
+      return fmt::format("clip_q{:g}", clip_quantile);
+    default:
+      return "";
+  }
+}
+
 ojson study_quant_sanity(const QuantResult& q, const ScanResult& eval, const ScanMeta& meta,
                          int64_t calib_samples, int64_t eval_samples) {
   ojson j;
   j["model_name"] = meta.model_name;
   j["family"] = meta.model_type;
-  j["role"] = nullptr;
+  j["role"] = meta.options.role.empty() ? ojson() : ojson(meta.options.role);
   j["model_path"] = meta.model_dir;
   j["data_path"] = meta.data_path;
   j["bits"] = 8;
@@ -183,7 +194,9 @@ ojson study_quant_sanity(const QuantResult& q, const ScanResult& eval, const Sca
                                   t.tap.component == Component::kFinalNorm);
   }
   j["layer_policy"] = q.options.peak_only ? "peak" : (hidden_only ? "all_hidden" : "custom");
-  const std::string clip = fmt::format("clip_q{:g}", q.options.clip_quantile);
+  const std::string max_abs = study_policy_name(QuantPolicy::kInt8MaxAbs, 0),
+                    clip =
+                        study_policy_name(QuantPolicy::kInt8ClipQuantile, q.options.clip_quantile);
   struct Row {
     std::string layer, policy;
     const ErrorStats* e;
@@ -197,7 +210,7 @@ ojson study_quant_sanity(const QuantResult& q, const ScanResult& eval, const Sca
     for (const PolicyErrors& pe : t.policies) {
       if (pe.policy == QuantPolicy::kInt8MaxAbs) {
         max_t[name] = pe.threshold;
-        rows.push_back({name, "max_abs", &pe.all});
+        rows.push_back({name, max_abs, &pe.all});
       } else if (pe.policy == QuantPolicy::kInt8ClipQuantile) {
         clip_t[name] = pe.threshold;
         rows.push_back({name, clip, &pe.all});
@@ -216,7 +229,7 @@ ojson study_quant_sanity(const QuantResult& q, const ScanResult& eval, const Sca
     j["reference_global_max_abs"] = nullptr;
     j["reference_global_max_location"] = nullptr;
   }
-  j["thresholds"] = {{"max_abs", max_t}, {clip, clip_t}};
+  j["thresholds"] = {{max_abs, max_t}, {clip, clip_t}};
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     return a.layer != b.layer ? a.layer < b.layer : a.policy < b.policy;
   });

@@ -36,7 +36,8 @@ std::string render_bootstrap_json(const BootstrapResult& b) {
               {"std", p->std},
               {"min", p->min},
               {"max", p->max},
-              {"relative_range", p->relative_range}};
+              {"relative_range", p->relative_range},
+              {"cv_percent", p->cv_percent}};
   }
   return json{{"schema", "maxact.scan.bootstrap"},
               {"schema_version", 1},

@@ -11,6 +11,19 @@ std::vector<std::string> study_file_names(const std::string& model_name, bool qu
   return out;
 }
 
+std::vector<std::string> bootstrap_study_file_names(const std::string& model_name,
+                                                    std::size_t samples, std::size_t repeats) {
+  const std::string stem = model_name + "_s" + std::to_string(samples);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < repeats; ++i) {
+    for (std::string& f : study_file_names(stem + "_r" + std::to_string(i), false)) {
+      out.push_back(std::move(f));
+    }
+  }
+  out.push_back(stem + "_bootstrap.json");
+  return out;
+}
+
 std::vector<std::string> render_study(const ScanJobResult& r) {
   // A path or token that is not UTF-8 becomes U+FFFD instead of failing the run at its end.
   auto text = [](const auto& j) {

@@ -23,9 +23,9 @@ std::string render_bootstrap_summary(const BootstrapResult& b) {
   }
   if (const auto& p = b.spread) {
     out += fmt::format(
-        "stability    |M| mean {:.6g}, std {:.3g}, range {:.6g}..{:.6g} ({:.1f} % of "
-        "the mean)\n",
-        p->mean, p->std, p->min, p->max, p->mean > 0 ? 100.0 * (p->max - p->min) / p->mean : 0.0);
+        "stability    |M| mean {:.6g}, std {:.3g} (CV {:.1f} %), range {:.6g}..{:.6g} ({:.1f} % "
+        "of the mean)\n",
+        p->mean, p->std, p->cv_percent, p->min, p->max, 100.0 * p->relative_range);
   }
   return out;
 }

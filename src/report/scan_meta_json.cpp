@@ -28,6 +28,7 @@ json recorded_options_json(const RecordedOptions& o) {
             {"max_seq_len", o.max_seq_len},
             {"bos", o.bos},
             {"protocol", o.protocol},
+            {"role", o.role.empty() ? json() : json(o.role)},
             {"ids_native", o.ids_native},
             {"window_tokens", o.window_tokens},
             {"topk", o.topk},

@@ -91,6 +91,13 @@ def main():
         "global_max": {"value": -3.5, "abs": 3.5, "tap": "t", "location": {"sample": 0}},
         "taps": [{"stats": {"over_fp16": 0, "over_fp8_e4m3": 2}}],
         "quant": {"pooled": {"int8_max_abs": {"sqnr_db": 31.5, "sqnr_db_clean": 33.0}}}}))
+    # report: the study's quant_sanity.json, which `compare --format study` also reads.
+    put("report", "study_quant_sanity.json", json.dumps({
+        "model_name": "m", "family": "f", "role": None, "reference_global_max_abs": 3.5,
+        "metrics": [{"policy": "max_abs", "count": 3, "rel_rmse": 0.25, "rel_mae": 0.5,
+                     "clip_rate": 0.0, "sqnr_db": None},
+                    {"policy": "clip_q0.999", "count": 0, "rel_rmse": 1.0, "rel_mae": 1.0,
+                     "clip_rate": 0.5, "sqnr_db": 2.0}]}))
     shutil.rmtree(work)
 
 

@@ -251,6 +251,7 @@ TEST(CliScan, QuantReportSummaryAndStudyFile) {
   EXPECT_EQ(q["calibration"]["samples"], 4);
   EXPECT_EQ(q["calibration"]["evaluation_sample_indices"].size(), 6u);
   EXPECT_EQ(j["corpus"]["samples"], 6);  // the scan's statistics are the evaluation samples'
+  EXPECT_TRUE(j["options"]["role"].is_null());
   EXPECT_EQ(q["policies"].size(), 10u);
   ASSERT_FALSE(q["taps"].empty());
   for (const auto& t : q["taps"]) {
@@ -270,7 +271,8 @@ TEST(CliScan, QuantReportSummaryAndStudyFile) {
             q["taps"].size() * 10 + 1);
 
   // The study's protocol: the peak hidden state, its two policies, its file.
-  r = run_command(base + "--protocol study --format study -o " + (dir / "study").string());
+  r = run_command(base + "--protocol study --role moe --format study -o " +
+                  (dir / "study").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto s =
       nlohmann::ordered_json::parse(test::read_file(dir / "study" / "llama_quant_sanity.json"));
@@ -282,6 +284,8 @@ TEST(CliScan, QuantReportSummaryAndStudyFile) {
                       "layer_policy", "selected_layers", "reference_global_max_abs",
                       "reference_global_max_location", "thresholds", "metrics"}));
   EXPECT_EQ(s["layer_policy"], "peak");
+  EXPECT_EQ(s["role"], "moe");
+  EXPECT_EQ(s["family"], "llama");  // maxact's family is the model_type
   ASSERT_EQ(s["selected_layers"].size(), 1u);
   const std::string layer = s["selected_layers"][0];
   EXPECT_TRUE(layer == "final_layernorm" || layer.find("_hidden") != std::string::npos) << layer;

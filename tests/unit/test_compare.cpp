@@ -51,5 +51,42 @@ TEST(Compare, CorrelationsAndTable) {
       ErrorCode::kOption, {"bad.json", "maxact.scan"});
 }
 
+// The study's summarize() by hand: count-weighted means per policy in first-seen order, a policy
+// with no counts left out, and its quirk kept: a non-finite (null) SQNR is left out of the sum
+// but its count still divides.
+TEST(Compare, StudySummaryByHand) {
+  auto row = [](const char* policy, int count, double rel, nlohmann::json sqnr) {
+    return nlohmann::json{{"policy", policy},   {"count", count},   {"rel_rmse", rel},
+                          {"rel_mae", rel / 2}, {"clip_rate", 0.5}, {"sqnr_db", sqnr}};
+  };
+  const nlohmann::json file = {{"model_name", "m"},
+                               {"family", "f"},
+                               {"role", nullptr},
+                               {"reference_global_max_abs", 7.5},
+                               {"metrics",
+                                {row("max_abs", 1, 0.1, 10.0), row("clip_q0.9", 2, 0.4, 4.0),
+                                 row("max_abs", 3, 0.3, nullptr), row("none", 0, 0.2, 1.0)}}};
+  const nlohmann::ordered_json s = study_quant_summary({{"m.json", file}});
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].dump(), nlohmann::ordered_json({{"model_name", "m"},
+                                                 {"family", "f"},
+                                                 {"role", nullptr},
+                                                 {"policy", "max_abs"},
+                                                 {"reference_global_max_abs", 7.5},
+                                                 {"mean_rel_rmse", (0.1 * 1 + 0.3 * 3) / 4},
+                                                 {"mean_rel_mae", (0.05 * 1 + 0.15 * 3) / 4},
+                                                 {"mean_clip_rate", 0.5},
+                                                 {"mean_sqnr_db", 10.0 / 4},
+                                                 {"layers", 2}})
+                             .dump());
+  EXPECT_EQ(s[1]["policy"], "clip_q0.9");
+  EXPECT_EQ(s[1]["mean_sqnr_db"], 4.0);
+  test::expect_error(
+      [&] {
+        study_quant_summary({{"m.json", file}, {"x.json", {{"metrics", 1}}}});
+      },
+      ErrorCode::kOption, {"x.json", "model_name: missing"});
+}
+
 }  // namespace
 }  // namespace maxact

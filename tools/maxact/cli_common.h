@@ -26,6 +26,10 @@ inline const CLI::Range kSeed(int64_t{0}, INT64_MAX, "SEED");
 inline const CLI::Validator kPath(
     [](std::string& s) { return s.empty() ? std::string("an empty path") : std::string(); },
     "PATH");
+// A label given as '' would be recorded as "not given" (null).
+inline const CLI::Validator kLabel(
+    [](std::string& s) { return s.empty() ? std::string("an empty label") : std::string(); },
+    "NAME");
 }  // namespace limits
 
 // JSON as written to a file or stdout, with a newline. Invalid UTF-8 (a path that is not UTF-8,

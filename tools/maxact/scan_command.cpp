@@ -48,6 +48,10 @@ void add_corpus_options(CLI::App* s, ScanArgs& a) {
       ->capture_default_str();
   s->add_option("--buckets", a.buckets, "Truncation length buckets: study");
   s->add_option("--protocol", a.protocol, "study: no special tokens, the study's length buckets");
+  s->add_option("--role", a.role,
+                "The model's role in a comparison (the study's: low_peak, moe, ...), recorded in "
+                "the report and the study's quant_sanity.json")
+      ->check(limits::kLabel);
 }
 
 void add_run_options(CLI::App* s, ScanArgs& a) {
@@ -176,6 +180,7 @@ ScanJobOptions job_options(const ScanArgs& a) {
   o.bos = a.bos;
   o.buckets = a.buckets;
   o.protocol = a.protocol;
+  o.role = a.role;
   o.window_tokens = a.window_tokens;
   o.threads = a.threads;
   o.precision = a.precision == "bf16" ? Precision::kBf16 : Precision::kFp32;
@@ -195,12 +200,19 @@ ScanJobOptions job_options(const ScanArgs& a) {
   return o;
 }
 
+// The files --format study writes into the -o folder.
+std::vector<std::string> study_files(const ScanArgs& a) {
+  const std::string model = study_model_name(a.model);
+  return a.bootstrap > 0 ? bootstrap_study_file_names(model, a.samples, a.bootstrap)
+                         : study_file_names(model, a.quant);
+}
+
 // Every file the scan will write, known before it starts. --format study writes into the -o
 // folder, which is made only when the files are written (a failed scan leaves no empty folder).
 std::vector<std::string> output_paths(const ScanArgs& a) {
   std::vector<std::string> out;
   if (a.format == "study") {
-    for (const std::string& f : study_file_names(study_model_name(a.model), a.quant)) {
+    for (const std::string& f : study_files(a)) {
       out.push_back((std::filesystem::path(a.output) / f).string());
     }
   } else if (!a.output.empty()) {
@@ -237,8 +249,7 @@ bool check_scan_outputs(const ScanArgs& a, const std::vector<std::string>& outpu
     throw Error(ErrorCode::kIo, a.output + ": --format study needs a folder here, not a file");
   }
   check_outputs({a.output}, inputs);
-  const auto in_folder =
-      static_cast<std::ptrdiff_t>(study_file_names(study_model_name(a.model), a.quant).size());
+  const auto in_folder = static_cast<std::ptrdiff_t>(study_files(a).size());
   check_outputs(std::vector<std::string>(outputs.begin() + in_folder, outputs.end()), inputs);
   return true;
 }
@@ -267,13 +278,25 @@ void print_written(const std::vector<std::string>& paths) {
   }
 }
 
-int run_bootstrap_command(const ScanArgs& a, const ScanJob& job) {
-  check_bootstrap(job.options);
-  if (a.format == "study") throw Error(ErrorCode::kCorpus, "--bootstrap writes its own report");
-  const BootstrapResult b = run_bootstrap(job);
-  if (!a.output.empty()) commit_outputs({{a.output, render_bootstrap_json(b)}}, job.inputs);
-  write_stdout(render_bootstrap_summary(b));
-  if (!a.output.empty()) print_written({a.output});
+// -o is the bootstrap's report, or with --format study the folder of every subset's study files
+// and that report (output_paths' order: subsets' files as they are scanned, the report last).
+int run_bootstrap_command(const ScanArgs& a, const ScanJob& job,
+                          const std::vector<std::string>& outputs, bool make_study_dir) {
+  std::vector<std::string> contents;
+  BootstrapRepeat each;
+  if (a.format == "study") {
+    each = [&](std::size_t, const ScanJobResult& r) {
+      for (std::string& text : render_study(r)) contents.push_back(std::move(text));
+    };
+  }
+  const BootstrapResult b = run_bootstrap(job, each);
+  if (!a.output.empty()) contents.push_back(render_bootstrap_json(b));
+  const std::string summary = render_bootstrap_summary(b);
+  std::vector<std::pair<std::string, std::string>> files;
+  for (std::size_t i = 0; i < outputs.size(); ++i) files.emplace_back(outputs[i], contents[i]);
+  write_outputs(a, files, job.inputs, make_study_dir);
+  write_stdout(summary);
+  print_written(outputs);
   return 0;
 }
 
@@ -281,13 +304,18 @@ int run_bootstrap_command(const ScanArgs& a, const ScanJob& job) {
 
 int run_scan(const ScanArgs& a) {
   if (a.format == "study" && a.output.empty()) {
-    throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its two files");
+    throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its files");
   }
   ScanJob job = open_scan_job(job_options(a));
+  if (a.bootstrap > 0) {
+    check_bootstrap(job.options);
+    // Its report has no per-tap table to write.
+    if (!a.csv.empty()) throw Error(ErrorCode::kOption, "--csv does not apply to --bootstrap");
+  }
   const std::vector<std::string> outputs = output_paths(a);
   const bool make_study_dir = check_scan_outputs(a, outputs, job.inputs);
   prepare_scan_job(job);
-  if (a.bootstrap > 0) return run_bootstrap_command(a, job);
+  if (a.bootstrap > 0) return run_bootstrap_command(a, job, outputs, make_study_dir);
 
   Progress progress(a.quiet);
   const ScanJobResult r = run_scan_job(job, [&](const ScanProgress& p) { progress(p); });

@@ -19,6 +19,7 @@ struct ScanArgs {
   int64_t max_seq_len = 2048, window_tokens = 8192;
   int threads = 0;
   std::string precision = "fp32", names = "hf", format = "json", output, csv;
+  std::string role;  // the study's label of the model ("moe"); "" when not given
   std::vector<std::string> taps;
   std::size_t topk = 100;
   std::size_t bootstrap = 0;
