@@ -128,8 +128,9 @@ void TapQuantizer::add_row(const float* raw, int64_t C, float* scratch, float* x
   base.sum_sq_x = xs.sq;
   base.sum_abs_x = xs.abs;
   // The token meets the massive-activation criterion when its largest |x| does (the criterion
-  // grows with |x|).
-  const bool outlier = n > 0 && is_massive(absmax, lower_median_abs(scratch, n), massive_);
+  // grows with |x|); the median is needed only past the absolute threshold.
+  const bool outlier = n > 0 && absmax > massive_.massive_abs &&
+                       is_massive(absmax, lower_median_abs(scratch, n), massive_);
   ++tokens_;
   outlier_tokens_ += outlier;
   const float token_int8 = absmax / kInt8Max, token_e4m3 = absmax / kE4m3Max;
