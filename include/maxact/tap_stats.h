@@ -101,6 +101,14 @@ struct TapStatsOptions {
   double massive_ratio = 1000.0;         // ... and > 1000 x the token's median |a|
 };
 
+// What TapStats::add_rows learns of each row in its first pass: its max, min and max |x| when
+// every value is finite. A category's statistics of the row follow from it without a second
+// pass over the values.
+struct RowExtremes {
+  float max = 0, min = 0, absmax = 0;
+  bool finite = false;  // false: a NaN / Inf in the row (or no channel); the fields are unset
+};
+
 // A tap's extremes on one slice of the corpus (a category): located max and min, counts over the
 // fp16 / FP8 limits. Mergeable like TapStats; the full statistics stay per tap.
 struct CategoryStats {
@@ -109,6 +117,9 @@ struct CategoryStats {
   Located min{std::numeric_limits<float>::infinity(), {}};
 
   void add_row(const float* x, int64_t channels, Location loc);
+  // The same, from the row's extremes as add_rows found them: the values are read again only
+  // where an extreme's channel or a count over the FP8 limit is needed.
+  void add_row(const float* x, int64_t channels, Location loc, const RowExtremes& e);
   void merge(const CategoryStats& o);
   Located absmax() const;
   bool operator==(const CategoryStats& o) const = default;
@@ -142,8 +153,9 @@ class TapStats {
 
   // rows x channels values, row r starting at data + r * ld (ld = 0: channels) and belonging to
   // rows_at[r] (sample, position, token; channel ignored). Each row is one token's activation
-  // vector.
-  void add_rows(const float* data, int64_t rows, const Location* rows_at, int64_t ld = 0);
+  // vector. `extremes`, when given, receives each row's (rows entries).
+  void add_rows(const float* data, int64_t rows, const Location* rows_at, int64_t ld = 0,
+                RowExtremes* extremes = nullptr);
   void merge(const TapStats& o);
 
   int64_t channels() const { return channels_; }

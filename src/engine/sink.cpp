@@ -80,10 +80,12 @@ void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const L
   const int64_t C = dst.channels();
   const int32_t* cats =
       categories != nullptr ? categories : (cats_ != nullptr ? cats_ + (locs - rows_) : nullptr);
-  auto categorize = [&](std::vector<CategoryStats>& out, int64_t b, int64_t e) {
-    if (cats == nullptr || out.empty()) return;
+  // Categories take each row's extremes from the statistics' own first pass over it.
+  const bool by_cat = cats != nullptr && !dst_cat.empty();
+  auto categorize = [&](std::vector<CategoryStats>& out, int64_t b, int64_t e,
+                        const RowExtremes* ex) {
     for (int64_t r = b; r < e; ++r) {
-      out[static_cast<std::size_t>(cats[r])].add_row(data + r * ld, C, locs[r]);
+      out[static_cast<std::size_t>(cats[r])].add_row(data + r * ld, C, locs[r], ex[r - b]);
     }
   };
   const int64_t parts =
@@ -97,17 +99,19 @@ void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const L
   }
   if (!statistics_) return;
   if (parts <= 1) {
-    dst.add_rows(data, rows, locs, ld);
-    categorize(dst_cat, 0, rows);
+    std::vector<RowExtremes> ex(by_cat ? static_cast<std::size_t>(rows) : 0);
+    dst.add_rows(data, rows, locs, ld, by_cat ? ex.data() : nullptr);
+    if (by_cat) categorize(dst_cat, 0, rows, ex.data());
     return;
   }
   pool_.parallel_for(parts, [&](int64_t i, int) {
     int64_t b, e;
     split_range(rows, parts, i, b, e);
     TapStats local(C, opt_);
-    local.add_rows(data + b * ld, e - b, locs + b, ld);
+    std::vector<RowExtremes> ex(by_cat ? static_cast<std::size_t>(e - b) : 0);
+    local.add_rows(data + b * ld, e - b, locs + b, ld, by_cat ? ex.data() : nullptr);
     std::vector<CategoryStats> local_cat(dst_cat.size());
-    categorize(local_cat, b, e);
+    if (by_cat) categorize(local_cat, b, e, ex.data());
     std::lock_guard<std::mutex> lock(mu_);
     dst.merge(local);
     for (std::size_t k = 0; k < local_cat.size(); ++k) dst_cat[k].merge(local_cat[k]);

@@ -70,7 +70,8 @@ void TapStats::add_channel_square(std::size_t c, float v) {
   }
 }
 
-void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at, int64_t ld) {
+void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at, int64_t ld,
+                        RowExtremes* extremes) {
   const auto C = static_cast<std::size_t>(channels_);
   const auto stride = ld > 0 ? static_cast<std::size_t>(ld) : C;
   scratch_.resize(C);
@@ -90,6 +91,7 @@ void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at
       const float a = std::fabs(v);
       amax = a > amax ? a : amax;
     }
+    if (extremes != nullptr) extremes[r] = {hi, lo, amax, special == 0 && C != 0};
     if (special != 0 || C == 0) {
       add_row_general(x, rows_at[r]);
     } else {
