@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -40,7 +41,19 @@ class LogHistogram {
   static constexpr int kMinExp = -40, kMaxExp = 40, kSub = 16;
   static constexpr int kBins = (kMaxExp - kMinExp) * kSub;
 
-  void add(float abs_value);
+  // Inline: it runs once per activation value.
+  void add(float abs_value) {
+    const int b = bin_of(abs_value);
+    if (b >= 0 && b < kBins) {
+      ++bins_[static_cast<std::size_t>(b)];
+    } else if (b == -1) {
+      ++zero_;
+    } else if (b == -2) {
+      ++under_;
+    } else {
+      ++over_;
+    }
+  }
   void merge(const LogHistogram& o);
   uint64_t total() const;
   // The value below which a fraction q of the samples lie, as the bracketing bin's edges: the
@@ -68,7 +81,17 @@ class LogHistogram {
   static double lower_edge(int bin);
 
  private:
-  static int bin_of(float a);  // -1 zero, -2 underflow, kBins overflow
+  // -1 zero, -2 underflow, kBins overflow.
+  static int bin_of(float a) {
+    if (a == 0.0f) return -1;
+    uint32_t bits;
+    std::memcpy(&bits, &a, 4);
+    const int e = static_cast<int>((bits >> 23) & 0xFF) - 127;  // a in [2^e, 2^(e+1)) if normal
+    if (e < kMinExp) return -2;
+    if (e >= kMaxExp) return kBins;
+    const int sub = static_cast<int>((bits >> (23 - 4)) & (kSub - 1));  // top 4 mantissa bits
+    return (e - kMinExp) * kSub + sub;
+  }
   std::vector<uint64_t> bins_ = std::vector<uint64_t>(kBins, 0);
   uint64_t zero_ = 0, under_ = 0, over_ = 0;
 };

@@ -8,33 +8,9 @@ namespace maxact {
 
 // ---- LogHistogram ----------------------------------------------------------------------------
 
-int LogHistogram::bin_of(float a) {
-  if (a == 0.0f) return -1;
-  uint32_t bits;
-  std::memcpy(&bits, &a, 4);
-  const int e = static_cast<int>((bits >> 23) & 0xFF) - 127;  // a in [2^e, 2^(e+1)) for normals
-  if (e < kMinExp) return -2;
-  if (e >= kMaxExp) return kBins;
-  const int sub = static_cast<int>((bits >> (23 - 4)) & (kSub - 1));  // top 4 mantissa bits
-  return (e - kMinExp) * kSub + sub;
-}
-
 double LogHistogram::lower_edge(int bin) {
   const int e = bin / kSub + kMinExp, sub = bin % kSub;
   return std::ldexp(1.0 + static_cast<double>(sub) / kSub, e);
-}
-
-void LogHistogram::add(float a) {
-  const int b = bin_of(a);
-  if (b == -1) {
-    ++zero_;
-  } else if (b == -2) {
-    ++under_;
-  } else if (b == kBins) {
-    ++over_;
-  } else {
-    ++bins_[static_cast<std::size_t>(b)];
-  }
 }
 
 void LogHistogram::merge(const LogHistogram& o) {

@@ -210,8 +210,8 @@ def stats(parts, sequences, band, topk=100):
     order = np.lexsort((flat_c, flat_p, flat_s, -A.reshape(-1)))[:topk]
     # Threshold counts as [strict, loose] brackets: a value within the comparison tolerance
     # (band) of a threshold may fall on either side (kernels differ in the last ulp), so the
-    # reference counts it out for the lower bound and in for the upper. The Sun ratio |x| / median
-    # moves by up to two bands (both terms carry the tolerance).
+    # reference counts it out for the lower bound and in for the upper. The Sun ratio |x| / median:
+    # the median moves by band times the row's max (its absolute error), |x| by band times itself.
     lo, hi = 1 + band, 1 - band
     massive_values = [0, 0]
     massive_tokens = [0, 0]
@@ -225,9 +225,10 @@ def stats(parts, sequences, band, topk=100):
             continue
         m = np.sort(a)[(len(a) - 1) // 2]
         per_token.append((r, float(a.max()), float(m), float(a.max()) / max(float(m), tiny)))
-        for i, f in enumerate((lo, hi)):
-            g = f * f  # the ratio's band
-            hit = (a > 100 * f) & (a / max(m, tiny) > 1000 * g)
+        M = float(a.max())
+        for i, (f, dm) in enumerate(((lo, band * M), (hi, -band * M))):
+            # strict: |x| shrunk, median grown; loose: the other way
+            hit = (a > 100 * f) & (a * (2 - f) / max(m + dm, tiny) > 1000)
             massive_values[i] += int(hit.sum())
             massive_tokens[i] += int(hit.any())
 
@@ -253,6 +254,18 @@ def stats(parts, sequences, band, topk=100):
 
     ratios = np.array([e[3] for e in per_token])
     finite_r = ratios[np.isfinite(ratios)]
+    # What `band` (a relative error of every value against its row's max |x|, the comparison's
+    # premise for activations) allows the ratio statistics: a median m of a row with max M moves by
+    # band * M, so r = M / m by about band * r * (1 + r); the mean by the mean of that, E[r^2] by
+    # twice E[r * that], and the std by their combination.
+    if finite_r.size == ratios.size and ratios.size:
+        dr = band * finite_r * (1 + finite_r)
+        d_mean = float(dr.mean())
+        d_sq = float((2 * finite_r * dr).mean())
+        std = float(finite_r.std())
+        d_std = (d_sq + 2 * float(finite_r.mean()) * d_mean) / (2 * std) if std > 0 else d_sq ** 0.5
+    else:
+        d_mean = d_std = None
     all_abs = np.sort(np.abs(v))
     quantiles = {}
     for q in (0.25, 0.5, 0.75, 0.9, 0.99, 0.999):
@@ -281,6 +294,8 @@ def stats(parts, sequences, band, topk=100):
             else None,
             "ratio_std": float(finite_r.std()) if finite_r.size == ratios.size and ratios.size
             else None,
+            "ratio_mean_tolerance": d_mean,
+            "ratio_std_tolerance": d_std,
         },
         "nearest_rank_quantiles": quantiles,
         "massive_values": massive_values,
