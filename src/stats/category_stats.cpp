@@ -47,19 +47,8 @@ void CategoryStats::add_row(const float* x, int64_t channels, Location loc, cons
   }
   ++tokens;
   count += static_cast<uint64_t>(channels);
-  // The first channel of each extreme, as the full pass finds it, only where it can matter.
-  if (!max.loc.valid() || e.max >= max.value) {
-    int64_t c = 0;
-    while (x[c] != e.max) ++c;
-    loc.channel = static_cast<int32_t>(c);
-    keep_extreme(max, e.max, loc, true);
-  }
-  if (!min.loc.valid() || e.min <= min.value) {
-    int64_t c = 0;
-    while (x[c] != e.min) ++c;
-    loc.channel = static_cast<int32_t>(c);
-    keep_extreme(min, e.min, loc, false);
-  }
+  stats::keep_row_extreme(max, x, e.max, loc, true);
+  stats::keep_row_extreme(min, x, e.min, loc, false);
   if (e.absmax > kE4m3Max) {
     for (int64_t c = 0; c < channels; ++c) {
       const float a = std::fabs(x[c]);

@@ -14,4 +14,14 @@ inline void keep_extreme(Located& cur, float v, const Location& loc, bool want_m
   if (take) cur = {v, loc};
 }
 
+// A finite row's extreme v (its max or min, found by a first pass) offered to cur: only a row
+// that can win looks for the first channel holding v, which becomes the location's channel.
+inline void keep_row_extreme(Located& cur, const float* x, float v, Location loc, bool want_max) {
+  if (cur.loc.valid() && (want_max ? v < cur.value : v > cur.value)) return;
+  int32_t c = 0;
+  while (x[c] != v) ++c;
+  loc.channel = c;
+  keep_extreme(cur, v, loc, want_max);
+}
+
 }  // namespace maxact::stats

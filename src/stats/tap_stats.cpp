@@ -145,19 +145,8 @@ void TapStats::add_row_general(const float* x, Location loc) {
 void TapStats::add_row_finite(const float* x, Location loc, float row_max, float row_min,
                               float row_absmax) {
   const auto C = static_cast<std::size_t>(channels_);
-  // Extremes: only rows that can change them look for the first position of their extreme.
-  if (!a_.max.loc.valid() || row_max >= a_.max.value) {
-    std::size_t c = 0;
-    while (x[c] != row_max) ++c;
-    loc.channel = static_cast<int32_t>(c);
-    keep_extreme(a_.max, row_max, loc, true);
-  }
-  if (!a_.min.loc.valid() || row_min <= a_.min.value) {
-    std::size_t c = 0;
-    while (x[c] != row_min) ++c;
-    loc.channel = static_cast<int32_t>(c);
-    keep_extreme(a_.min, row_min, loc, false);
-  }
+  stats::keep_row_extreme(a_.max, x, row_max, loc, true);
+  stats::keep_row_extreme(a_.min, x, row_min, loc, false);
   if (a_.top.could_take(row_absmax)) {
     for (std::size_t c = 0; c < C; ++c) {
       if (!a_.top.could_take(std::fabs(x[c]))) continue;
