@@ -3,6 +3,7 @@
 // src/report/, and one option in the command line.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,11 @@ std::string render_quant_csv(const ScanJobResult& r);
 std::vector<std::string> study_file_names(const std::string& model_name, bool quant);
 // Their contents, in study_file_names' order.
 std::vector<std::string> render_study(const ScanJobResult& r);
+
+// llama.cpp's importance matrix (GGUF) of the scan (maxact/exports.h); `warning` receives each
+// coverage warning (experts that received no token).
+std::string render_imatrix(const ScanJobResult& r,
+                           const std::function<void(const std::string&)>& warning);
 
 // The terminal summary: the scan's, then the quantization check's.
 std::string render_summary(const ScanJobResult& r);

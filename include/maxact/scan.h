@@ -51,9 +51,20 @@ struct ScanOptions {
   int64_t part_values = 65536;
   std::vector<std::string> taps;  // globs (tap_matches); empty = all
   TapStatsOptions stats;
-  bool statistics = true;           // false: TapStats stay empty, only `observer` runs
-  TapObserver* observer = nullptr;  // not owned
+  bool statistics = true;  // false: TapStats stay empty, only `observer` runs
+  // Per routed expert, per-channel statistics of its inputs (ScanResult::expert_inputs): what an
+  // importance matrix needs per expert. Memory: 2 x experts x (hidden + moe intermediate) x 24
+  // bytes per MoE layer.
+  bool expert_inputs = false;
+  TapObserver* observer = nullptr;                    // not owned
   std::function<void(const ScanProgress&)> progress;  // called after every layer of a window
+};
+
+// One routed expert's inputs over the tokens routed to it: its gate / up projections' (the MoE
+// block's input rows) and its down projection's.
+struct ExpertInputs {
+  ChannelSums in, down_in;
+  bool operator==(const ExpertInputs& o) const = default;
 };
 
 struct ScanResult {
@@ -67,6 +78,8 @@ struct ScanResult {
   // Per MoE layer and expert, the largest |x| of its down projection's input with location
   // (invalid location: the expert received no token, or that tap was not selected).
   std::vector<std::vector<Located>> expert_down_in_max;
+  // [layer][expert] with ScanOptions::expert_inputs (empty otherwise, and for dense layers).
+  std::vector<std::vector<ExpertInputs>> expert_inputs;
   int64_t sequences = 0, tokens = 0, windows = 0;
   double seconds = 0;
   int threads = 0;

@@ -43,7 +43,8 @@ struct ScanJobOptions {
   std::vector<std::string> taps;
   TapNames names = TapNames::kHf;
   std::size_t topk = 100;
-  std::size_t bootstrap = 0;  // > 0: run_bootstrap's subsets instead of one scan
+  bool expert_inputs = false;  // ScanOptions::expert_inputs
+  std::size_t bootstrap = 0;   // > 0: run_bootstrap's subsets instead of one scan
   // The quantization check.
   bool quant = false;
   std::optional<std::size_t> calib, eval;  // default 128 / 256

@@ -54,6 +54,7 @@ struct RecordedOptions {
   bool ids_native = false;
   std::size_t topk = 0;
   std::vector<std::string> taps;
+  bool expert_inputs = false;
   std::optional<RecordedQuantOptions> quant;  // set when the quantization check ran
 };
 

@@ -15,7 +15,11 @@ nlohmann::json located_json(const Located& e);    // null when invalid
 nlohmann::json token_ratio_json(const TokenRatio& t);
 // Sparse: {"zero", "sub_bins_per_octave", "bins": [[lower_edge, count], ...]}.
 nlohmann::json histogram_json(const LogHistogram& h);
-nlohmann::json stats_json(const TapStats& s);
+// Per-channel absmax, Σx² (null where it overflowed) and the saturation count; with
+// signed_extremes also the signed max and min (null for a channel without a finite value).
+nlohmann::json channel_sums_json(const ChannelSums& c, bool signed_extremes);
+// signed_channel_extremes: the per-channel max / min too (Linear inputs: SmoothQuant-style tools).
+nlohmann::json stats_json(const TapStats& s, bool signed_channel_extremes = false);
 nlohmann::json category_json(const CategoryStats& c);
 
 }  // namespace maxact

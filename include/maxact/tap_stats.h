@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "maxact/channel_sums.h"
 #include "maxact/exact_sum.h"
 
 namespace maxact {
@@ -192,9 +193,12 @@ class TapStats {
   const Located& max() const { return a_.max; }
   const Located& min() const { return a_.min; }
   Located absmax() const;
-  const std::vector<float>& channel_absmax() const { return a_.chan_absmax; }
-  std::vector<double> channel_sumsq() const;  // NaN (JSON null) where Σx² overflowed 2^79
-  uint64_t channel_sumsq_saturated() const { return a_.chan_sumsq_saturated; }
+  // Per channel over the finite values: max and min (signed), max |x|, Σx² (NaN, JSON null,
+  // where it overflowed 2^79; squares beyond the accumulator counted as saturated).
+  const ChannelSums& channel_sums() const { return a_.chan; }
+  std::vector<float> channel_absmax() const { return a_.chan.absmax(); }
+  std::vector<double> channel_sumsq() const { return a_.chan.sum_sq(); }
+  uint64_t channel_sumsq_saturated() const { return a_.chan.saturated(); }
   uint64_t tokens() const { return a_.tokens; }
   const LogHistogram& token_max_histogram() const { return a_.token_max_hist; }
   uint64_t massive_values() const { return a_.massive_values; }
@@ -228,7 +232,6 @@ class TapStats {
   // Value-level statistics (exact sums, histogram, per-channel) of finite rows, channel-tiled so
   // the per-channel state stays in cache while rows stream past.
   void add_values_finite(const float* const* rows, std::size_t n);
-  void add_channel_square(std::size_t c, float v);
   // The per-token criterion for a row whose finite |x| are abs[0..finite), largest row_absmax at
   // loc.channel.
   void token_ratio(const float* x, const float* abs, std::size_t finite, Location loc,
@@ -243,11 +246,7 @@ class TapStats {
     Located min{std::numeric_limits<float>::infinity(), {}};
     LogHistogram hist;
     TopK top;
-    std::vector<float> chan_absmax;
-    // Per-channel sums of squares in 128-bit fixed point (2^-48 units): integer addition keeps
-    // them order-independent at 16 bytes per channel; absolute error <= count * 2^-49.
-    std::vector<int128> chan_sumsq;
-    uint64_t chan_sumsq_saturated = 0;
+    ChannelSums chan;
     uint64_t tokens = 0, massive_values = 0, massive_tokens = 0;
     LogHistogram token_max_hist;
     TopK massive;  // the largest massive activations, located

@@ -74,6 +74,34 @@ enum class TapPoint {
 };
 constexpr int kTapPoints = static_cast<int>(TapPoint::kLayer) + 1;
 
+// A Linear layer that reads a tap's rows, under the names calibration tools use: its Hugging Face
+// module path (SmoothQuant's act_scales key; for routed experts, the experts' module) and the GGUF
+// weight names llama.cpp's converter gives it (several when it splits or duplicates one HF
+// tensor, e.g. gpt-oss's interleaved gate_up), without ".weight".
+// How llama.cpp's converter reorders a weight's input channels (Qwen3.5's out_proj, when key and
+// value heads differ): value head g * R + r (R = value_heads / key_heads) becomes r * key_heads +
+// g, head_dim channels each. key_heads = 0: kept in order.
+struct GgufInputOrder {
+  int key_heads = 0, value_heads = 0;
+  int64_t head_dim = 0;
+  bool operator==(const GgufInputOrder& o) const = default;
+};
+
+struct GgufLinearNames {
+  std::vector<std::string> names;
+  GgufInputOrder input_order;
+};
+
+struct LinearUse {
+  std::string module;
+  std::vector<std::string> gguf;
+  GgufInputOrder gguf_input_order;
+  // Every routed expert of the layer: its statistics per expert are the scan's expert inputs
+  // (ScanResult::expert_inputs: `in` or `down_in`), not the tap's, which pools all experts.
+  enum class Experts { kNone, kIn, kDownIn } experts = Experts::kNone;
+  bool operator==(const LinearUse& o) const = default;
+};
+
 struct TapInfo {
   std::string name;        // Hugging Face module path (+ ":in", ":resid_mid", ":k_cache", ...)
   std::string study_name;  // the study's name, or "" when the study has no such hook
@@ -83,6 +111,7 @@ struct TapInfo {
   bool linear_input = false;  // the input of linear layers: where a W8A8 / FP8 quantizer acts
   std::string study_alias;    // a second study name for the same values (router: _moe_gate)
   TapPoint point = TapPoint::kLayer;  // within a decoder layer (layer >= 0)
+  std::vector<LinearUse> feeds;       // the Linears whose input these rows are
 };
 
 // The taps of decoder layer `layer`, in forward order.

@@ -109,6 +109,7 @@ void expert_forward(const LayerContext& c, int layer, const MoeWeights& mw, int 
   sink.publish(down_tap, s.act.data(), ne, I, s.where.data(),
                cats != nullptr ? s.cat.data() : nullptr);
   if (sink.wants(down_tap)) publish_expert_max(sink, layer, expert, s.act, I, s.where);
+  sink.add_expert_inputs(layer, expert, true, s.act.data(), ne, I);
   project(c, s.act.data(), ne, mw.down[e], {}, s.y.data());
   if (gpt_oss) add_bias_rows(c, s.y.data(), ne, mw.down_bias[e]);
 }
@@ -180,6 +181,7 @@ void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x,
       scratch.where[static_cast<std::size_t>(i)] = lc[r];
       scratch.cat[static_cast<std::size_t>(i)] = cats != nullptr ? cats[r] : 0;
     }
+    sink.add_expert_inputs(layer, static_cast<int>(ex), false, scratch.xs.data(), ne, H);
     expert_forward(c, layer, mw, static_cast<int>(ex), ne, cats, scratch);
     combine(c, er, scratch.y, out);
   }

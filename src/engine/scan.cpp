@@ -118,6 +118,7 @@ ScanResult take_results(Sink& sink, std::vector<std::string> categories) {
   res.by_category = std::move(sink.by_category);
   res.expert_load = std::move(sink.expert_load);
   res.expert_down_in_max = std::move(sink.expert_down_in_max);
+  if (sink.wants_expert_inputs()) res.expert_inputs = std::move(sink.expert_inputs);
   return res;
 }
 

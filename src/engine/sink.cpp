@@ -13,6 +13,7 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
     : pool_(pool),
       opt_(options.stats),
       statistics_(options.statistics),
+      expert_inputs_(options.expert_inputs),
       part_values_(std::max<int64_t>(1, options.part_values)),
       observer_(options.observer),
       categories_(categories) {
@@ -21,6 +22,7 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
   by_layer_.resize(static_cast<std::size_t>(spec.num_layers));
   expert_load.resize(static_cast<std::size_t>(spec.num_layers));
   expert_down_in_max.resize(static_cast<std::size_t>(spec.num_layers));
+  expert_inputs.resize(static_cast<std::size_t>(spec.num_layers));
   for (int l = 0; l < spec.num_layers; ++l) {
     const auto li = static_cast<std::size_t>(l);
     by_layer_[li].fill(kAbsent);
@@ -30,6 +32,11 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
     if (spec.layers[li].mlp == MlpKind::kMoe) {
       expert_load[li].assign(static_cast<std::size_t>(spec.moe.num_experts), 0);
       expert_down_in_max[li].assign(static_cast<std::size_t>(spec.moe.num_experts), Located{});
+      if (expert_inputs_) {
+        expert_inputs[li].assign(
+            static_cast<std::size_t>(spec.moe.num_experts),
+            ExpertInputs{ChannelSums(spec.hidden_size), ChannelSums(spec.moe.intermediate)});
+      }
     }
   }
   final_ = add(final_norm_tap(spec), options.taps, matched);
@@ -50,6 +57,21 @@ void Sink::add_expert_max(int layer, int expert, const Located& v) {
       expert_down_in_max[static_cast<std::size_t>(layer)][static_cast<std::size_t>(expert)];
   const float a = std::fabs(v.value), b = std::fabs(cur.value);
   if (!cur.loc.valid() || a > b || (a == b && v.loc.before(cur.loc))) cur = v;
+}
+
+void Sink::add_expert_inputs(int layer, int expert, bool down, const float* rows, int64_t n,
+                             int64_t channels) {
+  if (!expert_inputs_ || n <= 0) return;
+  ExpertInputs& e =
+      expert_inputs[static_cast<std::size_t>(layer)][static_cast<std::size_t>(expert)];
+  ChannelSums& dst = down ? e.down_in : e.in;
+  const int64_t parts =
+      std::min<int64_t>(pool_.size(), std::max<int64_t>(1, n * channels / part_values_));
+  pool_.parallel_for(parts, [&](int64_t i, int) {
+    int64_t b, end;
+    split_range(channels, parts, i, b, end);
+    dst.add_rows(rows, n, channels, static_cast<std::size_t>(b), static_cast<std::size_t>(end));
+  });
 }
 
 void Sink::absent(int layer, TapPoint p) {

@@ -46,6 +46,12 @@ class Sink {
   // Tokens routed to each expert, per MoE layer ([layer][expert]; empty for dense layers).
   std::vector<std::vector<uint64_t>> expert_load;
   std::vector<std::vector<Located>> expert_down_in_max;  // [layer][expert]
+  std::vector<std::vector<ExpertInputs>> expert_inputs;  // [layer][expert], when asked for
+  bool wants_expert_inputs() const { return expert_inputs_; }
+  // rows x channels inputs of one expert, to its gate / up projections (down = false) or its down
+  // projection; threads split the channels, so the sums never depend on the thread count.
+  void add_expert_inputs(int layer, int expert, bool down, const float* rows, int64_t n,
+                         int64_t channels);
   // Keeps the larger |x| (ties: the earlier location).
   void add_expert_max(int layer, int expert, const Located& v);
   void add_expert_load(int layer, int expert, uint64_t tokens) {
@@ -63,6 +69,7 @@ class Sink {
   ThreadPool& pool_;
   TapStatsOptions opt_;
   bool statistics_ = true;
+  bool expert_inputs_ = false;
   int64_t part_values_ = 65536;
   TapObserver* observer_ = nullptr;
   std::vector<std::array<int, kTapPoints>> by_layer_;

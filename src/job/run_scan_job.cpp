@@ -51,6 +51,7 @@ RecordedOptions recorded_options(const ScanJob& job, uint64_t seed) {
   o.window_tokens = a.window_tokens;
   o.topk = a.topk;
   o.taps = a.taps;
+  o.expert_inputs = a.expert_inputs;
   if (a.quant) {
     o.quant = RecordedQuantOptions{job.split.calibration.size(),
                                    job.split.evaluation.size(),

@@ -20,6 +20,7 @@ ScanOptions scan_options(const ScanJobOptions& o) {
   opt.window_tokens = o.window_tokens;
   opt.taps = o.taps;
   opt.stats.topk = o.topk;
+  opt.expert_inputs = o.expert_inputs;
   return opt;
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "model/gguf_names.h"
+
 namespace maxact {
 
 std::string_view component_name(Component c) {
@@ -132,6 +134,12 @@ class LayerTapList {
     t.linear_input = true;
     return t;
   }
+  // The Linear at `module` (relative to the layer) reads t's rows.
+  void feeds(TapInfo& t, const std::string& module, GgufLinear w,
+             LinearUse::Experts experts = LinearUse::Experts::kNone) {
+    GgufLinearNames g = gguf_linear_names(s_, layer_, w);
+    t.feeds.push_back({path_ + module, std::move(g.names), g.input_order, experts});
+  }
   TapInfo& study(TapInfo& t, const char* what) {
     t.study_name = fmt::format("layer_{}_{}", layer_, what);
     return t;
@@ -141,10 +149,10 @@ class LayerTapList {
   std::vector<TapInfo> build();
 
  private:
-  void attention();
-  void gated_deltanet();
-  void dense_mlp();
-  void moe();
+  void attention(std::size_t in);       // in: the index of the tap it reads
+  void gated_deltanet(std::size_t in);  // in: the index of the tap it reads
+  void dense_mlp(std::size_t in);       // in: the index of the tap it reads
+  void moe(std::size_t in);             // in: the index of the tap it reads
 
   const ModelSpec& s_;
   const ModuleNames& n_;
@@ -154,12 +162,16 @@ class LayerTapList {
   std::vector<TapInfo> taps_;
 };
 
-void LayerTapList::attention() {
+void LayerTapList::attention(std::size_t in) {
   const AttentionSpec& a = s_.attention;
   const int64_t q = int64_t{a.num_heads} * a.head_dim, kv = int64_t{a.num_kv_heads} * a.head_dim;
   if (a.fused_qkv) {
+    feeds(taps_[in], n_.attn_part(n_.qkv), GgufLinear::kAttnQkv);
     add(TapPoint::kQkv, n_.attn_part(n_.qkv), Component::kProjection, q + 2 * kv);
   } else {
+    feeds(taps_[in], n_.attn_part(n_.q), GgufLinear::kAttnQ);
+    feeds(taps_[in], n_.attn_part(n_.k), GgufLinear::kAttnK);
+    feeds(taps_[in], n_.attn_part(n_.v), GgufLinear::kAttnV);
     // With an output gate: [q_h | gate_h] per head, as q_proj returns them.
     add(TapPoint::kQ, n_.attn_part(n_.q), Component::kProjection, a.output_gate ? 2 * q : q);
     add(TapPoint::kK, n_.attn_part(n_.k), Component::kProjection, kv);
@@ -171,19 +183,26 @@ void LayerTapList::attention() {
   }
   add(TapPoint::kKCache, n_.attn, Component::kKvCache, kv, ":k_cache");
   add(TapPoint::kVCache, n_.attn, Component::kKvCache, kv, ":v_cache");
-  input(TapPoint::kOProjIn, n_.attn_part(n_.o), Component::kLinearInput, q, ":in");
+  feeds(input(TapPoint::kOProjIn, n_.attn_part(n_.o), Component::kLinearInput, q, ":in"),
+        n_.attn_part(n_.o), GgufLinear::kAttnOut);
   study(add(TapPoint::kAttn, n_.attn, Component::kAttention, s_.hidden_size), "attn_output");
 }
 
-void LayerTapList::gated_deltanet() {
+void LayerTapList::gated_deltanet(std::size_t in) {
   const LinearAttnSpec& la = s_.linear_attn;
   const int64_t k = int64_t{la.num_k_heads} * la.k_head_dim,
                 v = int64_t{la.num_v_heads} * la.v_head_dim, hv = la.num_v_heads;
   const auto part = [&](const std::string& p) { return n_.linear_part(p); };
   if (la.fused_qkvz) {
+    feeds(taps_[in], part(n_.lin_qkvz), GgufLinear::kLinQkvz);
+    feeds(taps_[in], part(n_.lin_ba), GgufLinear::kLinBa);
     add(TapPoint::kLinQkvz, part(n_.lin_qkvz), Component::kProjection, 2 * k + 2 * v);
     add(TapPoint::kLinBa, part(n_.lin_ba), Component::kProjection, 2 * hv);
   } else {
+    feeds(taps_[in], part(n_.lin_qkv), GgufLinear::kLinQkv);
+    feeds(taps_[in], part(n_.lin_z), GgufLinear::kLinZ);
+    feeds(taps_[in], part(n_.lin_b), GgufLinear::kLinB);
+    feeds(taps_[in], part(n_.lin_a), GgufLinear::kLinA);
     add(TapPoint::kLinQkv, part(n_.lin_qkv), Component::kProjection, 2 * k + v);
     add(TapPoint::kLinZ, part(n_.lin_z), Component::kProjection, v);
     add(TapPoint::kLinB, part(n_.lin_b), Component::kProjection, hv);
@@ -191,37 +210,50 @@ void LayerTapList::gated_deltanet() {
   }
   add(TapPoint::kLinConv, n_.linear_attn, Component::kProjection, 2 * k + v, ":conv_out");
   add(TapPoint::kLinState, n_.linear_attn, Component::kProjection, hv, ":state_absmax");
-  input(TapPoint::kOProjIn, part(n_.lin_out), Component::kLinearInput, v, ":in");
+  feeds(input(TapPoint::kOProjIn, part(n_.lin_out), Component::kLinearInput, v, ":in"),
+        part(n_.lin_out), GgufLinear::kLinOut);
   study(add(TapPoint::kAttn, n_.linear_attn, Component::kAttention, s_.hidden_size), "attn_output");
 }
 
-void LayerTapList::dense_mlp() {
+void LayerTapList::dense_mlp(std::size_t in) {
   const int64_t I = L_.intermediate;
   const std::string m = n_.mlp + ".";
   if (L_.mlp == MlpKind::kDenseFusedGateUp) {
+    feeds(taps_[in], m + n_.gate_up_proj, GgufLinear::kFfnGateUp);
     add(TapPoint::kGateUp, m + n_.gate_up_proj, Component::kProjection, 2 * I);
   } else {
+    feeds(taps_[in], m + n_.gate_proj, GgufLinear::kFfnGate);
+    feeds(taps_[in], m + n_.up_proj, GgufLinear::kFfnUp);
     study(add(TapPoint::kGate, m + n_.gate_proj, Component::kProjection, I), "mlp_gate");
     add(TapPoint::kUp, m + n_.up_proj, Component::kProjection, I);
   }
-  input(TapPoint::kDownIn, m + n_.down_proj, Component::kLinearInput, I, ":in");
+  feeds(input(TapPoint::kDownIn, m + n_.down_proj, Component::kLinearInput, I, ":in"),
+        m + n_.down_proj, GgufLinear::kFfnDown);
 }
 
-void LayerTapList::moe() {
+void LayerTapList::moe(std::size_t in) {
   const MoeSpec& ms = s_.moe;
   const std::string router = n_.moe_part(n_.router);
+  feeds(taps_[in], router, GgufLinear::kRouter);
+  feeds(taps_[in], n_.moe_part(n_.experts), GgufLinear::kExpertsGateUp, LinearUse::Experts::kIn);
   // The study names MoE routers both layer_{i}_router_logits and layer_{i}_moe_gate.
   TapInfo& r =
       study(add(TapPoint::kRouter, router, Component::kRouter, ms.num_experts), "router_logits");
   r.study_alias = fmt::format("layer_{}_moe_gate", layer_);
   add(TapPoint::kRouterWeights, router, Component::kRouter, ms.top_k, ":weights");
   // One tap for every expert's down projection input, whatever the experts' own names.
-  input(TapPoint::kExpertDownIn, n_.moe_part(n_.experts), Component::kLinearInput, ms.intermediate,
-        ":down_proj:in");
+  feeds(input(TapPoint::kExpertDownIn, n_.moe_part(n_.experts), Component::kLinearInput,
+              ms.intermediate, ":down_proj:in"),
+        n_.moe_part(n_.experts), GgufLinear::kExpertsDown, LinearUse::Experts::kDownIn);
   if (ms.shared_intermediate <= 0) return;
   const std::string shared = n_.moe_part(n_.shared_expert);
-  input(TapPoint::kSharedDownIn, shared + "." + n_.down_proj, Component::kLinearInput,
-        ms.shared_intermediate, ":in");
+  feeds(taps_[in], shared + "." + n_.gate_proj, GgufLinear::kSharedGate);
+  feeds(taps_[in], shared + "." + n_.up_proj, GgufLinear::kSharedUp);
+  if (ms.shared_gate)
+    feeds(taps_[in], n_.moe_part(n_.shared_expert_gate), GgufLinear::kSharedRouter);
+  feeds(input(TapPoint::kSharedDownIn, shared + "." + n_.down_proj, Component::kLinearInput,
+              ms.shared_intermediate, ":in"),
+        shared + "." + n_.down_proj, GgufLinear::kSharedDown);
   add(TapPoint::kSharedOut, shared, Component::kProjection, s_.hidden_size);
   if (ms.shared_gate) {
     add(TapPoint::kSharedGate, n_.moe_part(n_.shared_expert_gate), Component::kRouter, 1);
@@ -231,10 +263,11 @@ void LayerTapList::moe() {
 std::vector<TapInfo> LayerTapList::build() {
   const int64_t H = s_.hidden_size;
   input(TapPoint::kInputNorm, n_.input_norm, Component::kNorm, H);
+  const std::size_t mixer_in = taps_.size() - 1;
   if (L_.mixer == MixerKind::kGatedDeltaNet) {
-    gated_deltanet();
+    gated_deltanet(mixer_in);
   } else {
-    attention();
+    attention(mixer_in);
   }
   if (s_.sandwich_norms) {  // Gemma 2/3: the attention output normalised before the residual add
     add(TapPoint::kPostAttnNorm, n_.post_attn_norm, Component::kNorm, H);
@@ -244,11 +277,12 @@ std::vector<TapInfo> LayerTapList::build() {
     add(TapPoint::kResidMid, "", Component::kResidMid, H, ":resid_mid");
     input(TapPoint::kPostAttnNorm, n_.post_attn_norm, Component::kNorm, H);
   }
+  const std::size_t mlp_in = taps_.size() - 1;
   const bool routed = L_.mlp == MlpKind::kMoe;
   if (routed) {
-    moe();
+    moe(mlp_in);
   } else {
-    dense_mlp();
+    dense_mlp(mlp_in);
   }
   study(add(TapPoint::kMlp, routed ? n_.moe : n_.mlp, Component::kMlp, H), "mlp_output");
   if (s_.sandwich_norms) add(TapPoint::kPostFfNorm, n_.post_ff_norm, Component::kNorm, H);
@@ -279,7 +313,12 @@ TapInfo embedding_tap(const ModelSpec& s) {
 }
 
 TapInfo final_norm_tap(const ModelSpec& s) {
-  return stack_tap(s, s.names.final_norm, "final_layernorm", Component::kFinalNorm);
+  TapInfo t = stack_tap(s, s.names.final_norm, "final_layernorm", Component::kFinalNorm);
+  t.feeds.push_back({"lm_head",
+                     gguf_linear_names(s, -1, GgufLinear::kOutput).names,
+                     {},
+                     LinearUse::Experts::kNone});
+  return t;
 }
 
 std::vector<TapInfo> model_taps(const ModelSpec& spec) {

@@ -33,6 +33,7 @@ json recorded_options_json(const RecordedOptions& o) {
             {"window_tokens", o.window_tokens},
             {"topk", o.topk},
             {"taps", o.taps},
+            {"expert_inputs", o.expert_inputs},
             {"quant", o.quant.has_value()}};
   if (o.quant) {
     j["calib"] = o.quant->calib;

@@ -39,6 +39,34 @@ json global_max_json(const ScanResult& r, const GlobalMax& g, const ScanMeta& me
           {"location", with_text(location_json(g.value.loc), meta)}};
 }
 
+json feeds_json(const std::vector<LinearUse>& feeds) {
+  json out = json::array();
+  for (const LinearUse& u : feeds) {
+    // Which of the experts' inputs (the "inputs" of the layer's "experts" entry) it reads.
+    const json experts = u.experts == LinearUse::Experts::kIn       ? json("in")
+                         : u.experts == LinearUse::Experts::kDownIn ? json("down_proj_in")
+                                                                    : json();
+    json f = {{"module", u.module}, {"gguf", u.gguf}, {"experts", experts}};
+    if (u.gguf_input_order.key_heads > 0) {
+      f["gguf_input_order"] = {{"key_heads", u.gguf_input_order.key_heads},
+                               {"value_heads", u.gguf_input_order.value_heads},
+                               {"head_dim", u.gguf_input_order.head_dim}};
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+// Per expert: its inputs' per-channel statistics (ScanOptions::expert_inputs).
+json expert_inputs_json(const std::vector<ExpertInputs>& experts) {
+  json in = json::array(), down = json::array();
+  for (const ExpertInputs& e : experts) {
+    in.push_back(channel_sums_json(e.in, false));
+    down.push_back(channel_sums_json(e.down_in, false));
+  }
+  return {{"in", in}, {"down_proj_in", down}};
+}
+
 void add_token_text(json& j, const ScanMeta& meta) {
   if (!meta.token_text) return;
   for (const char* k : {"max", "min", "absmax"}) j[k] = with_text(j[k], meta);
@@ -54,7 +82,7 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
     const TapInfo& t = r.taps[i];
     const std::string name = reported_name(t, meta.names);
     if (name.empty()) continue;
-    json s = stats_json(r.stats[i]);
+    json s = stats_json(r.stats[i], !t.feeds.empty());
     add_token_text(s, meta);
     json cats = json::object();
     if (i < r.by_category.size()) {
@@ -72,6 +100,7 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
                     {"channels", t.channels},
                     {"stats", std::move(s)},
                     {"by_category", std::move(cats)}});
+    if (!t.feeds.empty()) taps.back()["feeds"] = feeds_json(t.feeds);
   }
   const json gmax = global_max_json(r, study_global_max(r), meta);
   // Where each domain peaks: the study's global maximum restricted to one category.
@@ -91,6 +120,9 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
     }
     experts.push_back(
         {{"layer", l}, {"tokens_per_expert", r.expert_load[l]}, {"down_proj_in_absmax", maxima}});
+    if (l < r.expert_inputs.size() && !r.expert_inputs[l].empty()) {
+      experts.back()["inputs"] = expert_inputs_json(r.expert_inputs[l]);
+    }
   }
   return {{"schema", "maxact.scan"},
           {"schema_version", kScanSchemaVersion},

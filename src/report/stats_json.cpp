@@ -46,9 +46,28 @@ json located_list(const std::vector<Located>& v) {
 }
 }  // namespace
 
-json stats_json(const TapStats& s) {
-  json sumsq = json::array();
-  for (double v : s.channel_sumsq()) sumsq.push_back(std::isnan(v) ? json() : json(v));
+namespace {
+// Per channel; null where the channel saw no finite value (±inf) or Σx² overflowed (NaN).
+template <class T>
+json finite_or_null(const std::vector<T>& v) {
+  json out = json::array();
+  for (T x : v) out.push_back(std::isfinite(x) ? json(x) : json());
+  return out;
+}
+}  // namespace
+
+json channel_sums_json(const ChannelSums& c, bool signed_extremes) {
+  json j = {{"channel_absmax", c.absmax()},
+            {"channel_sum_sq", finite_or_null(c.sum_sq())},
+            {"channel_sum_sq_saturated", c.saturated()}};
+  if (signed_extremes) {
+    j["channel_max"] = finite_or_null(c.max());
+    j["channel_min"] = finite_or_null(c.min());
+  }
+  return j;
+}
+
+json stats_json(const TapStats& s, bool signed_channel_extremes) {
   json quantiles = json::object(), estimates = json::object();
   for (double q : {0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999}) {
     const auto b = s.histogram().quantile(q);
@@ -58,41 +77,40 @@ json stats_json(const TapStats& s) {
     estimates[key] = s.histogram().quantile_estimate(q);
   }
   const TapStatsOptions& opt = s.options();
-  return {{"count", s.count()},
-          {"mean", s.mean()},
-          {"rms", s.rms()},
-          {"sum", s.sum()},
-          {"sum_sq", s.sum_sq()},
-          {"sum_abs", s.sum_abs()},
-          {"max", located_json(s.max())},
-          {"min", located_json(s.min())},
-          {"absmax", located_json(s.absmax())},
-          {"abs_quantiles", quantiles},
-          {"abs_quantile_estimates", estimates},
-          {"histogram_abs", histogram_json(s.histogram())},
-          {"top", located_list(s.top())},
-          {"channel_absmax", s.channel_absmax()},
-          {"channel_sum_sq", sumsq},
-          {"channel_sum_sq_saturated", s.channel_sumsq_saturated()},
-          {"tokens", s.tokens()},
-          {"token_max_histogram", histogram_json(s.token_max_histogram())},
-          {"per_token",
-           {{"tokens", s.ratio_tokens()},
-            {"peak", token_ratio_json(s.peak_token())},
-            {"max_ratio", token_ratio_json(s.max_ratio_token())},
-            {"ratio_mean", s.ratio_mean()},
-            {"ratio_std", s.ratio_std()},
-            {"infinite_ratios", s.infinite_ratios()}}},
-          {"massive",
-           {{"values", s.massive_values()},
-            {"tokens", s.massive_tokens()},
-            {"largest", located_list(s.massive_largest())},
-            {"abs_threshold", opt.massive_abs},
-            {"median_ratio", opt.massive_ratio}}},
-          {"over_fp16", s.over_fp16()},
-          {"over_fp8_e4m3", s.over_fp8()},
-          {"nan", {{"count", s.nan_count()}, {"first", location_json(s.first_nan())}}},
-          {"inf", {{"count", s.inf_count()}, {"first", location_json(s.first_inf())}}}};
+  json j = {{"count", s.count()},
+            {"mean", s.mean()},
+            {"rms", s.rms()},
+            {"sum", s.sum()},
+            {"sum_sq", s.sum_sq()},
+            {"sum_abs", s.sum_abs()},
+            {"max", located_json(s.max())},
+            {"min", located_json(s.min())},
+            {"absmax", located_json(s.absmax())},
+            {"abs_quantiles", quantiles},
+            {"abs_quantile_estimates", estimates},
+            {"histogram_abs", histogram_json(s.histogram())},
+            {"top", located_list(s.top())},
+            {"tokens", s.tokens()},
+            {"token_max_histogram", histogram_json(s.token_max_histogram())},
+            {"per_token",
+             {{"tokens", s.ratio_tokens()},
+              {"peak", token_ratio_json(s.peak_token())},
+              {"max_ratio", token_ratio_json(s.max_ratio_token())},
+              {"ratio_mean", s.ratio_mean()},
+              {"ratio_std", s.ratio_std()},
+              {"infinite_ratios", s.infinite_ratios()}}},
+            {"massive",
+             {{"values", s.massive_values()},
+              {"tokens", s.massive_tokens()},
+              {"largest", located_list(s.massive_largest())},
+              {"abs_threshold", opt.massive_abs},
+              {"median_ratio", opt.massive_ratio}}},
+            {"over_fp16", s.over_fp16()},
+            {"over_fp8_e4m3", s.over_fp8()},
+            {"nan", {{"count", s.nan_count()}, {"first", location_json(s.first_nan())}}},
+            {"inf", {{"count", s.inf_count()}, {"first", location_json(s.first_inf())}}}};
+  j.update(channel_sums_json(s.channel_sums(), signed_channel_extremes));
+  return j;
 }
 
 json category_json(const CategoryStats& c) {

@@ -24,16 +24,6 @@ bool Location::before(const Location& o) const {
 
 namespace {
 
-constexpr double kFixedScale = 281474976710656.0;  // 2^48
-constexpr double kFixedLimit = 1.7e38;             // per-element cap: sums stay below 2^127
-
-// Per-channel Σx² in fixed point: terms are non-negative, so a total beyond 2^127 overflows in
-// every summation order; -1 marks it (sticky), keeping merges order-independent.
-inline void add_fixed(int128& acc, int128 v) {
-  if (acc < 0) return;
-  if (v < 0 || __builtin_add_overflow(acc, v, &acc)) acc = -1;
-}
-
 void keep_first(Location& cur, const Location& loc) {
   if (!cur.valid() || loc.before(cur)) cur = loc;
 }
@@ -44,30 +34,7 @@ TapStats::TapStats(int64_t channels, const TapStatsOptions& options)
     : channels_(channels), opt_(options) {
   a_.top = TopK(options.topk);
   a_.massive = TopK(options.massive_tokens_kept);
-  a_.chan_absmax.assign(static_cast<std::size_t>(channels), 0.0f);
-  a_.chan_sumsq.assign(static_cast<std::size_t>(channels), 0);
-}
-
-namespace {
-
-// nearbyint for 0 <= x < 2^52 without a libm call: adding 2^52 leaves no fraction bits, and the
-// addition rounds to nearest, ties to even, exactly as nearbyint does in the default mode.
-inline double round_nonneg(double x) {
-  constexpr double k = 4503599627370496.0;  // 2^52
-  return x < k ? (x + k) - k : x;
-}
-}  // namespace
-
-// Per-channel Σx² in 2^-48 units: v² (exact in double) scaled, rounded to the nearest integer.
-void TapStats::add_channel_square(std::size_t c, float v) {
-  const double sq = static_cast<double>(v) * v * kFixedScale;
-  if (sq < kFixedLimit) {
-    const double q = round_nonneg(sq);
-    add_fixed(a_.chan_sumsq[c],
-              q < 9.2e18 ? static_cast<int128>(static_cast<int64_t>(q)) : static_cast<int128>(q));
-  } else {
-    ++a_.chan_sumsq_saturated;
-  }
+  a_.chan = ChannelSums(channels);
 }
 
 void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at, int64_t ld,
@@ -129,8 +96,7 @@ void TapStats::add_row_general(const float* x, Location loc) {
     keep_extreme(a_.min, v, loc, false);
     a_.hist.add(a);
     a_.top.add(v, loc);
-    if (a > a_.chan_absmax[c]) a_.chan_absmax[c] = a;
-    add_channel_square(c, v);
+    a_.chan.add(c, v);
     if (a > kFp16Max) ++a_.over_fp16;
     if (a > kE4m3Max) ++a_.over_fp8;
     if (a > row_absmax) row_absmax = a;
@@ -182,8 +148,7 @@ void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
         a_.sumsq.add_square(v);
         const float a = std::fabs(v);
         a_.hist.add(a);
-        if (a > a_.chan_absmax[c]) a_.chan_absmax[c] = a;
-        add_channel_square(c, v);
+        a_.chan.add(c, v);
       }
     }
   }
@@ -254,11 +219,7 @@ void TapStats::merge(const TapStats& o) {
   if (o.a_.min.loc.valid()) keep_extreme(a_.min, o.a_.min.value, o.a_.min.loc, false);
   a_.hist.merge(o.a_.hist);
   a_.top.merge(o.a_.top);
-  for (std::size_t c = 0; c < a_.chan_absmax.size(); ++c) {
-    a_.chan_absmax[c] = std::max(a_.chan_absmax[c], o.a_.chan_absmax[c]);
-    add_fixed(a_.chan_sumsq[c], o.a_.chan_sumsq[c]);
-  }
-  a_.chan_sumsq_saturated += o.a_.chan_sumsq_saturated;
+  a_.chan.merge(o.a_.chan);
   a_.tokens += o.a_.tokens;
   a_.massive_values += o.a_.massive_values;
   a_.massive_tokens += o.a_.massive_tokens;
@@ -305,14 +266,6 @@ Located TapStats::absmax() const {
   if (std::fabs(a_.min.value) == std::fabs(a_.max.value) && a_.min.loc.before(a_.max.loc))
     return a_.min;
   return a_.max;
-}
-
-std::vector<double> TapStats::channel_sumsq() const {
-  std::vector<double> out(a_.chan_sumsq.size());
-  for (std::size_t c = 0; c < out.size(); ++c)
-    out[c] = a_.chan_sumsq[c] < 0 ? std::numeric_limits<double>::quiet_NaN()  // overflowed: null
-                                  : static_cast<double>(a_.chan_sumsq[c]) / kFixedScale;
-  return out;
 }
 
 }  // namespace maxact

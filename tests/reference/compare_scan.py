@@ -35,6 +35,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check_imatrix  # noqa: E402
 import hf_dense  # noqa: E402
 import tap_reference  # noqa: E402
 
@@ -273,6 +274,21 @@ def aggregate(root, expect_runs):
     return status
 
 
+def compare_imatrix_files(maxact, report, imatrix, work, model, ck):
+    """scan --imatrix and `export imatrix` of its report give the same bytes; both formats
+    against the reference (check_imatrix.py)."""
+    exported, dat = os.path.join(work, "imatrix_export.gguf"), os.path.join(work, "imatrix.dat")
+    for path, fmt in ((exported, "gguf"), (dat, "dat")):
+        subprocess.run([maxact, "export", "imatrix", report, "-o", path, "--format", fmt, "-q"],
+                       check=True, stdout=subprocess.DEVNULL)
+    if open(exported, "rb").read() != open(imatrix, "rb").read():
+        ck.errors.append("export imatrix of the report differs from scan --imatrix")
+    c = model.config
+    n_experts = c.get("num_experts") or c.get("num_local_experts") or 0
+    linear, experts = tap_reference.linear_inputs()
+    check_imatrix.check(imatrix, dat, c, linear, experts, n_experts, ck)
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--aggregate":
         ap = argparse.ArgumentParser()
@@ -313,6 +329,9 @@ def main():
     cmd = [a.maxact, "scan", a.fixture, "--corpus", ids_path, "--ids-native", "-q",
            "--max-seq-len", "0", "--precision", a.precision, "--threads", str(a.threads),
            "--window-tokens", str(a.window_tokens), "-o", out]
+    imatrix = os.path.join(a.work, "imatrix.gguf")
+    if a.precision == "fp32":  # the importance matrix, checked against the reference's Σx²
+        cmd += ["--imatrix", imatrix]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     got = {t["name"]: t["stats"] for t in json.load(open(out))["taps"]}
     ref = tap_reference.run(model, seqs, dtype, REL)
@@ -358,6 +377,8 @@ def main():
                      ref[tap]["per_token"]["tokens"])
     compare_experts(json.load(open(out)), tap_reference.expert_summary(), model, a.precision, ck,
                     ref_lookup)
+    if a.precision == "fp32":
+        compare_imatrix_files(a.maxact, out, imatrix, a.work, model, ck)
     n = len(set(ref) & set(got))
     if a.precision == "bf16":
         for _, b in bf_bad + pt_bad:

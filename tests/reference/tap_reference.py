@@ -18,6 +18,27 @@ class Recorder:
         self.rows = {}  # tap -> list of [T, C] float64 arrays
         self.experts = {}  # (MoE module, expert) -> {"load": rows, "max": located max |x|}
         self.current = None  # (sample, ids) of the sequence being run
+        # Calibration statistics of every Linear's input, float64: module -> [Σx² per channel, rows];
+        # (MoE module, expert) -> {"in": Σx², "down": Σx², "rows"} for routed experts.
+        self.linear = {}
+        self.expert_inputs = {}
+        self.moe_input = {}  # MoE module -> its input rows of the current sequence
+
+    def linear_input(self, name, t):
+        a = t.detach().to(torch.float64).reshape(-1, t.shape[-1]).numpy()
+        ent = self.linear.setdefault(name, [np.zeros(a.shape[1]), 0])
+        ent[0] += (a * a).sum(axis=0)
+        ent[1] += a.shape[0]
+
+    def expert_rows(self, module, e, down, tok):
+        """Σx² of an expert's inputs: its gate/up projections' (the MoE block's input at the
+        tokens routed to it) and its down projection's (`down`)."""
+        x = self.moe_input[module][np.asarray(tok)]
+        d = down.detach().to(torch.float64).reshape(len(tok), -1).numpy()
+        ent = self.expert_inputs.setdefault((module, e), {"in": 0.0, "down": 0.0, "rows": 0})
+        ent["in"] = ent["in"] + (x * x).sum(axis=0)
+        ent["down"] = ent["down"] + (d * d).sum(axis=0)
+        ent["rows"] += len(tok)
 
     def put(self, name, t, positions=None):
         """Rows of one sequence; `positions` gives each row's token position when the rows are a
@@ -63,6 +84,11 @@ def attach(model):
     def in_hook(name):
         return lambda mod, inp: rec.put(name, inp[0])
 
+    # Every Linear module's input (routed experts are counted per expert by the MoE blocks).
+    for name, mod in text.named_modules():
+        if isinstance(mod, torch.nn.Linear) and ".experts." not in name:
+            mod.register_forward_pre_hook(
+                lambda m, inp, name=f"{P}.{name}": rec.linear_input(name, inp[0]))
     getattr(text, text.embed_name).register_forward_hook(out_hook(f"{P}.{text.embed_name}"))
     text.norm.register_forward_hook(out_hook(P + ".norm"))
     for i, layer in enumerate(text.layers):
@@ -105,6 +131,16 @@ def attach(model):
             def record(x, tok, e, M=M):
                 rec.put(M + ".experts:down_proj:in", x, tok.tolist())
                 rec.expert(M, e, x, tok.tolist())
+                rec.expert_rows(M, e, x, tok.tolist())
+
+            def moe_in(mod, inp, M=M):
+                rec.moe_input[M] = inp[0].detach().to(torch.float64).reshape(
+                    -1, inp[0].shape[-1]).numpy()
+            m.register_forward_pre_hook(moe_in)
+            if not isinstance(getattr(m, "router", getattr(m, "gate", None)), torch.nn.Linear):
+                # A router that is no nn.Linear module (gpt-oss, Ling) reads the block's input.
+                R = M + (".router" if hasattr(m, "router") else ".gate")
+                m.register_forward_pre_hook(lambda mod, inp, R=R: rec.linear_input(R, inp[0]))
             if hasattr(m, "router"):  # gpt-oss: the router returns scores, the logits are kept
                 R = M + ".router"
                 m.router.record_logits = lambda x, R=R: rec.put(R, x)
@@ -141,6 +177,14 @@ _last = {}
 
 
 _experts = {}
+_linear = {}
+_expert_inputs = {}
+
+
+def linear_inputs():
+    """Of the last run: ({Linear module: [Σx² per channel, rows]},
+    {(MoE module, expert): {"in", "down", "rows"}})."""
+    return dict(_linear), dict(_expert_inputs)
 
 
 def expert_summary():
@@ -160,6 +204,10 @@ def run(model, sequences, dtype, band=0.0):
     _last.update(rec.rows)
     _experts.clear()
     _experts.update(rec.experts)
+    _linear.clear()
+    _linear.update(rec.linear)
+    _expert_inputs.clear()
+    _expert_inputs.update(rec.expert_inputs)
     return {name: stats(parts, sequences, band) for name, parts in rec.rows.items()}
 
 

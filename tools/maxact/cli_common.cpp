@@ -28,4 +28,9 @@ void write_stdout(const std::string& text, bool raw) {
   }
 }
 
+std::function<void(const std::string&)> warn_each(bool quiet) {
+  if (quiet) return {};
+  return [](const std::string& m) { std::fprintf(stderr, "warning: %s\n", printable(m).c_str()); };
+}
+
 }  // namespace maxact::cli

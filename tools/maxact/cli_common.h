@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -48,5 +49,8 @@ std::string printable(std::string_view text, std::size_t max_line = static_cast<
 // Writes `text` to stdout and flushes: a full disk or closed stdout is an error, not exit 0.
 // Summaries go through printable(); `raw` is for what the user asked for verbatim (decoded text).
 void write_stdout(const std::string& text, bool raw = false);
+
+// Prints each message to stderr as "warning: ..." (printable); nothing when `quiet`.
+std::function<void(const std::string&)> warn_each(bool quiet);
 
 }  // namespace maxact::cli

@@ -13,6 +13,7 @@
 
 #include "cli_common.h"
 #include "compare_command.h"
+#include "export_command.h"
 #include "io/json_util.h"
 #include "maxact/corpus.h"
 #include "maxact/error.h"
@@ -360,6 +361,8 @@ int main(int argc, char** argv) {
   auto* scan = maxact::cli::add_scan_command(app, sargs);
   maxact::cli::CompareArgs compare_args;
   auto* compare = maxact::cli::add_compare_command(app, compare_args);
+  maxact::cli::ExportArgs export_args;
+  const maxact::cli::ExportCommand export_cmd = maxact::cli::add_export_command(app, export_args);
 
   try {
     app.parse(argc, argv);
@@ -373,6 +376,7 @@ int main(int argc, char** argv) {
     if (corpus->parsed()) return run_corpus(cargs);
     if (scan->parsed()) return maxact::cli::run_scan(sargs);
     if (compare->parsed()) return maxact::cli::run_compare(compare_args);
+    if (export_cmd.command->parsed()) return maxact::cli::run_export(export_cmd, export_args);
     if (tokenize.command->parsed()) {
       if (targs.text.empty() && targs.file.empty() && targs.decode.empty() &&
           !tokenize.text->count()) {

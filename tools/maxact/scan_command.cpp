@@ -80,6 +80,12 @@ void add_run_options(CLI::App* s, ScanArgs& a) {
       ->check(limits::kPath);
   s->add_option("--csv", a.csv, "Write per-tap scalars as CSV here")->check(limits::kPath);
   s->add_flag("-q,--quiet", a.quiet, "No progress output");
+  s->add_flag("--expert-inputs", a.expert_inputs,
+              "Record every routed expert's inputs per channel (absmax, sum of squares): what "
+              "per-expert calibration needs (memory: 2 x experts x hidden x 24 bytes per layer)");
+  s->add_option("--imatrix", a.imatrix,
+                "Write llama.cpp's importance matrix (GGUF) here; implies --expert-inputs")
+      ->check(limits::kPath);
   s->add_option("--bootstrap", a.bootstrap,
                 "The study's stability check: scan K category-proportional subsets of --samples "
                 "samples (seeds seed..seed+K-1) and report the global maximum of each")
@@ -187,6 +193,7 @@ ScanJobOptions job_options(const ScanArgs& a) {
   o.taps = a.taps;
   o.names = a.names == "study" ? TapNames::kStudy : TapNames::kHf;
   o.topk = a.topk;
+  o.expert_inputs = a.expert_inputs || !a.imatrix.empty();
   o.bootstrap = a.bootstrap;
   o.quant = a.quant;
   o.calib = a.calib;
@@ -196,7 +203,7 @@ ScanJobOptions job_options(const ScanArgs& a) {
   o.policies = a.policies;
   o.quant_layers = a.quant_layers;
   o.quant_csv = !a.quant_csv.empty();
-  if (!a.quiet) o.warning = [](const std::string& m) { fmt::print(stderr, "warning: {}\n", m); };
+  o.warning = warn_each(a.quiet);
   return o;
 }
 
@@ -220,6 +227,7 @@ std::vector<std::string> output_paths(const ScanArgs& a) {
   }
   if (!a.csv.empty()) out.push_back(a.csv);
   if (!a.quant_csv.empty()) out.push_back(a.quant_csv);
+  if (!a.imatrix.empty()) out.push_back(a.imatrix);
   return out;
 }
 
@@ -233,6 +241,7 @@ std::vector<std::string> render_outputs(const ScanArgs& a, const ScanJobResult& 
   }
   if (!a.csv.empty()) out.push_back(render_csv(r));
   if (!a.quant_csv.empty()) out.push_back(render_quant_csv(r));
+  if (!a.imatrix.empty()) out.push_back(render_imatrix(r, warn_each(a.quiet)));
   return out;
 }
 
@@ -311,6 +320,9 @@ int run_scan(const ScanArgs& a) {
     check_bootstrap(job.options);
     // Its report has no per-tap table to write.
     if (!a.csv.empty()) throw Error(ErrorCode::kOption, "--csv does not apply to --bootstrap");
+    if (!a.imatrix.empty()) {
+      throw Error(ErrorCode::kOption, "--imatrix does not apply to --bootstrap");
+    }
   }
   const std::vector<std::string> outputs = output_paths(a);
   const bool make_study_dir = check_scan_outputs(a, outputs, job.inputs);

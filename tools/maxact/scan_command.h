@@ -22,6 +22,8 @@ struct ScanArgs {
   std::string role;  // the study's label of the model ("moe"); "" when not given
   std::vector<std::string> taps;
   std::size_t topk = 100;
+  bool expert_inputs = false;
+  std::string imatrix;  // the importance matrix (GGUF) to write
   std::size_t bootstrap = 0;
   // The quantization check.
   bool quant = false;
