@@ -9,6 +9,7 @@ set -euo pipefail
 BUILD_PKGS=(g++ cmake make ninja-build pkg-config
   nlohmann-json3-dev libfmt-dev libcli11-dev libpcre2-dev libutf8proc-dev
   libopenblas-dev                 # sgemm for attention (linear layers use maxact's own kernel)
+  zlib1g-dev                      # CRC-32 of the zip archives torch.load reads (exports)
   python3)                        # CMake locates it for the test suite
 # Test-only: GoogleTest, the format check, and node + npm for the tokenizer parity reference
 # (Hugging Face's tokenizers npm package, fetched at test time into a cache outside the repo).

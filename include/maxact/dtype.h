@@ -41,6 +41,9 @@ float e5m2_to_f32(uint8_t b);
 // Round-to-nearest-even encoders (NaN stays NaN), the rounding torch applies on .to(dtype).
 uint16_t f32_to_bf16(float f);
 uint16_t f32_to_f16(float f);
+// FP8 E4M3 "fn", nearest with ties to the even code, saturating at +-448 (what torch's
+// .clamp(-448, 448).to(torch.float8_e4m3fn) gives); NaN -> 0x7F.
+uint8_t f32_to_e4m3(float f);
 // x rounded to the nearest bf16 / fp16 value, as fp32 (bf16 mode rounds with it op by op).
 inline float round_to_bf16(float x) {
   return bf16_to_f32(f32_to_bf16(x));

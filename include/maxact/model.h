@@ -23,7 +23,9 @@ std::string canonical_tensor_name(const std::string& disk_name);
 struct BoundTensor {
   const TensorReq* req = nullptr;
   const TensorView* tensor = nullptr;
-  const TensorView* scale_inv = nullptr;  // FP8 block scales of a Linear weight, else nullptr
+  // An FP8 Linear weight's scales (block-wise weight_scale_inv, or its per-tensor weight_scale:
+  // ModelSpec::quantization says which), else nullptr.
+  const TensorView* scale_inv = nullptr;
 };
 
 class Model {

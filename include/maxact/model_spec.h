@@ -33,7 +33,10 @@ enum class ExpertStorage {
 inline bool gpt_oss_storage(ExpertStorage s) {
   return s == ExpertStorage::kGptOssDense || s == ExpertStorage::kGptOssMxfp4;
 }
-enum class Quantization { kNone, kFp8Block, kMxfp4 };
+// kFp8Tensor: FP8 E4M3 Linear weights with one scale each ("x.weight_scale"), as compressed-tensors
+// (float-quantized, strategy tensor) and ModelOpt FP8 checkpoints store them, maxact's FP8 export
+// among them.
+enum class Quantization { kNone, kFp8Block, kMxfp4, kFp8Tensor };
 
 struct RopeSpec {
   RopeKind kind = RopeKind::kDefault;

@@ -25,4 +25,10 @@ void dequant_fp8_block_rows(const TensorView& weight, const TensorView& scale_in
                             int64_t block_out, int64_t block_in, int64_t row_begin, int64_t row_end,
                             float* out);
 
+// FP8 with one scale per tensor (compressed-tensors / ModelOpt): `weight` F8 [out, in], `scale` one
+// float ([], [1] or [1, 1]); W = f32(w8) * scale.
+void check_fp8_tensor_pair(const TensorView& weight, const TensorView& scale);
+void dequant_fp8_tensor_rows(const TensorView& weight, const TensorView& scale, int64_t row_begin,
+                             int64_t row_end, float* out);
+
 }  // namespace maxact

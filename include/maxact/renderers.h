@@ -24,10 +24,11 @@ std::vector<std::string> study_file_names(const std::string& model_name, bool qu
 // Their contents, in study_file_names' order.
 std::vector<std::string> render_study(const ScanJobResult& r);
 
-// llama.cpp's importance matrix (GGUF) of the scan (maxact/exports.h); `warning` receives each
-// coverage warning (experts that received no token).
-std::string render_imatrix(const ScanJobResult& r,
-                           const std::function<void(const std::string&)>& warning);
+// llama.cpp's importance matrix (GGUF) of the scan and its summary (maxact/exports.h), the summary
+// naming `report_file` (the scan's -o, or ""); `warning` receives each coverage warning (experts
+// that received no token).
+std::vector<std::string> render_imatrix(const ScanJobResult& r, const std::string& report_file,
+                                        const std::function<void(const std::string&)>& warning);
 
 // The terminal summary: the scan's, then the quantization check's.
 std::string render_summary(const ScanJobResult& r);

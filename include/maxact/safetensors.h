@@ -99,13 +99,27 @@ std::vector<float> read_f32(const TensorView& t);
 // cache): a scan then holds one layer's weights, not every layer it has read.
 void release_pages(const TensorView& t);
 
-// Writes a safetensors file (tensors in the given order, data 8-byte aligned after the header).
+// Writing safetensors files: tensors back to back in the given order, the data section 8-byte
+// aligned after the header (padded with spaces, as Hugging Face writes it).
+struct TensorLayout {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t nbytes = 0;
+};
+// The 8-byte header length and the header: what precedes the data of `tensors`, so a large file
+// can be streamed tensor by tensor after it.
+std::string safetensors_header(const std::vector<TensorLayout>& tensors,
+                               const std::map<std::string, std::string>& metadata = {});
 struct TensorData {
   std::string name;
   DType dtype;
   std::vector<int64_t> shape;
   std::vector<unsigned char> bytes;
 };
+// A whole file in memory.
+std::string safetensors_bytes(const std::vector<TensorData>& tensors,
+                              const std::map<std::string, std::string>& metadata = {});
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorData>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

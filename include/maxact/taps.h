@@ -99,6 +99,10 @@ struct LinearUse {
   // Every routed expert of the layer: its statistics per expert are the scan's expert inputs
   // (ScanResult::expert_inputs: `in` or `down_in`), not the tap's, which pools all experts.
   enum class Experts { kNone, kIn, kDownIn } experts = Experts::kNone;
+  // The experts' own weights reading these rows, as their checkpoint names them: per expert
+  // "...experts.{e}.gate_proj" ("{e}" stands for the expert id), or the fused tensor of all
+  // experts ("...experts.gate_up_proj").
+  std::vector<std::string> expert_modules;
   bool operator==(const LinearUse& o) const = default;
 };
 

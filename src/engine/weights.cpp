@@ -27,8 +27,10 @@ std::vector<float> load_tensor(const Model& m, const std::string& name, const Ro
   const BoundTensor* b = &bound(m, name);
   const TensorView& t = *b->tensor;
   std::vector<float> out(static_cast<std::size_t>(t.numel()));
-  if (b->scale_inv != nullptr) {
-    const auto& s = m.spec();
+  const auto& s = m.spec();
+  if (b->scale_inv != nullptr && s.quantization == Quantization::kFp8Tensor) {
+    dequant_fp8_tensor_rows(t, *b->scale_inv, 0, t.rows(), out.data());
+  } else if (b->scale_inv != nullptr) {
     dequant_fp8_block_rows(t, *b->scale_inv, s.fp8_block_out, s.fp8_block_in, 0, t.rows(),
                            out.data());
   } else {

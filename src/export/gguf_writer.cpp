@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "export/le_bytes.h"
+
 namespace maxact {
 
 namespace {
@@ -13,16 +15,8 @@ constexpr uint64_t kAlignment = 32;  // general.alignment's default
 constexpr uint32_t kTypeU32 = 4, kTypeString = 8, kTypeArray = 9;
 constexpr uint32_t kGgmlF32 = 0;
 
-// GGUF is little-endian; so is every machine maxact builds for (x86-64, AArch64).
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-
 void put_string(std::string& out, const std::string& s) {
-  put<uint64_t>(out, s.size());
+  put_le<uint64_t>(out, s.size());
   out += s;
 }
 
@@ -34,23 +28,23 @@ void pad(std::string& out) {
 
 void GgufWriter::add_u32(const std::string& key, uint32_t v) {
   put_string(kv_, key);
-  put(kv_, kTypeU32);
-  put(kv_, v);
+  put_le(kv_, kTypeU32);
+  put_le(kv_, v);
   ++kv_count_;
 }
 
 void GgufWriter::add_string(const std::string& key, const std::string& v) {
   put_string(kv_, key);
-  put(kv_, kTypeString);
+  put_le(kv_, kTypeString);
   put_string(kv_, v);
   ++kv_count_;
 }
 
 void GgufWriter::add_string_array(const std::string& key, const std::vector<std::string>& v) {
   put_string(kv_, key);
-  put(kv_, kTypeArray);
-  put(kv_, kTypeString);
-  put<uint64_t>(kv_, v.size());
+  put_le(kv_, kTypeArray);
+  put_le(kv_, kTypeString);
+  put_le<uint64_t>(kv_, v.size());
   for (const std::string& s : v) put_string(kv_, s);
   ++kv_count_;
 }
@@ -68,18 +62,18 @@ void GgufWriter::add_f32(const std::string& name, std::vector<int64_t> ne,
 
 std::string GgufWriter::bytes() const {
   std::string out;
-  put(out, kMagic);
-  put(out, kVersion);
-  put<uint64_t>(out, tensors_.size());
-  put<uint64_t>(out, kv_count_);
+  put_le(out, kMagic);
+  put_le(out, kVersion);
+  put_le<uint64_t>(out, tensors_.size());
+  put_le<uint64_t>(out, kv_count_);
   out += kv_;
   uint64_t offset = 0;  // from the start of the data section
   for (const Tensor& t : tensors_) {
     put_string(out, t.name);
-    put<uint32_t>(out, static_cast<uint32_t>(t.ne.size()));
-    for (int64_t d : t.ne) put<uint64_t>(out, static_cast<uint64_t>(d));
-    put(out, kGgmlF32);
-    put(out, offset);
+    put_le<uint32_t>(out, static_cast<uint32_t>(t.ne.size()));
+    for (int64_t d : t.ne) put_le<uint64_t>(out, static_cast<uint64_t>(d));
+    put_le(out, kGgmlF32);
+    put_le(out, offset);
     const uint64_t size = t.data.size() * sizeof(float);
     offset += size + (kAlignment - size % kAlignment) % kAlignment;
   }

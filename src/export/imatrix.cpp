@@ -8,6 +8,7 @@
 #include <map>
 
 #include "export/gguf_writer.h"
+#include "export/le_bytes.h"
 #include "export/report_reader.h"
 #include "maxact/error.h"
 #include "maxact/exports.h"
@@ -40,7 +41,8 @@ std::vector<float> in_gguf_order(const ReportReader& rd, const json& order, std:
   const int64_t K = rd.integer(rd.member(order, "key_heads", where), where + ".key_heads");
   const int64_t V = rd.integer(rd.member(order, "value_heads", where), where + ".value_heads");
   const int64_t D = rd.integer(rd.member(order, "head_dim", where), where + ".head_dim");
-  if (K <= 0 || V <= 0 || D <= 0 || V % K != 0 || V * D != static_cast<int64_t>(v.size())) {
+  const auto n = static_cast<int64_t>(v.size());
+  if (K <= 0 || V <= 0 || D <= 0 || V > n || D > n || V % K != 0 || V * D != n) {
     rd.fail(where + ": key_heads, value_heads and head_dim do not describe the channels");
   }
   const int64_t R = V / K;
@@ -59,7 +61,7 @@ std::vector<float> in_gguf_order(const ReportReader& rd, const json& order, std:
 // The layer's entry of the report's "experts" list.
 const json& experts_of_layer(const ReportReader& rd, int64_t layer) {
   for (const json& e : rd.array(rd.member(rd.root(), "experts", ""), "experts")) {
-    if (e.is_object() && e.value("layer", int64_t{-1}) == layer) return e;
+    if (e.is_object() && e.contains("layer") && e["layer"] == layer) return e;
   }
   rd.fail(fmt::format("no \"experts\" entry for MoE layer {}", layer));
 }
@@ -168,15 +170,6 @@ std::string imatrix_gguf(const Imatrix& m) {
   return w.bytes();
 }
 
-namespace {
-template <class T>
-void put(std::string& out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out.append(b, sizeof(T));
-}
-}  // namespace
-
 std::string imatrix_dat(const Imatrix& m) {
   // llama-imatrix leaves out weights that saw no row at all ("has no data").
   std::vector<const ImatrixEntry*> kept;
@@ -184,30 +177,30 @@ std::string imatrix_dat(const Imatrix& m) {
     if (*std::max_element(e.counts.begin(), e.counts.end()) > 0) kept.push_back(&e);
   }
   std::string out;
-  put<int32_t>(out, static_cast<int32_t>(kept.size()));
+  put_le<int32_t>(out, static_cast<int32_t>(kept.size()));
   for (const ImatrixEntry* ep : kept) {
     const ImatrixEntry& e = *ep;
-    put<int32_t>(out, static_cast<int32_t>(e.name.size()));
+    put_le<int32_t>(out, static_cast<int32_t>(e.name.size()));
     out += e.name;
     // The legacy file keeps one call count per weight: values are scaled so that llama-quantize's
     // values / ncall gives each expert's mean x², as the GGUF file's in_sum2 / counts does.
     const float max_count = *std::max_element(e.counts.begin(), e.counts.end());
     const int32_t ncall =
         static_cast<int32_t>(std::ceil(max_count / static_cast<float>(m.chunk_size)));
-    put<int32_t>(out, ncall);
-    put<int32_t>(out, static_cast<int32_t>(e.in_sum2.size()));
+    put_le<int32_t>(out, ncall);
+    put_le<int32_t>(out, static_cast<int32_t>(e.in_sum2.size()));
     for (int64_t x = 0; x < e.n_mat; ++x) {
       const float count = e.counts[static_cast<std::size_t>(x)];
       for (int64_t c = 0; c < e.in_features; ++c) {
         const float s = e.in_sum2[static_cast<std::size_t>(x * e.in_features + c)];
-        put<float>(out,
-                   count > 0 ? s / count * static_cast<float>(ncall) : static_cast<float>(ncall));
+        put_le<float>(
+            out, count > 0 ? s / count * static_cast<float>(ncall) : static_cast<float>(ncall));
       }
     }
   }
-  put<int32_t>(out, static_cast<int32_t>(m.chunk_count));  // last_chunk
+  put_le<int32_t>(out, static_cast<int32_t>(m.chunk_count));  // last_chunk
   const std::string dataset = m.datasets.empty() ? std::string() : m.datasets.front();
-  put<int32_t>(out, static_cast<int32_t>(dataset.size()));
+  put_le<int32_t>(out, static_cast<int32_t>(dataset.size()));
   out += dataset;
   return out;
 }

@@ -87,18 +87,26 @@ void dequant_mxfp4_rows(const TensorView& blocks, const TensorView& scales, int6
   }
 }
 
-void check_fp8_block_pair(const TensorView& weight, const TensorView& scale_inv, int64_t block_out,
-                          int64_t block_in) {
+namespace {
+// What both FP8 layouts require: an FP8 2-D weight and a scale of a wide float type.
+void check_fp8_weight(const TensorView& weight, const TensorView& scale, const char* layout,
+                      const char* scale_name) {
   if (weight.dtype != DType::kF8E4M3 && weight.dtype != DType::kF8E5M2) {
-    mismatch(weight, "FP8 block-quantized weight must be F8_E4M3 or F8_E5M2, found " +
+    mismatch(weight, std::string(layout) + " weight must be F8_E4M3 or F8_E5M2, found " +
                          std::string(dtype_name(weight.dtype)));
   }
-  if (weight.shape.size() != 2) mismatch(weight, "FP8 block-quantized weight must be 2-D");
-  if (!dtype_is_float(scale_inv.dtype) || scale_inv.dtype == DType::kF8E4M3 ||
-      scale_inv.dtype == DType::kF8E5M2) {
-    mismatch(scale_inv, "weight_scale_inv must be F32/BF16/F16, found " +
-                            std::string(dtype_name(scale_inv.dtype)));
+  if (weight.shape.size() != 2) mismatch(weight, std::string(layout) + " weight must be 2-D");
+  if (!dtype_is_float(scale.dtype) || scale.dtype == DType::kF8E4M3 ||
+      scale.dtype == DType::kF8E5M2) {
+    mismatch(scale, std::string(scale_name) + " must be F32/BF16/F16, found " +
+                        std::string(dtype_name(scale.dtype)));
   }
+}
+}  // namespace
+
+void check_fp8_block_pair(const TensorView& weight, const TensorView& scale_inv, int64_t block_out,
+                          int64_t block_in) {
+  check_fp8_weight(weight, scale_inv, "FP8 block-quantized", "weight_scale_inv");
   if (block_out <= 0 || block_in <= 0) mismatch(weight, "FP8 block size must be positive");
   const std::vector<int64_t> want{(weight.shape[0] + block_out - 1) / block_out,
                                   (weight.shape[1] + block_in - 1) / block_in};
@@ -124,6 +132,26 @@ void dequant_fp8_block_rows(const TensorView& weight, const TensorView& scale_in
     for (int64_t j = 0; j < cols; ++j) out[j] *= srow[static_cast<std::size_t>(j / block_in)];
     out += cols;
   }
+}
+
+void check_fp8_tensor_pair(const TensorView& weight, const TensorView& scale) {
+  check_fp8_weight(weight, scale, "FP8 per-tensor quantized", "weight_scale");
+  if (scale.numel() != 1) {
+    mismatch(scale, "weight_scale must be one value (per-tensor FP8), found shape " +
+                        shape_str(scale.shape));
+  }
+}
+
+void dequant_fp8_tensor_rows(const TensorView& weight, const TensorView& scale, int64_t row_begin,
+                             int64_t row_end, float* out) {
+  check_fp8_tensor_pair(weight, scale);
+  check_rows(weight, weight.shape[0], row_begin, row_end);
+  float s = 0;
+  read_rows_f32(scale, 0, 1, &s);
+  const int64_t cols = weight.shape[1];
+  convert_to_f32(weight.dtype, weight.data + row_begin * cols,
+                 static_cast<std::size_t>((row_end - row_begin) * cols), out);
+  for (int64_t i = 0; i < (row_end - row_begin) * cols; ++i) out[i] *= s;
 }
 
 }  // namespace maxact

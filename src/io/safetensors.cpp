@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <stdexcept>
 
 #include "io/json_util.h"
 #include "io/mapped_file.h"
@@ -281,28 +282,43 @@ std::vector<float> read_f32(const TensorView& t) {
   return out;
 }
 
-void write_safetensors(const fs::path& path, const std::vector<TensorData>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+std::string safetensors_header(const std::vector<TensorLayout>& tensors,
+                               const std::map<std::string, std::string>& metadata) {
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& t : tensors) {
+    if (header.contains(t.name)) {
+      throw std::logic_error("safetensors: tensor " + t.name + " written twice");
+    }
     header[t.name] = {{"dtype", dtype_name(t.dtype)},
                       {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.bytes.size()}}};
-    offset += t.bytes.size();
+                      {"data_offsets", {offset, offset + t.nbytes}}};
+    offset += t.nbytes;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data section 8-byte aligned, as HF writes it
+  std::string out(8, '\0');
+  const uint64_t n = text.size();
+  std::memcpy(out.data(), &n, 8);
+  return out + text;
+}
+
+std::string safetensors_bytes(const std::vector<TensorData>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorLayout> layout;
+  for (const auto& t : tensors) layout.push_back({t.name, t.dtype, t.shape, t.bytes.size()});
+  std::string out = safetensors_header(layout, metadata);
+  for (const auto& t : tensors) out.append(t.bytes.begin(), t.bytes.end());
+  return out;
+}
+
+void write_safetensors(const fs::path& path, const std::vector<TensorData>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const std::string bytes = safetensors_bytes(tensors, metadata);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(ErrorCode::kIo, path.string() + ": cannot open for writing");
-  const uint64_t n = text.size();
-  out.write(reinterpret_cast<const char*>(&n), 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  for (const auto& t : tensors) {
-    out.write(reinterpret_cast<const char*>(t.bytes.data()),
-              static_cast<std::streamsize>(t.bytes.size()));
-  }
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw Error(ErrorCode::kIo, path.string() + ": write failed");
 }
 

@@ -191,6 +191,25 @@ std::vector<std::string> read_layer_types(const ConfigReader& c, int num_layers,
   return types;
 }
 
+// compressed-tensors: no weight groups (a KV-cache-only checkpoint: weights as they are), or FP8
+// weights with one scale per tensor.
+void read_compressed_tensors(const ConfigReader& c, const json& q, ModelSpec& s) {
+  const auto groups = q.find("config_groups");
+  if (groups == q.end() || !groups->is_object()) {
+    c.fail("quantization_config.config_groups", "must be an object");
+  }
+  for (const auto& [name, g] : groups->items()) {
+    const json* w = g.is_object() && g.contains("weights") ? &g["weights"] : nullptr;
+    if (w == nullptr || !w->is_object() || w->value("type", "") != "float" ||
+        w->value("num_bits", 0) != 8 || w->value("strategy", "") != "tensor") {
+      throw Error(ErrorCode::kUnsupported,
+                  c.file() + ": quantization_config.config_groups." + quote_untrusted(name) +
+                      ": only 8-bit float weights with one scale per tensor are supported");
+    }
+    s.quantization = Quantization::kFp8Tensor;
+  }
+}
+
 void read_quantization(const ConfigReader& c, ModelSpec& s) {
   const json* q = c.find("quantization_config");
   if (q == nullptr) return;
@@ -215,10 +234,22 @@ void read_quantization(const ConfigReader& c, ModelSpec& s) {
     }
   } else if (method == "mxfp4") {
     s.quantization = Quantization::kMxfp4;
+  } else if (method == "compressed-tensors") {
+    read_compressed_tensors(c, *q, s);
+  } else if (method == "modelopt") {
+    const auto algo = q->find("quant_algo");
+    if (algo == q->end() || *algo != "FP8") {
+      throw Error(ErrorCode::kUnsupported,
+                  c.file() +
+                      ": quantization_config: only ModelOpt's quant_algo FP8 (per-tensor "
+                      "weight scales) is supported");
+    }
+    s.quantization = Quantization::kFp8Tensor;
   } else {
     throw Error(ErrorCode::kUnsupported,
                 c.file() + ": quantization_config.quant_method '" + method +
-                    "' is not supported (supported: fp8 with weight_block_size, mxfp4)");
+                    "' is not supported (supported: fp8 with weight_block_size, mxfp4, "
+                    "compressed-tensors and modelopt FP8 with per-tensor weight scales)");
   }
 }
 

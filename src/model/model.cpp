@@ -56,9 +56,10 @@ int64_t layer_index(const std::string& canonical) {
   return digits && i < canonical.size() && canonical[i] == '.' ? n : -1;
 }
 
-// The FP8 companion of "x.weight" is "x.weight_scale_inv".
-std::string scale_inv_name(const std::string& weight) {
-  return weight + "_scale_inv";
+// The FP8 companion of "x.weight": "x.weight_scale_inv" (block scales) or "x.weight_scale" (one
+// per tensor).
+std::string scale_name(const std::string& weight, Quantization q) {
+  return weight + (q == Quantization::kFp8Tensor ? "_scale" : "_scale_inv");
 }
 
 }  // namespace
@@ -137,23 +138,30 @@ struct Binding {
   bool fp8_without_config = false;   // reported once: the block size is unknown
 };
 
-// An FP8 weight: only a Linear weight with its weight_scale_inv block scales qualifies.
+// An FP8 weight: only a Linear weight with its scales (block-wise weight_scale_inv, or one
+// weight_scale per tensor) qualifies.
 void bind_fp8_scales(const TensorReq& req, const TensorView& t, const std::string& where,
                      const CanonicalMap& canon, const ModelSpec& s, BoundTensor& b, Binding& out) {
-  auto sc = canon.find(scale_inv_name(req.name));
+  const bool per_tensor = s.quantization == Quantization::kFp8Tensor;
+  auto sc = canon.find(scale_name(req.name, s.quantization));
   if (!req.linear || sc == canon.end()) {
     out.problems.push_back("dtype of " + where + " is " + std::string(dtype_name(t.dtype)) +
-                           (req.linear ? " without its weight_scale_inv block scales"
-                                       : " but only Linear weights may be FP8"));
+                           (!req.linear  ? " but only Linear weights may be FP8"
+                            : per_tensor ? " without its weight_scale"
+                                         : " without its weight_scale_inv block scales"));
     return;
   }
   out.used[sc->first] = true;
-  if (s.quantization != Quantization::kFp8Block) {
+  if (s.quantization != Quantization::kFp8Block && !per_tensor) {
     out.fp8_without_config = true;
     return;
   }
   try {
-    check_fp8_block_pair(t, *sc->second, s.fp8_block_out, s.fp8_block_in);
+    if (per_tensor) {
+      check_fp8_tensor_pair(t, *sc->second);
+    } else {
+      check_fp8_block_pair(t, *sc->second, s.fp8_block_out, s.fp8_block_in);
+    }
     b.scale_inv = sc->second;
   } catch (const Error& e) {
     out.problems.push_back(e.what());

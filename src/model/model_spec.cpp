@@ -100,6 +100,8 @@ std::string_view quantization_name(Quantization q) {
       return "fp8_block";
     case Quantization::kMxfp4:
       return "mxfp4";
+    case Quantization::kFp8Tensor:
+      return "fp8_tensor";
   }
   return "?";
 }

@@ -138,7 +138,7 @@ class LayerTapList {
   void feeds(TapInfo& t, const std::string& module, GgufLinear w,
              LinearUse::Experts experts = LinearUse::Experts::kNone) {
     GgufLinearNames g = gguf_linear_names(s_, layer_, w);
-    t.feeds.push_back({path_ + module, std::move(g.names), g.input_order, experts});
+    t.feeds.push_back({path_ + module, std::move(g.names), g.input_order, experts, {}});
   }
   TapInfo& study(TapInfo& t, const char* what) {
     t.study_name = fmt::format("layer_{}_{}", layer_, what);
@@ -236,6 +236,13 @@ void LayerTapList::moe(std::size_t in) {
   const std::string router = n_.moe_part(n_.router);
   feeds(taps_[in], router, GgufLinear::kRouter);
   feeds(taps_[in], n_.moe_part(n_.experts), GgufLinear::kExpertsGateUp, LinearUse::Experts::kIn);
+  const std::string ex = path_ + n_.moe_part(n_.experts) + ".";
+  if (ms.storage == ExpertStorage::kPerExpert) {
+    taps_[in].feeds.back().expert_modules = {ex + "{e}." + n_.expert_gate,
+                                             ex + "{e}." + n_.expert_up};
+  } else {
+    taps_[in].feeds.back().expert_modules = {ex + n_.expert_gate_up};
+  }
   // The study names MoE routers both layer_{i}_router_logits and layer_{i}_moe_gate.
   TapInfo& r =
       study(add(TapPoint::kRouter, router, Component::kRouter, ms.num_experts), "router_logits");
@@ -245,6 +252,8 @@ void LayerTapList::moe(std::size_t in) {
   feeds(input(TapPoint::kExpertDownIn, n_.moe_part(n_.experts), Component::kLinearInput,
               ms.intermediate, ":down_proj:in"),
         n_.moe_part(n_.experts), GgufLinear::kExpertsDown, LinearUse::Experts::kDownIn);
+  taps_.back().feeds.back().expert_modules = {
+      ms.storage == ExpertStorage::kPerExpert ? ex + "{e}." + n_.expert_down : ex + n_.expert_down};
   if (ms.shared_intermediate <= 0) return;
   const std::string shared = n_.moe_part(n_.shared_expert);
   feeds(taps_[in], shared + "." + n_.gate_proj, GgufLinear::kSharedGate);
@@ -317,7 +326,8 @@ TapInfo final_norm_tap(const ModelSpec& s) {
   t.feeds.push_back({"lm_head",
                      gguf_linear_names(s, -1, GgufLinear::kOutput).names,
                      {},
-                     LinearUse::Experts::kNone});
+                     LinearUse::Experts::kNone,
+                     {}});
   return t;
 }
 

@@ -47,6 +47,7 @@ json feeds_json(const std::vector<LinearUse>& feeds) {
                          : u.experts == LinearUse::Experts::kDownIn ? json("down_proj_in")
                                                                     : json();
     json f = {{"module", u.module}, {"gguf", u.gguf}, {"experts", experts}};
+    if (!u.expert_modules.empty()) f["expert_modules"] = u.expert_modules;
     if (u.gguf_input_order.key_heads > 0) {
       f["gguf_input_order"] = {{"key_heads", u.gguf_input_order.key_heads},
                                {"value_heads", u.gguf_input_order.value_heads},

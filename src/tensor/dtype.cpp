@@ -133,6 +133,24 @@ float e5m2_to_f32(uint8_t b) {
   return fp8_tables().e5m2[b];
 }
 
+uint8_t f32_to_e4m3(float f) {
+  if (std::isnan(f)) return 0x7F;
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
+  const float a = std::fabs(f);
+  // Positive codes 0x00 .. 0x7E hold the finite magnitudes in ascending order: find the pair
+  // around a, take the nearer, the even code (even mantissa) on a tie.
+  const auto& v = fp8_tables().e4m3;
+  if (a >= v[0x7E]) return static_cast<uint8_t>(sign | 0x7E);
+  int lo = 0, hi = 0x7E;  // v[lo] <= a < v[hi]
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    (v[static_cast<std::size_t>(mid)] <= a ? lo : hi) = mid;
+  }
+  const float below = a - v[lo], above = v[hi] - a;
+  const int code = below < above ? lo : (above < below ? hi : (lo % 2 == 0 ? lo : hi));
+  return static_cast<uint8_t>(sign | code);
+}
+
 uint16_t f32_to_bf16(float f) {
   const uint32_t bits = f32_to_bits(f);
   if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // NaN

@@ -35,7 +35,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import check_imatrix  # noqa: E402
+import check_exports  # noqa: E402
 import hf_dense  # noqa: E402
 import tap_reference  # noqa: E402
 
@@ -274,19 +274,63 @@ def aggregate(root, expect_runs):
     return status
 
 
-def compare_imatrix_files(maxact, report, imatrix, work, model, ck):
-    """scan --imatrix and `export imatrix` of its report give the same bytes; both formats
-    against the reference (check_imatrix.py)."""
+def compare_fp8_exports(maxact, report, fixture, work, model, ref, linear, modules, ck):
+    """FP8 checkpoints in both formats and the KV-only form (check_exports.check_fp8), opened by
+    maxact again; refused with a clear error where the source cannot be cast (already quantized,
+    fused experts) or the format has no names for it (ModelOpt KV scales of a fused qkv)."""
+    import shutil
+    raw = json.load(open(os.path.join(fixture, "config.json")))
+    mt = model.config["model_type"].removesuffix("_text")
+    refusal = ("quantized already" if "quantization_config" in raw else
+               "stored fused" if mt in ("gpt_oss", "qwen3_5_moe") else None)
+    for fmt, kv_only in (("compressed-tensors", False), ("modelopt", False),
+                         ("compressed-tensors", True)):
+        out = os.path.join(work, f"fp8_{fmt}{'_kv' if kv_only else ''}")
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [maxact, "export", "fp8", report, "--model", fixture, "-o", out, "--format", fmt, "-q"]
+        r = subprocess.run(cmd + (["--kv-only"] if kv_only else []), capture_output=True, text=True)
+        why = refusal if not (kv_only and refusal == "stored fused") else None
+        if why is None and fmt == "modelopt" and mt in ("phi3", "bailing_moe", "bailing_moe_v2"):
+            why = "ModelOpt names KV scales after k_proj"
+        if why is None and kv_only and "quantization_config" in raw:
+            why = "quantized already"
+        if why is not None:
+            if r.returncode != 1 or why not in r.stderr or os.path.exists(out):
+                ck.errors.append(f"fp8 {fmt}: expected a refusal ({why}), got exit {r.returncode}: "
+                                 f"{r.stderr.strip()[:200]}")
+            continue
+        if r.returncode != 0:
+            ck.errors.append(f"fp8 {fmt}{' kv-only' if kv_only else ''} failed: {r.stderr[:300]}")
+            continue
+        text_params = {hf_dense.canonical(f"{model.prefix}.{k}") for k in model.text.state_dict()}
+        text_params.add("lm_head.weight")
+        check_exports.check_fp8(out, fixture, fmt, kv_only, modules, linear, ref, text_params, ck)
+        s = subprocess.run([maxact, "scan", out, "--corpus", os.path.join(work, "ids.jsonl"),
+                            "--ids-native", "-q", "--samples", "2"], capture_output=True, text=True)
+        if s.returncode != 0:
+            ck.errors.append(f"maxact cannot scan its own FP8 export ({fmt}): {s.stderr[:300]}")
+
+
+def compare_export_files(maxact, report, imatrix, work, model, ref, ck, fixture):
+    """scan --imatrix and `export imatrix` of its report give the same bytes; both imatrix
+    formats and both act_scales formats against the reference (check_exports.py)."""
     exported, dat = os.path.join(work, "imatrix_export.gguf"), os.path.join(work, "imatrix.dat")
-    for path, fmt in ((exported, "gguf"), (dat, "dat")):
-        subprocess.run([maxact, "export", "imatrix", report, "-o", path, "--format", fmt, "-q"],
-                       check=True, stdout=subprocess.DEVNULL)
+    pt, st = os.path.join(work, "act_scales.pt"), os.path.join(work, "act_scales.safetensors")
+    for cmd in (["imatrix", report, "-o", exported], ["imatrix", report, "-o", dat, "--format", "dat"],
+                ["act-scales", report, "-o", pt, "--min-max"],
+                ["act-scales", report, "-o", st, "--min-max", "--format", "safetensors"]):
+        subprocess.run([maxact, "export"] + cmd + ["-q"], check=True, stdout=subprocess.DEVNULL)
     if open(exported, "rb").read() != open(imatrix, "rb").read():
         ck.errors.append("export imatrix of the report differs from scan --imatrix")
     c = model.config
     n_experts = c.get("num_experts") or c.get("num_local_experts") or 0
     linear, experts = tap_reference.linear_inputs()
-    check_imatrix.check(imatrix, dat, c, linear, experts, n_experts, ck)
+    check_exports.check(imatrix, dat, c, linear, experts, n_experts, ck)
+    modules = {f"{model.prefix}.{n}": m.in_features for n, m in model.text.named_modules()
+               if isinstance(m, torch.nn.Linear)}
+    check_exports.check_act_scales(pt, st, linear, experts, n_experts, modules,
+                                   ref[f"{model.prefix}.norm"], ck)
+    compare_fp8_exports(maxact, report, fixture, work, model, ref, linear, modules, ck)
 
 
 def main():
@@ -378,7 +422,7 @@ def main():
     compare_experts(json.load(open(out)), tap_reference.expert_summary(), model, a.precision, ck,
                     ref_lookup)
     if a.precision == "fp32":
-        compare_imatrix_files(a.maxact, out, imatrix, a.work, model, ck)
+        compare_export_files(a.maxact, out, imatrix, a.work, model, ref, ck, a.fixture)
     n = len(set(ref) & set(got))
     if a.precision == "bf16":
         for _, b in bf_bad + pt_bad:

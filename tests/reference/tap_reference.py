@@ -18,26 +18,35 @@ class Recorder:
         self.rows = {}  # tap -> list of [T, C] float64 arrays
         self.experts = {}  # (MoE module, expert) -> {"load": rows, "max": located max |x|}
         self.current = None  # (sample, ids) of the sequence being run
-        # Calibration statistics of every Linear's input, float64: module -> [Σx² per channel, rows];
-        # (MoE module, expert) -> {"in": Σx², "down": Σx², "rows"} for routed experts.
+        # Calibration statistics of every Linear's input, float64: module -> {"sq": Σx² per
+        # channel, "max", "min", "rows"}; (MoE module, expert) -> {"in": Σx², "down": Σx²,
+        # "in_absmax", "down_absmax", "rows"} for routed experts.
         self.linear = {}
         self.expert_inputs = {}
         self.moe_input = {}  # MoE module -> its input rows of the current sequence
 
     def linear_input(self, name, t):
         a = t.detach().to(torch.float64).reshape(-1, t.shape[-1]).numpy()
-        ent = self.linear.setdefault(name, [np.zeros(a.shape[1]), 0])
-        ent[0] += (a * a).sum(axis=0)
-        ent[1] += a.shape[0]
+        ent = self.linear.setdefault(name, {"sq": np.zeros(a.shape[1]), "rows": 0,
+                                            "max": np.full(a.shape[1], -np.inf),
+                                            "min": np.full(a.shape[1], np.inf)})
+        ent["sq"] += (a * a).sum(axis=0)
+        ent["rows"] += a.shape[0]
+        if a.shape[0]:
+            ent["max"] = np.maximum(ent["max"], a.max(axis=0))
+            ent["min"] = np.minimum(ent["min"], a.min(axis=0))
 
     def expert_rows(self, module, e, down, tok):
         """Σx² of an expert's inputs: its gate/up projections' (the MoE block's input at the
         tokens routed to it) and its down projection's (`down`)."""
         x = self.moe_input[module][np.asarray(tok)]
         d = down.detach().to(torch.float64).reshape(len(tok), -1).numpy()
-        ent = self.expert_inputs.setdefault((module, e), {"in": 0.0, "down": 0.0, "rows": 0})
+        ent = self.expert_inputs.setdefault((module, e), {"in": 0.0, "down": 0.0, "rows": 0,
+                                                          "in_absmax": 0.0, "down_absmax": 0.0})
         ent["in"] = ent["in"] + (x * x).sum(axis=0)
         ent["down"] = ent["down"] + (d * d).sum(axis=0)
+        ent["in_absmax"] = np.maximum(ent["in_absmax"], np.abs(x).max(axis=0))
+        ent["down_absmax"] = np.maximum(ent["down_absmax"], np.abs(d).max(axis=0))
         ent["rows"] += len(tok)
 
     def put(self, name, t, positions=None):
@@ -84,9 +93,9 @@ def attach(model):
     def in_hook(name):
         return lambda mod, inp: rec.put(name, inp[0])
 
-    # Every Linear module's input (routed experts are counted per expert by the MoE blocks).
+    # Every Linear module's input (per-expert modules too, where experts are modules).
     for name, mod in text.named_modules():
-        if isinstance(mod, torch.nn.Linear) and ".experts." not in name:
+        if isinstance(mod, torch.nn.Linear):
             mod.register_forward_pre_hook(
                 lambda m, inp, name=f"{P}.{name}": rec.linear_input(name, inp[0]))
     getattr(text, text.embed_name).register_forward_hook(out_hook(f"{P}.{text.embed_name}"))
@@ -182,8 +191,8 @@ _expert_inputs = {}
 
 
 def linear_inputs():
-    """Of the last run: ({Linear module: [Σx² per channel, rows]},
-    {(MoE module, expert): {"in", "down", "rows"}})."""
+    """Of the last run: ({Linear module: {"sq", "max", "min", "rows"}},
+    {(MoE module, expert): {"in", "down", "in_absmax", "down_absmax", "rows"}})."""
     return dict(_linear), dict(_expert_inputs)
 
 
@@ -328,6 +337,8 @@ def stats(parts, sequences, band, topk=100):
         "max": loc(earliest(Xmax == Xmax.max())),
         "min": loc(earliest(Xmin == Xmin.min())),
         "channel_absmax": A.max(axis=0).tolist(),
+        "channel_max": np.where(finite, X, -np.inf).max(axis=0).tolist(),
+        "channel_min": np.where(finite, X, np.inf).min(axis=0).tolist(),
         "channel_sum_sq": (np.where(finite, X, 0.0) ** 2).sum(axis=0).tolist(),
         "top": [loc(i) for i in order],
         "q50_lo": float(np.quantile(np.abs(v), 0.5, method="lower")) if v.size else 0.0,

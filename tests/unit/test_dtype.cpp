@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "maxact/dtype.h"
+#include "maxact/quantize.h"
 
 namespace maxact {
 namespace {
@@ -31,6 +32,34 @@ TEST(DType, NamesAndSizes) {
   }
   EXPECT_FALSE(dtype_from_name("F8_E4M3FN").has_value());
   EXPECT_FALSE(dtype_from_name("bf16").has_value());  // safetensors names are upper case
+}
+
+// The encoder (a search over the decoded codes) against the quantization check's rounding (bit
+// arithmetic on the float): two independent implementations of E4M3's round-to-nearest-even.
+TEST(DType, E4m3EncoderMatchesTheSimulatedRounding) {
+  EXPECT_EQ(f32_to_e4m3(448.0f), 0x7E);
+  EXPECT_EQ(f32_to_e4m3(1e9f), 0x7E);  // saturates, never NaN
+  EXPECT_EQ(f32_to_e4m3(-1e9f), 0xFE);
+  EXPECT_EQ(f32_to_e4m3(0.0f), 0x00);
+  EXPECT_EQ(f32_to_e4m3(-0.0f), 0x80);
+  EXPECT_EQ(f32_to_e4m3(std::nanf("")), 0x7F);
+  EXPECT_EQ(f32_to_e4m3(std::ldexp(1.0f, -9)), 0x01);   // smallest subnormal
+  EXPECT_EQ(f32_to_e4m3(std::ldexp(1.0f, -10)), 0x00);  // half of it: tie to even (zero)
+  EXPECT_EQ(f32_to_e4m3(1.0625f), 0x38);  // 1 + 1/16: tie between 1 (0x38) and 1.125 (0x39)
+  EXPECT_EQ(f32_to_e4m3(1.1875f), 0x3A);  // tie between 1.125 (0x39) and 1.25 (0x3A)
+  for (int b = 0; b < 256; ++b) {
+    const float v = e4m3_to_f32(static_cast<uint8_t>(b));
+    if (!std::isnan(v) && !(v == 0.0f && b == 0x80)) {
+      EXPECT_EQ(f32_to_e4m3(v), b) << b;
+    }
+  }
+  uint32_t state = 12345;
+  for (int i = 0; i < 200000; ++i) {
+    state = state * 1664525u + 1013904223u;
+    const float x = std::ldexp(static_cast<float>(state >> 8) / 16777216.0f - 0.5f,
+                               static_cast<int>(state % 28) - 14);
+    EXPECT_EQ(e4m3_to_f32(f32_to_e4m3(x)), round_to_e4m3(x)) << x;
+  }
 }
 
 TEST(DType, Bf16HandValues) {

@@ -10,7 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include <zlib.h>
+
+#include <map>
+
 #include "export/gguf_writer.h"
+#include "export/torch_writer.h"
 #include "maxact/channel_sums.h"
 #include "maxact/error.h"
 #include "maxact/exports.h"
@@ -328,6 +333,12 @@ TEST(CliExport, ImatrixOfAScanMatchesScanImatrixAndRefusesBadInput) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("written      " + (dir / "e.gguf").string()), std::string::npos) << r.out;
   EXPECT_EQ(test::read_file(dir / "e.gguf"), test::read_file(dir / "s.gguf"));
+  // Each beside its summary: what was written, from which corpus.
+  const json sum = json::parse(test::read_file(dir / "e.gguf.summary.json"));
+  EXPECT_EQ(sum["kind"], "imatrix");
+  EXPECT_EQ(sum["corpus"]["origin"], (dir / "ids.jsonl").string());
+  EXPECT_EQ(sum["weights"].size(),
+            json::parse(test::read_file(dir / "s.gguf.summary.json"))["weights"].size());
   // The report itself is never an output.
   r = test::run_command(exp + " -o " + (dir / "r.json").string());
   EXPECT_EQ(r.exit_code, 1);
@@ -352,6 +363,196 @@ TEST(CliExport, ImatrixOfAScanMatchesScanImatrixAndRefusesBadInput) {
   r = test::run_command(scan + " --bootstrap 2 --samples 2");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--imatrix does not apply to --bootstrap"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace maxact
+
+namespace maxact {
+namespace {
+
+TEST(ActScales, PerLinearPerExpertAndFusedFromTheReport) {
+  json r = report();
+  r["taps"][0]["stats"]["channel_absmax"] = {1.0, 2.0, 3.0};
+  r["taps"][0]["stats"]["channel_max"] = {1.0, 2.0, -1.0};
+  r["taps"][0]["stats"]["channel_min"] = {-0.5, 0.0, -3.0};
+  for (int t = 1; t < 5; ++t) {
+    const int64_t C = r["taps"][static_cast<std::size_t>(t)]["channels"];
+    json& st = r["taps"][static_cast<std::size_t>(t)]["stats"];
+    st["channel_absmax"] = std::vector<double>(C, 7.0);
+    st["channel_max"] = std::vector<double>(C, 7.0);
+    st["channel_min"] = std::vector<double>(C, -7.0);
+  }
+  r["taps"][1]["feeds"][0]["expert_modules"] = {"model.layers.1.mlp.experts.{e}.gate_proj",
+                                                "model.layers.1.mlp.experts.{e}.up_proj"};
+  r["taps"][2]["feeds"][0]["expert_modules"] = {"model.layers.1.mlp.experts.down_proj"};  // fused
+  r["experts"][0]["inputs"]["in"][0]["channel_absmax"] = {1.0, 1.0, 1.0};
+  r["experts"][0]["inputs"]["in"][1]["channel_absmax"] = {0.0, 0.0, 0.0};
+  r["experts"][0]["inputs"]["down_proj_in"][0]["channel_absmax"] = {2.0, 4.0};
+  r["experts"][0]["inputs"]["down_proj_in"][1]["channel_absmax"] = {0.0, 0.0};
+  ActScalesOptions o;
+  o.min_max = true;
+  const ActScales s = act_scales_from_report(r, "r.json", o);
+  std::map<std::string, ActScales::Entry> by;
+  for (const auto& e : s.entries) by[e.name] = e;
+  EXPECT_EQ(by.at("model.layers.0.self_attn.q_proj").values, (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(by.at("model.layers.0.self_attn.k_proj:max").values, (std::vector<float>{1, 2, -1}));
+  EXPECT_EQ(by.at("model.layers.0.self_attn.k_proj:min").values, (std::vector<float>{-0.5, 0, -3}));
+  EXPECT_EQ(by.at("model.layers.1.mlp.experts.1.up_proj").values, (std::vector<float>{0, 0, 0}));
+  EXPECT_EQ(by.at("model.layers.1.mlp.experts.down_proj").shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(by.at("model.layers.1.mlp.experts.down_proj").values, (std::vector<float>{2, 4, 0, 0}));
+  EXPECT_EQ(by.at("lm_head").values, (std::vector<float>{7, 7, 7}));
+  EXPECT_EQ(by.count("model.layers.1.mlp.experts.0.gate_proj:max"), 0u);  // not per expert
+  EXPECT_TRUE(s.warnings.empty());
+  // Without per-expert inputs the experts are left out, with a warning; the rest is written.
+  r["experts"][0].erase("inputs");
+  const ActScales t = act_scales_from_report(r, "r.json");
+  EXPECT_EQ(t.entries.size(), 4u);  // q_proj, k_proj, out_proj, lm_head: no expert
+  ASSERT_EQ(t.warnings.size(), 1u);
+  EXPECT_NE(t.warnings[0].find("--expert-inputs"), std::string::npos);
+  // A channel without a finite value has no scale to give.
+  r["taps"][0]["stats"]["channel_max"][1] = nullptr;
+  EXPECT_THROW(act_scales_from_report(r, "r.json", o), Error);
+}
+
+// The zip container torch.load reads: records stored, CRCs right, data 64-byte aligned, and the
+// central directory listing every record (the pickle's opcodes: the reference's torch.load).
+TEST(TorchWriter, ZipRecordsAreStoredAlignedAndListed) {
+  const std::string z = torch_save_dict({{"a", {2}, {1.0f, 2.0f}}, {"b.c", {1, 1}, {3.0f}}});
+  auto u32 = [&](std::size_t at) {
+    uint32_t v;
+    std::memcpy(&v, z.data() + at, 4);
+    return v;
+  };
+  auto u16 = [&](std::size_t at) {
+    uint16_t v;
+    std::memcpy(&v, z.data() + at, 2);
+    return v;
+  };
+  const std::size_t eocd = z.size() - 22;
+  ASSERT_EQ(u32(eocd), 0x06054b50u);
+  EXPECT_EQ(u16(eocd + 10), 5);  // data.pkl, byteorder, data/0, data/1, version
+  std::size_t cd = u32(eocd + 16);
+  std::vector<std::string> names;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(u32(cd), 0x02014b50u);
+    const uint16_t n = u16(cd + 28), extra = u16(cd + 30), comment = u16(cd + 32);
+    const std::string name = z.substr(cd + 46, n);
+    names.push_back(name);
+    const std::size_t local = u32(cd + 42);
+    EXPECT_EQ(u32(local), 0x04034b50u);
+    EXPECT_EQ(u16(local + 8), 0) << "stored, not compressed";
+    const std::size_t data = local + 30 + u16(local + 26) + u16(local + 28);
+    EXPECT_EQ(data % 64, 0u) << name;
+    const uint32_t size = u32(cd + 24);
+    EXPECT_EQ(u32(cd + 16), static_cast<uint32_t>(
+                                crc32(0, reinterpret_cast<const Bytef*>(z.data() + data), size)));
+    if (name == "archive/data/1") {
+      float v;
+      std::memcpy(&v, z.data() + data, 4);
+      EXPECT_EQ(v, 3.0f);
+    }
+    cd += 46 + n + extra + comment;
+  }
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"archive/data.pkl", "archive/byteorder", "archive/data/0",
+                                      "archive/data/1", "archive/version"}));
+}
+
+TEST(CliExport, Fp8RefusesWhatItCannotWriteAndLeavesNothing) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.jsonl",
+                   "{\"input_ids\": [1, 2, 3, 4, 5, 6]}\n{\"input_ids\": [7, 8, 9]}\n"
+                   "{\"input_ids\": [9, 3, 1, 4]}\n");
+  const std::string bin = test::maxact_binary();
+  auto scan = [&](const std::string& fixture, const std::string& out, const std::string& extra) {
+    const auto r = test::run_command(bin + " scan " + test::fixture(fixture).string() +
+                                     " --corpus " + (dir / "ids.jsonl").string() +
+                                     " --ids-native -q -o " + (dir / out).string() + extra);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  scan("qwen3", "q.json", "");
+  const std::string fp8 = bin + " export fp8 " + (dir / "q.json").string() + " --model ";
+  // A report of another model.
+  auto r = test::run_command(fp8 + test::fixture("llama").string() + " -o " + (dir / "a").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("a report of a qwen3 model"), std::string::npos) << r.err;
+  // The output exists already.
+  std::filesystem::create_directory(dir / "b");
+  r = test::run_command(fp8 + test::fixture("qwen3").string() + " -o " + (dir / "b").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("exists"), std::string::npos) << r.err;
+  // Quantile scales need the quantization check.
+  r = test::run_command(fp8 + test::fixture("qwen3").string() + " -o " + (dir / "c").string() +
+                        " --scale quantile");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--quant"), std::string::npos) << r.err;
+  r = test::run_command(fp8 + test::fixture("qwen3").string() + " -o " + (dir / "d").string() +
+                        " --kv-only --format modelopt");
+  EXPECT_EQ(r.exit_code, 1);
+  // Nothing left behind: no output, no temporary folder.
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    left.push_back(e.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"b", "ids.jsonl", "q.json"}));
+  // With the check's calibration the quantile rule works, and the summary says which rule.
+  scan("qwen3", "qq.json", " --quant --calib 1 --eval 2");
+  r = test::run_command(bin + " export fp8 " + (dir / "qq.json").string() + " --model " +
+                        test::fixture("qwen3").string() + " -o " + (dir / "e").string() +
+                        " --scale mse");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json summary = json::parse(test::read_file(dir / "e" / "maxact_export.json"));
+  EXPECT_EQ(summary["scale_rule"], "mse");
+  EXPECT_GT(summary["linears"].size(), 0u);
+}
+
+}  // namespace
+}  // namespace maxact
+
+namespace maxact {
+namespace {
+
+// A real report with one value replaced at a time (by null, a string, a negative or huge number,
+// an empty container): every export either succeeds or throws maxact::Error naming the file;
+// nothing else escapes (no nlohmann type_error, no out_of_range, no crash).
+TEST(Exports, MutatedReportsGiveErrorsNotCrashes) {
+  test::TempDir dir;
+  test::write_file(dir / "ids.jsonl", "{\"input_ids\": [1, 2, 3, 4, 5, 6, 7, 8]}\n");
+  const auto r = test::run_command(test::maxact_binary() + " scan " +
+                                   test::fixture("qwen3_moe").string() + " --corpus " +
+                                   (dir / "ids.jsonl").string() + " --ids-native -q --topk 2 -o " +
+                                   (dir / "r.json").string() + " --expert-inputs");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json base = json::parse(test::read_file(dir / "r.json"));
+  std::vector<std::string> leaves;
+  const json flat = base.flatten();  // kept: items() only refers to it
+  for (const auto& [path, v] : flat.items()) leaves.push_back(path);
+  const json replacements[] = {nullptr, "x", -1, 1e300, json::array(), json::object(), 3};
+  std::mt19937 rng(11);
+  int errors = 0;
+  for (int i = 0; i < 400; ++i) {
+    json m = base;
+    json::json_pointer p(leaves[rng() % leaves.size()]);
+    for (unsigned up = rng() % 3; up > 0 && !p.empty(); --up) p = p.parent_pointer();
+    m[p] = replacements[rng() % std::size(replacements)];
+    ActScalesOptions o;
+    o.min_max = true;
+    for (int kind = 0; kind < 3; ++kind) {
+      try {
+        if (kind == 0) imatrix_gguf(imatrix_from_report(m, "m.json"));
+        if (kind == 1) act_scales_torch(act_scales_from_report(m, "m.json", o));
+        if (kind == 2) imatrix_dat(imatrix_from_report(m, "m.json"));
+      } catch (const Error& e) {
+        ++errors;
+        EXPECT_EQ(std::string(e.what()).rfind("m.json: ", 0), 0u) << e.what();
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << p.to_string() << ": " << e.what();
+      }
+    }
+  }
+  EXPECT_GT(errors, 0);
 }
 
 }  // namespace

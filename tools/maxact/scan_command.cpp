@@ -9,6 +9,7 @@
 
 #include "cli_common.h"
 #include "maxact/error.h"
+#include "maxact/exports.h"
 #include "maxact/output_files.h"
 #include "maxact/renderers.h"
 #include "maxact/scan_job.h"
@@ -227,7 +228,10 @@ std::vector<std::string> output_paths(const ScanArgs& a) {
   }
   if (!a.csv.empty()) out.push_back(a.csv);
   if (!a.quant_csv.empty()) out.push_back(a.quant_csv);
-  if (!a.imatrix.empty()) out.push_back(a.imatrix);
+  if (!a.imatrix.empty()) {
+    out.push_back(a.imatrix);
+    out.push_back(summary_path(a.imatrix));
+  }
   return out;
 }
 
@@ -241,7 +245,10 @@ std::vector<std::string> render_outputs(const ScanArgs& a, const ScanJobResult& 
   }
   if (!a.csv.empty()) out.push_back(render_csv(r));
   if (!a.quant_csv.empty()) out.push_back(render_quant_csv(r));
-  if (!a.imatrix.empty()) out.push_back(render_imatrix(r, warn_each(a.quiet)));
+  if (!a.imatrix.empty()) {
+    for (std::string& f : render_imatrix(r, a.format == "json" ? a.output : "", warn_each(a.quiet)))
+      out.push_back(std::move(f));
+  }
   return out;
 }
 
