@@ -302,6 +302,30 @@ TEST_F(Config, QuantizationConfig) {
   EXPECT_EQ(s.norm, NormKind::kFp32Weight);
 }
 
+// Per-tensor FP8 as compressed-tensors and ModelOpt store it (maxact's FP8 export among them); a
+// compressed-tensors config without weight groups (KV-cache scales only) leaves weights as they
+// are.
+TEST_F(Config, PerTensorFp8Configs) {
+  json j = small("qwen3");
+  const json args = {{"num_bits", 8}, {"type", "float"}, {"strategy", "tensor"}};
+  j["quantization_config"] = {{"quant_method", "compressed-tensors"},
+                              {"config_groups", {{"group_0", {{"weights", args}}}}}};
+  EXPECT_EQ(parse(j).quantization, Quantization::kFp8Tensor);
+  j["quantization_config"]["config_groups"] = json::object();
+  EXPECT_EQ(parse(j).quantization, Quantization::kNone);
+  j["quantization_config"]["config_groups"] = {
+      {"g", {{"weights", {{"num_bits", 4}, {"type", "int"}, {"strategy", "group"}}}}}};
+  expect_fail(j, ErrorCode::kUnsupported, {"config_groups.'g'", "8-bit float weights"});
+  j["quantization_config"]["config_groups"] = {{"g", 3}};
+  expect_fail(j, ErrorCode::kUnsupported, {"config_groups.'g'"});
+  j["quantization_config"].erase("config_groups");
+  expect_fail(j, ErrorCode::kConfig, {"config_groups"});
+  j["quantization_config"] = {{"quant_method", "modelopt"}, {"quant_algo", "FP8"}};
+  EXPECT_EQ(parse(j).quantization, Quantization::kFp8Tensor);
+  j["quantization_config"]["quant_algo"] = "NVFP4";
+  expect_fail(j, ErrorCode::kUnsupported, {"quant_algo FP8"});
+}
+
 TEST_F(Config, BailingByArchitecture) {
   json j = small("");
   j.erase("model_type");
