@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "export/fp8_plan.h"
@@ -90,9 +91,17 @@ std::vector<int64_t> scale_shape(const Fp8Options& o) {
                                                    : std::vector<int64_t>{};
 }
 
+// An activation scale: |x| / 448, but never 0 (a tap that saw only zeros, a zero quantile): vLLM
+// divides by it. compressed-tensors replaces zero scales with float32's epsilon the same way.
+float activation_scale(float absmax, int& zero) {
+  if (absmax > 0) return absmax / kE4m3Max;
+  ++zero;
+  return std::numeric_limits<float>::epsilon();
+}
+
 // ModelOpt clamps FP8 KV scales to at least 1 when it exports (postprocess_state_dict).
-float kv_scale(float absmax, const Fp8Options& o, int& clamped) {
-  const float s = absmax / kE4m3Max;
+float kv_scale(float absmax, const Fp8Options& o, int& clamped, int& zero) {
+  const float s = activation_scale(absmax, zero);
   if (o.format == Fp8Format::kModelOpt && s < 1.0f) {
     ++clamped;
     return 1.0f;
@@ -108,6 +117,7 @@ struct ShardWriter {
   json& linears;
   json& kv;
   int& clamped;
+  int& zero;
   std::map<std::string, std::string>& weight_map;
 
   uint64_t write(const SafetensorsFile& shard, const fs::path& out_path) {
@@ -130,12 +140,13 @@ struct ShardWriter {
         items.push_back({&t, t.name, DType::kF8E4M3, t.shape, static_cast<uint64_t>(t.numel()), 0});
         items.push_back({nullptr, module + ".weight_scale", DType::kF32, scale_shape(o), 4, 0});
         items.push_back({nullptr, module + ".input_scale", DType::kF32, scale_shape(o), 4,
-                         w->second / kE4m3Max});
+                         activation_scale(w->second, zero)});
       }
       for (const fp8::KvScales& k : plan.kv) {
         if (k.anchor_disk != t.name) continue;
         const bool mo = o.format == Fp8Format::kModelOpt;
-        const float ks = kv_scale(k.k_absmax, o, clamped), vs = kv_scale(k.v_absmax, o, clamped);
+        const float ks = kv_scale(k.k_absmax, o, clamped, zero);
+        const float vs = kv_scale(k.v_absmax, o, clamped, zero);
         const std::string kn = k.attn_disk + (mo ? ".k_proj.k_scale" : ".k_scale");
         const std::string vn = k.attn_disk + (mo ? ".v_proj.v_scale" : ".v_scale");
         items.push_back({nullptr, kn, DType::kF32, scale_shape(o), 4, ks});
@@ -209,7 +220,8 @@ ojson quantization_config(const Fp8Options& o, const std::vector<std::string>& i
         {"targets", {"Linear"}}, {"weights", group_args()}, {"input_activations", group_args()}};
   }
   return {{"quant_method", "compressed-tensors"},
-          {"format", o.kv_only ? "naive-quantized" : "float-quantized"},
+          // A KV-only recipe leaves every Linear dense: llm-compressor writes "dense" then.
+          {"format", o.kv_only ? "dense" : "float-quantized"},
           {"quantization_status", "compressed"},
           {"config_groups", groups},
           {"ignore", o.kv_only ? std::vector<std::string>{} : ignore},
@@ -224,9 +236,9 @@ const char* rule_name(ScaleRule r) {
 json write_folder(const json& report, const std::string& report_file, const Model& m,
                   const fs::path& tmp, const Fp8Options& o, const fp8::Plan& plan) {
   json linears = json::array(), kv = json::array();
-  int clamped = 0;
+  int clamped = 0, zero = 0;
   std::map<std::string, std::string> weight_map;
-  ShardWriter w{plan, o, linears, kv, clamped, weight_map};
+  ShardWriter w{plan, o, linears, kv, clamped, zero, weight_map};
   uint64_t total = 0;
   for (const SafetensorsFile& shard : m.checkpoint().shards()) {
     total += w.write(shard, tmp / fs::path(shard.path()).filename());
@@ -267,6 +279,12 @@ json write_folder(const json& report, const std::string& report_file, const Mode
   }
   std::sort(copied.begin(), copied.end());
   std::vector<std::string> warnings = plan.warnings;
+  if (zero > 0) {
+    warnings.push_back(fmt::format(
+        "{} activation scales would be 0 (their calibrated |x| is 0) and are float32's epsilon "
+        "instead: vLLM divides by them",
+        zero));
+  }
   if (clamped > 0) {
     warnings.push_back(fmt::format(
         "{} KV scales below 1 raised to 1, as ModelOpt exports them (its clamp): those caches are "

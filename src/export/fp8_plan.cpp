@@ -178,6 +178,27 @@ Plan make_plan(const json& report, const std::string& report_file, const Model& 
   if (!o.kv_only && p.weights.empty()) {
     rd.fail("has no Linear inputs (--taps left them out, or a report of an older maxact)");
   }
+  // Every Linear of the text model must be cast or kept: vLLM applies the scheme to each Linear
+  // not ignored, and refuses a fused group (q/k/v, gate/up, a layer's experts) cast in part.
+  if (!o.kv_only) {
+    std::vector<std::string> uncovered;
+    for (const auto& [name, b] : m.bound()) {
+      if (b.req == nullptr || !b.req->linear || b.tensor == nullptr) continue;
+      const std::string& disk = b.tensor->name;
+      const std::string module = disk.substr(0, disk.size() - 7);  // minus ".weight"
+      if (p.weights.count(disk) == 0 &&
+          std::find(p.ignored_modules.begin(), p.ignored_modules.end(), module) ==
+              p.ignored_modules.end()) {
+        uncovered.push_back(module);
+      }
+    }
+    if (!uncovered.empty()) {
+      rd.fail(
+          fmt::format("has no input statistics for {} Linear(s) of the model ({}{}): scan "
+                      "without --taps, or with every Linear input selected",
+                      uncovered.size(), uncovered.front(), uncovered.size() > 1 ? ", ..." : ""));
+    }
+  }
   // Linears of other towers (vision, MTP) stay too; vLLM must be told, or it expects FP8 there.
   for (const std::string& t : m.ignored_tensors()) {
     const TensorView* v = m.checkpoint().find(t);

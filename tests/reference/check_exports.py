@@ -243,8 +243,7 @@ def check_fp8(out, fixture, fmt, kv_only, modules, linear, ref_stats, text_param
                  sorted(q.get("ignore", [])))
     else:
         ck.equal("fp8", "quant_method", q.get("quant_method"), "compressed-tensors")
-        ck.equal("fp8", "format", q.get("format"), "naive-quantized" if kv_only else
-                 "float-quantized")
+        ck.equal("fp8", "format", q.get("format"), "dense" if kv_only else "float-quantized")
         ck.equal("fp8", "kv_cache_scheme", q.get("kv_cache_scheme"), args)
         groups = q.get("config_groups")
         ck.equal("fp8", "config_groups", groups, {} if kv_only else {

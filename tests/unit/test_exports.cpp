@@ -490,13 +490,19 @@ TEST(CliExport, Fp8RefusesWhatItCannotWriteAndLeavesNothing) {
   r = test::run_command(fp8 + test::fixture("qwen3").string() + " -o " + (dir / "d").string() +
                         " --kv-only --format modelopt");
   EXPECT_EQ(r.exit_code, 1);
+  // A report without every Linear input would leave Linears neither cast nor ignored.
+  scan("qwen3", "part.json", " --taps 'model.layers.0.*'");
+  r = test::run_command(bin + " export fp8 " + (dir / "part.json").string() + " --model " +
+                        test::fixture("qwen3").string() + " -o " + (dir / "f").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("has no input statistics for"), std::string::npos) << r.err;
   // Nothing left behind: no output, no temporary folder.
   std::vector<std::string> left;
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
     left.push_back(e.path().filename().string());
   }
   std::sort(left.begin(), left.end());
-  EXPECT_EQ(left, (std::vector<std::string>{"b", "ids.jsonl", "q.json"}));
+  EXPECT_EQ(left, (std::vector<std::string>{"b", "ids.jsonl", "part.json", "q.json"}));
   // With the check's calibration the quantile rule works, and the summary says which rule.
   scan("qwen3", "qq.json", " --quant --calib 1 --eval 2");
   r = test::run_command(bin + " export fp8 " + (dir / "qq.json").string() + " --model " +
