@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
-#include <random>
+#include <set>
 
 #include "export/fp8_plan.h"
 #include "export/report_reader.h"
@@ -266,18 +266,26 @@ json write_folder(const json& report, const std::string& report_file, const Mode
     f.write(hq.dump(2) + "\n");
     f.close();
   }
-  // Everything else of the model folder (tokenizer, generation config, chat template...).
-  std::vector<std::string> copied;
+  // Everything else of the model folder (tokenizer, generation config, chat template...), but not
+  // other copies of the weights (pytorch_model.bin, consolidated.safetensors, GGUF files): they
+  // would hold the unquantized model beside the FP8 one. Subfolders are not copied either.
+  static const std::set<std::string> kWeightFiles{
+      ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx"};
+  std::vector<std::string> copied, left_out;
   for (const auto& e : fs::directory_iterator(m.dir())) {
     const std::string name = e.path().filename().string();
-    if (!e.is_regular_file() || name == "config.json" || name == "model.safetensors.index.json" ||
-        e.path().extension() == ".safetensors" || fs::exists(tmp / name)) {
+    if (name == "config.json" || name == "model.safetensors.index.json" || fs::exists(tmp / name)) {
+      continue;
+    }
+    if (!e.is_regular_file() || kWeightFiles.count(e.path().extension().string()) != 0) {
+      left_out.push_back(name);
       continue;
     }
     fs::copy_file(e.path(), tmp / name);  // follows symlinks (Hugging Face cache snapshots)
     copied.push_back(name);
   }
   std::sort(copied.begin(), copied.end());
+  std::sort(left_out.begin(), left_out.end());
   std::vector<std::string> warnings = plan.warnings;
   if (zero > 0) {
     warnings.push_back(fmt::format(
@@ -302,6 +310,7 @@ json write_folder(const json& report, const std::string& report_file, const Mode
   s["kv"] = kv;
   s["ignored"] = plan.ignored_modules;
   s["copied"] = copied;
+  s["not_copied"] = left_out;
   s["warnings"] = warnings;
   return s;
 }
