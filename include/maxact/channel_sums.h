@@ -16,10 +16,11 @@ class ChannelSums {
   explicit ChannelSums(int64_t channels = 0);
 
   // One finite value of channel c. Inline: it runs once per activation value.
+  // -0 and +0 compare equal, so which zero is kept depends on the order; max() and min() report
+  // either as +0, and == compares them equal, so no order shows.
   void add(std::size_t c, float v) {
-    const float w = v + 0.0f;  // -0 -> +0: which zero is kept must not depend on the order
-    if (w > max_[c]) max_[c] = w;
-    if (w < min_[c]) min_[c] = w;
+    if (v > max_[c]) max_[c] = v;
+    if (v < min_[c]) min_[c] = v;
     add_square(c, v);
   }
   // rows x channels finite values, row r at data + r * ld.
@@ -30,8 +31,8 @@ class ChannelSums {
 
   std::size_t channels() const { return max_.size(); }
   // Per channel; a channel that saw no value has max -inf, min +inf, absmax 0 and Σx² 0.
-  const std::vector<float>& max() const { return max_; }
-  const std::vector<float>& min() const { return min_; }
+  std::vector<float> max() const;
+  std::vector<float> min() const;
   std::vector<float> absmax() const;
   std::vector<double> sum_sq() const;  // NaN where Σx² overflowed 2^79
   // Squares too large for the fixed-point accumulator, left out of the sums and counted here.

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
 namespace maxact {
 
 namespace {
@@ -14,63 +16,50 @@ bool family_is(const ModelSpec& s, std::initializer_list<const char*> names) {
 }
 
 // gguf-py's names (constants.py, TENSOR_NAMES), as the converter (llama.cpp's conversion/*.py)
-// maps these HF modules; where one HF tensor becomes several GGUF ones, each reads the same input.
+// maps these HF modules, in GgufLinear's order; where one HF tensor becomes several GGUF ones,
+// each reads the same input. Family exceptions are in base_names below.
+// At most two GGUF tensors per Linear (nullptr: none).
+constexpr std::array<std::array<const char*, 2>, kGgufLinears> kNames{{
+    {"attn_q", nullptr},
+    {"attn_k", nullptr},
+    {"attn_v", nullptr},
+    {"attn_qkv", nullptr},
+    {"attn_output", nullptr},
+    {"ffn_gate", nullptr},
+    {"ffn_up", nullptr},
+    {"ffn_up", nullptr},  // phi3's gate_up_proj: kept fused as ffn_up
+    {"ffn_down", nullptr},
+    {"ffn_gate_inp", nullptr},
+    {"ffn_gate_exps", "ffn_up_exps"},  // split (gpt-oss: de-interleaved), not fused by default
+    {"ffn_down_exps", nullptr},
+    {"ffn_gate_shexp", nullptr},
+    {"ffn_up_shexp", nullptr},
+    {"ffn_down_shexp", nullptr},
+    {"ffn_gate_inp_shexp", nullptr},
+    {"attn_qkv", "attn_gate"},  // qwen3_next's in_proj_qkvz: split into q|k|v and z
+    {"ssm_ba", nullptr},
+    {"attn_qkv", nullptr},
+    {"attn_gate", nullptr},
+    {"ssm_beta", nullptr},
+    {"ssm_alpha", nullptr},
+    {"ssm_out", nullptr},
+    {"output", nullptr},
+}};
+
 std::vector<const char*> base_names(const ModelSpec& s, GgufLinear w) {
-  switch (w) {
-    case GgufLinear::kAttnQ:
-      return {"attn_q"};
-    case GgufLinear::kAttnK:
-      return {"attn_k"};
-    case GgufLinear::kAttnV:
-      return {"attn_v"};
-    case GgufLinear::kAttnQkv:  // Ling v1's query_key_value is split; phi3 and Ling 2.0 keep it
-      if (family_is(s, {"bailing_moe"})) return {"attn_q", "attn_k", "attn_v"};
-      return {"attn_qkv"};
-    case GgufLinear::kAttnOut:
-      return {"attn_output"};
-    case GgufLinear::kFfnGate:
-      return {"ffn_gate"};
-    case GgufLinear::kFfnUp:
-      return {"ffn_up"};
-    case GgufLinear::kFfnGateUp:  // phi3: kept fused as ffn_up
-      return {"ffn_up"};
-    case GgufLinear::kFfnDown:
-      return {"ffn_down"};
-    case GgufLinear::kRouter:
-      return {"ffn_gate_inp"};
-    case GgufLinear::kExpertsGateUp:  // split (gpt-oss: de-interleaved), never kept fused by
-                                      // default
-      return {"ffn_gate_exps", "ffn_up_exps"};
-    case GgufLinear::kExpertsDown:
-      return {"ffn_down_exps"};
-    case GgufLinear::kSharedGate:
-      return {"ffn_gate_shexp"};
-    case GgufLinear::kSharedUp:
-      return {"ffn_up_shexp"};
-    case GgufLinear::kSharedDown:
-      return {"ffn_down_shexp"};
-    case GgufLinear::kSharedRouter:
-      return {"ffn_gate_inp_shexp"};
-    case GgufLinear::kLinQkvz:  // qwen3_next: split into q|k|v and z
-      return {"attn_qkv", "attn_gate"};
-    case GgufLinear::kLinBa:
-      return {"ssm_ba"};
-    case GgufLinear::kLinQkv:
-      return {"attn_qkv"};
-    case GgufLinear::kLinZ:
-      return {"attn_gate"};
-    case GgufLinear::kLinB:
-      return {"ssm_beta"};
-    case GgufLinear::kLinA:
-      return {"ssm_alpha"};
-    case GgufLinear::kLinOut:
-      return {"ssm_out"};
-    case GgufLinear::kOutput:
-      // Only a stored lm_head becomes output.weight; the Gemma 1/2 converters drop it.
-      if (s.tie_word_embeddings || family_is(s, {"gemma", "gemma2"})) return {};
-      return {"output"};
+  // Ling v1 splits query_key_value into q / k / v; phi3 and Ling 2.0 keep it fused.
+  if (w == GgufLinear::kAttnQkv && family_is(s, {"bailing_moe"})) {
+    return {"attn_q", "attn_k", "attn_v"};
   }
-  return {};
+  // Only a stored lm_head becomes output.weight; the Gemma 1/2 converters drop it.
+  if (w == GgufLinear::kOutput && (s.tie_word_embeddings || family_is(s, {"gemma", "gemma2"}))) {
+    return {};
+  }
+  std::vector<const char*> out;
+  for (const char* n : kNames[static_cast<std::size_t>(w)]) {
+    if (n != nullptr) out.push_back(n);
+  }
+  return out;
 }
 
 }  // namespace

@@ -38,6 +38,7 @@ enum class GgufLinear {
   kLinOut,
   kOutput,  // lm_head (outside the decoder stack; layer ignored)
 };
+inline constexpr std::size_t kGgufLinears = static_cast<std::size_t>(GgufLinear::kOutput) + 1;
 
 // "blk.{layer}.<name>" for each GGUF tensor the Linear becomes (without ".weight"), and how the
 // converter reorders its input channels; no names when the converter writes no tensor for it.

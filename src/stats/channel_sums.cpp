@@ -30,6 +30,21 @@ void ChannelSums::merge(const ChannelSums& o) {
   saturated_ += o.saturated_;
 }
 
+namespace {
+// A zero as +0 (the sign of a kept zero depends on arrival order).
+std::vector<float> positive_zeros(std::vector<float> v) {
+  for (float& x : v) x += 0.0f;
+  return v;
+}
+}  // namespace
+
+std::vector<float> ChannelSums::max() const {
+  return positive_zeros(max_);
+}
+std::vector<float> ChannelSums::min() const {
+  return positive_zeros(min_);
+}
+
 std::vector<float> ChannelSums::absmax() const {
   std::vector<float> out(max_.size());
   for (std::size_t c = 0; c < out.size(); ++c) out[c] = std::max(0.0f, std::max(max_[c], -min_[c]));

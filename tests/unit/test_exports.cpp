@@ -15,6 +15,7 @@
 #include <map>
 
 #include "export/gguf_writer.h"
+#include "export/le_bytes.h"
 #include "export/torch_writer.h"
 #include "maxact/channel_sums.h"
 #include "maxact/error.h"
@@ -92,15 +93,8 @@ TEST(ChannelSums, SquaresBeyondTheAccumulatorAreCountedNotSummed) {
   EXPECT_EQ(s.absmax()[0], 1e30f);
 }
 
-// Little-endian fields, appended.
-template <class T>
-void put(std::string& s, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  s.append(b, sizeof(T));
-}
 void put_str(std::string& s, const std::string& v) {
-  put<uint64_t>(s, v.size());
+  put_le<uint64_t>(s, v.size());
   s += v;
 }
 
@@ -111,34 +105,34 @@ TEST(GgufWriter, LaysOutHeaderKeyValuesTensorInfosAndAlignedData) {
   w.add_f32("t1", {3, 1}, {1.0f, 2.0f, 3.0f});  // a trailing 1 is dropped, as ggml_n_dims does
   w.add_f32("t2", {1, 2}, {4.0f, 5.0f});
   std::string want;
-  put<uint32_t>(want, 0x46554747);
-  put<uint32_t>(want, 3);
-  put<uint64_t>(want, 2);  // tensors
-  put<uint64_t>(want, 2);  // key-values
+  put_le<uint32_t>(want, 0x46554747);
+  put_le<uint32_t>(want, 3);
+  put_le<uint64_t>(want, 2);  // tensors
+  put_le<uint64_t>(want, 2);  // key-values
   put_str(want, "a");
-  put<uint32_t>(want, 4);
-  put<uint32_t>(want, 7);
+  put_le<uint32_t>(want, 4);
+  put_le<uint32_t>(want, 7);
   put_str(want, "b");
-  put<uint32_t>(want, 9);
-  put<uint32_t>(want, 8);
-  put<uint64_t>(want, 2);
+  put_le<uint32_t>(want, 9);
+  put_le<uint32_t>(want, 8);
+  put_le<uint64_t>(want, 2);
   put_str(want, "x");
   put_str(want, "yz");
   put_str(want, "t1");
-  put<uint32_t>(want, 1);
-  put<uint64_t>(want, 3);
-  put<uint32_t>(want, 0);
-  put<uint64_t>(want, 0);
+  put_le<uint32_t>(want, 1);
+  put_le<uint64_t>(want, 3);
+  put_le<uint32_t>(want, 0);
+  put_le<uint64_t>(want, 0);
   put_str(want, "t2");
-  put<uint32_t>(want, 2);
-  put<uint64_t>(want, 1);
-  put<uint64_t>(want, 2);
-  put<uint32_t>(want, 0);
-  put<uint64_t>(want, 32);  // t1's 12 bytes padded to 32
+  put_le<uint32_t>(want, 2);
+  put_le<uint64_t>(want, 1);
+  put_le<uint64_t>(want, 2);
+  put_le<uint32_t>(want, 0);
+  put_le<uint64_t>(want, 32);  // t1's 12 bytes padded to 32
   want.append((32 - want.size() % 32) % 32, '\0');
-  for (float v : {1.0f, 2.0f, 3.0f}) put<float>(want, v);
+  for (float v : {1.0f, 2.0f, 3.0f}) put_le<float>(want, v);
   want.append(20, '\0');
-  for (float v : {4.0f, 5.0f}) put<float>(want, v);
+  for (float v : {4.0f, 5.0f}) put_le<float>(want, v);
   want.append(24, '\0');
   EXPECT_EQ(w.bytes(), want);
 }
@@ -302,14 +296,14 @@ TEST(Imatrix, LegacyFileSkipsUnusedWeightsAndScalesByCalls) {
   m.chunk_count = 5;
   m.entries = {{"a.weight", 2, 2, {2, 4, 9, 9}, {3, 0}}, {"b.weight", 1, 1, {5}, {0}}};
   std::string want;
-  put<int32_t>(want, 1);
-  put<int32_t>(want, 8);
+  put_le<int32_t>(want, 1);
+  put_le<int32_t>(want, 8);
   want += "a.weight";
-  put<int32_t>(want, 2);  // ncall = ceil(3 / 2)
-  put<int32_t>(want, 4);
-  for (float v : {2.0f / 3.0f * 2.0f, 4.0f / 3.0f * 2.0f, 2.0f, 2.0f}) put<float>(want, v);
-  put<int32_t>(want, 5);
-  put<int32_t>(want, 1);
+  put_le<int32_t>(want, 2);  // ncall = ceil(3 / 2)
+  put_le<int32_t>(want, 4);
+  for (float v : {2.0f / 3.0f * 2.0f, 4.0f / 3.0f * 2.0f, 2.0f, 2.0f}) put_le<float>(want, v);
+  put_le<int32_t>(want, 5);
+  put_le<int32_t>(want, 1);
   want += "d";
   EXPECT_EQ(imatrix_dat(m), want);
 }

@@ -13,18 +13,27 @@ using nlohmann::json;
 
 namespace maxact::cli {
 
+namespace {
+// One export: its report, its output and -q, which every export has.
+CLI::App* add_export(CLI::App* parent, const char* name, const char* what, const char* output,
+                     ExportArgs& a) {
+  CLI::App* c = parent->add_subcommand(name, what);
+  c->add_option("SCAN", a.report, "A maxact scan report (JSON)")->required();
+  c->add_option("-o,--output", a.output, output)->required()->check(limits::kPath);
+  c->add_flag("-q,--quiet", a.quiet, "No warnings");
+  return c;
+}
+}  // namespace
+
 ExportCommand add_export_command(CLI::App& app, ExportArgs& a) {
   ExportCommand c;
   c.command = app.add_subcommand("export", "Write files other tools read from a scan report");
   c.command->require_subcommand(1);
-  c.imatrix = c.command->add_subcommand(
-      "imatrix",
+  c.imatrix = add_export(
+      c.command, "imatrix",
       "llama.cpp's importance matrix (llama-quantize --imatrix): per Linear weight the sum of "
-      "x^2 of its input per channel, per expert for MoE layers");
-  c.imatrix->add_option("SCAN", a.report, "A maxact scan report (JSON)")->required();
-  c.imatrix->add_option("-o,--output", a.output, "The file to write")
-      ->required()
-      ->check(limits::kPath);
+      "x^2 of its input per channel, per expert for MoE layers",
+      "The file to write", a);
   c.imatrix
       ->add_option("--format", a.format,
                    "gguf: the current format; dat: llama.cpp's legacy one (no per-expert counts)")
@@ -32,16 +41,12 @@ ExportCommand add_export_command(CLI::App& app, ExportArgs& a) {
       ->capture_default_str();
   c.imatrix->add_flag("--process-output", a.process_output,
                       "Include output.weight (lm_head), as llama-imatrix --process-output");
-  c.imatrix->add_flag("-q,--quiet", a.quiet, "No warnings");
 
-  c.act_scales = c.command->add_subcommand(
-      "act-scales",
+  c.act_scales = add_export(
+      c.command, "act-scales",
       "SmoothQuant's act_scales: per Linear (Hugging Face module name) the per-channel max |x| "
-      "of its input");
-  c.act_scales->add_option("SCAN", a.report, "A maxact scan report (JSON)")->required();
-  c.act_scales->add_option("-o,--output", a.output, "The file to write")
-      ->required()
-      ->check(limits::kPath);
+      "of its input",
+      "The file to write", a);
   c.act_scales
       ->add_option("--format", a.scales_format,
                    "torch: the dict torch.save writes (torch.load(..., weights_only=True)); "
@@ -51,17 +56,13 @@ ExportCommand add_export_command(CLI::App& app, ExportArgs& a) {
   c.act_scales->add_flag("--min-max", a.min_max,
                          "Also '<module>:max' and '<module>:min': the signed per-channel extremes "
                          "(llm-compressor's max - min)");
-  c.act_scales->add_flag("-q,--quiet", a.quiet, "No warnings");
 
-  c.fp8 = c.command->add_subcommand(
-      "fp8",
+  c.fp8 = add_export(
+      c.command, "fp8",
       "An FP8 checkpoint vLLM loads: Linear weights cast to E4M3 with per-tensor scales, static "
-      "input scales and KV-cache scales from the scan");
-  c.fp8->add_option("SCAN", a.report, "A maxact scan report (JSON) of this model")->required();
+      "input scales and KV-cache scales from the scan",
+      "The checkpoint folder to create (must not exist)", a);
   c.fp8->add_option("--model", a.model, "The model folder the scan read")
-      ->required()
-      ->check(limits::kPath);
-  c.fp8->add_option("-o,--output", a.output, "The checkpoint folder to create (must not exist)")
       ->required()
       ->check(limits::kPath);
   c.fp8->add_option("--format", a.fp8_format, "compressed-tensors (llm-compressor) or modelopt")
@@ -81,7 +82,6 @@ ExportCommand add_export_command(CLI::App& app, ExportArgs& a) {
       ->capture_default_str();
   c.fp8->add_flag("--kv-only", a.kv_only,
                   "Weights unchanged, only k / v scales (compressed-tensors kv_cache_scheme)");
-  c.fp8->add_flag("-q,--quiet", a.quiet, "No warnings");
   return c;
 }
 
