@@ -58,6 +58,12 @@ struct RecordedOptions {
   std::optional<RecordedQuantOptions> quant;  // set when the quantization check ran
 };
 
+// A token with a few of its neighbours, decoded as the model's tokenizer decodes them: what a
+// reader needs to recognise where a peak sits (a BOS, a newline in code, a delimiter).
+struct TokenContext {
+  std::string before, token, after;
+};
+
 // Everything about the run that is not in ScanResult.
 struct ScanMeta {
   std::string model_arg, model_dir, model_type, family, architecture;
@@ -65,6 +71,13 @@ struct ScanMeta {
   RecordedOptions options;
   TapNames names = TapNames::kHf;
   std::function<std::string(int32_t)> token_text;  // empty when no tokenizer
+  // The token at (sample, position) with `radius` tokens either side; empty when no tokenizer.
+  // Returns nothing for a location outside the scanned sequences.
+  std::function<std::optional<TokenContext>(int64_t sample, int32_t position, int radius)>
+      token_context;
+  int64_t params_total = 0, params_active = 0;  // count_params (maxact/inspect.h)
+  std::string finished_at;                      // UTC, ISO 8601, when the scan ended
+  std::string command;  // the command line that ran it, shell-quoted; "" = not known
   // The study's header fields (--format study).
   std::string model_name, data_path;
   int num_layers = 0, hidden_size = 0;

@@ -13,6 +13,8 @@
 namespace maxact {
 
 inline constexpr int kScanSchemaVersion = 1;
+// Tokens either side of a located token in the report's token_contexts.
+inline constexpr int kContextRadius = 4;
 
 // The run's identity as the report's "corpus" and "options" objects (docs/SCAN_JSON.md).
 nlohmann::json corpus_identity_json(const CorpusIdentity& c);

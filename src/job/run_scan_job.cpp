@@ -1,9 +1,13 @@
 #include <fmt/format.h>
 
+#include <chrono>
+#include <memory>
 #include <new>
+#include <unordered_map>
 
 #include "job/job_common.h"
 #include "maxact/error.h"
+#include "maxact/inspect.h"
 #include "maxact/scan_job.h"
 
 namespace maxact {
@@ -63,6 +67,42 @@ RecordedOptions recorded_options(const ScanJob& job, uint64_t seed) {
   return o;
 }
 
+// Decodes neighbours from a copy of the scanned ids (4 bytes a token), so the renderers can show
+// a peak's context after the job is gone. A sample cut into several sequences has no context:
+// its positions would be ambiguous.
+std::function<std::optional<TokenContext>(int64_t, int32_t, int)> token_context(
+    const std::shared_ptr<const Tokenizer>& tok, const std::vector<TokenSequence>& sequences) {
+  auto ids = std::make_shared<std::unordered_map<std::size_t, std::vector<int32_t>>>();
+  std::vector<std::size_t> ambiguous;
+  for (const TokenSequence& s : sequences) {
+    if (!ids->emplace(s.sample, s.ids).second) ambiguous.push_back(s.sample);
+  }
+  for (std::size_t a : ambiguous) ids->erase(a);
+  return [tok, ids](int64_t sample, int32_t position, int radius) -> std::optional<TokenContext> {
+    const auto it = ids->find(static_cast<std::size_t>(sample));
+    if (sample < 0 || position < 0 || it == ids->end()) return std::nullopt;
+    const std::vector<int32_t>& v = it->second;
+    const auto p = static_cast<std::size_t>(position);
+    if (p >= v.size()) return std::nullopt;
+    const std::size_t lo = p >= static_cast<std::size_t>(radius) ? p - radius : 0;
+    const std::size_t hi = std::min(v.size(), p + 1 + static_cast<std::size_t>(radius));
+    const auto span = [&](std::size_t a, std::size_t b) {
+      return tok->decode(std::vector<int32_t>(v.begin() + static_cast<std::ptrdiff_t>(a),
+                                              v.begin() + static_cast<std::ptrdiff_t>(b)));
+    };
+    return TokenContext{span(lo, p), span(p, p + 1), span(p + 1, hi)};
+  };
+}
+
+std::string utc_now_iso8601() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace
 
 namespace job {
@@ -82,7 +122,12 @@ ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned, const ScanResult&
     meta.token_text = [tok = job.tokenizer](int32_t id) {
       return tok->id_to_token(id).value_or("");
     };
+    meta.token_context = token_context(job.tokenizer, scanned.sequences);
   }
+  const ParamCounts params = count_params(spec);
+  meta.params_total = params.total;
+  meta.params_active = params.active;
+  meta.finished_at = utc_now_iso8601();
   meta.model_name = study_model_name(job.options.model);
   meta.data_path = job.corpus().origin;
   meta.num_layers = spec.num_layers;

@@ -75,6 +75,30 @@ void add_token_text(json& j, const ScanMeta& meta) {
   for (auto& e : j["massive"]["largest"]) e = with_text(e, meta);
 }
 
+// Every location the report's top lists and maxima name, with its neighbours decoded: the HTML
+// report's top-K table reads them. Keyed "sample:position".
+json token_contexts_json(const ScanResult& r, const ScanMeta& meta, const json& taps) {
+  json out = json::object();
+  if (!meta.token_context) return out;
+  const auto add = [&](const json& loc) {
+    if (!loc.is_object() || !loc.contains("sample")) return;
+    const auto sample = loc["sample"].get<int64_t>();
+    const auto position = loc["position"].get<int32_t>();
+    const std::string key = fmt::format("{}:{}", sample, position);
+    if (out.contains(key)) return;
+    if (const auto c = meta.token_context(sample, position, kContextRadius)) {
+      out[key] = {{"before", c->before}, {"token", c->token}, {"after", c->after}};
+    }
+  };
+  for (const json& t : taps) {
+    for (const json& e : t["stats"]["top"]) add(e);
+    add(t["stats"]["absmax"]);
+  }
+  const GlobalMax g = study_global_max(r);
+  if (g.tap >= 0) add(location_json(g.value.loc));
+  return out;
+}
+
 }  // namespace
 
 json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
@@ -133,7 +157,10 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
             {"dir", meta.model_dir},
             {"model_type", meta.model_type},
             {"family", meta.family},
-            {"architecture", meta.architecture}}},
+            {"architecture", meta.architecture},
+            {"num_layers", meta.num_layers},
+            {"hidden_size", meta.hidden_size},
+            {"parameters", {{"total", meta.params_total}, {"active", meta.params_active}}}}},
           {"corpus", corpus_identity_json(meta.corpus)},
           {"options", recorded_options_json(meta.options)},
           {"names", meta.names == TapNames::kStudy ? "study" : "hf"},
@@ -145,10 +172,13 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
             {"seconds", r.seconds},
             {"tokens_per_second", r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0},
             {"blas_core", r.blas_core},
-            {"linear_kernel", r.linear_kernel}}},
+            {"linear_kernel", r.linear_kernel},
+            {"finished_at", meta.finished_at},
+            {"command", meta.command.empty() ? json() : json(meta.command)}}},
           {"global_max", gmax},
           {"categories", by_cat},
           {"experts", experts},
+          {"token_contexts", token_contexts_json(r, meta, taps)},
           {"taps", taps}};
 }
 

@@ -33,4 +33,30 @@ std::function<void(const std::string&)> warn_each(bool quiet) {
   return [](const std::string& m) { std::fprintf(stderr, "warning: %s\n", printable(m).c_str()); };
 }
 
+std::string shell_command(int argc, char** argv) {
+  // The program by its name, not the path it was started from.
+  std::string out = "maxact";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const bool plain = !a.empty() && a.find_first_not_of(
+                                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789@%+=:,./_-") == std::string_view::npos;
+    out += ' ';
+    if (plain) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char c : a) {
+      if (c == '\'') {
+        out += "'\\''";
+      } else {
+        out += c;
+      }
+    }
+    out += '\'';
+  }
+  return out;
+}
+
 }  // namespace maxact::cli

@@ -50,6 +50,9 @@ std::string printable(std::string_view text, std::size_t max_line = static_cast<
 // Summaries go through printable(); `raw` is for what the user asked for verbatim (decoded text).
 void write_stdout(const std::string& text, bool raw = false);
 
+// The command line as a POSIX shell would re-read it (arguments quoted where needed).
+std::string shell_command(int argc, char** argv);
+
 // Prints each message to stderr as "warning: ..." (printable); nothing when `quiet`.
 std::function<void(const std::string&)> warn_each(bool quiet);
 

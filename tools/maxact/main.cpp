@@ -23,6 +23,7 @@
 #include "maxact/output_files.h"
 #include "maxact/sequences.h"
 #include "maxact/tokenizer.h"
+#include "report_command.h"
 #include "scan_command.h"
 
 namespace {
@@ -363,6 +364,8 @@ int main(int argc, char** argv) {
   auto* compare = maxact::cli::add_compare_command(app, compare_args);
   maxact::cli::ExportArgs export_args;
   const maxact::cli::ExportCommand export_cmd = maxact::cli::add_export_command(app, export_args);
+  maxact::cli::ReportArgs report_args;
+  auto* report = maxact::cli::add_report_command(app, report_args);
 
   try {
     app.parse(argc, argv);
@@ -374,7 +377,11 @@ int main(int argc, char** argv) {
   try {
     if (inspect->parsed()) return run_inspect(model_arg, as_json);
     if (corpus->parsed()) return run_corpus(cargs);
-    if (scan->parsed()) return maxact::cli::run_scan(sargs);
+    if (scan->parsed()) {
+      sargs.command = maxact::cli::shell_command(argc, argv);
+      return maxact::cli::run_scan(sargs);
+    }
+    if (report->parsed()) return maxact::cli::run_report(report_args);
     if (compare->parsed()) return maxact::cli::run_compare(compare_args);
     if (export_cmd.command->parsed()) return maxact::cli::run_export(export_cmd, export_args);
     if (tokenize.command->parsed()) {

@@ -10,6 +10,7 @@
 #include "cli_common.h"
 #include "maxact/error.h"
 #include "maxact/exports.h"
+#include "maxact/html_report.h"
 #include "maxact/output_files.h"
 #include "maxact/renderers.h"
 #include "maxact/scan_job.h"
@@ -86,6 +87,9 @@ void add_run_options(CLI::App* s, ScanArgs& a) {
               "per-expert calibration needs (memory: 2 x experts x hidden x 24 bytes per layer)");
   s->add_option("--imatrix", a.imatrix,
                 "Write llama.cpp's importance matrix (GGUF) here; implies --expert-inputs")
+      ->check(limits::kPath);
+  s->add_option("--html", a.html,
+                "Write the HTML report here (self-contained, opens offline; maxact report)")
       ->check(limits::kPath);
   s->add_option("--bootstrap", a.bootstrap,
                 "The study's stability check: scan K category-proportional subsets of --samples "
@@ -232,6 +236,7 @@ std::vector<std::string> output_paths(const ScanArgs& a) {
     out.push_back(a.imatrix);
     out.push_back(summary_path(a.imatrix));
   }
+  if (!a.html.empty()) out.push_back(a.html);
   return out;
 }
 
@@ -248,6 +253,12 @@ std::vector<std::string> render_outputs(const ScanArgs& a, const ScanJobResult& 
   if (!a.imatrix.empty()) {
     for (std::string& f : render_imatrix(r, a.format == "json" ? a.output : "", warn_each(a.quiet)))
       out.push_back(std::move(f));
+  }
+  if (!a.html.empty()) {
+    // From the report as written (invalid UTF-8 already replaced), named as -o names it.
+    const std::string json_text = a.format == "json" && !a.output.empty() ? out.front() : render_json(r);
+    out.push_back(render_html_report(nlohmann::json::parse(json_text),
+                                     a.format == "json" && !a.output.empty() ? a.output : a.model));
   }
   return out;
 }
@@ -330,6 +341,7 @@ int run_scan(const ScanArgs& a) {
     if (!a.imatrix.empty()) {
       throw Error(ErrorCode::kOption, "--imatrix does not apply to --bootstrap");
     }
+    if (!a.html.empty()) throw Error(ErrorCode::kOption, "--html does not apply to --bootstrap");
   }
   const std::vector<std::string> outputs = output_paths(a);
   const bool make_study_dir = check_scan_outputs(a, outputs, job.inputs);
@@ -337,7 +349,8 @@ int run_scan(const ScanArgs& a) {
   if (a.bootstrap > 0) return run_bootstrap_command(a, job, outputs, make_study_dir);
 
   Progress progress(a.quiet);
-  const ScanJobResult r = run_scan_job(job, [&](const ScanProgress& p) { progress(p); });
+  ScanJobResult r = run_scan_job(job, [&](const ScanProgress& p) { progress(p); });
+  r.meta.command = a.command;
   // Render everything before writing anything.
   const std::vector<std::string> contents = render_outputs(a, r);
   const std::string summary = render_summary(r);

@@ -24,6 +24,8 @@ struct ScanArgs {
   std::size_t topk = 100;
   bool expert_inputs = false;
   std::string imatrix;  // the importance matrix (GGUF) to write
+  std::string html;     // the HTML report to write
+  std::string command;  // this command line, recorded in the report
   std::size_t bootstrap = 0;
   // The quantization check.
   bool quant = false;
