@@ -31,25 +31,33 @@ dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; }
 nav a { margin-right: 12px; }
 )";
 
-// Inline <script> content ends at the first "</script" (any case): the JSON of the charts writes
-// it "<\/script", which JSON reads as "</script". The bundled libraries have none (checked here,
-// so a future version that has one fails loudly instead of breaking the page).
+// Inline <script> content ends at the first "</script" (any case). The libraries have none
+// (checked, so a future version that has one fails loudly instead of breaking the page); the
+// charts' JSON has no "<" at all: JSON reads \u003c as "<".
 bool ends_script(std::string_view six) {
   std::string lower(six);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return lower == "script";
 }
 
-std::string script_safe(std::string_view s, bool is_json) {
+std::string_view checked_script(std::string_view s) {
+  for (std::size_t i = s.find("</"); i != std::string_view::npos; i = s.find("</", i + 1)) {
+    if (ends_script(s.substr(i + 2, 6))) {
+      throw std::logic_error("an inlined script contains \"</script\"");
+    }
+  }
+  return s;
+}
+
+std::string json_script(const json& j) {
+  const std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '<' && i + 7 < s.size() && s[i + 1] == '/' && ends_script(s.substr(i + 2, 6))) {
-      if (!is_json) throw std::logic_error("an inlined script contains \"</script\"");
-      out += "<\\/";
-      ++i;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '<') {
+      out += "\\u003c";
     } else {
-      out += s[i];
+      out += c;
     }
   }
   return out;
@@ -130,16 +138,21 @@ std::string Page::render() const {
       escape(title_), kStyle);
   for (std::string_view js : vega_scripts()) {
     out += "<script>";
-    out += script_safe(js, false);
+    out += checked_script(js);
     out += "</script>\n";
   }
   out += "</head>\n<body>\n";
   out += body_;
   out += "<script type=\"application/json\" id=\"maxact-charts\">";
-  out += script_safe(specs_.dump(-1, ' ', false, json::error_handler_t::replace), true);
+  out += json_script(specs_);
   out += "</script>\n<script>";
   out += kBoot;
-  out += "</script>\n</body>\n</html>\n";
+  out += "</script>\n<footer class=\"note\"><p>Charts drawn with Vega, Vega-Lite and vega-embed "
+         "(BSD-3-Clause, University of Washington Interactive Data Lab), which bundle d3 and other "
+         "packages; their licences travel with this page (<code>template#third-party-licenses</code>"
+         " in its source).</p></footer>\n<template id=\"third-party-licenses\"><pre>";
+  out += escape(vega_notice());
+  out += "</pre></template>\n</body>\n</html>\n";
   return out;
 }
 

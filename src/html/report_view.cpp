@@ -190,6 +190,7 @@ std::vector<Headroom> headroom(const ScanView& v) {
     it->taps_over_fp8 += f8 > 0;
     if (const std::optional<Loc> a = v.absmax(t); a && std::fabs(a->value) > it->absmax) {
       it->absmax = std::fabs(a->value);
+      it->value = a->value;
       it->absmax_tap = t.name;
       it->absmax_source = a->source;
     }

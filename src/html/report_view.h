@@ -86,6 +86,7 @@ struct Headroom {
   int64_t taps = 0, count = 0, over_fp16 = 0, over_fp8 = 0;
   int64_t taps_over_fp8 = 0;
   double absmax = 0;  // largest |x| of the class
+  double value = 0;   // that value, signed
   std::string absmax_tap, absmax_source;
 };
 std::vector<Headroom> headroom(const ScanView& v);

@@ -336,7 +336,7 @@ void headroom_section(const ScanView& v, html::Page& page) {
       "the static per-tensor FP8 scale its largest value implies (max |x| / 448). A value beyond "
       "a format's limit saturates (FP8) or overflows to infinity (FP16) unless scaled.</p>\n"
       "<table id=\"headroom-table\">\n<tr><th>kind</th><th>taps</th><th>values</th><th>beyond "
-      "FP16</th><th>beyond FP8-E4M3</th><th>taps with a value beyond 448</th><th>max |x|</th>"
+      "FP16</th><th>beyond FP8-E4M3</th><th>taps with a value beyond 448</th><th>largest |x| (signed)</th>"
       "<th>where</th><th>implied FP8 scale</th></tr>\n";
   for (const html::Headroom& h : html::headroom(v)) {
     const auto frac = [&](int64_t n) {
@@ -350,7 +350,7 @@ void headroom_section(const ScanView& v, html::Page& page) {
         "</td><td class=\"n\">{}</td></tr>\n",
         html::escape(h.component), h.taps, h.count, frac(h.over_fp16), frac(h.over_fp8),
         h.taps_over_fp8,
-        h.absmax_source.empty() ? "–" : html::value_span(h.absmax, h.absmax_source + ".value"),
+        h.absmax_source.empty() ? "–" : html::value_span(h.value, h.absmax_source + ".value"),
         html::escape(h.absmax_tap), html::num(h.absmax / html::kFp8E4m3Max));
   }
   page.add(out + "</table>\n</section>\n");

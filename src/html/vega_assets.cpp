@@ -2,8 +2,9 @@
 // raw bytes, so every HTML report carries its plotting code and opens offline.
 #include "html/vega_assets.h"
 
-#if !defined(MAXACT_VEGA_JS) || !defined(MAXACT_VEGA_LITE_JS) || !defined(MAXACT_VEGA_EMBED_JS)
-#error "MAXACT_VEGA_JS, MAXACT_VEGA_LITE_JS and MAXACT_VEGA_EMBED_JS must name third_party/vega/"
+#if !defined(MAXACT_VEGA_JS) || !defined(MAXACT_VEGA_LITE_JS) || \
+    !defined(MAXACT_VEGA_EMBED_JS) || !defined(MAXACT_VEGA_NOTICE)
+#error "MAXACT_VEGA_JS, _LITE_JS, _EMBED_JS and _NOTICE must name files in third_party/vega/"
 #endif
 
 #define MAXACT_INCBIN(sym, path)      \
@@ -19,10 +20,12 @@
 MAXACT_INCBIN(maxact_vega_js, MAXACT_VEGA_JS);
 MAXACT_INCBIN(maxact_vega_lite_js, MAXACT_VEGA_LITE_JS);
 MAXACT_INCBIN(maxact_vega_embed_js, MAXACT_VEGA_EMBED_JS);
+MAXACT_INCBIN(maxact_vega_notice, MAXACT_VEGA_NOTICE);
 
 extern "C" const char maxact_vega_js_begin[], maxact_vega_js_end[];
 extern "C" const char maxact_vega_lite_js_begin[], maxact_vega_lite_js_end[];
 extern "C" const char maxact_vega_embed_js_begin[], maxact_vega_embed_js_end[];
+extern "C" const char maxact_vega_notice_begin[], maxact_vega_notice_end[];
 
 namespace maxact::html {
 namespace {
@@ -38,5 +41,7 @@ std::vector<std::string_view> vega_scripts() {
           bytes(maxact_vega_lite_js_begin, maxact_vega_lite_js_end),
           bytes(maxact_vega_embed_js_begin, maxact_vega_embed_js_end)};
 }
+
+std::string_view vega_notice() { return bytes(maxact_vega_notice_begin, maxact_vega_notice_end); }
 
 }  // namespace maxact::html

@@ -8,5 +8,7 @@ namespace maxact::html {
 
 // vega, vega-lite, vega-embed: the minified UMD builds, in the order they must load.
 std::vector<std::string_view> vega_scripts();
+// Their licences and those of the packages they bundle (third_party/vega/NOTICE).
+std::string_view vega_notice();
 
 }  // namespace maxact::html

@@ -1,0 +1,121 @@
+// The HTML pages and the model card as a hostile or broken report meets them: text from the
+// report never becomes markup or script, a malformed report is an error naming the file and the
+// place, and the output is a function of the input. The pages' numbers and rendering are checked
+// in a browser by tests/html/check_html_reports.py.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "maxact/error.h"
+#include "maxact/html_report.h"
+
+namespace {
+using nlohmann::json;
+
+json located(double v, const std::string& text) {
+  return {{"value", v}, {"sample", 3}, {"position", 1}, {"token", 7}, {"channel", 1},
+          {"token_text", text}};
+}
+
+// The smallest report the pages read: two layers of residual stream.
+json tiny_report(const std::string& text = "a", const std::string& model = "org/m") {
+  json taps = json::array();
+  for (int l = 0; l < 2; ++l) {
+    const double v = l == 0 ? 2.5 : -40.0;
+    taps.push_back({{"name", "model.layers." + std::to_string(l)},
+                    {"component", "hidden"},
+                    {"layer", l},
+                    {"channels", 2},
+                    {"stats",
+                     {{"count", 8},
+                      {"absmax", located(v, text)},
+                      {"top", json::array({located(v, text)})},
+                      {"abs_quantile_estimates", {{"0.5", 0.5}, {"0.999", 2.0}}},
+                      {"channel_absmax", json::array({1.0, std::fabs(v)})},
+                      {"over_fp16", 0},
+                      {"over_fp8_e4m3", 0}}}});
+  }
+  json loc = located(-40.0, text);
+  loc.erase("value");
+  return {{"schema", "maxact.scan"},
+          {"maxact_version", "0"},
+          {"model", {{"argument", model}, {"family", "llama"}, {"model_type", "llama"},
+                     {"architecture", "LlamaForCausalLM"}, {"num_layers", 2}}},
+          {"corpus", {{"origin", "builtin"}, {"samples", 1}, {"sequences", 1}, {"tokens", 4},
+                      {"content_hash", "00"}, {"categories", json::object()}}},
+          {"options", {{"precision", "fp32"}, {"max_seq_len", 16}}},
+          {"run", {{"command", "maxact scan org/m"}, {"tokens", 4}}},
+          {"global_max", {{"value", -40.0}, {"abs", 40.0}, {"tap", "model.layers.1"},
+                          {"hf_name", "model.layers.1"}, {"component", "hidden"}, {"layer", 1},
+                          {"location", loc}}},
+          {"categories", json::object()},
+          {"experts", json::array()},
+          {"token_contexts", {{"3:1", {{"before", "x\n"}, {"token", text}, {"after", "y"}}}}},
+          {"taps", taps}};
+}
+
+std::size_t count(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
+TEST(HtmlReport, TextFromTheReportNeverBecomesMarkup) {
+  const std::string evil = "</script><script>alert(1)</script><img src=x onerror=alert(2)>";
+  const std::string page = maxact::render_html_report(tiny_report(evil, evil), "r.json");
+  // The three libraries, the charts' data and the bootstrap: nothing else opens a script.
+  EXPECT_EQ(count(page, "<script"), 5u);
+  EXPECT_EQ(count(page, "alert(1)</script>"), 0u);
+  EXPECT_EQ(count(page, "<img src=x"), 0u);
+  EXPECT_GT(count(page, "&lt;img src=x onerror=alert(2)&gt;"), 0u);
+  EXPECT_GT(count(page, "\\u003c/script>"), 0u);  // in the charts' JSON
+  const std::string cmp = maxact::render_html_compare({{"a.json", tiny_report(evil, evil)},
+                                                       {"b.json", tiny_report(evil, evil)}});
+  EXPECT_EQ(count(cmp, "<script"), 5u);
+  EXPECT_EQ(count(cmp, "<img src=x"), 0u);
+}
+
+TEST(HtmlReport, SameInputSamePage) {
+  const json r = tiny_report();
+  EXPECT_EQ(maxact::render_html_report(r, "r.json"), maxact::render_html_report(r, "r.json"));
+  EXPECT_EQ(maxact::render_model_card(r, "r.json"), maxact::render_model_card(r, "r.json"));
+}
+
+TEST(HtmlReport, MalformedReportsNameTheFileAndThePlace) {
+  const auto expect_error = [](json r, const std::string& where) {
+    try {
+      (void)maxact::render_html_report(r, "r.json");
+      FAIL() << "no error for " << where;
+    } catch (const maxact::Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("r.json"), std::string::npos) << m;
+      EXPECT_NE(m.find(where), std::string::npos) << m;
+    }
+  };
+  json r = tiny_report();
+  r["taps"][1]["stats"].erase("top");
+  expect_error(r, "taps[1].stats.top");
+  r = tiny_report();
+  r["taps"][0]["layer"] = "zero";
+  expect_error(r, "taps[0].layer");
+  r = tiny_report();
+  r["taps"][0]["stats"]["channel_absmax"] = json::array({1.0});
+  expect_error(r, "taps[0].stats.channel_absmax");
+  r = tiny_report();
+  r["schema"] = "maxact.compare";
+  expect_error(r, "not a maxact scan report");
+  r = tiny_report();
+  r["global_max"]["location"] = 5;
+  expect_error(r, "global_max.location");
+  EXPECT_THROW((void)maxact::render_model_card(json::array(), "r.json"), maxact::Error);
+}
+
+TEST(HtmlReport, ModelCardStatesThePeakAndTheCommand) {
+  const std::string card = maxact::render_model_card(tiny_report(), "r.json");
+  EXPECT_NE(card.find("**-40**"), std::string::npos) << card;
+  EXPECT_NE(card.find("maxact scan org/m"), std::string::npos) << card;
+  EXPECT_NE(card.find("0 of 16 recorded values exceed 65504"), std::string::npos) << card;
+}
+
+}  // namespace
