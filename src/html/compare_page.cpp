@@ -98,8 +98,9 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
                                {{"field", "value"}, {"format", ".6g"}, {"title", "M"}},
                                {{"field", "tap"}}, {{"field", "component"}},
                                {{"field", "source"}, {"title", "JSON"}}})}};
-  std::string cap = "Global max M of each model (the study's components), log scale, bars grouped "
-                    "by family (colour; the family is also the sort key and in the table below). ";
+  std::string cap = "Global max M of each model (the study's components), log scale, grouped by "
+                    "family (colour and shape; the family is also the sort key and in the table "
+                    "below). ";
   for (const Compared& m : models) {
     if (m.m) cap += fmt::format("{} {}. ", html::escape(m.label), html::num(m.m->value));
   }
@@ -173,6 +174,8 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
     for (const auto& [policy, q] : row["quant"].items()) {
       if (policy.rfind("int8", 0) != 0 || !q["sqnr_db"].is_number() || !row["abs_global_max"].is_number()) continue;
       int8.insert(policy);
+      // The study's two policies in the plot (all INT8 ones in the table below).
+      if (policy != "int8_max_abs" && policy != "int8_clip_q") continue;
       srows.push_back({{"model", models[i].label}, {"policy", policy},
                        {"abs", row["abs_global_max"]}, {"sqnr_db", q["sqnr_db"]},
                        {"source", models[i].file + "#quant.pooled." + policy + ".all.sqnr_db"}});
@@ -190,16 +193,18 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
           {"encoding",
            {{"x", {{"field", "abs"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}},
                    {"title", "|M| (log scale)"}}},
-            {"y", {{"field", "sqnr_db"}, {"type", "quantitative"}, {"title", "pooled SQNR (dB)"}}},
+            {"y", {{"field", "sqnr_db"}, {"type", "quantitative"}, {"title", "pooled SQNR (dB)"},
+                   {"scale", {{"zero", false}}}}},
             {"color", {{"field", "policy"}, {"type", "nominal"}}},
             {"shape", {{"field", "policy"}, {"type", "nominal"}}},
             {"tooltip", json::array({{{"field", "model"}}, {{"field", "policy"}},
                                      {{"field", "abs"}, {"format", ".6g"}, {"title", "|M|"}},
                                      {{"field", "sqnr_db"}, {"format", ".4g"}},
                                      {{"field", "source"}, {"title", "JSON"}}})}}}},
-         {{"mark", {{"type", "text"}, {"dx", 6}, {"align", "left"}, {"fontSize", 10}}},
+         {{"transform", json::array({{{"filter", "datum.policy == 'int8_max_abs'"}}})},
+          {"mark", {{"type", "text"}, {"dx", 7}, {"align", "left"}, {"fontSize", 10}}},
           {"encoding", {{"x", {{"field", "abs"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}}}},
-                        {"y", {{"field", "sqnr_db"}, {"type", "quantitative"}}},
+                        {"y", {{"field", "sqnr_db"}, {"type", "quantitative"}, {"scale", {{"zero", false}}}}},
                         {"text", {{"field", "model"}}}}}}});
     std::string corr = "<table id=\"correlations\">\n<tr><th>policy</th><th>models</th><th>Pearson r"
                        "</th><th>Spearman ρ</th></tr>\n";
@@ -210,8 +215,9 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
                           fmt_opt(c["spearman"], "{:.3f}"));
     }
     page.chart({"chart-models-sqnr", "|M| vs INT8 SQNR",
-                "Each model's global max against its quantization check's pooled SQNR, per INT8 "
-                "policy. The table gives Pearson's r and Spearman's ρ between log10 |M| and SQNR "
+                "Each model's global max against its quantization check's pooled SQNR for the "
+                "study's two INT8 policies (per-tensor max-abs, labelled; clipped at the 0.999 "
+                "quantile). The table gives Pearson's r and Spearman's ρ between log10 |M| and SQNR "
                 "across the models (the study's claim: the error tracks the peak; the same numbers "
                 "as <code>maxact compare</code>).",
                 s4});

@@ -206,7 +206,7 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
   table += "</table>\n";
   caption = fmt::format(
       "Per-channel max |x| of the residual stream after each decoder layer (log colour; "
-      "channels_absmax in the JSON). {}Persistent massive channels show as vertical lines; the "
+      "channel_absmax in the JSON). {}Persistent massive channels show as vertical lines; the "
       "table lists the largest.",
       width > 1 ? fmt::format("{} channels drawn in groups of {} (each cell: the group's max); ",
                               channels, width)
@@ -535,10 +535,25 @@ std::string render_html_report(const json& report, const std::string& file) {
   const ScanView v(report, file);
   html::Page page("maxact — " + v.model());
   page.add(header(v));
-  page.add("<nav><a href=\"#layers\">layers</a><a href=\"#channels\">channels</a>"
-           "<a href=\"#top\">top values</a><a href=\"#categories-section\">categories</a>"
-           "<a href=\"#headroom\">headroom</a><a href=\"#quant\">quantization</a>"
-           "<a href=\"#experts\">experts</a></nav>\n");
+  // Links to the sections this report has.
+  const json& root = v.root();
+  const bool channels = std::any_of(v.taps().begin(), v.taps().end(), [](const TapRef& t) {
+    return t.component == "hidden" && t.layer >= 0;
+  });
+  const auto cats = root.find("categories");
+  const auto experts = root.find("experts");
+  std::string nav = "<nav><a href=\"#layers\">layers</a>";
+  if (channels) nav += "<a href=\"#channels\">channels</a>";
+  nav += "<a href=\"#top\">top values</a>";
+  if (cats != root.end() && cats->is_object() && !cats->empty()) {
+    nav += "<a href=\"#categories-section\">categories</a>";
+  }
+  nav += "<a href=\"#headroom\">headroom</a>";
+  if (root.contains("quant")) nav += "<a href=\"#quant\">quantization</a>";
+  if (experts != root.end() && experts->is_array() && !experts->empty()) {
+    nav += "<a href=\"#experts\">experts</a>";
+  }
+  page.add(nav + "</nav>\n");
   std::string caption;
   const json layers = layer_chart(v, caption);
   page.add("<section id=\"layers\"><h2>Layer by layer</h2>\n");
