@@ -12,9 +12,9 @@
 #include "maxact/scan_job.h"
 
 namespace maxact {
-using nlohmann::json;
 using html::Loc;
 using html::ScanView;
+using nlohmann::json;
 
 namespace {
 
@@ -65,21 +65,27 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
   const json& table = cmp.table;
   const std::vector<Compared> models = models_of(views);
   html::Page page(fmt::format("maxact — {} models compared", models.size()));
-  page.add(fmt::format("<header><h1>Activation peaks of {} models</h1>\n<p class=\"note\">From "
-                       "the scan reports {}.</p></header>\n",
-                       models.size(), [&] {
-                         std::string s;
-                         for (const Compared& m : models) s += (s.empty() ? "" : ", ") + ("<code>" + html::escape(m.file) + "</code>");
-                         return s;
-                       }()));
+  page.add(
+      fmt::format("<header><h1>Activation peaks of {} models</h1>\n<p class=\"note\">From "
+                  "the scan reports {}.</p></header>\n",
+                  models.size(), [&] {
+                    std::string s;
+                    for (const Compared& m : models)
+                      s += (s.empty() ? "" : ", ") + ("<code>" + html::escape(m.file) + "</code>");
+                    return s;
+                  }()));
 
   // 1. M per model on a log axis, grouped by family.
   json mrows = json::array();
   for (std::size_t i = 0; i < models.size(); ++i) {
     const Compared& m = models[i];
     if (!m.m || !(std::fabs(m.m->value) > 0)) continue;
-    mrows.push_back({{"model", m.label}, {"family", m.family}, {"abs", std::fabs(m.m->value)},
-                     {"value", m.m->value}, {"tap", m.tap}, {"component", m.component},
+    mrows.push_back({{"model", m.label},
+                     {"family", m.family},
+                     {"abs", std::fabs(m.m->value)},
+                     {"value", m.m->value},
+                     {"tap", m.tap},
+                     {"component", m.component},
                      {"source", m.file + "#global_max.value"}});
   }
   json s1 = html::vl_base("Global max |M| per model, log scale, grouped by family");
@@ -88,19 +94,28 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
   // Points, not bars: a bar on a log axis has no baseline.
   s1["mark"] = {{"type", "point"}, {"filled", true}, {"size", 110}};
   s1["encoding"] = {
-      {"y", {{"field", "model"}, {"type", "nominal"}, {"title", nullptr},
-             {"sort", {{"field", "family"}}}}},
-      {"x", {{"field", "abs"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}},
-             {"title", "|M| (log scale)"}}},
+      {"y",
+       {{"field", "model"},
+        {"type", "nominal"},
+        {"title", nullptr},
+        {"sort", {{"field", "family"}}}}},
+      {"x",
+       {{"field", "abs"},
+        {"type", "quantitative"},
+        {"scale", {{"type", "log"}}},
+        {"title", "|M| (log scale)"}}},
       {"color", {{"field", "family"}, {"type", "nominal"}}},
       {"shape", {{"field", "family"}, {"type", "nominal"}}},
-      {"tooltip", json::array({{{"field", "model"}}, {{"field", "family"}},
+      {"tooltip", json::array({{{"field", "model"}},
+                               {{"field", "family"}},
                                {{"field", "value"}, {"format", ".6g"}, {"title", "M"}},
-                               {{"field", "tap"}}, {{"field", "component"}},
+                               {{"field", "tap"}},
+                               {{"field", "component"}},
                                {{"field", "source"}, {"title", "JSON"}}})}};
-  std::string cap = "Global max M of each model (the study's components), log scale, grouped by "
-                    "family (colour and shape; the family is also the sort key and in the table "
-                    "below). ";
+  std::string cap =
+      "Global max M of each model (the study's components), log scale, grouped by "
+      "family (colour and shape; the family is also the sort key and in the table "
+      "below). ";
   for (const Compared& m : models) {
     if (m.m) cap += fmt::format("{} {}. ", html::escape(m.label), html::num(m.m->value));
   }
@@ -114,26 +129,36 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
     const int L = std::max(1, views[i].num_layers());
     for (const html::LayerPoint& p : html::layer_points(views[i])) {
       if (p.series != html::kSeriesResidual || !(std::fabs(p.at.value) > 0)) continue;
-      crows.push_back({{"model", models[i].label}, {"depth", (p.layer + 1.0) / L},
-                       {"layer", p.layer}, {"abs", std::fabs(p.at.value)}, {"value", p.at.value},
+      crows.push_back({{"model", models[i].label},
+                       {"depth", (p.layer + 1.0) / L},
+                       {"layer", p.layer},
+                       {"abs", std::fabs(p.at.value)},
+                       {"value", p.at.value},
                        {"source", models[i].file + "#" + p.at.source + ".value"}});
     }
   }
-  json s2 = html::vl_base("Residual stream peak per layer over normalised depth, one line per model");
+  json s2 =
+      html::vl_base("Residual stream peak per layer over normalised depth, one line per model");
   s2["height"] = 320;
   s2["data"] = {{"values", crows}};
   s2["mark"] = {{"type", "line"}, {"point", {{"filled", true}, {"size", 40}}}};
-  s2["encoding"] = {
-      {"x", {{"field", "depth"}, {"type", "quantitative"}, {"title", "depth (layer + 1) / L"},
-             {"scale", {{"domain", {0, 1}}}}}},
-      {"y", {{"field", "abs"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}},
-             {"title", "residual stream max |x| (log)"}}},
-      {"color", {{"field", "model"}, {"type", "nominal"}}},
-      {"strokeDash", {{"field", "model"}, {"type", "nominal"}}},
-      {"shape", {{"field", "model"}, {"type", "nominal"}}},
-      {"tooltip", json::array({{{"field", "model"}}, {{"field", "layer"}},
-                               {{"field", "value"}, {"format", ".6g"}},
-                               {{"field", "source"}, {"title", "JSON"}}})}};
+  s2["encoding"] = {{"x",
+                     {{"field", "depth"},
+                      {"type", "quantitative"},
+                      {"title", "depth (layer + 1) / L"},
+                      {"scale", {{"domain", {0, 1}}}}}},
+                    {"y",
+                     {{"field", "abs"},
+                      {"type", "quantitative"},
+                      {"scale", {{"type", "log"}}},
+                      {"title", "residual stream max |x| (log)"}}},
+                    {"color", {{"field", "model"}, {"type", "nominal"}}},
+                    {"strokeDash", {{"field", "model"}, {"type", "nominal"}}},
+                    {"shape", {{"field", "model"}, {"type", "nominal"}}},
+                    {"tooltip", json::array({{{"field", "model"}},
+                                             {{"field", "layer"}},
+                                             {{"field", "value"}, {"format", ".6g"}},
+                                             {{"field", "source"}, {"title", "JSON"}}})}};
   page.add("<section id=\"depth\"><h2>Layer curves</h2>\n");
   page.chart({"chart-models-depth", "Residual stream over depth",
               "The residual stream's largest |x| after each decoder layer, layers scaled to the "
@@ -144,8 +169,11 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
   // 3. Which component holds each model's peak.
   json prow = json::array();
   for (const Compared& m : models) {
-    if (m.m) prow.push_back({{"model", m.label}, {"component", m.component}, {"tap", m.tap},
-                             {"source", m.file + "#global_max.component"}});
+    if (m.m)
+      prow.push_back({{"model", m.label},
+                      {"component", m.component},
+                      {"tap", m.tap},
+                      {"source", m.file + "#global_max.component"}});
   }
   json s3 = html::vl_base("Which component holds each model's global max");
   s3["width"] = 420;
@@ -154,10 +182,14 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
   s3["mark"] = {{"type", "point"}, {"filled", true}, {"size", 120}};
   s3["encoding"] = {
       {"y", {{"field", "model"}, {"type", "nominal"}, {"title", nullptr}}},
-      {"x", {{"field", "component"}, {"type", "nominal"},
-             {"scale", {{"domain", {"embedding", "attention", "mlp", "hidden", "final_norm"}}}}}},
+      {"x",
+       {{"field", "component"},
+        {"type", "nominal"},
+        {"scale", {{"domain", {"embedding", "attention", "mlp", "hidden", "final_norm"}}}}}},
       {"shape", {{"field", "component"}, {"type", "nominal"}}},
-      {"tooltip", json::array({{{"field", "model"}}, {{"field", "component"}}, {{"field", "tap"}},
+      {"tooltip", json::array({{{"field", "model"}},
+                               {{"field", "component"}},
+                               {{"field", "tap"}},
                                {{"field", "source"}, {"title", "JSON"}}})}};
   page.add("<section id=\"components\"><h2>Where the peak is</h2>\n");
   page.chart({"chart-models-component", "Component of the peak",
@@ -172,18 +204,24 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
   for (std::size_t i = 0; i < models.size(); ++i) {
     const json& row = table["models"][i];
     for (const auto& [policy, q] : row["quant"].items()) {
-      if (policy.rfind("int8", 0) != 0 || !q["sqnr_db"].is_number() || !row["abs_global_max"].is_number()) continue;
+      if (policy.rfind("int8", 0) != 0 || !q["sqnr_db"].is_number() ||
+          !row["abs_global_max"].is_number())
+        continue;
       int8.insert(policy);
       // The study's two policies in the plot (all INT8 ones in the table below).
       if (policy != "int8_max_abs" && policy != "int8_clip_q") continue;
-      srows.push_back({{"model", models[i].label}, {"policy", policy},
-                       {"abs", row["abs_global_max"]}, {"sqnr_db", q["sqnr_db"]},
+      srows.push_back({{"model", models[i].label},
+                       {"policy", policy},
+                       {"abs", row["abs_global_max"]},
+                       {"sqnr_db", q["sqnr_db"]},
                        {"source", models[i].file + "#quant.pooled." + policy + ".all.sqnr_db"}});
     }
   }
   page.add("<section id=\"sqnr\"><h2>Peak vs INT8 error</h2>\n");
   if (srows.empty()) {
-    page.add("<p>None of these reports has a quantization check (<code>maxact scan --quant</code>).</p>\n");
+    page.add(
+        "<p>None of these reports has a quantization check (<code>maxact scan "
+        "--quant</code>).</p>\n");
   } else {
     json s4 = html::vl_base("Global max |M| against pooled INT8 SQNR per policy");
     s4["height"] = 320;
@@ -191,45 +229,58 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
     s4["layer"] = json::array(
         {{{"mark", {{"type", "point"}, {"filled", true}, {"size", 70}}},
           {"encoding",
-           {{"x", {{"field", "abs"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}},
-                   {"title", "|M| (log scale)"}}},
-            {"y", {{"field", "sqnr_db"}, {"type", "quantitative"}, {"title", "pooled SQNR (dB)"},
-                   {"scale", {{"zero", false}}}}},
+           {{"x",
+             {{"field", "abs"},
+              {"type", "quantitative"},
+              {"scale", {{"type", "log"}}},
+              {"title", "|M| (log scale)"}}},
+            {"y",
+             {{"field", "sqnr_db"},
+              {"type", "quantitative"},
+              {"title", "pooled SQNR (dB)"},
+              {"scale", {{"zero", false}}}}},
             {"color", {{"field", "policy"}, {"type", "nominal"}}},
             {"shape", {{"field", "policy"}, {"type", "nominal"}}},
-            {"tooltip", json::array({{{"field", "model"}}, {{"field", "policy"}},
+            {"tooltip", json::array({{{"field", "model"}},
+                                     {{"field", "policy"}},
                                      {{"field", "abs"}, {"format", ".6g"}, {"title", "|M|"}},
                                      {{"field", "sqnr_db"}, {"format", ".4g"}},
                                      {{"field", "source"}, {"title", "JSON"}}})}}}},
          {{"transform", json::array({{{"filter", "datum.policy == 'int8_max_abs'"}}})},
           {"mark", {{"type", "text"}, {"dx", 7}, {"align", "left"}, {"fontSize", 10}}},
-          {"encoding", {{"x", {{"field", "abs"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}}}},
-                        {"y", {{"field", "sqnr_db"}, {"type", "quantitative"}, {"scale", {{"zero", false}}}}},
-                        {"text", {{"field", "model"}}}}}}});
-    std::string corr = "<table id=\"correlations\">\n<tr><th>policy</th><th>models</th><th>Pearson r"
-                       "</th><th>Spearman ρ</th></tr>\n";
+          {"encoding",
+           {{"x", {{"field", "abs"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}}}},
+            {"y", {{"field", "sqnr_db"}, {"type", "quantitative"}, {"scale", {{"zero", false}}}}},
+            {"text", {{"field", "model"}}}}}}});
+    std::string corr =
+        "<table id=\"correlations\">\n<tr><th>policy</th><th>models</th><th>Pearson r"
+        "</th><th>Spearman ρ</th></tr>\n";
     for (const std::string& p : int8) {
       const json& c = table.at("correlation_log10_abs_max_vs_sqnr_db").at(p);
-      corr += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
-                          html::escape(p), c["models"].dump(), fmt_opt(c["pearson"], "{:.3f}"),
-                          fmt_opt(c["spearman"], "{:.3f}"));
+      corr += fmt::format(
+          "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td "
+          "class=\"n\">{}</td></tr>\n",
+          html::escape(p), c["models"].dump(), fmt_opt(c["pearson"], "{:.3f}"),
+          fmt_opt(c["spearman"], "{:.3f}"));
     }
-    page.chart({"chart-models-sqnr", "|M| vs INT8 SQNR",
-                "Each model's global max against its quantization check's pooled SQNR for the "
-                "study's two INT8 policies (per-tensor max-abs, labelled; clipped at the 0.999 "
-                "quantile). The table gives Pearson's r and Spearman's ρ between log10 |M| and SQNR "
-                "across the models (the study's claim: the error tracks the peak; the same numbers "
-                "as <code>maxact compare</code>).",
-                s4});
+    page.chart(
+        {"chart-models-sqnr", "|M| vs INT8 SQNR",
+         "Each model's global max against its quantization check's pooled SQNR for the "
+         "study's two INT8 policies (per-tensor max-abs, labelled; clipped at the 0.999 "
+         "quantile). The table gives Pearson's r and Spearman's ρ between log10 |M| and SQNR "
+         "across the models (the study's claim: the error tracks the peak; the same numbers "
+         "as <code>maxact compare</code>).",
+         s4});
     page.add(corr + "</table>\n");
   }
   page.add("</section>\n");
 
   // 5. All models.
-  std::string t = "<section id=\"models\"><h2>All models</h2>\n<table id=\"models-table\">\n<tr>"
-                  "<th>model</th><th>family</th><th>parameters</th><th>layers</th><th>M</th>"
-                  "<th>at</th><th>component</th><th>tokens</th><th>taps beyond FP16</th>"
-                  "<th>taps beyond FP8</th><th>INT8 max-abs SQNR</th><th>report</th></tr>\n";
+  std::string t =
+      "<section id=\"models\"><h2>All models</h2>\n<table id=\"models-table\">\n<tr>"
+      "<th>model</th><th>family</th><th>parameters</th><th>layers</th><th>M</th>"
+      "<th>at</th><th>component</th><th>tokens</th><th>taps beyond FP16</th>"
+      "<th>taps beyond FP8</th><th>INT8 max-abs SQNR</th><th>report</th></tr>\n";
   for (std::size_t i = 0; i < models.size(); ++i) {
     const Compared& m = models[i];
     const json& row = table["models"][i];
@@ -242,7 +293,8 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
         m.params ? fmt::format("{:.4g} M", static_cast<double>(m.params) / 1e6) : "–", m.layers,
         m.m ? html::value_span(m.m->value, m.file + "#global_max.value") : "–", html::escape(m.tap),
         html::escape(m.component), row["tokens"].dump(),
-        fmt_opt(row["taps_over_fp16"], "{:.1f} %", 100), fmt_opt(row["taps_over_fp8_e4m3"], "{:.1f} %", 100),
+        fmt_opt(row["taps_over_fp16"], "{:.1f} %", 100),
+        fmt_opt(row["taps_over_fp8_e4m3"], "{:.1f} %", 100),
         q.contains("int8_max_abs") ? fmt_opt(q["int8_max_abs"]["sqnr_db"], "{:.2f} dB") : "–",
         html::escape(m.file));
   }

@@ -8,9 +8,9 @@
 #include "maxact/html_report.h"
 
 namespace maxact {
-using nlohmann::json;
 using html::Loc;
 using html::ScanView;
+using nlohmann::json;
 
 namespace {
 
@@ -52,10 +52,8 @@ std::string render_model_card(const json& report, const std::string& file) {
       str_or(report, "maxact_version"), str_or(run, "finished_at"),
       r.integer(r.member(corpus, "tokens", "corpus"), "corpus.tokens"),
       r.integer(r.member(corpus, "sequences", "corpus"), "corpus.sequences"),
-      r.member(options, "max_seq_len", "options").dump(),
-      md_code(str_or(corpus, "origin")),
-      md_code(str_or(corpus, "content_hash")),
-      str_or(options, "precision"));
+      r.member(options, "max_seq_len", "options").dump(), md_code(str_or(corpus, "origin")),
+      md_code(str_or(corpus, "content_hash")), str_or(options, "precision"));
   std::string tap, component;
   int layer = -1;
   if (const std::optional<Loc> g = v.global_max(&tap, &component, &layer)) {
@@ -108,24 +106,27 @@ std::string render_model_card(const json& report, const std::string& file) {
     }
   }
   const auto pct = [&](int64_t n) {
-    return count ? fmt::format("{:.3g} %", 100.0 * static_cast<double>(n) / static_cast<double>(count))
+    return count ? fmt::format("{:.3g} %",
+                               100.0 * static_cast<double>(n) / static_cast<double>(count))
                  : std::string("–");
   };
-  out += fmt::format(
-      "* **FP16**: {} of {} recorded values exceed 65504 ({}){}.\n", f16, count, pct(f16),
-      f16 ? ": they overflow to infinity in FP16 activations unless rescaled"
-          : ": FP16 activations do not overflow on this text");
+  out += fmt::format("* **FP16**: {} of {} recorded values exceed 65504 ({}){}.\n", f16, count,
+                     pct(f16),
+                     f16 ? ": they overflow to infinity in FP16 activations unless rescaled"
+                         : ": FP16 activations do not overflow on this text");
   out += fmt::format(
       "* **FP8-E4M3**: {} of {} taps have values beyond 448 ({} of the values); the largest |x| "
-      "anywhere, {:.6g} at {}, needs a static per-tensor scale of at least {:.6g} (max |x| / 448).\n",
+      "anywhere, {:.6g} at {}, needs a static per-tensor scale of at least {:.6g} (max |x| / "
+      "448).\n",
       taps8, taps, pct(f8), absmax, md_code(absmax_tap), absmax / html::kFp8E4m3Max);
   const auto q = report.find("quant");
   if (q != report.end() && q->is_object()) {
-    out += "\nQuantization check (fake-quantized activations against the fp32 values, pooled over "
-           "the quantized taps; *clean* leaves out massive-activation tokens). Reading used here: "
-           "SQNR ≥ 30 dB small error, 20–30 dB noticeable, < 20 dB large.\n\n"
-           "| policy | SQNR all tokens | SQNR clean tokens | clip rate | verdict |\n"
-           "|---|---:|---:|---:|---|\n";
+    out +=
+        "\nQuantization check (fake-quantized activations against the fp32 values, pooled over "
+        "the quantized taps; *clean* leaves out massive-activation tokens). Reading used here: "
+        "SQNR ≥ 30 dB small error, 20–30 dB noticeable, < 20 dB large.\n\n"
+        "| policy | SQNR all tokens | SQNR clean tokens | clip rate | verdict |\n"
+        "|---|---:|---:|---:|---|\n";
     for (const auto& [policy, p] : r.member(*q, "pooled", "quant").items()) {
       const auto get = [&](const char* subset, const char* key) {
         const json& x = r.member(r.member(p, subset, "quant.pooled." + policy), key,
@@ -141,7 +142,8 @@ std::string render_model_card(const json& report, const std::string& file) {
     }
   }
   std::string command;
-  if (const auto c = run.find("command"); c != run.end() && c->is_string()) command = c->get<std::string>();
+  if (const auto c = run.find("command"); c != run.end() && c->is_string())
+    command = c->get<std::string>();
   out += "\nReproduce:\n\n```sh\n" +
          (command.empty() ? "# this report does not record its command (written by an older maxact)"
                           : command) +

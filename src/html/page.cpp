@@ -88,18 +88,31 @@ std::string escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-std::string num(double v) { return fmt::format("{:.6g}", v); }
+std::string num(double v) {
+  return fmt::format("{:.6g}", v);
+}
 
 std::string value_span(double v, const std::string& source) {
   return fmt::format("<span class=\"num\" data-value=\"{}\"{}>{}</span>", v,
@@ -147,10 +160,11 @@ std::string Page::render() const {
   out += json_script(specs_);
   out += "</script>\n<script>";
   out += kBoot;
-  out += "</script>\n<footer class=\"note\"><p>Charts drawn with Vega, Vega-Lite and vega-embed "
-         "(BSD-3-Clause, University of Washington Interactive Data Lab), which bundle d3 and other "
-         "packages; their licences travel with this page (<code>template#third-party-licenses</code>"
-         " in its source).</p></footer>\n<template id=\"third-party-licenses\"><pre>";
+  out +=
+      "</script>\n<footer class=\"note\"><p>Charts drawn with Vega, Vega-Lite and vega-embed "
+      "(BSD-3-Clause, University of Washington Interactive Data Lab), which bundle d3 and other "
+      "packages; their licences travel with this page (<code>template#third-party-licenses</code>"
+      " in its source).</p></footer>\n<template id=\"third-party-licenses\"><pre>";
   out += escape(vega_notice());
   out += "</pre></template>\n</body>\n</html>\n";
   return out;

@@ -18,11 +18,12 @@ const char* const kSeriesLinearInput = "largest Linear input";
 const char* const kSeriesMedian = "residual median |x|";
 const char* const kSeriesQ999 = "residual 99.9 % quantile";
 
-std::string TapRef::path() const { return fmt::format("taps[{}]", index); }
+std::string TapRef::path() const {
+  return fmt::format("taps[{}]", index);
+}
 
 bool study_component(const std::string& c) {
-  return c == "embedding" || c == "hidden" || c == "attention" || c == "mlp" ||
-         c == "final_norm";
+  return c == "embedding" || c == "hidden" || c == "attention" || c == "mlp" || c == "final_norm";
 }
 
 ScanView::ScanView(const json& root, const std::string& file) : r_(root, file), file_(file) {
@@ -123,8 +124,7 @@ std::string ScanView::context_html(const Loc& l) const {
 }
 
 int64_t ScanView::count(const TapRef& t, const char* key) const {
-  return r_.integer(r_.member(*t.stats, key, t.path() + ".stats"),
-                    t.path() + ".stats." + key);
+  return r_.integer(r_.member(*t.stats, key, t.path() + ".stats"), t.path() + ".stats." + key);
 }
 
 double ScanView::quantile_estimate(const TapRef& t, const char* q) const {

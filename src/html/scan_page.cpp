@@ -11,10 +11,10 @@
 #include "maxact/html_report.h"
 
 namespace maxact {
-using nlohmann::json;
 using html::Loc;
 using html::ScanView;
 using html::TapRef;
+using nlohmann::json;
 
 namespace {
 
@@ -31,9 +31,9 @@ std::string where_html(const Loc& l, const std::string& base) {
 }
 
 std::string where_text(const Loc& l) {
-  return fmt::format("sample {}, position {}, token {} {}, channel {}", l.sample, l.position,
-                     l.token, json(l.token_text).dump(-1, ' ', false, json::error_handler_t::replace),
-                     l.channel);
+  return fmt::format(
+      "sample {}, position {}, token {} {}, channel {}", l.sample, l.position, l.token,
+      json(l.token_text).dump(-1, ' ', false, json::error_handler_t::replace), l.channel);
 }
 
 std::string str_or(const json& o, const char* key, const char* fallback = "not recorded") {
@@ -50,23 +50,29 @@ std::string header(const ScanView& v) {
   const json& run = r.member(root, "run", "");
   std::string params = "not recorded";
   if (const auto p = model.find("parameters"); p != model.end() && p->is_object()) {
-    const int64_t total = r.integer(r.member(*p, "total", "model.parameters"), "model.parameters.total");
-    const int64_t active = r.integer(r.member(*p, "active", "model.parameters"), "model.parameters.active");
+    const int64_t total =
+        r.integer(r.member(*p, "total", "model.parameters"), "model.parameters.total");
+    const int64_t active =
+        r.integer(r.member(*p, "active", "model.parameters"), "model.parameters.active");
     params = fmt::format("{:.4g} M", static_cast<double>(total) / 1e6);
-    if (active != total) params += fmt::format(" ({:.4g} M active per token)", static_cast<double>(active) / 1e6);
+    if (active != total)
+      params += fmt::format(" ({:.4g} M active per token)", static_cast<double>(active) / 1e6);
   }
   std::string out = fmt::format(
       "<header>\n<h1>Activation peaks of {}</h1>\n<dl class=\"meta\">\n"
       "<dt>model</dt><dd>{} — family {}, model_type {}, {}</dd>\n"
       "<dt>parameters</dt><dd>{}</dd>\n<dt>precision</dt><dd>{}</dd>\n"
-      "<dt>corpus</dt><dd>{} — {} samples, {} sequences, {} tokens (content SHA-256 <code>{}</code>)</dd>\n"
+      "<dt>corpus</dt><dd>{} — {} samples, {} sequences, {} tokens (content SHA-256 "
+      "<code>{}</code>)</dd>\n"
       "<dt>scanned</dt><dd>{} by maxact {} ({} threads, {} kernel)</dd>\n"
       "<dt>report</dt><dd><code>{}</code></dd>\n</dl>\n",
       html::escape(v.model()), html::escape(v.model()), html::escape(v.family()),
       html::escape(str_or(model, "model_type")), html::escape(str_or(model, "architecture")),
       params, html::escape(str_or(options, "precision")), html::escape(str_or(corpus, "origin")),
-      int_span(r.integer(r.member(corpus, "samples", "corpus"), "corpus.samples"), "corpus.samples"),
-      int_span(r.integer(r.member(corpus, "sequences", "corpus"), "corpus.sequences"), "corpus.sequences"),
+      int_span(r.integer(r.member(corpus, "samples", "corpus"), "corpus.samples"),
+               "corpus.samples"),
+      int_span(r.integer(r.member(corpus, "sequences", "corpus"), "corpus.sequences"),
+               "corpus.sequences"),
       int_span(r.integer(r.member(corpus, "tokens", "corpus"), "corpus.tokens"), "corpus.tokens"),
       html::escape(str_or(corpus, "content_hash")), html::escape(str_or(run, "finished_at")),
       html::escape(str_or(root, "maxact_version")),
@@ -99,17 +105,19 @@ json layer_chart(const ScanView& v, std::string& caption) {
     peak = std::max(peak, a);
     auto& b = best[p.series];
     if (a > b.second) b = {p.layer, a};
-    json row = {{"layer", p.layer}, {"series", p.series}, {"abs", a}, {"value", p.at.value},
-                {"tap", p.tap},
-                {"source", p.at.sample >= 0 ? p.at.source + ".value" : p.at.source}};
+    json row = {
+        {"layer", p.layer}, {"series", p.series},
+        {"abs", a},         {"value", p.at.value},
+        {"tap", p.tap},     {"source", p.at.sample >= 0 ? p.at.source + ".value" : p.at.source}};
     row["where"] = p.at.sample >= 0 ? where_text(p.at) : "quantile estimate";
     rows.push_back(std::move(row));
   }
   const std::vector<std::string> order = {html::kSeriesResidual, html::kSeriesAttention,
-                                          html::kSeriesMlp, html::kSeriesLinearInput,
-                                          html::kSeriesMedian, html::kSeriesQ999};
-  caption = "Per decoder layer, the largest |x| of each kind of tap (log scale); hover a point "
-            "for the signed value, the tap, where it occurred and its place in the JSON. ";
+                                          html::kSeriesMlp,      html::kSeriesLinearInput,
+                                          html::kSeriesMedian,   html::kSeriesQ999};
+  caption =
+      "Per decoder layer, the largest |x| of each kind of tap (log scale); hover a point "
+      "for the signed value, the tap, where it occurred and its place in the JSON. ";
   for (const std::string& s : order) {
     if (const auto it = best.find(s); it != best.end()) {
       caption += fmt::format("{}: highest {} at layer {}. ", html::escape(s),
@@ -123,10 +131,16 @@ json layer_chart(const ScanView& v, std::string& caption) {
       {{"data", {{"values", rows}}},
        {"mark", {{"type", "line"}, {"point", {{"filled", true}, {"size", 45}}}}},
        {"encoding",
-        {{"x", {{"field", "layer"}, {"type", "quantitative"}, {"title", "decoder layer"},
-                {"axis", {{"tickMinStep", 1}}}}},
-         {"y", {{"field", "abs"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}},
-                {"title", "max |x| (log scale)"}}},
+        {{"x",
+          {{"field", "layer"},
+           {"type", "quantitative"},
+           {"title", "decoder layer"},
+           {"axis", {{"tickMinStep", 1}}}}},
+         {"y",
+          {{"field", "abs"},
+           {"type", "quantitative"},
+           {"scale", {{"type", "log"}}},
+           {"title", "max |x| (log scale)"}}},
          {"color", {{"field", "series"}, {"type", "nominal"}, {"sort", order}, {"title", nullptr}}},
          {"strokeDash", {{"field", "series"}, {"type", "nominal"}, {"sort", order}}},
          {"shape", {{"field", "series"}, {"type", "nominal"}, {"sort", order}}},
@@ -138,13 +152,16 @@ json layer_chart(const ScanView& v, std::string& caption) {
                                   {{"field", "source"}, {"title", "JSON"}}})}}}});
   // The formats' limits, where the values come within a decade of them.
   json limits = json::array();
-  if (peak >= html::kFp8E4m3Max / 10) limits.push_back({{"limit", "FP8-E4M3 max 448"}, {"y", html::kFp8E4m3Max}});
-  if (peak >= html::kFp16Max / 10) limits.push_back({{"limit", "FP16 max 65504"}, {"y", html::kFp16Max}});
+  if (peak >= html::kFp8E4m3Max / 10)
+    limits.push_back({{"limit", "FP8-E4M3 max 448"}, {"y", html::kFp8E4m3Max}});
+  if (peak >= html::kFp16Max / 10)
+    limits.push_back({{"limit", "FP16 max 65504"}, {"y", html::kFp16Max}});
   if (!limits.empty()) {
     layers.push_back({{"data", {{"values", limits}}},
                       {"mark", {{"type", "rule"}, {"strokeDash", {2, 2}}, {"color", "#9a3412"}}},
-                      {"encoding", {{"y", {{"field", "y"}, {"type", "quantitative"}}},
-                                    {"tooltip", json::array({{{"field", "limit"}}})}}}});
+                      {"encoding",
+                       {{"y", {{"field", "y"}, {"type", "quantitative"}}},
+                        {"tooltip", json::array({{{"field", "limit"}}})}}}});
     caption += "Dashed red lines: the FP8-E4M3 / FP16 limits.";
   }
   spec["layer"] = layers;
@@ -169,7 +186,8 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
   std::map<int64_t, int> layer_argmax;                    // channel -> layers it leads
   for (const TapRef* t : hidden) {
     const std::string at = t->path() + ".stats.channel_absmax";
-    const json& ca = r.array(r.member(*t->stats, "channel_absmax", t->path() + ".stats"), at, t->channels);
+    const json& ca =
+        r.array(r.member(*t->stats, "channel_absmax", t->path() + ".stats"), at, t->channels);
     int64_t lead = -1;
     double lead_v = -1;
     for (int64_t c0 = 0; c0 < t->channels; c0 += width) {
@@ -182,7 +200,10 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
         m = std::max(m, a);
         auto& pc = per_channel[c];
         if (a > pc.first) pc = {a, t->layer};
-        if (a > lead_v) { lead_v = a; lead = c; }
+        if (a > lead_v) {
+          lead_v = a;
+          lead = c;
+        }
       }
       if (m > 0) {
         cells.push_back({{"l", t->layer}, {"c", c0}, {"c2", c1}, {"v", m}, {"t", t->index}});
@@ -190,18 +211,21 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
     }
     if (lead >= 0) ++layer_argmax[lead];
   }
-  std::vector<std::pair<int64_t, std::pair<double, int>>> top(per_channel.begin(), per_channel.end());
+  std::vector<std::pair<int64_t, std::pair<double, int>>> top(per_channel.begin(),
+                                                              per_channel.end());
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
     return a.second.first != b.second.first ? a.second.first > b.second.first : a.first < b.first;
   });
   if (top.size() > 10) top.resize(10);
-  table = "<table id=\"top-channels\"><caption>Residual-stream channels with the largest |x| "
-          "over all layers</caption>\n<tr><th>channel</th><th>max |x|</th><th>at layer</th>"
-          "<th>layers where it is the largest channel</th></tr>\n";
+  table =
+      "<table id=\"top-channels\"><caption>Residual-stream channels with the largest |x| "
+      "over all layers</caption>\n<tr><th>channel</th><th>max |x|</th><th>at layer</th>"
+      "<th>layers where it is the largest channel</th></tr>\n";
   for (const auto& [c, mv] : top) {
-    table += fmt::format("<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                         "<td class=\"n\">{} of {}</td></tr>\n",
-                         c, html::num(mv.first), mv.second, layer_argmax[c], layers);
+    table += fmt::format(
+        "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+        "<td class=\"n\">{} of {}</td></tr>\n",
+        c, html::num(mv.first), mv.second, layer_argmax[c], layers);
   }
   table += "</table>\n";
   caption = fmt::format(
@@ -212,7 +236,8 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
                               channels, width)
                 : "");
   json spec = html::vl_base("Residual stream per-channel max |x|, layer by channel");
-  spec["height"] = std::min<int64_t>(600, std::max<int64_t>(120, 22 * static_cast<int64_t>(layers)));
+  spec["height"] =
+      std::min<int64_t>(600, std::max<int64_t>(120, 22 * static_cast<int64_t>(layers)));
   spec["data"] = {{"values", cells}};
   spec["transform"] = json::array(
       {{{"calculate",
@@ -223,12 +248,18 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
         {"as", "channel"}}});
   spec["mark"] = "rect";
   spec["encoding"] = {
-      {"x", {{"field", "c"}, {"type", "quantitative"}, {"title", "channel"},
-             {"scale", {{"domain", {0, channels}}, {"nice", false}}}}},
+      {"x",
+       {{"field", "c"},
+        {"type", "quantitative"},
+        {"title", "channel"},
+        {"scale", {{"domain", {0, channels}}, {"nice", false}}}}},
       {"x2", {{"field", "c2"}}},
       {"y", {{"field", "l"}, {"type", "ordinal"}, {"title", "layer"}}},
-      {"color", {{"field", "v"}, {"type", "quantitative"}, {"scale", {{"type", "log"}, {"scheme", "viridis"}}},
-                 {"title", "max |x|"}}},
+      {"color",
+       {{"field", "v"},
+        {"type", "quantitative"},
+        {"scale", {{"type", "log"}, {"scheme", "viridis"}}},
+        {"title", "max |x|"}}},
       {"tooltip", json::array({{{"field", "l"}, {"title", "layer"}},
                                {{"field", "channel"}},
                                {{"field", "v"}, {"format", ".6g"}, {"title", "max |x|"}},
@@ -259,7 +290,8 @@ std::string top_table(const ScanView& v, bool study_only, std::size_t k, const c
   std::set<std::pair<int64_t, int64_t>> seen;
   std::string out = fmt::format(
       "<table id=\"{}\">\n<tr><th>#</th><th>value</th><th>token in context</th><th>token id</th>"
-      "<th>sample</th><th>position</th><th>channel</th><th>layer</th><th>tap</th></tr>\n", id);
+      "<th>sample</th><th>position</th><th>channel</th><th>layer</th><th>tap</th></tr>\n",
+      id);
   std::size_t n = 0;
   for (const TopRow& row : rows) {
     if (n == k) break;
@@ -293,23 +325,31 @@ void categories_section(const ScanView& v, html::Page& page) {
     const json& g = r.member(c, "global_max", base.substr(0, base.size() - 11));
     int64_t tokens = 0;
     if (const auto it = corpus_cats.find(name); it != corpus_cats.end() && it->is_object()) {
-      if (const auto tk = it->find("tokens"); tk != it->end()) tokens = r.integer(*tk, "corpus.categories." + name + ".tokens");
+      if (const auto tk = it->find("tokens"); tk != it->end())
+        tokens = r.integer(*tk, "corpus.categories." + name + ".tokens");
     }
     if (g.is_null()) {
-      table += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td colspan=\"4\">nothing "
-                           "recorded</td></tr>\n", html::escape(name), tokens);
+      table += fmt::format(
+          "<tr><td>{}</td><td class=\"n\">{}</td><td colspan=\"4\">nothing "
+          "recorded</td></tr>\n",
+          html::escape(name), tokens);
       continue;
     }
     json located = r.member(g, "location", base);
     located["value"] = r.member(g, "value", base);
     const std::optional<Loc> l = v.loc(located, base);
     const std::string tap = r.string(r.member(g, "tap", base), base + ".tap");
-    rows.push_back({{"category", name}, {"abs", std::fabs(l->value)}, {"value", l->value},
-                    {"tap", tap}, {"where", where_text(*l)}, {"source", base + ".value"}});
-    table += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                         "<td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
-                         html::escape(name), tokens, html::value_span(l->value, base + ".value"),
-                         html::escape(tap), where_html(*l, base + ".location"), v.context_html(*l));
+    rows.push_back({{"category", name},
+                    {"abs", std::fabs(l->value)},
+                    {"value", l->value},
+                    {"tap", tap},
+                    {"where", where_text(*l)},
+                    {"source", base + ".value"}});
+    table += fmt::format(
+        "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+        "<td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+        html::escape(name), tokens, html::value_span(l->value, base + ".value"), html::escape(tap),
+        where_html(*l, base + ".location"), v.context_html(*l));
   }
   table += "</table>\n";
   page.add("<section id=\"categories-section\"><h2>Per corpus category</h2>\n");
@@ -318,9 +358,12 @@ void categories_section(const ScanView& v, html::Page& page) {
   spec["mark"] = {{"type", "bar"}};
   spec["encoding"] = {
       {"y", {{"field", "category"}, {"type", "nominal"}, {"sort", "-x"}, {"title", nullptr}}},
-      {"x", {{"field", "abs"}, {"type", "quantitative"}, {"title", "peak |x| over the study's taps"}}},
-      {"tooltip", json::array({{{"field", "category"}}, {{"field", "value"}, {"format", ".6g"}},
-                               {{"field", "tap"}}, {{"field", "where"}},
+      {"x",
+       {{"field", "abs"}, {"type", "quantitative"}, {"title", "peak |x| over the study's taps"}}},
+      {"tooltip", json::array({{{"field", "category"}},
+                               {{"field", "value"}, {"format", ".6g"}},
+                               {{"field", "tap"}},
+                               {{"field", "where"}},
                                {{"field", "source"}, {"title", "JSON"}}})}};
   page.chart({"chart-categories", "Where each domain peaks",
               "The study's global max restricted to each category of the corpus; the table below "
@@ -336,13 +379,15 @@ void headroom_section(const ScanView& v, html::Page& page) {
       "the static per-tensor FP8 scale its largest value implies (max |x| / 448). A value beyond "
       "a format's limit saturates (FP8) or overflows to infinity (FP16) unless scaled.</p>\n"
       "<table id=\"headroom-table\">\n<tr><th>kind</th><th>taps</th><th>values</th><th>beyond "
-      "FP16</th><th>beyond FP8-E4M3</th><th>taps with a value beyond 448</th><th>largest |x| (signed)</th>"
+      "FP16</th><th>beyond FP8-E4M3</th><th>taps with a value beyond 448</th><th>largest |x| "
+      "(signed)</th>"
       "<th>where</th><th>implied FP8 scale</th></tr>\n";
   for (const html::Headroom& h : html::headroom(v)) {
     const auto frac = [&](int64_t n) {
-      return h.count > 0 ? fmt::format("{:.3g} % ({})", 100.0 * static_cast<double>(n) /
-                                                            static_cast<double>(h.count), n)
-                         : std::string("–");
+      return h.count > 0
+                 ? fmt::format("{:.3g} % ({})",
+                               100.0 * static_cast<double>(n) / static_cast<double>(h.count), n)
+                 : std::string("–");
     };
     out += fmt::format(
         "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
@@ -374,40 +419,48 @@ void quant_section(const ScanView& v, html::Page& page) {
       const json& m = r.member(p, subset, "quant.pooled." + policy);
       const double s = metric(v, m, at, "sqnr_db");
       if (std::isfinite(s)) {
-        sqnr.push_back({{"policy", policy}, {"tokens", std::string(subset) == "all" ? "all tokens" : "clean tokens"},
-                        {"sqnr_db", s}, {"source", at + ".sqnr_db"}});
+        sqnr.push_back({{"policy", policy},
+                        {"tokens", std::string(subset) == "all" ? "all tokens" : "clean tokens"},
+                        {"sqnr_db", s},
+                        {"source", at + ".sqnr_db"}});
       } else if (std::string(subset) == "all") {
         lossless += (lossless.empty() ? "" : ", ") + policy;
       }
       if (std::string(subset) != "all") continue;
-      for (auto [key, label] : {std::pair{"clip_rate", "clipped"}, std::pair{"exceedance_rate", "beyond the calibrated threshold"}}) {
+      for (auto [key, label] : {std::pair{"clip_rate", "clipped"},
+                                std::pair{"exceedance_rate", "beyond the calibrated threshold"}}) {
         const double x = metric(v, m, at, key);
         if (std::isfinite(x)) {
-          rates.push_back({{"policy", policy}, {"rate", label}, {"value", x}, {"source", at + "." + key}});
+          rates.push_back(
+              {{"policy", policy}, {"rate", label}, {"value", x}, {"source", at + "." + key}});
         }
       }
     }
   }
-  page.add("<section id=\"quant\"><h2>Quantization check</h2>\n<p>Every quantized tap's error "
-           "pooled per policy (energy-weighted), over all evaluation tokens and over the tokens "
-           "that are not massive-activation outliers (<q>clean</q>). docs/QUANT.md defines the "
-           "policies.</p>\n");
+  page.add(
+      "<section id=\"quant\"><h2>Quantization check</h2>\n<p>Every quantized tap's error "
+      "pooled per policy (energy-weighted), over all evaluation tokens and over the tokens "
+      "that are not massive-activation outliers (<q>clean</q>). docs/QUANT.md defines the "
+      "policies.</p>\n");
   json s1 = html::vl_base("Pooled SQNR per quantization policy, all vs clean tokens");
   s1["data"] = {{"values", sqnr}};
   s1["mark"] = {{"type", "bar"}};
   s1["encoding"] = {
       {"x", {{"field", "policy"}, {"type", "nominal"}, {"sort", nullptr}, {"title", nullptr}}},
       {"xOffset", {{"field", "tokens"}, {"type", "nominal"}}},
-      {"y", {{"field", "sqnr_db"}, {"type", "quantitative"}, {"title", "SQNR (dB, higher is better)"}}},
+      {"y",
+       {{"field", "sqnr_db"}, {"type", "quantitative"}, {"title", "SQNR (dB, higher is better)"}}},
       {"color", {{"field", "tokens"}, {"type", "nominal"}, {"title", nullptr}}},
-      {"tooltip", json::array({{{"field", "policy"}}, {{"field", "tokens"}},
+      {"tooltip", json::array({{{"field", "policy"}},
+                               {{"field", "tokens"}},
                                {{"field", "sqnr_db"}, {"format", ".4g"}},
                                {{"field", "source"}, {"title", "JSON"}}})}};
   page.chart({"chart-quant-sqnr", "SQNR per policy",
               "Signal-to-quantization-noise ratio of each policy, pooled over the quantized taps; "
               "left bar of each pair: all tokens, right: clean tokens (colour and order)." +
-                  (lossless.empty() ? std::string()
-                                    : " Lossless on these values (no bar): " + html::escape(lossless) + "."),
+                  (lossless.empty()
+                       ? std::string()
+                       : " Lossless on these values (no bar): " + html::escape(lossless) + "."),
               s1});
   json s2 = html::vl_base("Clip and exceedance rates per policy");
   s2["data"] = {{"values", rates}};
@@ -415,9 +468,14 @@ void quant_section(const ScanView& v, html::Page& page) {
   s2["encoding"] = {
       {"x", {{"field", "policy"}, {"type", "nominal"}, {"sort", nullptr}, {"title", nullptr}}},
       {"xOffset", {{"field", "rate"}, {"type", "nominal"}}},
-      {"y", {{"field", "value"}, {"type", "quantitative"}, {"title", "fraction of values"}, {"axis", {{"format", ".2~%"}}}}},
+      {"y",
+       {{"field", "value"},
+        {"type", "quantitative"},
+        {"title", "fraction of values"},
+        {"axis", {{"format", ".2~%"}}}}},
       {"color", {{"field", "rate"}, {"type", "nominal"}, {"title", nullptr}}},
-      {"tooltip", json::array({{{"field", "policy"}}, {{"field", "rate"}},
+      {"tooltip", json::array({{{"field", "policy"}},
+                               {{"field", "rate"}},
                                {{"field", "value"}, {"format", ".4g"}},
                                {{"field", "source"}, {"title", "JSON"}}})}};
   page.chart({"chart-quant-rates", "Clipped vs beyond the threshold",
@@ -426,8 +484,9 @@ void quant_section(const ScanView& v, html::Page& page) {
               s2});
   // The tap where each policy does worst.
   const json& taps = r.array(r.member(*q, "taps", "quant"), "quant.taps");
-  std::string t = "<table id=\"quant-worst\">\n<tr><th>policy</th><th>worst tap</th><th>SQNR all"
-                  "</th><th>SQNR clean</th><th>clip rate</th><th>exceedance rate</th></tr>\n";
+  std::string t =
+      "<table id=\"quant-worst\">\n<tr><th>policy</th><th>worst tap</th><th>SQNR all"
+      "</th><th>SQNR clean</th><th>clip rate</th><th>exceedance rate</th></tr>\n";
   for (const auto& [policy, unused] : pooled.items()) {
     double worst = INFINITY;
     std::size_t wi = 0;
@@ -436,21 +495,28 @@ void quant_section(const ScanView& v, html::Page& page) {
       const json& ps = r.member(taps[i], "policies", fmt::format("quant.taps[{}]", i));
       const auto p = ps.find(policy);
       if (p == ps.end()) continue;
-      const double s = metric(v, r.member(*p, "all", at + "." + policy), at + "." + policy + ".all", "sqnr_db");
-      if (std::isfinite(s) && s < worst) { worst = s; wi = i; }
+      const double s =
+          metric(v, r.member(*p, "all", at + "." + policy), at + "." + policy + ".all", "sqnr_db");
+      if (std::isfinite(s) && s < worst) {
+        worst = s;
+        wi = i;
+      }
     }
     if (!std::isfinite(worst)) continue;
     const std::string at = fmt::format("quant.taps[{}].policies.{}", wi, policy);
     const json& p = taps[wi]["policies"][policy];
     const auto cell = [&](const char* subset, const char* key) {
       const double x = metric(v, p[subset], at + "." + subset, key);
-      return std::isfinite(x) ? html::value_span(x, at + "." + subset + "." + key) : std::string("–");
+      return std::isfinite(x) ? html::value_span(x, at + "." + subset + "." + key)
+                              : std::string("–");
     };
-    t += fmt::format("<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}"
-                     "</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
-                     html::escape(policy), html::escape(r.string(r.member(taps[wi], "tap", "quant.taps"), "quant.taps.tap")),
-                     cell("all", "sqnr_db"), cell("clean", "sqnr_db"), cell("all", "clip_rate"),
-                     cell("all", "exceedance_rate"));
+    t += fmt::format(
+        "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}"
+        "</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+        html::escape(policy),
+        html::escape(r.string(r.member(taps[wi], "tap", "quant.taps"), "quant.taps.tap")),
+        cell("all", "sqnr_db"), cell("clean", "sqnr_db"), cell("all", "clip_rate"),
+        cell("all", "exceedance_rate"));
   }
   page.add(t + "</table>\n</section>\n");
 }
@@ -465,7 +531,8 @@ void experts_section(const ScanView& v, html::Page& page) {
   for (std::size_t k = 0; k < experts.size(); ++k) {
     const std::string at = fmt::format("experts[{}]", k);
     const int64_t layer = r.integer(r.member(experts[k], "layer", at), at + ".layer");
-    const json& n = r.array(r.member(experts[k], "tokens_per_expert", at), at + ".tokens_per_expert");
+    const json& n =
+        r.array(r.member(experts[k], "tokens_per_expert", at), at + ".tokens_per_expert");
     for (std::size_t e = 0; e < n.size(); ++e) {
       const std::string src = fmt::format("{}.tokens_per_expert[{}]", at, e);
       const int64_t c = r.integer(n[e], src);
@@ -473,15 +540,21 @@ void experts_section(const ScanView& v, html::Page& page) {
       load.push_back({{"layer", layer}, {"expert", e}, {"tokens", c}, {"source", src}});
       if (c == 0) {
         ++n_never;
-        if (n_never <= 40) never += fmt::format("{}layer {} expert {}", never.empty() ? "" : ", ", layer, e);
+        if (n_never <= 40)
+          never += fmt::format("{}layer {} expert {}", never.empty() ? "" : ", ", layer, e);
       }
     }
-    const json& m = r.array(r.member(experts[k], "down_proj_in_absmax", at), at + ".down_proj_in_absmax");
+    const json& m =
+        r.array(r.member(experts[k], "down_proj_in_absmax", at), at + ".down_proj_in_absmax");
     for (std::size_t e = 0; e < m.size(); ++e) {
       const std::string src = fmt::format("{}.down_proj_in_absmax[{}]", at, e);
       if (const std::optional<Loc> l = v.loc(m[e], src)) {
-        maxima.push_back({{"layer", layer}, {"expert", e}, {"abs", std::fabs(l->value)},
-                          {"value", l->value}, {"where", where_text(*l)}, {"source", src + ".value"}});
+        maxima.push_back({{"layer", layer},
+                          {"expert", e},
+                          {"abs", std::fabs(l->value)},
+                          {"value", l->value},
+                          {"where", where_text(*l)},
+                          {"source", src + ".value"}});
       }
     }
   }
@@ -494,33 +567,43 @@ void experts_section(const ScanView& v, html::Page& page) {
         {"encoding",
          {{"x", {{"field", "expert"}, {"type", "ordinal"}}},
           {"y", {{"field", "layer"}, {"type", "ordinal"}}},
-          {"color", {{"field", "tokens"}, {"type", "quantitative"}, {"scale", {{"scheme", "blues"}}}}},
-          {"tooltip", json::array({{{"field", "layer"}}, {{"field", "expert"}}, {{"field", "tokens"}},
+          {"color",
+           {{"field", "tokens"}, {"type", "quantitative"}, {"scale", {{"scheme", "blues"}}}}},
+          {"tooltip", json::array({{{"field", "layer"}},
+                                   {{"field", "expert"}},
+                                   {{"field", "tokens"}},
                                    {{"field", "source"}, {"title", "JSON"}}})}}}},
        {{"data", {{"values", load}}},
         {"transform", json::array({{{"filter", "datum.tokens == 0"}}})},
         {"mark", {{"type", "text"}, {"text", "\u2715"}, {"color", "#b91c1c"}, {"fontSize", 14}}},
-        {"encoding", {{"x", {{"field", "expert"}, {"type", "ordinal"}}},
-                      {"y", {{"field", "layer"}, {"type", "ordinal"}}}}}}});
-  page.chart({"chart-expert-load", "Tokens per expert",
-              fmt::format("Tokens routed to each expert (a token counts once for each of its "
-                          "top-k experts). {} of {} experts received no token{}: calibration on "
-                          "this text would never see them (marked \u2715).",
-                          n_never, n_experts, n_never ? " (" + html::escape(never) + (n_never > 40 ? ", …" : "") + ")" : ""),
-              s1});
+        {"encoding",
+         {{"x", {{"field", "expert"}, {"type", "ordinal"}}},
+          {"y", {{"field", "layer"}, {"type", "ordinal"}}}}}}});
+  page.chart(
+      {"chart-expert-load", "Tokens per expert",
+       fmt::format("Tokens routed to each expert (a token counts once for each of its "
+                   "top-k experts). {} of {} experts received no token{}: calibration on "
+                   "this text would never see them (marked \u2715).",
+                   n_never, n_experts,
+                   n_never ? " (" + html::escape(never) + (n_never > 40 ? ", …" : "") + ")" : ""),
+       s1});
   if (!maxima.empty()) {
     json s2 = html::vl_base("Per-expert max |x| of the down projection's input");
     s2["height"] = s1["height"];
     s2["data"] = {{"values", maxima}};
     s2["mark"] = "rect";
-    s2["encoding"] = {
-        {"x", {{"field", "expert"}, {"type", "ordinal"}}},
-        {"y", {{"field", "layer"}, {"type", "ordinal"}}},
-        {"color", {{"field", "abs"}, {"type", "quantitative"}, {"scale", {{"type", "log"}, {"scheme", "viridis"}}},
-                   {"title", "max |x|"}}},
-        {"tooltip", json::array({{{"field", "layer"}}, {{"field", "expert"}},
-                                 {{"field", "value"}, {"format", ".6g"}}, {{"field", "where"}},
-                                 {{"field", "source"}, {"title", "JSON"}}})}};
+    s2["encoding"] = {{"x", {{"field", "expert"}, {"type", "ordinal"}}},
+                      {"y", {{"field", "layer"}, {"type", "ordinal"}}},
+                      {"color",
+                       {{"field", "abs"},
+                        {"type", "quantitative"},
+                        {"scale", {{"type", "log"}, {"scheme", "viridis"}}},
+                        {"title", "max |x|"}}},
+                      {"tooltip", json::array({{{"field", "layer"}},
+                                               {{"field", "expert"}},
+                                               {{"field", "value"}, {"format", ".6g"}},
+                                               {{"field", "where"}},
+                                               {{"field", "source"}, {"title", "JSON"}}})}};
     page.chart({"chart-expert-max", "Per-expert maxima",
                 "Largest |x| entering each expert's down projection (log colour); an expert "
                 "without tokens has no cell.",
@@ -566,13 +649,14 @@ std::string render_html_report(const json& report, const std::string& file) {
     page.chart({"chart-channels", "Channel × layer", caption, heat});
     page.add(table + "</section>\n");
   }
-  page.add("<section id=\"top\"><h2>Largest values</h2>\n<p>The largest |x| over the study's "
-           "taps (embedding, residual stream, attention and MLP outputs, final norm), one row per "
-           "token (its largest value), from each tap's top list; the token highlighted within "
-           "its neighbours, whitespace shown as \u21b5 / \u2192.</p>\n" +
-           top_table(v, true, 30, "top-study") +
-           "<p>The same over every tap (Linear inputs, projections, norms, KV cache…):</p>\n" +
-           top_table(v, false, 15, "top-all") + "</section>\n");
+  page.add(
+      "<section id=\"top\"><h2>Largest values</h2>\n<p>The largest |x| over the study's "
+      "taps (embedding, residual stream, attention and MLP outputs, final norm), one row per "
+      "token (its largest value), from each tap's top list; the token highlighted within "
+      "its neighbours, whitespace shown as \u21b5 / \u2192.</p>\n" +
+      top_table(v, true, 30, "top-study") +
+      "<p>The same over every tap (Linear inputs, projections, norms, KV cache…):</p>\n" +
+      top_table(v, false, 15, "top-all") + "</section>\n");
   categories_section(v, page);
   headroom_section(v, page);
   quant_section(v, page);

@@ -59,6 +59,10 @@ for (const file of pages) {
     return out;
   }));
   await page.screenshot({ path: file.replace(/\.html$/, '.png'), fullPage: true });
+  // The top of the page (header, layer curves, channels): what docs/ shows.
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.screenshot({ path: file.replace(/\.html$/, '.top.png'), fullPage: true,
+                          clip: { x: 0, y: 0, width: 1280, height: Math.min(height, 1500) } });
   results[file] = r;
   await page.close();
 }

@@ -353,8 +353,13 @@ def main():
             pages[name] = (pages[name][0], {})
     check_browser(results, pages, docs)
     if docs_dir:
+        names = {"dense": "llama-tiny", "moe": "qwen3-moe-tiny", "quant": "gemma3-tiny"}
         for name, (html, _) in pages.items():
-            shutil.copy(html[:-5] + ".png", os.path.join(docs_dir, f"report_{name}.png"))
+            if name == "compare":
+                shutil.copy(html[:-5] + ".png", os.path.join(docs_dir, "report_compare.png"))
+            elif name in names:
+                shutil.copy(html[:-5] + ".top.png",
+                            os.path.join(docs_dir, f"report_{names[name]}.png"))
     for e in errors:
         print("FAIL", e)
     return 1 if errors else 0

@@ -14,8 +14,8 @@ namespace {
 using nlohmann::json;
 
 json located(double v, const std::string& text) {
-  return {{"value", v}, {"sample", 3}, {"position", 1}, {"token", 7}, {"channel", 1},
-          {"token_text", text}};
+  return {{"value", v}, {"sample", 3},  {"position", 1},
+          {"token", 7}, {"channel", 1}, {"token_text", text}};
 }
 
 // The smallest report the pages read: two layers of residual stream.
@@ -40,15 +40,29 @@ json tiny_report(const std::string& text = "a", const std::string& model = "org/
   loc.erase("value");
   return {{"schema", "maxact.scan"},
           {"maxact_version", "0"},
-          {"model", {{"argument", model}, {"family", "llama"}, {"model_type", "llama"},
-                     {"architecture", "LlamaForCausalLM"}, {"num_layers", 2}}},
-          {"corpus", {{"origin", "builtin"}, {"samples", 1}, {"sequences", 1}, {"tokens", 4},
-                      {"content_hash", "00"}, {"categories", json::object()}}},
+          {"model",
+           {{"argument", model},
+            {"family", "llama"},
+            {"model_type", "llama"},
+            {"architecture", "LlamaForCausalLM"},
+            {"num_layers", 2}}},
+          {"corpus",
+           {{"origin", "builtin"},
+            {"samples", 1},
+            {"sequences", 1},
+            {"tokens", 4},
+            {"content_hash", "00"},
+            {"categories", json::object()}}},
           {"options", {{"precision", "fp32"}, {"max_seq_len", 16}}},
           {"run", {{"command", "maxact scan org/m"}, {"tokens", 4}}},
-          {"global_max", {{"value", -40.0}, {"abs", 40.0}, {"tap", "model.layers.1"},
-                          {"hf_name", "model.layers.1"}, {"component", "hidden"}, {"layer", 1},
-                          {"location", loc}}},
+          {"global_max",
+           {{"value", -40.0},
+            {"abs", 40.0},
+            {"tap", "model.layers.1"},
+            {"hf_name", "model.layers.1"},
+            {"component", "hidden"},
+            {"layer", 1},
+            {"location", loc}}},
           {"categories", json::object()},
           {"experts", json::array()},
           {"token_contexts", {{"3:1", {{"before", "x\n"}, {"token", text}, {"after", "y"}}}}},
@@ -70,8 +84,8 @@ TEST(HtmlReport, TextFromTheReportNeverBecomesMarkup) {
   EXPECT_EQ(count(page, "<img src=x"), 0u);
   EXPECT_GT(count(page, "&lt;img src=x onerror=alert(2)&gt;"), 0u);
   EXPECT_GT(count(page, "\\u003c/script>"), 0u);  // in the charts' JSON
-  const std::string cmp = maxact::render_html_compare({{"a.json", tiny_report(evil, evil)},
-                                                       {"b.json", tiny_report(evil, evil)}});
+  const std::string cmp = maxact::render_html_compare(
+      {{"a.json", tiny_report(evil, evil)}, {"b.json", tiny_report(evil, evil)}});
   EXPECT_EQ(count(cmp, "<script"), 5u);
   EXPECT_EQ(count(cmp, "<img src=x"), 0u);
 }

@@ -256,7 +256,8 @@ std::vector<std::string> render_outputs(const ScanArgs& a, const ScanJobResult& 
   }
   if (!a.html.empty()) {
     // From the report as written (invalid UTF-8 already replaced), named as -o names it.
-    const std::string json_text = a.format == "json" && !a.output.empty() ? out.front() : render_json(r);
+    const std::string json_text =
+        a.format == "json" && !a.output.empty() ? out.front() : render_json(r);
     out.push_back(render_html_report(nlohmann::json::parse(json_text),
                                      a.format == "json" && !a.output.empty() ? a.output : a.model));
   }
