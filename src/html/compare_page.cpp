@@ -106,12 +106,11 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
         {"title", "|M| (log scale)"}}},
       {"color", {{"field", "family"}, {"type", "nominal"}}},
       {"shape", {{"field", "family"}, {"type", "nominal"}}},
-      {"tooltip", json::array({{{"field", "model"}},
-                               {{"field", "family"}},
-                               {{"field", "value"}, {"format", ".6g"}, {"title", "M"}},
-                               {{"field", "tap"}},
-                               {{"field", "component"}},
-                               {{"field", "source"}, {"title", "JSON"}}})}};
+      {"tooltip", html::tooltip({{{"field", "model"}},
+                                 {{"field", "family"}},
+                                 {{"field", "value"}, {"format", ".6g"}, {"title", "M"}},
+                                 {{"field", "tap"}},
+                                 {{"field", "component"}}})}};
   std::string cap =
       "Global max M of each model (the study's components), log scale, grouped by "
       "family (colour and shape; the family is also the sort key and in the table "
@@ -155,10 +154,9 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
                     {"color", {{"field", "model"}, {"type", "nominal"}}},
                     {"strokeDash", {{"field", "model"}, {"type", "nominal"}}},
                     {"shape", {{"field", "model"}, {"type", "nominal"}}},
-                    {"tooltip", json::array({{{"field", "model"}},
-                                             {{"field", "layer"}},
-                                             {{"field", "value"}, {"format", ".6g"}},
-                                             {{"field", "source"}, {"title", "JSON"}}})}};
+                    {"tooltip", html::tooltip({{{"field", "model"}},
+                                               {{"field", "layer"}},
+                                               {{"field", "value"}, {"format", ".6g"}}})}};
   page.add("<section id=\"depth\"><h2>Layer curves</h2>\n");
   page.chart({"chart-models-depth", "Residual stream over depth",
               "The residual stream's largest |x| after each decoder layer, layers scaled to the "
@@ -187,10 +185,8 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
         {"type", "nominal"},
         {"scale", {{"domain", {"embedding", "attention", "mlp", "hidden", "final_norm"}}}}}},
       {"shape", {{"field", "component"}, {"type", "nominal"}}},
-      {"tooltip", json::array({{{"field", "model"}},
-                               {{"field", "component"}},
-                               {{"field", "tap"}},
-                               {{"field", "source"}, {"title", "JSON"}}})}};
+      {"tooltip",
+       html::tooltip({{{"field", "model"}}, {{"field", "component"}}, {{"field", "tap"}}})}};
   page.add("<section id=\"components\"><h2>Where the peak is</h2>\n");
   page.chart({"chart-models-component", "Component of the peak",
               "The component (study's names: embedding, attention output, MLP output, residual "
@@ -241,11 +237,10 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
               {"scale", {{"zero", false}}}}},
             {"color", {{"field", "policy"}, {"type", "nominal"}}},
             {"shape", {{"field", "policy"}, {"type", "nominal"}}},
-            {"tooltip", json::array({{{"field", "model"}},
-                                     {{"field", "policy"}},
-                                     {{"field", "abs"}, {"format", ".6g"}, {"title", "|M|"}},
-                                     {{"field", "sqnr_db"}, {"format", ".4g"}},
-                                     {{"field", "source"}, {"title", "JSON"}}})}}}},
+            {"tooltip", html::tooltip({{{"field", "model"}},
+                                       {{"field", "policy"}},
+                                       {{"field", "abs"}, {"format", ".6g"}, {"title", "|M|"}},
+                                       {{"field", "sqnr_db"}, {"format", ".4g"}}})}}}},
          {{"transform", json::array({{{"filter", "datum.policy == 'int8_max_abs'"}}})},
           {"mark", {{"type", "text"}, {"dx", 7}, {"align", "left"}, {"fontSize", 10}}},
           {"encoding",

@@ -177,4 +177,9 @@ json vl_base(const std::string& description) {
           {"config", {{"font", "system-ui, sans-serif"}, {"view", {{"stroke", nullptr}}}}}};
 }
 
+json tooltip(std::vector<json> fields) {
+  fields.push_back({{"field", "source"}, {"title", "JSON"}});
+  return fields;
+}
+
 }  // namespace maxact::html

@@ -46,5 +46,7 @@ class Page {
 // The chart kinds the pages draw, sized and labelled alike. Every datum's "source" field names
 // the JSON it came from; tooltips show it.
 nlohmann::json vl_base(const std::string& description);
+// A tooltip of these fields followed by the datum's JSON path.
+nlohmann::json tooltip(std::vector<nlohmann::json> fields);
 
 }  // namespace maxact::html

@@ -144,12 +144,11 @@ json layer_chart(const ScanView& v, std::string& caption) {
          {"color", {{"field", "series"}, {"type", "nominal"}, {"sort", order}, {"title", nullptr}}},
          {"strokeDash", {{"field", "series"}, {"type", "nominal"}, {"sort", order}}},
          {"shape", {{"field", "series"}, {"type", "nominal"}, {"sort", order}}},
-         {"tooltip", json::array({{{"field", "series"}},
-                                  {{"field", "layer"}},
-                                  {{"field", "value"}, {"format", ".6g"}, {"title", "value"}},
-                                  {{"field", "tap"}},
-                                  {{"field", "where"}},
-                                  {{"field", "source"}, {"title", "JSON"}}})}}}});
+         {"tooltip", html::tooltip({{{"field", "series"}},
+                                    {{"field", "layer"}},
+                                    {{"field", "value"}, {"format", ".6g"}, {"title", "value"}},
+                                    {{"field", "tap"}},
+                                    {{"field", "where"}}})}}}});
   // The formats' limits, where the values come within a decade of them.
   json limits = json::array();
   if (peak >= html::kFp8E4m3Max / 10)
@@ -260,10 +259,9 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
         {"type", "quantitative"},
         {"scale", {{"type", "log"}, {"scheme", "viridis"}}},
         {"title", "max |x|"}}},
-      {"tooltip", json::array({{{"field", "l"}, {"title", "layer"}},
-                               {{"field", "channel"}},
-                               {{"field", "v"}, {"format", ".6g"}, {"title", "max |x|"}},
-                               {{"field", "source"}, {"title", "JSON"}}})}};
+      {"tooltip", html::tooltip({{{"field", "l"}, {"title", "layer"}},
+                                 {{"field", "channel"}},
+                                 {{"field", "v"}, {"format", ".6g"}, {"title", "max |x|"}}})}};
   return spec;
 }
 
@@ -360,11 +358,10 @@ void categories_section(const ScanView& v, html::Page& page) {
       {"y", {{"field", "category"}, {"type", "nominal"}, {"sort", "-x"}, {"title", nullptr}}},
       {"x",
        {{"field", "abs"}, {"type", "quantitative"}, {"title", "peak |x| over the study's taps"}}},
-      {"tooltip", json::array({{{"field", "category"}},
-                               {{"field", "value"}, {"format", ".6g"}},
-                               {{"field", "tap"}},
-                               {{"field", "where"}},
-                               {{"field", "source"}, {"title", "JSON"}}})}};
+      {"tooltip", html::tooltip({{{"field", "category"}},
+                                 {{"field", "value"}, {"format", ".6g"}},
+                                 {{"field", "tap"}},
+                                 {{"field", "where"}}})}};
   page.chart({"chart-categories", "Where each domain peaks",
               "The study's global max restricted to each category of the corpus; the table below "
               "gives the numbers and the tokens.",
@@ -406,6 +403,25 @@ double metric(const ScanView& v, const json& o, const std::string& at, const cha
   return x.is_null() ? std::nan("") : v.reader().number(x, at + "." + key);
 }
 
+// Bars per policy, one per `group` side by side.
+json grouped_bars(const std::string& description, const json& rows, const char* group,
+                  const char* y, const char* y_title, const char* y_format) {
+  json spec = html::vl_base(description);
+  spec["data"] = {{"values", rows}};
+  spec["mark"] = {{"type", "bar"}};
+  json axis = json::object();
+  if (*y_format) axis["format"] = y_format;
+  spec["encoding"] = {
+      {"x", {{"field", "policy"}, {"type", "nominal"}, {"sort", nullptr}, {"title", nullptr}}},
+      {"xOffset", {{"field", group}, {"type", "nominal"}}},
+      {"y", {{"field", y}, {"type", "quantitative"}, {"title", y_title}, {"axis", axis}}},
+      {"color", {{"field", group}, {"type", "nominal"}, {"title", nullptr}}},
+      {"tooltip",
+       html::tooltip(
+           {{{"field", "policy"}}, {{"field", group}}, {{"field", y}, {"format", ".4g"}}})}};
+  return spec;
+}
+
 void quant_section(const ScanView& v, html::Page& page) {
   const auto q = v.root().find("quant");
   if (q == v.root().end() || !q->is_object()) return;
@@ -442,19 +458,8 @@ void quant_section(const ScanView& v, html::Page& page) {
       "pooled per policy (energy-weighted), over all evaluation tokens and over the tokens "
       "that are not massive-activation outliers (<q>clean</q>). docs/QUANT.md defines the "
       "policies.</p>\n");
-  json s1 = html::vl_base("Pooled SQNR per quantization policy, all vs clean tokens");
-  s1["data"] = {{"values", sqnr}};
-  s1["mark"] = {{"type", "bar"}};
-  s1["encoding"] = {
-      {"x", {{"field", "policy"}, {"type", "nominal"}, {"sort", nullptr}, {"title", nullptr}}},
-      {"xOffset", {{"field", "tokens"}, {"type", "nominal"}}},
-      {"y",
-       {{"field", "sqnr_db"}, {"type", "quantitative"}, {"title", "SQNR (dB, higher is better)"}}},
-      {"color", {{"field", "tokens"}, {"type", "nominal"}, {"title", nullptr}}},
-      {"tooltip", json::array({{{"field", "policy"}},
-                               {{"field", "tokens"}},
-                               {{"field", "sqnr_db"}, {"format", ".4g"}},
-                               {{"field", "source"}, {"title", "JSON"}}})}};
+  const json s1 = grouped_bars("Pooled SQNR per quantization policy, all vs clean tokens", sqnr,
+                               "tokens", "sqnr_db", "SQNR (dB, higher is better)", "");
   page.chart({"chart-quant-sqnr", "SQNR per policy",
               "Signal-to-quantization-noise ratio of each policy, pooled over the quantized taps; "
               "left bar of each pair: all tokens, right: clean tokens (colour and order)." +
@@ -462,22 +467,8 @@ void quant_section(const ScanView& v, html::Page& page) {
                        ? std::string()
                        : " Lossless on these values (no bar): " + html::escape(lossless) + "."),
               s1});
-  json s2 = html::vl_base("Clip and exceedance rates per policy");
-  s2["data"] = {{"values", rates}};
-  s2["mark"] = {{"type", "bar"}};
-  s2["encoding"] = {
-      {"x", {{"field", "policy"}, {"type", "nominal"}, {"sort", nullptr}, {"title", nullptr}}},
-      {"xOffset", {{"field", "rate"}, {"type", "nominal"}}},
-      {"y",
-       {{"field", "value"},
-        {"type", "quantitative"},
-        {"title", "fraction of values"},
-        {"axis", {{"format", ".2~%"}}}}},
-      {"color", {{"field", "rate"}, {"type", "nominal"}, {"title", nullptr}}},
-      {"tooltip", json::array({{{"field", "policy"}},
-                               {{"field", "rate"}},
-                               {{"field", "value"}, {"format", ".4g"}},
-                               {{"field", "source"}, {"title", "JSON"}}})}};
+  const json s2 = grouped_bars("Clip and exceedance rates per policy", rates, "rate", "value",
+                               "fraction of values", ".2~%");
   page.chart({"chart-quant-rates", "Clipped vs beyond the threshold",
               "Per policy over all tokens: the fraction of values the format saturated (clip "
               "rate) and the fraction above the calibrated threshold (exceedance rate).",
@@ -569,10 +560,8 @@ void experts_section(const ScanView& v, html::Page& page) {
           {"y", {{"field", "layer"}, {"type", "ordinal"}}},
           {"color",
            {{"field", "tokens"}, {"type", "quantitative"}, {"scale", {{"scheme", "blues"}}}}},
-          {"tooltip", json::array({{{"field", "layer"}},
-                                   {{"field", "expert"}},
-                                   {{"field", "tokens"}},
-                                   {{"field", "source"}, {"title", "JSON"}}})}}}},
+          {"tooltip",
+           html::tooltip({{{"field", "layer"}}, {{"field", "expert"}}, {{"field", "tokens"}}})}}}},
        {{"data", {{"values", load}}},
         {"transform", json::array({{{"filter", "datum.tokens == 0"}}})},
         {"mark", {{"type", "text"}, {"text", "\u2715"}, {"color", "#b91c1c"}, {"fontSize", 14}}},
@@ -599,11 +588,10 @@ void experts_section(const ScanView& v, html::Page& page) {
                         {"type", "quantitative"},
                         {"scale", {{"type", "log"}, {"scheme", "viridis"}}},
                         {"title", "max |x|"}}},
-                      {"tooltip", json::array({{{"field", "layer"}},
-                                               {{"field", "expert"}},
-                                               {{"field", "value"}, {"format", ".6g"}},
-                                               {{"field", "where"}},
-                                               {{"field", "source"}, {"title", "JSON"}}})}};
+                      {"tooltip", html::tooltip({{{"field", "layer"}},
+                                                 {{"field", "expert"}},
+                                                 {{"field", "value"}, {"format", ".6g"}},
+                                                 {{"field", "where"}}})}};
     page.chart({"chart-expert-max", "Per-expert maxima",
                 "Largest |x| entering each expert's down projection (log colour); an expert "
                 "without tokens has no cell.",

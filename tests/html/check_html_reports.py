@@ -28,7 +28,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tokenizer"))
-from setup_reference import cache_dir  # noqa: E402
+from setup_reference import npm_modules  # noqa: E402
 
 PLAYWRIGHT = "1.57.0"
 STUDY = {"embedding", "hidden", "attention", "mlp", "final_norm"}
@@ -41,18 +41,6 @@ def fail(msg):
 
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
-
-
-def playwright_modules():
-    node = os.path.join(cache_dir(), f"node-playwright-core-{PLAYWRIGHT}")
-    pkg = os.path.join(node, "node_modules", "playwright-core", "package.json")
-    if not os.path.exists(pkg):
-        os.makedirs(node, exist_ok=True)
-        run(["npm", "install", "--no-audit", "--no-fund", "--prefix", node,
-             f"playwright-core@{PLAYWRIGHT}"])
-    if json.load(open(pkg))["version"] != PLAYWRIGHT:
-        sys.exit(f"{pkg} is not version {PLAYWRIGHT}")
-    return os.path.join(node, "node_modules")
 
 
 PATH_TOKEN = re.compile(r'\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
@@ -343,7 +331,7 @@ def main():
              f"{os.path.exists(out)}")
 
     # In the browser.
-    modules = playwright_modules()
+    modules = npm_modules("playwright-core", PLAYWRIGHT)
     result_json = os.path.join(work, "browser.json")
     run(["node", os.path.join(HERE, "browser_check.mjs"), modules, chromium, result_json,
          *[html for html, _ in pages.values()]], timeout=900)

@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tokenizer"))
 import gguf_reader  # noqa: E402
-from setup_reference import cache_dir  # noqa: E402
+from setup_reference import npm_modules  # noqa: E402
 
 VERSION = "0.4.6"
 # Which GGUF value type each key must have (4 = u32, 8 = string, 9 = array), as llama-quantize
@@ -29,22 +29,10 @@ KEY_TYPES = {"general.type": 8, "imatrix.datasets": 9, "imatrix.chunk_count": 4,
              "imatrix.chunk_size": 4}
 
 
-def hf_gguf_modules():
-    node = os.path.join(cache_dir(), f"node-hf-gguf-{VERSION}")
-    pkg = os.path.join(node, "node_modules", "@huggingface", "gguf", "package.json")
-    if not os.path.exists(pkg):
-        os.makedirs(node, exist_ok=True)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", node,
-                        f"@huggingface/gguf@{VERSION}"], check=True, capture_output=True)
-    if json.load(open(pkg))["version"] != VERSION:
-        sys.exit(f"{pkg} is not version {VERSION}")
-    return os.path.join(node, "node_modules")
-
-
 def main():
     maxact, fixtures, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
-    modules = hf_gguf_modules()
+    modules = npm_modules("@huggingface/gguf", VERSION)
     ids = os.path.join(work, "ids.jsonl")
     with open(ids, "w") as f:
         for i in range(6):

@@ -93,16 +93,20 @@ def npm_pack(pkg, version, dest):
     return os.path.join(dest, "package")
 
 
-def ensure_tokenizers_lib(cache):
-    node = os.path.join(cache, f"node-tokenizers-{TOKENIZERS_VERSION}")
-    pkg = os.path.join(node, "node_modules", "tokenizers", "package.json")
+def npm_modules(package, version, cache=None):
+    """node_modules holding package@version, installed once into the test cache."""
+    node = os.path.join(cache or cache_dir(), f"node-{package.replace('/', '-').lstrip('@')}-{version}")
+    pkg = os.path.join(node, "node_modules", *package.split("/"), "package.json")
     if not os.path.exists(pkg):
         os.makedirs(node, exist_ok=True)
-        run(["npm", "install", "--no-audit", "--no-fund", "--prefix", node,
-             f"tokenizers@{TOKENIZERS_VERSION}"])
-    if json.load(open(pkg))["version"] != TOKENIZERS_VERSION:
-        fail(f"{pkg} is not version {TOKENIZERS_VERSION}")
+        run(["npm", "install", "--no-audit", "--no-fund", "--prefix", node, f"{package}@{version}"])
+    if json.load(open(pkg))["version"] != version:
+        fail(f"{pkg} is not version {version}")
     return os.path.join(node, "node_modules")
+
+
+def ensure_tokenizers_lib(cache):
+    return npm_modules("tokenizers", TOKENIZERS_VERSION, cache)
 
 
 def udhr_docs(root):
