@@ -259,9 +259,9 @@ def main():
     os.makedirs(work, exist_ok=True)
     zoo = os.path.join(root, "zoo")
     kinds = ("dense", "moe", "quant")
+    reports = {k: os.path.join(work, k + ".json") for k in kinds}
     if given:
-        for k, src in zip(kinds, given):
-            shutil.copy(src, os.path.join(work, k + ".json"))
+        reports = dict(zip(kinds, given))
     else:
         small = ["--samples", "48", "--max-seq-len", "128", "-q", "--threads", "2"]
         run([maxact, "scan", os.path.join(zoo, "llama-tiny"), *small, "-o",
@@ -274,7 +274,7 @@ def main():
     docs = {}
     pages = {}
     for k in kinds:
-        js = os.path.join(work, k + ".json")
+        js = reports[k]
         docs[js] = json.load(open(js))
         html = os.path.join(work, k + ".html")
         for p in (html, os.path.join(work, k + ".md")):
@@ -284,11 +284,11 @@ def main():
         pages[k] = (html, docs[js])
         check_card(k, open(os.path.join(work, k + ".md"), encoding="utf-8").read(), docs[js])
     if not given:
-        pages["dense_scan"] = (os.path.join(work, "dense_scan.html"), docs[os.path.join(work, "dense.json")])
+        pages["dense_scan"] = (os.path.join(work, "dense_scan.html"), docs[reports["dense"]])
     cmp = os.path.join(work, "compare.html")
     if os.path.exists(cmp):
         os.remove(cmp)
-    run([maxact, "report", *[os.path.join(work, k + ".json") for k in kinds], "-o", cmp])
+    run([maxact, "report", *[reports[k] for k in kinds], "-o", cmp])
     pages["compare"] = (cmp, None)
 
     # Without a browser: the charts' data against the JSON and against recomputation.
@@ -300,7 +300,7 @@ def main():
             check_layers(name, specs, doc)
     xs, ys = [], []
     for k in kinds:
-        d = docs[os.path.join(work, k + ".json")]
+        d = docs[reports[k]]
         s = d.get("quant", {}).get("pooled", {}).get("int8_max_abs", {}).get("all", {}).get("sqnr_db")
         if s is not None and d["global_max"]:
             xs.append(math.log10(d["global_max"]["abs"]))
@@ -320,7 +320,7 @@ def main():
 
     # A malformed report: a clear error naming the file, non-zero exit, nothing written.
     bad = os.path.join(work, "bad.json")
-    d = json.load(open(os.path.join(work, "dense.json")))
+    d = json.load(open(reports["dense"]))
     d["taps"][1]["stats"]["absmax"]["value"] = "large"
     json.dump(d, open(bad, "w"))
     out = os.path.join(work, "bad.html")
