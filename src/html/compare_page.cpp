@@ -287,7 +287,10 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
         html::escape(m.label), html::escape(m.family),
         m.params ? fmt::format("{:.4g} M", static_cast<double>(m.params) / 1e6) : "–", m.layers,
         m.m ? html::value_span(m.m->value, m.file + "#global_max.value") : "–", html::escape(m.tap),
-        html::escape(m.component), row["tokens"].dump(),
+        html::escape(m.component),
+        row["tokens"].is_number_integer()
+            ? html::int_span(row["tokens"].get<int64_t>(), m.file + "#run.tokens")
+            : std::string("–"),
         fmt_opt(row["taps_over_fp16"], "{:.1f} %", 100),
         fmt_opt(row["taps_over_fp8_e4m3"], "{:.1f} %", 100),
         q.contains("int8_max_abs") ? fmt_opt(q["int8_max_abs"]["sqnr_db"], "{:.2f} dB") : "–",

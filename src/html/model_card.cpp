@@ -14,15 +14,60 @@ using nlohmann::json;
 
 namespace {
 
+// Inline code: backticks and line breaks cannot end it early.
 std::string md_code(const std::string& s) {
   std::string t = s;
   std::replace(t.begin(), t.end(), '`', '\'');
   std::replace(t.begin(), t.end(), '\n', ' ');
+  std::replace(t.begin(), t.end(), '\r', ' ');
   return "`" + t + "`";
 }
 
+// Text a Markdown renderer shows as text: markup characters escaped, HTML's too.
+std::string md_text(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else if (c == '&') {
+      out += "&amp;";
+    } else if (std::string_view("\\`*_[]|").find(c) != std::string_view::npos) {
+      out += '\\';
+      out += c;
+    } else if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string quoted_token(const std::string& t) {
-  return json(t).dump(-1, ' ', false, json::error_handler_t::replace);
+  return md_text(json(t).dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// In a table row "|" ends the cell even inside code; GFM reads "\\|" as "|" there.
+std::string table_cell(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// A fenced block whose fence no run of backticks in the text can close.
+std::string fenced(const std::string& text, const char* info) {
+  std::size_t longest = 0, run = 0;
+  for (char c : text) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string fence(std::max<std::size_t>(3, longest + 1), '`');
+  return fence + info + "\n" + text + "\n" + fence + "\n";
 }
 
 // The card's reading of a pooled SQNR; stated in the card itself.
@@ -49,19 +94,20 @@ std::string render_model_card(const json& report, const std::string& file) {
   out += fmt::format(
       "Measured with maxact {} on {}: {} tokens ({} sequences "
       "of at most {} tokens) of the corpus {} (SHA-256 of the samples {}), {} forward pass.\n\n",
-      str_or(report, "maxact_version"), str_or(run, "finished_at"),
+      md_text(str_or(report, "maxact_version")), md_text(str_or(run, "finished_at")),
       r.integer(r.member(corpus, "tokens", "corpus"), "corpus.tokens"),
       r.integer(r.member(corpus, "sequences", "corpus"), "corpus.sequences"),
       r.member(options, "max_seq_len", "options").dump(), md_code(str_or(corpus, "origin")),
-      md_code(str_or(corpus, "content_hash")), str_or(options, "precision"));
+      md_code(str_or(corpus, "content_hash")), md_text(str_or(options, "precision")));
   std::string tap, component;
   int layer = -1;
   if (const std::optional<Loc> g = v.global_max(&tap, &component, &layer)) {
     out += fmt::format(
         "* **Largest activation** over the embedding, residual stream, attention and MLP outputs "
         "and final norm: **{:.6g}** at {} ({}{}), token {} (sample {}, position {}, channel {}).\n",
-        g->value, md_code(tap), component, layer >= 0 ? fmt::format(", layer {}", layer) : "",
-        quoted_token(g->token_text), g->sample, g->position, g->channel);
+        g->value, md_code(tap), md_code(component),
+        layer >= 0 ? fmt::format(", layer {}", layer) : "", quoted_token(g->token_text), g->sample,
+        g->position, g->channel);
   }
   // The residual stream's peak per third of the depth.
   const int L = v.num_layers();
@@ -134,7 +180,7 @@ std::string render_model_card(const json& report, const std::string& file) {
         return x.is_number() ? x.get<double>() : std::nan("");
       };
       const double all = get("all", "sqnr_db"), clean = get("clean", "sqnr_db");
-      out += fmt::format("| {} | {} | {} | {:.3g} % | {} |\n", policy,
+      out += fmt::format("| {} | {} | {} | {:.3g} % | {} |\n", table_cell(md_code(policy)),
                          std::isfinite(all) ? fmt::format("{:.1f} dB", all) : "lossless",
                          std::isfinite(clean) ? fmt::format("{:.1f} dB", clean) : "lossless",
                          100 * get("all", "clip_rate"),
@@ -144,10 +190,11 @@ std::string render_model_card(const json& report, const std::string& file) {
   std::string command;
   if (const auto c = run.find("command"); c != run.end() && c->is_string())
     command = c->get<std::string>();
-  out += "\nReproduce:\n\n```sh\n" +
-         (command.empty() ? "# this report does not record its command (written by an older maxact)"
-                          : command) +
-         "\n```\n";
+  out += "\nReproduce:\n\n" +
+         fenced(command.empty()
+                    ? "# this report does not record its command (written by an older maxact)"
+                    : command,
+                "sh");
   return out;
 }
 

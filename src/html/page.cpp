@@ -41,6 +41,10 @@ bool ends_script(std::string_view six) {
 }
 
 std::string_view checked_script(std::string_view s) {
+  // "<!--" would switch the HTML parser into a state where "<script" nests.
+  if (s.find("<!--") != std::string_view::npos) {
+    throw std::logic_error("an inlined script contains \"<!--\"");
+  }
   for (std::size_t i = s.find("</"); i != std::string_view::npos; i = s.find("</", i + 1)) {
     if (ends_script(s.substr(i + 2, 6))) {
       throw std::logic_error("an inlined script contains \"</script\"");
@@ -117,6 +121,11 @@ std::string num(double v) {
 std::string value_span(double v, const std::string& source) {
   return fmt::format("<span class=\"num\" data-value=\"{}\"{}>{}</span>", v,
                      source.empty() ? "" : " data-source=\"" + escape(source) + "\"", num(v));
+}
+
+std::string int_span(int64_t v, const std::string& source) {
+  return fmt::format("<span class=\"num\" data-value=\"{}\" data-source=\"{}\">{}</span>", v,
+                     escape(source), v);
 }
 
 std::string visible(std::string_view text) {

@@ -18,6 +18,7 @@ std::string num(double v);
 // A number a reader can check against the JSON: the shown text plus the exact value in
 // data-value (shortest round-trip form) and, when given, the JSON path it came from.
 std::string value_span(double v, const std::string& source = "");
+std::string int_span(int64_t v, const std::string& source);
 // A located token: its text with visible whitespace and its context from the report's
 // token_contexts ("" when the report has none).
 std::string visible(std::string_view text);

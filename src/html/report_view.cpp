@@ -22,6 +22,12 @@ std::string TapRef::path() const {
   return fmt::format("taps[{}]", index);
 }
 
+namespace {
+// Far beyond any model; what keeps arithmetic on them from overflowing.
+constexpr int64_t kMaxLayers = 100000;
+constexpr int64_t kMaxChannels = int64_t{1} << 32;
+}  // namespace
+
 bool study_component(const std::string& c) {
   return c == "embedding" || c == "hidden" || c == "attention" || c == "mlp" || c == "final_norm";
 }
@@ -44,10 +50,13 @@ ScanView::ScanView(const json& root, const std::string& file) : r_(root, file), 
     const json& layer = r_.member(t, "layer", at);
     if (!layer.is_null()) {
       const int64_t l = r_.integer(layer, at + ".layer");
-      if (l < 0 || l > 100000) r_.fail(fmt::format("{}.layer {} is out of range", at, l));
+      if (l < 0 || l > kMaxLayers) r_.fail(fmt::format("{}.layer {} is out of range", at, l));
       ref.layer = static_cast<int>(l);
     }
     ref.channels = r_.integer(r_.member(t, "channels", at), at + ".channels");
+    if (ref.channels < 0 || ref.channels > kMaxChannels) {
+      r_.fail(fmt::format("{}.channels {} is out of range", at, ref.channels));
+    }
     const json& stats = r_.member(t, "stats", at);
     if (!stats.is_object()) r_.fail(at + ".stats must be an object");
     ref.stats = &stats;
@@ -57,7 +66,11 @@ ScanView::ScanView(const json& root, const std::string& file) : r_(root, file), 
   num_layers_ = max_layer + 1;
   const json& model = r_.member(root, "model", "");
   if (const auto n = model.find("num_layers"); n != model.end()) {
-    num_layers_ = std::max(num_layers_, static_cast<int>(r_.integer(*n, "model.num_layers")));
+    const int64_t layers = r_.integer(*n, "model.num_layers");
+    if (layers < 0 || layers > kMaxLayers) {
+      r_.fail(fmt::format("model.num_layers {} is out of range", layers));
+    }
+    num_layers_ = std::max(num_layers_, static_cast<int>(layers));
   }
 }
 
@@ -88,19 +101,28 @@ std::optional<Loc> ScanView::loc(const json& v, const std::string& where) const 
 
 std::optional<Loc> ScanView::global_max(std::string* tap, std::string* component,
                                         int* layer) const {
-  const json& g = r_.member(root(), "global_max", "");
+  return peak(r_.member(root(), "global_max", ""), "global_max", tap, component, layer);
+}
+
+std::optional<Loc> ScanView::peak(const json& g, const std::string& where, std::string* tap,
+                                  std::string* component, int* layer) const {
   if (g.is_null()) return std::nullopt;
-  json located = r_.member(g, "location", "global_max");
-  if (!located.is_object()) r_.fail("global_max.location must be an object");
-  located["value"] = r_.member(g, "value", "global_max");
-  std::optional<Loc> l = loc(located, "global_max");
-  if (tap) *tap = r_.string(r_.member(g, "tap", "global_max"), "global_max.tap");
+  json located = r_.member(g, "location", where);
+  if (!located.is_object()) r_.fail(where + ".location must be an object");
+  located["value"] = r_.member(g, "value", where);
+  std::optional<Loc> l = loc(located, where);
+  if (tap) *tap = r_.string(r_.member(g, "tap", where), where + ".tap");
   if (component) {
-    *component = r_.string(r_.member(g, "component", "global_max"), "global_max.component");
+    *component = r_.string(r_.member(g, "component", where), where + ".component");
   }
   if (layer) {
-    const json& lj = r_.member(g, "layer", "global_max");
-    *layer = lj.is_null() ? -1 : static_cast<int>(r_.integer(lj, "global_max.layer"));
+    const json& lj = r_.member(g, "layer", where);
+    *layer = -1;
+    if (!lj.is_null()) {
+      const int64_t n = r_.integer(lj, where + ".layer");
+      if (n < 0 || n > kMaxLayers) r_.fail(fmt::format("{}.layer {} is out of range", where, n));
+      *layer = static_cast<int>(n);
+    }
   }
   return l;
 }

@@ -46,6 +46,9 @@ class ScanView {
   // The report's "global_max" (null when nothing was recorded), with its tap.
   std::optional<Loc> global_max(std::string* tap = nullptr, std::string* component = nullptr,
                                 int* layer = nullptr) const;
+  // An object shaped like "global_max" (value, tap, component, layer, location) at `where`.
+  std::optional<Loc> peak(const nlohmann::json& g, const std::string& where, std::string* tap,
+                          std::string* component, int* layer) const;
   // A location object (stats.absmax, a top entry...); nullopt when null.
   std::optional<Loc> loc(const nlohmann::json& v, const std::string& where) const;
   // The tap's absmax, located.

@@ -18,16 +18,11 @@ using nlohmann::json;
 
 namespace {
 
-std::string int_span(int64_t v, const std::string& source) {
-  return fmt::format("<span class=\"num\" data-value=\"{}\" data-source=\"{}\">{}</span>", v,
-                     html::escape(source), v);
-}
-
 // "sample 3, position 17, channel 80" with each number traceable.
 std::string where_html(const Loc& l, const std::string& base) {
-  return fmt::format("sample {}, position {}, channel {}", int_span(l.sample, base + ".sample"),
-                     int_span(l.position, base + ".position"),
-                     int_span(l.channel, base + ".channel"));
+  return fmt::format(
+      "sample {}, position {}, channel {}", html::int_span(l.sample, base + ".sample"),
+      html::int_span(l.position, base + ".position"), html::int_span(l.channel, base + ".channel"));
 }
 
 std::string where_text(const Loc& l) {
@@ -69,14 +64,15 @@ std::string header(const ScanView& v) {
       html::escape(v.model()), html::escape(v.model()), html::escape(v.family()),
       html::escape(str_or(model, "model_type")), html::escape(str_or(model, "architecture")),
       params, html::escape(str_or(options, "precision")), html::escape(str_or(corpus, "origin")),
-      int_span(r.integer(r.member(corpus, "samples", "corpus"), "corpus.samples"),
-               "corpus.samples"),
-      int_span(r.integer(r.member(corpus, "sequences", "corpus"), "corpus.sequences"),
-               "corpus.sequences"),
-      int_span(r.integer(r.member(corpus, "tokens", "corpus"), "corpus.tokens"), "corpus.tokens"),
+      html::int_span(r.integer(r.member(corpus, "samples", "corpus"), "corpus.samples"),
+                     "corpus.samples"),
+      html::int_span(r.integer(r.member(corpus, "sequences", "corpus"), "corpus.sequences"),
+                     "corpus.sequences"),
+      html::int_span(r.integer(r.member(corpus, "tokens", "corpus"), "corpus.tokens"),
+                     "corpus.tokens"),
       html::escape(str_or(corpus, "content_hash")), html::escape(str_or(run, "finished_at")),
       html::escape(str_or(root, "maxact_version")),
-      run.contains("threads") ? run["threads"].dump() : "?",
+      html::int_span(r.integer(r.member(run, "threads", "run"), "run.threads"), "run.threads"),
       html::escape(str_or(run, "linear_kernel", "?")), html::escape(v.file()));
   std::string tap, component;
   int layer = -1;
@@ -181,8 +177,12 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
   const int64_t bins = std::clamp<int64_t>(12800 / static_cast<int64_t>(layers), 64, 256);
   const int64_t width = channels <= bins ? 1 : (channels + bins - 1) / bins;
   json cells = json::array();
-  std::map<int64_t, std::pair<double, int>> per_channel;  // channel -> (max over layers, layer)
-  std::map<int64_t, int> layer_argmax;                    // channel -> layers it leads
+  struct ChannelPeak {
+    double value = 0;  // max over layers
+    const TapRef* tap = nullptr;
+  };
+  std::map<int64_t, ChannelPeak> per_channel;
+  std::map<int64_t, int> layer_argmax;  // channel -> layers it leads
   for (const TapRef* t : hidden) {
     const std::string at = t->path() + ".stats.channel_absmax";
     const json& ca =
@@ -198,7 +198,7 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
         const double a = r.number(x, fmt::format("{}[{}]", at, c));
         m = std::max(m, a);
         auto& pc = per_channel[c];
-        if (a > pc.first) pc = {a, t->layer};
+        if (a > pc.value) pc = {a, t};
         if (a > lead_v) {
           lead_v = a;
           lead = c;
@@ -210,21 +210,23 @@ json channel_heatmap(const ScanView& v, std::string& caption, std::string& table
     }
     if (lead >= 0) ++layer_argmax[lead];
   }
-  std::vector<std::pair<int64_t, std::pair<double, int>>> top(per_channel.begin(),
-                                                              per_channel.end());
+  std::vector<std::pair<int64_t, ChannelPeak>> top(per_channel.begin(), per_channel.end());
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
-    return a.second.first != b.second.first ? a.second.first > b.second.first : a.first < b.first;
+    return a.second.value != b.second.value ? a.second.value > b.second.value : a.first < b.first;
   });
   if (top.size() > 10) top.resize(10);
   table =
       "<table id=\"top-channels\"><caption>Residual-stream channels with the largest |x| "
       "over all layers</caption>\n<tr><th>channel</th><th>max |x|</th><th>at layer</th>"
       "<th>layers where it is the largest channel</th></tr>\n";
-  for (const auto& [c, mv] : top) {
+  for (const auto& [c, peak] : top) {
+    if (peak.tap == nullptr) continue;  // a channel without a positive value
+    const std::string at = peak.tap->path();
     table += fmt::format(
         "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
         "<td class=\"n\">{} of {}</td></tr>\n",
-        c, html::num(mv.first), mv.second, layer_argmax[c], layers);
+        c, html::value_span(peak.value, fmt::format("{}.stats.channel_absmax[{}]", at, c)),
+        html::int_span(peak.tap->layer, at + ".layer"), layer_argmax[c], layers);
   }
   table += "</table>\n";
   caption = fmt::format(
@@ -301,10 +303,11 @@ std::string top_table(const ScanView& v, bool study_only, std::size_t k, const c
         "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}"
         "</td><td><code>{}</code> ({})</td></tr>\n",
         n, html::value_span(row.at.value, s + ".value"), v.context_html(row.at),
-        int_span(row.at.token, s + ".token"), int_span(row.at.sample, s + ".sample"),
-        int_span(row.at.position, s + ".position"), int_span(row.at.channel, s + ".channel"),
-        row.tap->layer >= 0 ? std::to_string(row.tap->layer) : "–", html::escape(row.tap->name),
-        html::escape(row.tap->component));
+        html::int_span(row.at.token, s + ".token"), html::int_span(row.at.sample, s + ".sample"),
+        html::int_span(row.at.position, s + ".position"),
+        html::int_span(row.at.channel, s + ".channel"),
+        row.tap->layer >= 0 ? html::int_span(row.tap->layer, row.tap->path() + ".layer") : "–",
+        html::escape(row.tap->name), html::escape(row.tap->component));
   }
   return out + "</table>\n";
 }
@@ -319,24 +322,25 @@ void categories_section(const ScanView& v, html::Page& page) {
       "<table id=\"categories\">\n<tr><th>category</th><th>tokens</th><th>peak</th><th>tap</th>"
       "<th>where</th><th>token in context</th></tr>\n";
   for (const auto& [name, c] : cats.items()) {
-    const std::string base = "categories[" + json(name).dump() + "].global_max";
-    const json& g = r.member(c, "global_max", base.substr(0, base.size() - 11));
-    int64_t tokens = 0;
+    const std::string at = "categories[" + json(name).dump() + "]";
+    const std::string base = at + ".global_max";
+    const json& g = r.member(c, "global_max", at);
+    std::string tokens_html = "–";
     if (const auto it = corpus_cats.find(name); it != corpus_cats.end() && it->is_object()) {
-      if (const auto tk = it->find("tokens"); tk != it->end())
-        tokens = r.integer(*tk, "corpus.categories." + name + ".tokens");
+      if (const auto tk = it->find("tokens"); tk != it->end()) {
+        const std::string src = "corpus.categories[" + json(name).dump() + "].tokens";
+        tokens_html = html::int_span(r.integer(*tk, src), src);
+      }
     }
     if (g.is_null()) {
       table += fmt::format(
           "<tr><td>{}</td><td class=\"n\">{}</td><td colspan=\"4\">nothing "
           "recorded</td></tr>\n",
-          html::escape(name), tokens);
+          html::escape(name), tokens_html);
       continue;
     }
-    json located = r.member(g, "location", base);
-    located["value"] = r.member(g, "value", base);
-    const std::optional<Loc> l = v.loc(located, base);
-    const std::string tap = r.string(r.member(g, "tap", base), base + ".tap");
+    std::string tap;
+    const std::optional<Loc> l = v.peak(g, base, &tap, nullptr, nullptr);
     rows.push_back({{"category", name},
                     {"abs", std::fabs(l->value)},
                     {"value", l->value},
@@ -346,8 +350,8 @@ void categories_section(const ScanView& v, html::Page& page) {
     table += fmt::format(
         "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
         "<td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
-        html::escape(name), tokens, html::value_span(l->value, base + ".value"), html::escape(tap),
-        where_html(*l, base + ".location"), v.context_html(*l));
+        html::escape(name), tokens_html, html::value_span(l->value, base + ".value"),
+        html::escape(tap), where_html(*l, base + ".location"), v.context_html(*l));
   }
   table += "</table>\n";
   page.add("<section id=\"categories-section\"><h2>Per corpus category</h2>\n");
@@ -362,9 +366,22 @@ void categories_section(const ScanView& v, html::Page& page) {
                                  {{"field", "value"}, {"format", ".6g"}},
                                  {{"field", "tap"}},
                                  {{"field", "where"}}})}};
+  std::string extremes;
+  if (!rows.empty()) {
+    const auto by_abs = [](const json& a, const json& b) {
+      return a["abs"].get<double>() < b["abs"].get<double>();
+    };
+    const json& hi = *std::max_element(rows.begin(), rows.end(), by_abs);
+    const json& lo = *std::min_element(rows.begin(), rows.end(), by_abs);
+    extremes = fmt::format(
+        " Highest: {} ({}); lowest: {} ({}).", html::escape(hi["category"].get<std::string>()),
+        html::num(hi["value"].get<double>()), html::escape(lo["category"].get<std::string>()),
+        html::num(lo["value"].get<double>()));
+  }
   page.chart({"chart-categories", "Where each domain peaks",
               "The study's global max restricted to each category of the corpus; the table below "
-              "gives the numbers and the tokens.",
+              "gives the numbers and the tokens." +
+                  extremes,
               spec});
   page.add(table + "</section>\n");
 }
@@ -401,6 +418,23 @@ void headroom_section(const ScanView& v, html::Page& page) {
 double metric(const ScanView& v, const json& o, const std::string& at, const char* key) {
   const json& x = v.reader().member(o, key, at);
   return x.is_null() ? std::nan("") : v.reader().number(x, at + "." + key);
+}
+
+// " Best over all tokens: P (x dB); worst: Q (y dB)." from the SQNR bars' rows.
+std::string sqnr_extremes(const json& rows) {
+  const json* best = nullptr;
+  const json* worst = nullptr;
+  for (const json& r : rows) {
+    if (r["tokens"] != "all tokens") continue;
+    const double s = r["sqnr_db"].get<double>();
+    if (!best || s > (*best)["sqnr_db"].get<double>()) best = &r;
+    if (!worst || s < (*worst)["sqnr_db"].get<double>()) worst = &r;
+  }
+  if (!best) return "";
+  return fmt::format(
+      " Over all tokens the best is {} ({:.1f} dB), the worst {} ({:.1f} dB).",
+      html::escape((*best)["policy"].get<std::string>()), (*best)["sqnr_db"].get<double>(),
+      html::escape((*worst)["policy"].get<std::string>()), (*worst)["sqnr_db"].get<double>());
 }
 
 // Bars per policy, one per `group` side by side.
@@ -463,6 +497,7 @@ void quant_section(const ScanView& v, html::Page& page) {
   page.chart({"chart-quant-sqnr", "SQNR per policy",
               "Signal-to-quantization-noise ratio of each policy, pooled over the quantized taps; "
               "left bar of each pair: all tokens, right: clean tokens (colour and order)." +
+                  sqnr_extremes(sqnr) +
                   (lossless.empty()
                        ? std::string()
                        : " Lossless on these values (no bar): " + html::escape(lossless) + "."),
@@ -497,7 +532,7 @@ void quant_section(const ScanView& v, html::Page& page) {
     const std::string at = fmt::format("quant.taps[{}].policies.{}", wi, policy);
     const json& p = taps[wi]["policies"][policy];
     const auto cell = [&](const char* subset, const char* key) {
-      const double x = metric(v, p[subset], at + "." + subset, key);
+      const double x = metric(v, r.member(p, subset, at), at + "." + subset, key);
       return std::isfinite(x) ? html::value_span(x, at + "." + subset + "." + key)
                               : std::string("–");
     };
@@ -620,7 +655,9 @@ std::string render_html_report(const json& report, const std::string& file) {
     nav += "<a href=\"#categories-section\">categories</a>";
   }
   nav += "<a href=\"#headroom\">headroom</a>";
-  if (root.contains("quant")) nav += "<a href=\"#quant\">quantization</a>";
+  if (const auto q = root.find("quant"); q != root.end() && q->is_object()) {
+    nav += "<a href=\"#quant\">quantization</a>";
+  }
   if (experts != root.end() && experts->is_array() && !experts->empty()) {
     nav += "<a href=\"#experts\">experts</a>";
   }

@@ -75,8 +75,8 @@ void add_token_text(json& j, const ScanMeta& meta) {
   for (auto& e : j["massive"]["largest"]) e = with_text(e, meta);
 }
 
-// Every location the report's top lists and maxima name, with its neighbours decoded: the HTML
-// report's top-K table reads them. Keyed "sample:position".
+// Every location the report's top lists, tap / category / expert maxima and global max name,
+// with its neighbours decoded: what the HTML report shows them in. Keyed "sample:position".
 json token_contexts_json(const ScanResult& r, const ScanMeta& meta, const json& taps) {
   json out = json::object();
   if (!meta.token_context) return out;
@@ -94,8 +94,14 @@ json token_contexts_json(const ScanResult& r, const ScanMeta& meta, const json& 
     for (const json& e : t["stats"]["top"]) add(e);
     add(t["stats"]["absmax"]);
   }
-  const GlobalMax g = study_global_max(r);
-  if (g.tap >= 0) add(location_json(g.value.loc));
+  if (const GlobalMax g = study_global_max(r); g.tap >= 0) add(location_json(g.value.loc));
+  for (std::size_t k = 0; k < r.categories.size(); ++k) {
+    const GlobalMax g = category_global_max(r, k);
+    if (g.tap >= 0) add(location_json(g.value.loc));
+  }
+  for (const auto& layer : r.expert_down_in_max) {
+    for (const Located& v : layer) add(location_json(v.loc));
+  }
   return out;
 }
 

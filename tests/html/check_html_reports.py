@@ -98,6 +98,12 @@ def check_specs(name, html_path, page_doc, docs):
                         got = row["sqnr_db"]
                     if got != want:
                         fail(f"{name} {cid}: {row['source']} is {want!r}, chart shows {got!r}")
+                    if "abs" in row and "value" in row and row["abs"] != abs(row["value"]):
+                        fail(f"{name} {cid}: abs {row['abs']} of value {row['value']}")
+                    if "abs" in row and "sqnr_db" in row:
+                        f = row["source"].split("#")[0]
+                        if row["abs"] != docs[f]["global_max"]["abs"]:
+                            fail(f"{name} {cid}: |M| {row['abs']} != {f}'s global_max.abs")
                     checked += 1
                 elif cid == "chart-channels":
                     tap = page_doc["taps"][row["t"]]
@@ -106,7 +112,30 @@ def check_specs(name, html_path, page_doc, docs):
                     if tap["layer"] != row["l"] or max(ca) != row["v"]:
                         fail(f"{name} heatmap cell {row} != max of taps[{row['t']}] channels")
                     checked += 1
+    if "chart-channels" in specs:
+        check_heatmap_complete(name, specs["chart-channels"], page_doc)
+    if checked == 0:
+        fail(f"{name}: no chart datum names its source")
     return specs, checked
+
+
+def check_heatmap_complete(name, spec, doc):
+    """Every residual-stream layer and channel group with a positive value has its cell."""
+    cells = {(r["l"], r["c"], r["c2"]) for r in spec["data"]["values"]}
+    hidden = [t for t in doc["taps"] if t["component"] == "hidden" and t["layer"] is not None]
+    layers, channels = len(hidden), hidden[0]["channels"]
+    bins = min(256, max(64, 12800 // layers))
+    width = 1 if channels <= bins else -(-channels // bins)
+    want = set()
+    for t in hidden:
+        ca = t["stats"]["channel_absmax"]
+        for c0 in range(0, channels, width):
+            vals = [x for x in ca[c0:c0 + width] if x is not None]
+            if vals and max(vals) > 0:
+                want.add((t["layer"], c0, min(channels, c0 + width)))
+    if cells != want:
+        fail(f"{name}: heatmap has {len(cells)} cells, the JSON gives {len(want)} "
+             f"(first difference {sorted(cells ^ want)[:3]})")
 
 
 def expected_layer_rows(doc):
@@ -139,22 +168,53 @@ def check_layers(name, specs, doc):
 
 
 def expected_top(doc, study_only, k):
+    """The JSON paths of the rows the top table must show: the k largest |x| over the taps' top
+    lists in forward order (ties: earlier tap, earlier entry), the first of each token only."""
     rows = []
-    for t in doc["taps"]:
+    for i, t in enumerate(doc["taps"]):
         if study_only and t["component"] not in STUDY:
             continue
-        rows += t["stats"]["top"]
-    rows.sort(key=lambda e: -abs(e["value"]))  # stable, as the page's sort
+        rows += [(e, f"taps[{i}].stats.top[{j}]") for j, e in enumerate(t["stats"]["top"])]
+    rows.sort(key=lambda r: -abs(r[0]["value"]))  # stable
     out, seen = [], set()
-    for e in rows:
+    for e, path in rows:
         key = (e["sample"], e["position"])
         if key in seen:
             continue
         seen.add(key)
-        out.append(e["value"])
+        out.append(path)
         if len(out) == k:
             break
     return out
+
+
+def check_headroom(name, html_path, doc):
+    """The headroom table's derived numbers, recomputed per kind of tap."""
+    page = open(html_path, encoding="utf-8").read()
+    table = re.search(r'<table id="headroom-table">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r'<tr><td>([a-z_]+)</td><td class="n">(\d+)</td><td class="n">(\d+)</td>'
+                      r'<td class="n">([^<]*)</td><td class="n">([^<]*)</td><td class="n">(\d+)'
+                      r'</td>.*?<td class="n">([^<]*)</td></tr>', table)
+    kinds = {}
+    for t in doc["taps"]:
+        k = kinds.setdefault(t["component"], [0, 0, 0, 0, 0, 0.0])
+        s = t["stats"]
+        k[0] += 1
+        k[1] += s["count"]
+        k[2] += s["over_fp16"]
+        k[3] += s["over_fp8_e4m3"]
+        k[4] += s["over_fp8_e4m3"] > 0
+        if s["absmax"] is not None:
+            k[5] = max(k[5], abs(s["absmax"]["value"]))
+    if [r[0] for r in rows] != list(kinds):
+        fail(f"{name}: headroom rows {[r[0] for r in rows]} vs kinds {list(kinds)}")
+        return
+    for r, (kind, (taps, count, f16, f8, taps8, absmax)) in zip(rows, kinds.items()):
+        def frac(n):
+            return f"{100 * n / count:.3g} % ({n})" if count else "–"
+        want = (kind, str(taps), str(count), frac(f16), frac(f8), str(taps8), f"{absmax / 448:.6g}")
+        if tuple(r) != want:
+            fail(f"{name}: headroom row {r} != {want}")
 
 
 def pearson(x, y):
@@ -196,7 +256,7 @@ def check_card(name, card, doc):
         for policy, p in doc["quant"]["pooled"].items():
             s = p["all"]["sqnr_db"]
             cell = f"{s:.1f} dB" if s is not None else "lossless"
-            if f"| {policy} | {cell} |" not in card:
+            if f"| `{policy}` | {cell} |" not in card:
                 fail(f"{name} card: {policy} row does not start with {cell}")
     if doc["run"].get("command") and doc["run"]["command"] not in card:
         fail(f"{name} card: the command is missing")
@@ -237,10 +297,11 @@ def check_browser(results, pages, docs):
                     fail(f"{name}: {need} is not shown")
             if not any(s.startswith("categories[") for s in sources):
                 fail(f"{name}: no category peak shown")
-            top = [float(s["value"]) for s in r["spans"]
-                   if s["id"] == "top-study" and s["source"].endswith(".value")]
-            if top != expected_top(doc, True, 30):
-                fail(f"{name}: the top-value table is not the 30 largest tokens")
+            for table, study_only, k in (("top-study", True, 30), ("top-all", False, 15)):
+                top = [s["source"][:-len(".value")] for s in r["spans"]
+                       if s["id"] == table and s["source"].endswith(".value")]
+                if top != expected_top(doc, study_only, k):
+                    fail(f"{name}: {table} does not list the {k} largest tokens")
         print(f"{name}: {len(r['charts'])} charts, "
               f"{sum(c['items'] for c in r['charts'].values())} marks, {len(r['spans'])} numbers "
               "checked in the browser")
@@ -253,9 +314,6 @@ def main():
     given = args[args.index("--reports") + 1:args.index("--reports") + 4] \
         if "--reports" in args else None
     chromium = shutil.which("chromium")
-    if chromium is None:
-        print("SKIPPED: no chromium on PATH (scripts/deps.sh --test installs Debian's chromium)")
-        return 77
     os.makedirs(work, exist_ok=True)
     zoo = os.path.join(root, "zoo")
     kinds = ("dense", "moe", "quant")
@@ -298,6 +356,7 @@ def main():
         n += checked
         if doc is not None:
             check_layers(name, specs, doc)
+            check_headroom(name, html, doc)
     xs, ys = [], []
     for k in kinds:
         d = docs[reports[k]]
@@ -329,6 +388,15 @@ def main():
             or os.path.exists(out):
         fail(f"malformed report: exit {p.returncode}, {p.stderr.strip()!r}, written "
              f"{os.path.exists(out)}")
+
+    if chromium is None:
+        for e in errors:
+            print("FAIL", e)
+        if errors:
+            return 1
+        print("SKIPPED the browser half: no chromium on PATH (scripts/deps.sh --test installs "
+              "Debian's chromium); the checks without a browser passed")
+        return 77
 
     # In the browser.
     modules = npm_modules("playwright-core", PLAYWRIGHT)

@@ -54,7 +54,7 @@ json tiny_report(const std::string& text = "a", const std::string& model = "org/
             {"content_hash", "00"},
             {"categories", json::object()}}},
           {"options", {{"precision", "fp32"}, {"max_seq_len", 16}}},
-          {"run", {{"command", "maxact scan org/m"}, {"tokens", 4}}},
+          {"run", {{"command", "maxact scan org/m"}, {"tokens", 4}, {"threads", 2}}},
           {"global_max",
            {{"value", -40.0},
             {"abs", 40.0},
@@ -69,6 +69,46 @@ json tiny_report(const std::string& text = "a", const std::string& model = "org/
           {"taps", taps}};
 }
 
+// Every name a report carries, hostile: taps, a category, a policy, the model.
+json hostile_report(const std::string& evil) {
+  json r = tiny_report(evil, evil);
+  for (json& t : r["taps"]) t["name"] = evil + t["name"].get<std::string>();
+  json g = r["global_max"];
+  g["tap"] = evil;
+  r["categories"] = {{evil, {{"global_max", g}}}};
+  r["corpus"]["categories"] = {{evil, {{"tokens", 4}}}};
+  const json metrics = {
+      {"sqnr_db", 30.0}, {"rel_rmse", 0.03}, {"clip_rate", 0.0}, {"exceedance_rate", 0.0}};
+  r["quant"] = {
+      {"pooled", {{evil, {{"all", metrics}, {"clean", metrics}}}}},
+      {"taps", json::array({{{"tap", evil},
+                             {"policies", {{evil, {{"all", metrics}, {"clean", metrics}}}}}}})}};
+  return r;
+}
+
+// Markdown outside code: fenced blocks (a fence of 3+ backticks to the same fence) and inline
+// code spans removed, which a renderer shows verbatim.
+std::string outside_code(const std::string& md) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < md.size()) {
+    if (md[i] != '`') {
+      out += md[i++];
+      continue;
+    }
+    std::size_t n = 0;
+    while (i + n < md.size() && md[i + n] == '`') ++n;
+    const std::string fence(n, '`');
+    std::size_t end = md.find(fence, i + n);
+    while (end != std::string::npos && end + n < md.size() && md[end + n] == '`') {
+      end = md.find(fence, end + n + 1);
+    }
+    if (end == std::string::npos) return out + md.substr(i);
+    i = end + n;
+  }
+  return out;
+}
+
 std::size_t count(const std::string& s, const std::string& what) {
   std::size_t n = 0;
   for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
@@ -77,7 +117,7 @@ std::size_t count(const std::string& s, const std::string& what) {
 
 TEST(HtmlReport, TextFromTheReportNeverBecomesMarkup) {
   const std::string evil = "</script><script>alert(1)</script><img src=x onerror=alert(2)>";
-  const std::string page = maxact::render_html_report(tiny_report(evil, evil), "r.json");
+  const std::string page = maxact::render_html_report(hostile_report(evil), evil + ".json");
   // The three libraries, the charts' data and the bootstrap: nothing else opens a script.
   EXPECT_EQ(count(page, "<script"), 5u);
   EXPECT_EQ(count(page, "alert(1)</script>"), 0u);
@@ -85,9 +125,16 @@ TEST(HtmlReport, TextFromTheReportNeverBecomesMarkup) {
   EXPECT_GT(count(page, "&lt;img src=x onerror=alert(2)&gt;"), 0u);
   EXPECT_GT(count(page, "\\u003c/script>"), 0u);  // in the charts' JSON
   const std::string cmp = maxact::render_html_compare(
-      {{"a.json", tiny_report(evil, evil)}, {"b.json", tiny_report(evil, evil)}});
+      {{evil + "a.json", hostile_report(evil)}, {evil + "b.json", hostile_report(evil)}});
   EXPECT_EQ(count(cmp, "<script"), 5u);
   EXPECT_EQ(count(cmp, "<img src=x"), 0u);
+  // In a model card, markup from the report stays text and the command's fence holds.
+  json r = hostile_report(evil);
+  r["run"]["command"] = "maxact scan m\n```\n<img src=x onerror=alert(3)>";
+  const std::string card = maxact::render_model_card(r, "r.json");
+  EXPECT_EQ(count(outside_code(card), "<img"), 0u) << card;
+  EXPECT_EQ(count(outside_code(card), "<script"), 0u) << card;
+  EXPECT_NE(card.find("````sh\nmaxact scan m\n```\n<img"), std::string::npos) << card;
 }
 
 TEST(HtmlReport, SameInputSamePage) {
@@ -122,6 +169,21 @@ TEST(HtmlReport, MalformedReportsNameTheFileAndThePlace) {
   r = tiny_report();
   r["global_max"]["location"] = 5;
   expect_error(r, "global_max.location");
+  r = hostile_report("c");
+  r["categories"]["c"]["global_max"]["location"] = "here";
+  expect_error(r, "categories[\"c\"].global_max.location");
+  r = hostile_report("p");
+  r["quant"]["taps"][0]["policies"]["p"].erase("clean");
+  expect_error(r, "quant.taps[0].policies.p.clean");
+  r = tiny_report();
+  r["run"]["threads"] = "<img src=x>";
+  expect_error(r, "run.threads");
+  r = tiny_report();
+  r["taps"][0]["channels"] = int64_t{1} << 62;
+  expect_error(r, "taps[0].channels");
+  r = tiny_report();
+  r["model"]["num_layers"] = int64_t{1} << 40;
+  expect_error(r, "model.num_layers");
   EXPECT_THROW((void)maxact::render_model_card(json::array(), "r.json"), maxact::Error);
 }
 
