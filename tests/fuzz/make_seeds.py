@@ -85,6 +85,23 @@ def main():
                     "--calib", "4", "--eval", "4", "--max-seq-len", "32", "--topk", "3",
                     "--quant-layers", "all", "--taps", "layer_1_*", "-o", rep], check=True, stdout=subprocess.DEVNULL)
     put("report", "zoo_llama_quant.json", open(rep, "rb").read())
+    # report: the MoE zoo model with what the HTML pages read (experts, categories, token
+    # contexts, the quantization check), per-channel arrays the pages do not read left out.
+    rep = os.path.join(work, "moe.json")
+    subprocess.run([maxact, "scan", os.path.join(ROOT, "zoo", "qwen3-moe-tiny"), "-q", "--quant",
+                    "--calib", "2", "--eval", "3", "--max-seq-len", "24", "--topk", "3",
+                    "--quant-layers", "peak", "--taps",
+                    "model.embed_tokens,model.layers.0*,model.layers.1,model.norm", "-o", rep],
+                   check=True, stdout=subprocess.DEVNULL)
+    moe = json.load(open(rep))
+    for t in moe["taps"]:
+        for k in ("channel_sum_sq", "channel_max", "channel_min", "token_max_histogram"):
+            t["stats"].pop(k, None)
+        t["stats"]["histogram_abs"]["bins"] = t["stats"]["histogram_abs"]["bins"][:2]
+        if t["component"] != "hidden":
+            t["stats"].pop("channel_absmax", None)
+    moe["quant"]["calibration"]["sample_indices"] = moe["quant"]["calibration"]["sample_indices"][:2]
+    put("report", "zoo_moe_quant_html.json", json.dumps(moe, indent=0, ensure_ascii=False))
     put("report", "minimal.json", json.dumps({
         "schema": "maxact.scan", "model": {"argument": "m", "model_type": "llama"},
         "options": {"precision": "fp32"}, "run": {"tokens": 5},
