@@ -4,8 +4,12 @@
 // in a browser by tests/html/check_html_reports.py.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "maxact/error.h"
 #include "maxact/html_report.h"
@@ -192,6 +196,41 @@ TEST(HtmlReport, ModelCardStatesThePeakAndTheCommand) {
   EXPECT_NE(card.find("**-40**"), std::string::npos) << card;
   EXPECT_NE(card.find("maxact scan org/m"), std::string::npos) << card;
   EXPECT_NE(card.find("0 of 16 recorded values exceed 65504"), std::string::npos) << card;
+}
+
+// A real report (the MoE zoo model with experts, categories, token contexts and the quantization
+// check) with one value replaced at a time: every page renders or throws maxact::Error naming the
+// file; nothing else escapes (no nlohmann type_error, no out_of_range, no crash).
+TEST(HtmlReport, MutatedReportsGiveErrorsNotCrashes) {
+  std::ifstream in(MAXACT_REPORT_SEED);
+  const json base = json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
+  ASSERT_NO_THROW((void)maxact::render_html_report(base, "m.json"));
+  std::vector<std::string> leaves;
+  const json flat = base.flatten();  // kept: items() only refers to it
+  for (const auto& [path, v] : flat.items()) leaves.push_back(path);
+  const json replacements[] = {nullptr, "x", -1, 1e300, json::array(), json::object(), 3};
+  std::mt19937 rng(7);
+  int errors = 0;
+  for (int i = 0; i < 300; ++i) {
+    json m = base;
+    json::json_pointer p(leaves[rng() % leaves.size()]);
+    for (unsigned up = rng() % 3; up > 0 && !p.empty(); --up) p = p.parent_pointer();
+    m[p] = replacements[rng() % std::size(replacements)];
+    for (int kind = 0; kind < 3; ++kind) {
+      try {
+        if (kind == 0) (void)maxact::render_html_report(m, "m.json");
+        if (kind == 1) (void)maxact::render_model_card(m, "m.json");
+        if (kind == 2) (void)maxact::render_html_compare({{"m.json", m}, {"n.json", base}});
+      } catch (const maxact::Error& e) {
+        ++errors;
+        EXPECT_NE(std::string(e.what()).find(kind == 2 ? ".json" : "m.json"), std::string::npos)
+            << e.what();
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << p.to_string() << " (page " << kind << "): " << e.what();
+      }
+    }
+  }
+  EXPECT_GT(errors, 0);
 }
 
 }  // namespace
