@@ -56,26 +56,8 @@ std::string fmt_opt(const json& v, const char* f = "{:.4g}", double scale = 1) {
   return v.is_number() ? fmt::format(fmt::runtime(f), v.get<double>() * scale) : std::string("–");
 }
 
-}  // namespace
-
-std::string render_html_compare(const std::vector<std::pair<std::string, json>>& reports) {
-  std::vector<ScanView> views;
-  for (const auto& [file, r] : reports) views.emplace_back(r, file);
-  const Comparison cmp = compare_reports(reports);
-  const json& table = cmp.table;
-  const std::vector<Compared> models = models_of(views);
-  html::Page page(fmt::format("maxact — {} models compared", models.size()));
-  page.add(
-      fmt::format("<header><h1>Activation peaks of {} models</h1>\n<p class=\"note\">From "
-                  "the scan reports {}.</p></header>\n",
-                  models.size(), [&] {
-                    std::string s;
-                    for (const Compared& m : models)
-                      s += (s.empty() ? "" : ", ") + ("<code>" + html::escape(m.file) + "</code>");
-                    return s;
-                  }()));
-
-  // 1. M per model on a log axis, grouped by family.
+// M per model on a log axis, grouped by family.
+void peaks_section(html::Page& page, const std::vector<Compared>& models) {
   json mrows = json::array();
   for (std::size_t i = 0; i < models.size(); ++i) {
     const Compared& m = models[i];
@@ -121,8 +103,11 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
   page.add("<section id=\"peaks\"><h2>Global max per model</h2>\n");
   page.chart({"chart-models-m", "|M| per model", cap, s1});
   page.add("</section>\n");
+}
 
-  // 2. Residual-stream peak over normalised depth.
+// Residual-stream peak over normalised depth.
+void depth_section(html::Page& page, const std::vector<ScanView>& views,
+                   const std::vector<Compared>& models) {
   json crows = json::array();
   for (std::size_t i = 0; i < views.size(); ++i) {
     const int L = std::max(1, views[i].num_layers());
@@ -163,8 +148,10 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
               "model's depth so models of different depth line up.",
               s2});
   page.add("</section>\n");
+}
 
-  // 3. Which component holds each model's peak.
+// Which component holds each model's peak.
+void component_section(html::Page& page, const std::vector<Compared>& models) {
   json prow = json::array();
   for (const Compared& m : models) {
     if (m.m)
@@ -193,8 +180,10 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
               "stream, final norm) whose tap holds each model's M; the table repeats it.",
               s3});
   page.add("</section>\n");
+}
 
-  // 4. M vs pooled INT8 SQNR, with the correlations compare_reports computes.
+// M vs pooled INT8 SQNR, with the correlations compare_reports computes.
+void sqnr_section(html::Page& page, const json& table, const std::vector<Compared>& models) {
   json srows = json::array();
   std::set<std::string> int8;
   for (std::size_t i = 0; i < models.size(); ++i) {
@@ -269,8 +258,10 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
     page.add(corr + "</table>\n");
   }
   page.add("</section>\n");
+}
 
-  // 5. All models.
+// All models.
+void models_section(html::Page& page, const json& table, const std::vector<Compared>& models) {
   std::string t =
       "<section id=\"models\"><h2>All models</h2>\n<table id=\"models-table\">\n<tr>"
       "<th>model</th><th>family</th><th>parameters</th><th>layers</th><th>M</th>"
@@ -297,6 +288,32 @@ std::string render_html_compare(const std::vector<std::pair<std::string, json>>&
         html::escape(m.file));
   }
   page.add(t + "</table>\n</section>\n");
+}
+
+}  // namespace
+
+std::string render_html_compare(const std::vector<std::pair<std::string, json>>& reports) {
+  std::vector<ScanView> views;
+  for (const auto& [file, r] : reports) views.emplace_back(r, file);
+  const Comparison cmp = compare_reports(reports);
+  const json& table = cmp.table;
+  const std::vector<Compared> models = models_of(views);
+  html::Page page(fmt::format("maxact — {} models compared", models.size()));
+  page.add(
+      fmt::format("<header><h1>Activation peaks of {} models</h1>\n<p class=\"note\">From "
+                  "the scan reports {}.</p></header>\n",
+                  models.size(), [&] {
+                    std::string s;
+                    for (const Compared& m : models)
+                      s += (s.empty() ? "" : ", ") + ("<code>" + html::escape(m.file) + "</code>");
+                    return s;
+                  }()));
+
+  peaks_section(page, models);
+  depth_section(page, views, models);
+  component_section(page, models);
+  sqnr_section(page, table, models);
+  models_section(page, table, models);
   return page.render();
 }
 
