@@ -173,7 +173,8 @@ std::string render_model_card(const json& report, const std::string& file) {
         "SQNR ≥ 30 dB small error, 20–30 dB noticeable, < 20 dB large.\n\n"
         "| policy | SQNR all tokens | SQNR clean tokens | clip rate | verdict |\n"
         "|---|---:|---:|---:|---|\n";
-    for (const auto& [policy, p] : r.member(*q, "pooled", "quant").items()) {
+    for (const auto& [policy, pooled] : v.pooled_policies(*q)) {
+      const json& p = *pooled;
       const auto get = [&](const char* subset, const char* key) {
         const json& x = r.member(r.member(p, subset, "quant.pooled." + policy), key,
                                  "quant.pooled." + policy + "." + subset);

@@ -156,6 +156,26 @@ double ScanView::quantile_estimate(const TapRef& t, const char* q) const {
   return v.is_null() ? std::nan("") : r_.number(v, at + "." + q);
 }
 
+std::vector<std::pair<std::string, const json*>> ScanView::pooled_policies(
+    const json& quant) const {
+  const json& pooled = r_.member(quant, "pooled", "quant");
+  if (!pooled.is_object()) r_.fail("quant.pooled must be an object");
+  std::vector<std::pair<std::string, const json*>> out;
+  const auto add = [&](const std::string& p) {
+    const auto it = pooled.find(p);
+    const bool seen =
+        std::any_of(out.begin(), out.end(), [&](const auto& e) { return e.first == p; });
+    if (it != pooled.end() && !seen) out.emplace_back(p, &*it);
+  };
+  if (const auto order = quant.find("policies"); order != quant.end() && order->is_array()) {
+    for (const json& p : *order) {
+      if (p.is_string()) add(p.get<std::string>());
+    }
+  }
+  for (const auto& [p, unused] : pooled.items()) add(p);
+  return out;
+}
+
 std::vector<LayerPoint> layer_points(const ScanView& v) {
   // Per (layer, series): the tap with the largest |x|.
   std::map<std::pair<int, std::string>, LayerPoint> best;

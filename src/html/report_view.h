@@ -58,6 +58,10 @@ class ScanView {
   // The numbers of a stats member (count, over_fp16...).
   int64_t count(const TapRef& t, const char* key) const;
   double quantile_estimate(const TapRef& t, const char* q) const;
+  // The quantization check's pooled metrics per policy, in the order the check ran them
+  // (quant.policies), then any others.
+  std::vector<std::pair<std::string, const nlohmann::json*>> pooled_policies(
+      const nlohmann::json& quant) const;
 
  private:
   ReportReader r_;

@@ -460,10 +460,11 @@ void quant_section(const ScanView& v, html::Page& page) {
   const auto q = v.root().find("quant");
   if (q == v.root().end() || !q->is_object()) return;
   const ReportReader& r = v.reader();
-  const json& pooled = r.member(*q, "pooled", "quant");
   json sqnr = json::array(), rates = json::array();
   std::string lossless;
-  for (const auto& [policy, p] : pooled.items()) {
+  const auto policies = v.pooled_policies(*q);
+  for (const auto& [policy, pooled_entry] : policies) {
+    const json& p = *pooled_entry;
     for (const char* subset : {"all", "clean"}) {
       const std::string at = "quant.pooled." + policy + "." + subset;
       const json& m = r.member(p, subset, "quant.pooled." + policy);
@@ -513,7 +514,7 @@ void quant_section(const ScanView& v, html::Page& page) {
   std::string t =
       "<table id=\"quant-worst\">\n<tr><th>policy</th><th>worst tap</th><th>SQNR all"
       "</th><th>SQNR clean</th><th>clip rate</th><th>exceedance rate</th></tr>\n";
-  for (const auto& [policy, unused] : pooled.items()) {
+  for (const auto& [policy, unused] : policies) {
     double worst = INFINITY;
     std::size_t wi = 0;
     for (std::size_t i = 0; i < taps.size(); ++i) {
