@@ -77,11 +77,6 @@ const char* verdict(double sqnr) {
   return "large error";
 }
 
-std::string str_or(const json& o, const char* key) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string("not recorded");
-}
-
 }  // namespace
 
 std::string render_model_card(const json& report, const std::string& file) {
@@ -94,11 +89,13 @@ std::string render_model_card(const json& report, const std::string& file) {
   out += fmt::format(
       "Measured with maxact {} on {}: {} tokens ({} sequences "
       "of at most {} tokens) of the corpus {} (SHA-256 of the samples {}), {} forward pass.\n\n",
-      md_text(str_or(report, "maxact_version")), md_text(str_or(run, "finished_at")),
+      md_text(html::string_or(report, "maxact_version")),
+      md_text(html::string_or(run, "finished_at")),
       r.integer(r.member(corpus, "tokens", "corpus"), "corpus.tokens"),
       r.integer(r.member(corpus, "sequences", "corpus"), "corpus.sequences"),
-      r.member(options, "max_seq_len", "options").dump(), md_code(str_or(corpus, "origin")),
-      md_code(str_or(corpus, "content_hash")), md_text(str_or(options, "precision")));
+      r.member(options, "max_seq_len", "options").dump(),
+      md_code(html::string_or(corpus, "origin")), md_code(html::string_or(corpus, "content_hash")),
+      md_text(html::string_or(options, "precision")));
   std::string tap, component;
   int layer = -1;
   if (const std::optional<Loc> g = v.global_max(&tap, &component, &layer)) {

@@ -176,6 +176,24 @@ std::vector<std::pair<std::string, const json*>> ScanView::pooled_policies(
   return out;
 }
 
+// "sample 3, position 17, channel 80" with each number traceable.
+std::string where_html(const Loc& l, const std::string& base) {
+  return fmt::format("sample {}, position {}, channel {}", int_span(l.sample, base + ".sample"),
+                     int_span(l.position, base + ".position"),
+                     int_span(l.channel, base + ".channel"));
+}
+
+std::string where_text(const Loc& l) {
+  return fmt::format(
+      "sample {}, position {}, token {} {}, channel {}", l.sample, l.position, l.token,
+      json(l.token_text).dump(-1, ' ', false, json::error_handler_t::replace), l.channel);
+}
+
+std::string string_or(const json& o, const char* key, const char* fallback) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
+
 std::vector<LayerPoint> layer_points(const ScanView& v) {
   // Per (layer, series): the tap with the largest |x|.
   std::map<std::pair<int, std::string>, LayerPoint> best;

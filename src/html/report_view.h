@@ -70,6 +70,14 @@ class ScanView {
   int num_layers_ = 0;
 };
 
+// "sample 3, position 17, channel 80", each number with its JSON path under `base`.
+std::string where_html(const Loc& l, const std::string& base);
+// The same in plain text with the token, for tooltips.
+std::string where_text(const Loc& l);
+// A string member, or `fallback` when absent or not a string (fields older reports lack).
+std::string string_or(const nlohmann::json& o, const char* key,
+                      const char* fallback = "not recorded");
+
 // Per layer: the peaks a layer-wise plot draws (Sun et al.'s layer plot): residual stream,
 // attention output, MLP output, the largest Linear input, and the residual stream's median and
 // 99.9 % quantile (the study's interpolated estimates).

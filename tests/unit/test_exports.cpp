@@ -526,17 +526,8 @@ TEST(Exports, MutatedReportsGiveErrorsNotCrashes) {
                                    (dir / "r.json").string() + " --expert-inputs");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json base = json::parse(test::read_file(dir / "r.json"));
-  std::vector<std::string> leaves;
-  const json flat = base.flatten();  // kept: items() only refers to it
-  for (const auto& [path, v] : flat.items()) leaves.push_back(path);
-  const json replacements[] = {nullptr, "x", -1, 1e300, json::array(), json::object(), 3};
-  std::mt19937 rng(11);
   int errors = 0;
-  for (int i = 0; i < 400; ++i) {
-    json m = base;
-    json::json_pointer p(leaves[rng() % leaves.size()]);
-    for (unsigned up = rng() % 3; up > 0 && !p.empty(); --up) p = p.parent_pointer();
-    m[p] = replacements[rng() % std::size(replacements)];
+  for (const auto& [p, m] : test::mutations(base, 400, 11)) {
     ActScalesOptions o;
     o.min_max = true;
     for (int kind = 0; kind < 3; ++kind) {
@@ -548,7 +539,7 @@ TEST(Exports, MutatedReportsGiveErrorsNotCrashes) {
         ++errors;
         EXPECT_EQ(std::string(e.what()).rfind("m.json: ", 0), 0u) << e.what();
       } catch (const std::exception& e) {
-        ADD_FAILURE() << p.to_string() << ": " << e.what();
+        ADD_FAILURE() << p << ": " << e.what();
       }
     }
   }

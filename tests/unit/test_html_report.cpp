@@ -13,6 +13,7 @@
 
 #include "maxact/error.h"
 #include "maxact/html_report.h"
+#include "test_util.h"
 
 namespace {
 using nlohmann::json;
@@ -205,17 +206,8 @@ TEST(HtmlReport, MutatedReportsGiveErrorsNotCrashes) {
   std::ifstream in(MAXACT_REPORT_SEED);
   const json base = json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
   ASSERT_NO_THROW((void)maxact::render_html_report(base, "m.json"));
-  std::vector<std::string> leaves;
-  const json flat = base.flatten();  // kept: items() only refers to it
-  for (const auto& [path, v] : flat.items()) leaves.push_back(path);
-  const json replacements[] = {nullptr, "x", -1, 1e300, json::array(), json::object(), 3};
-  std::mt19937 rng(7);
   int errors = 0;
-  for (int i = 0; i < 300; ++i) {
-    json m = base;
-    json::json_pointer p(leaves[rng() % leaves.size()]);
-    for (unsigned up = rng() % 3; up > 0 && !p.empty(); --up) p = p.parent_pointer();
-    m[p] = replacements[rng() % std::size(replacements)];
+  for (const auto& [p, m] : maxact::test::mutations(base, 300, 7)) {
     for (int kind = 0; kind < 3; ++kind) {
       try {
         if (kind == 0) (void)maxact::render_html_report(m, "m.json");
@@ -226,7 +218,7 @@ TEST(HtmlReport, MutatedReportsGiveErrorsNotCrashes) {
         EXPECT_NE(std::string(e.what()).find(kind == 2 ? ".json" : "m.json"), std::string::npos)
             << e.what();
       } catch (const std::exception& e) {
-        ADD_FAILURE() << p.to_string() << " (page " << kind << "): " << e.what();
+        ADD_FAILURE() << p << " (page " << kind << "): " << e.what();
       }
     }
   }

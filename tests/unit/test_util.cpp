@@ -103,4 +103,22 @@ std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsig
   return sequences_of_lengths(lengths, vocab, seed);
 }
 
+std::vector<Mutation> mutations(const nlohmann::json& base, int n, unsigned seed) {
+  using nlohmann::json;
+  std::vector<std::string> leaves;
+  const json flat = base.flatten();  // kept: items() only refers to it
+  for (const auto& [path, v] : flat.items()) leaves.push_back(path);
+  const json replacements[] = {nullptr, "x", -1, 1e300, json::array(), json::object(), 3};
+  std::mt19937 rng(seed);
+  std::vector<Mutation> out;
+  for (int i = 0; i < n; ++i) {
+    json m = base;
+    json::json_pointer p(leaves[rng() % leaves.size()]);
+    for (unsigned up = rng() % 3; up > 0 && !p.empty(); --up) p = p.parent_pointer();
+    m[p] = replacements[rng() % std::size(replacements)];
+    out.push_back({p.to_string(), std::move(m)});
+  }
+  return out;
+}
+
 }  // namespace maxact::test

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -55,5 +56,14 @@ std::vector<TokenSequence> sequences_of_lengths(const std::vector<int>& lengths,
                                                 unsigned seed);
 // n sequences of random lengths 1..max_len.
 std::vector<TokenSequence> random_sequences(int n, int max_len, int vocab, unsigned seed);
+
+// `n` copies of a report, each with one value (or a container up to two levels above a leaf)
+// replaced by null, a string, a negative or huge number, an empty container or 3; with the JSON
+// pointer replaced. What a reader of reports must turn into errors, never crashes.
+struct Mutation {
+  std::string pointer;
+  nlohmann::json report;
+};
+std::vector<Mutation> mutations(const nlohmann::json& base, int n, unsigned seed);
 
 }  // namespace maxact::test
