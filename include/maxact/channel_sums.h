@@ -11,7 +11,12 @@
 
 namespace maxact {
 
+struct StateAccess;
+
 class ChannelSums {
+  // The scan state file (maxact/scan_state.h) saves and restores the accumulators.
+  friend struct StateAccess;
+
  public:
   explicit ChannelSums(int64_t channels = 0);
 

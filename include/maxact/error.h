@@ -34,6 +34,7 @@ enum class ErrorCode {
   kTokenizer,        // tokenizer.json malformed
   kCorpus,           // corpus input malformed or empty
   kOption,           // an option value that cannot apply (a tap glob matching nothing, ...)
+  kState,            // a scan state file malformed, corrupted, or from another scan
 };
 
 std::string_view error_code_name(ErrorCode code);

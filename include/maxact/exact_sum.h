@@ -12,12 +12,17 @@
 
 namespace maxact {
 
+struct StateAccess;
+
 // Exact sum of fp32 values (or of their squares / absolute values): every finite float is
 // m * 2^e with |m| < 2^24 and e in [-149, 104]; the integer mantissas are added into one
 // 128-bit bucket per exponent, which cannot overflow before 2^79 additions. Integer addition
 // is associative, so merge order does not matter; value() rounds the exact total once.
 // Non-finite inputs must be filtered by the caller (they are counted separately).
 class ExactSum {
+  // The scan state file (maxact/scan_state.h) saves and restores the accumulators.
+  friend struct StateAccess;
+
  public:
   static constexpr int kMinExp = -149;
   static constexpr int kBuckets = 254;  // e in [-149, 104]
@@ -67,6 +72,9 @@ class ExactSum {
 // bucket per exponent. Buckets are sparse (few exponents occur), so this is cheap per added
 // value but meant for one value per row, not per activation.
 class ExactDoubleSum {
+  // The scan state file (maxact/scan_state.h) saves and restores the accumulators.
+  friend struct StateAccess;
+
  public:
   void add(double x);  // finite x
   void merge(const ExactDoubleSum& o);

@@ -130,6 +130,10 @@ struct QuantResult {
 // Runs the three passes. `options` is the evaluation scan's (taps, precision, threads...); the
 // quantized taps are those it selects that QuantOptions::taps also matches. `calibration` and
 // `evaluation` must come from disjoint samples. Returns the evaluation scan; fills `out`.
+// Adds the evaluation errors of `from` (a check of other evaluation samples with the same
+// calibration) into `into`, exactly. Throws kState when the taps, options or calibrations differ.
+void merge_quant_results(QuantResult& into, const QuantResult& from);
+
 ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& calibration,
                        const std::vector<TokenSequence>& evaluation, const ScanOptions& options,
                        const QuantOptions& quant, QuantResult& out);

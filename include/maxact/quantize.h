@@ -19,6 +19,8 @@
 
 namespace maxact {
 
+struct StateAccess;
+
 float quantize_int8(float x, float scale);
 float round_to_e4m3(float x);
 float round_to_e5m2(float x);
@@ -73,6 +75,9 @@ struct ErrorRow {
 // Reconstruction error of x -> x' over many rows: exact sums, so any merge order gives the same
 // bits.
 class ErrorStats {
+  // The scan state file (maxact/scan_state.h) saves and restores the accumulators.
+  friend struct StateAccess;
+
  public:
   void add(float x, float xq);  // one value (tests, small inputs)
   void add_row(const ErrorRow& r);

@@ -90,4 +90,13 @@ struct ScanResult {
 ScanResult scan(const Model& model, const std::vector<TokenSequence>& sequences,
                 const ScanOptions& options);
 
+// The number of windows scan() cuts `sequences` into.
+int64_t count_windows(const std::vector<TokenSequence>& sequences, int64_t window_tokens);
+
+// Adds `from`, a scan of other sequences with the same model and options, into `into`: the
+// statistics one scan of both would give, bitwise (every statistic merges exactly, categories are
+// united). Sequences, tokens, windows and seconds add up; threads and kernels stay `into`'s.
+// Throws kState when the two scans' taps or expert layouts differ.
+void merge_scan_results(ScanResult& into, const ScanResult& from);
+
 }  // namespace maxact

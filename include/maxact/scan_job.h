@@ -22,6 +22,14 @@
 
 namespace maxact {
 
+// One of `count` parts of a scan (`--shard index/count`, index from 0): the sequences whose
+// position in the selection is index modulo count. Every part selects and tokenizes the same
+// samples, so its report metadata is the whole run's; only the statistics are its part's.
+struct Shard {
+  int index = 0, count = 1;
+  bool operator==(const Shard& o) const = default;
+};
+
 // Error messages name the command line's flags (--ids-native, --calib...): they are what a user
 // reads, whoever set the option.
 struct ScanJobOptions {
@@ -45,6 +53,7 @@ struct ScanJobOptions {
   std::size_t topk = 100;
   bool expert_inputs = false;  // ScanOptions::expert_inputs
   std::size_t bootstrap = 0;   // > 0: run_bootstrap's subsets instead of one scan
+  Shard shard;
   // The quantization check.
   bool quant = false;
   std::optional<std::size_t> calib, eval;  // default 128 / 256

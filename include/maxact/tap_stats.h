@@ -16,6 +16,8 @@
 
 namespace maxact {
 
+struct StateAccess;
+
 // Where a value sits: sample (document) index, position in it, the token there, channel.
 struct Location {
   int64_t sample = -1;
@@ -38,6 +40,9 @@ struct Located {
 // Fixed-edge histogram of |x|: 16 linear sub-bins per octave from 2^-40 to 2^40, plus zero,
 // underflow and overflow bins. Bin edges are exact float values, so a value's bin is exact.
 class LogHistogram {
+  // The scan state file (maxact/scan_state.h) saves and restores the accumulators.
+  friend struct StateAccess;
+
  public:
   static constexpr int kMinExp = -40, kMaxExp = 40, kSub = 16;
   static constexpr int kBins = (kMaxExp - kMinExp) * kSub;
@@ -99,6 +104,9 @@ class LogHistogram {
 
 // The K largest |x| with locations; ties broken by location so the set is unique.
 class TopK {
+  // The scan state file (maxact/scan_state.h) saves and restores the accumulators.
+  friend struct StateAccess;
+
  public:
   explicit TopK(std::size_t k = 100) : k_(k) {}
   void add(float value, const Location& loc);
@@ -172,6 +180,9 @@ struct TokenRatio {
 };
 
 class TapStats {
+  // The scan state file (maxact/scan_state.h) saves and restores the accumulators.
+  friend struct StateAccess;
+
  public:
   TapStats(int64_t channels, const TapStatsOptions& options = {});
 

@@ -200,6 +200,10 @@ void final_norm(const LayerContext& c, const WindowRows& win, const std::vector<
 
 }  // namespace
 
+int64_t count_windows(const std::vector<TokenSequence>& sequences, int64_t window_tokens) {
+  return static_cast<int64_t>(make_windows(sequences, std::max<int64_t>(1, window_tokens)).size());
+}
+
 ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
                 const ScanOptions& opt) {
   const ModelSpec& spec = model.spec();

@@ -51,12 +51,16 @@ Sink::Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, 
   if (observer_ != nullptr) observer_->start(taps);
 }
 
-void Sink::add_expert_max(int layer, int expert, const Located& v) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Located& cur =
-      expert_down_in_max[static_cast<std::size_t>(layer)][static_cast<std::size_t>(expert)];
+void keep_expert_max(Located& cur, const Located& v) {
+  if (!v.loc.valid()) return;
   const float a = std::fabs(v.value), b = std::fabs(cur.value);
   if (!cur.loc.valid() || a > b || (a == b && v.loc.before(cur.loc))) cur = v;
+}
+
+void Sink::add_expert_max(int layer, int expert, const Located& v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  keep_expert_max(
+      expert_down_in_max[static_cast<std::size_t>(layer)][static_cast<std::size_t>(expert)], v);
 }
 
 void Sink::add_expert_inputs(int layer, int expert, bool down, const float* rows, int64_t n,

@@ -12,6 +12,10 @@
 
 namespace maxact::engine {
 
+// An expert's largest |x| of its down projection's input: cur becomes v when v is larger, or as
+// large and earlier (an invalid cur takes anything).
+void keep_expert_max(Located& cur, const Located& v);
+
 class Sink {
  public:
   Sink(const ModelSpec& spec, const ScanOptions& options, ThreadPool& pool, int categories);

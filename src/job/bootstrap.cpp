@@ -72,7 +72,7 @@ BootstrapResult run_bootstrap(const ScanJob& job, const BootstrapRepeat& each) {
     }
     out.subsets.push_back(std::move(s));
     if (each) {
-      res.meta = job::scan_meta(job, {subsets[k], seqs, a.seed + k}, r);
+      res.meta = job::scan_meta(job, {subsets[k], seqs, a.seed + k});
       each(k, res);
     }
   }

@@ -25,6 +25,6 @@ struct Scanned {
 };
 
 // The metadata of a scan of `scanned`: what its reports say besides the statistics.
-ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned, const ScanResult& res);
+ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned);
 
 }  // namespace maxact::job

@@ -17,15 +17,13 @@ std::string category_name(const std::string& c) {
   return c.empty() ? std::string("(none)") : c;
 }
 
-CorpusIdentity corpus_identity(const ScanJob& job, const job::Scanned& scanned,
-                               const ScanResult& res) {
+CorpusIdentity corpus_identity(const ScanJob& job, const job::Scanned& scanned) {
   const Corpus& corpus = job.corpus();
   CorpusIdentity c;
   c.origin = corpus.origin;
   c.content_hash = job::selection_hash(corpus, scanned.picked);
   c.samples = scanned.picked.size();
   c.sequences = scanned.sequences.size();
-  c.tokens = res.tokens;
   c.skipped_bad_lines = job.read_report.bad_lines;
   c.skipped_empty = job.read_report.empty_samples;
   for (std::size_t i : scanned.picked) {
@@ -37,6 +35,7 @@ CorpusIdentity corpus_identity(const ScanJob& job, const job::Scanned& scanned,
     CategoryCount& n = c.categories[category_name(s.category)];
     ++n.sequences;
     n.tokens += static_cast<int64_t>(s.ids.size());
+    c.tokens += static_cast<int64_t>(s.ids.size());
   }
   return c;
 }
@@ -107,7 +106,7 @@ std::string utc_now_iso8601() {
 
 namespace job {
 
-ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned, const ScanResult& res) {
+ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned) {
   const ModelSpec& spec = job.model.spec();
   ScanMeta meta;
   meta.model_arg = job.options.model;
@@ -115,7 +114,7 @@ ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned, const ScanResult&
   meta.model_type = spec.model_type;
   meta.family = spec.family;
   meta.architecture = spec.architecture;
-  meta.corpus = corpus_identity(job, scanned, res);
+  meta.corpus = corpus_identity(job, scanned);
   meta.options = recorded_options(job, scanned.seed);
   meta.names = job.options.names;
   if (job.tokenizer) {
@@ -139,16 +138,28 @@ ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned, const ScanResult&
 
 }  // namespace job
 
+std::vector<TokenSequence> shard_sequences(const std::vector<TokenSequence>& all,
+                                           const Shard& shard) {
+  if (shard.count <= 1) return all;
+  std::vector<TokenSequence> out;
+  for (std::size_t i = static_cast<std::size_t>(shard.index); i < all.size();
+       i += static_cast<std::size_t>(shard.count)) {
+    out.push_back(all[i]);
+  }
+  return out;
+}
+
 ScanJobResult run_scan_job(const ScanJob& job,
                            const std::function<void(const ScanProgress&)>& progress) {
   ScanOptions opt = job::scan_options(job.options);
   opt.progress = progress;
   ScanJobResult out;
   QuantResult q;
+  const std::vector<TokenSequence> mine = shard_sequences(job.sequences, job.options.shard);
   try {
     out.scan = job.options.quant
-                   ? quant_check(job.model, job.calibration, job.sequences, opt, job.quant, q)
-                   : scan(job.model, job.sequences, opt);
+                   ? quant_check(job.model, job.calibration, mine, opt, job.quant, q)
+                   : scan(job.model, mine, opt);
   } catch (const std::bad_alloc&) {
     const ModelSpec& spec = job.model.spec();
     throw Error(ErrorCode::kIo,
@@ -157,7 +168,7 @@ ScanJobResult run_scan_job(const ScanJob& job,
                             job.model.dir().string(), spec.hidden_size, spec.num_layers,
                             job.options.window_tokens));
   }
-  out.meta = job::scan_meta(job, {job.picked, job.sequences, job.options.seed}, out.scan);
+  out.meta = job::scan_meta(job, {job.picked, job.sequences, job.options.seed});
   if (job.options.quant) {
     const SampleSplit& split = job.split;
     out.quant = QuantRun{std::move(q),

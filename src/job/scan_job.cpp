@@ -203,6 +203,11 @@ void prepare_scan_job(ScanJob& job) {
   if (a.bootstrap > 0) return;
   job.sequences = job_sequences(job, job.picked);
   if (job.sequences.empty()) throw Error(ErrorCode::kCorpus, corpus.origin + ": no tokens to scan");
+  if (static_cast<std::size_t>(a.shard.count) > job.sequences.size()) {
+    throw Error(ErrorCode::kOption,
+                fmt::format("--shard {}/{}: more shards than the {} sequences selected",
+                            a.shard.index, a.shard.count, job.sequences.size()));
+  }
   if (a.quant) {
     job.calibration = job_sequences(job, job.split.calibration);
     job.quant = quant_options(a);

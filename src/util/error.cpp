@@ -110,6 +110,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "corpus";
     case ErrorCode::kOption:
       return "option";
+    case ErrorCode::kState:
+      return "state";
   }
   return "?";
 }

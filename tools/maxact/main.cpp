@@ -13,6 +13,7 @@
 
 #include "cli_common.h"
 #include "compare_command.h"
+#include "merge_command.h"
 #include "export_command.h"
 #include "io/json_util.h"
 #include "maxact/corpus.h"
@@ -366,6 +367,8 @@ int main(int argc, char** argv) {
   const maxact::cli::ExportCommand export_cmd = maxact::cli::add_export_command(app, export_args);
   maxact::cli::ReportArgs report_args;
   auto* report = maxact::cli::add_report_command(app, report_args);
+  maxact::cli::MergeArgs merge_args;
+  auto* merge = maxact::cli::add_merge_command(app, merge_args);
 
   try {
     app.parse(argc, argv);
@@ -382,6 +385,10 @@ int main(int argc, char** argv) {
       return maxact::cli::run_scan(sargs);
     }
     if (report->parsed()) return maxact::cli::run_report(report_args);
+    if (merge->parsed()) {
+      merge_args.command = maxact::cli::shell_command(argc, argv);
+      return maxact::cli::run_merge(merge_args);
+    }
     if (compare->parsed()) return maxact::cli::run_compare(compare_args);
     if (export_cmd.command->parsed()) return maxact::cli::run_export(export_cmd, export_args);
     if (tokenize.command->parsed()) {

@@ -14,9 +14,26 @@
 #include "maxact/output_files.h"
 #include "maxact/renderers.h"
 #include "maxact/scan_job.h"
+#include "maxact/scan_state.h"
+#include "scan_outputs.h"
 
 namespace maxact::cli {
 namespace {
+
+// "I/N" with 0 <= I < N <= 100000, digits only.
+bool parse_shard(const std::string& text, Shard& out) {
+  const auto slash = text.find('/');
+  const auto digits = [](const std::string& d) {
+    return !d.empty() && d.size() <= 6 &&
+           d.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (slash == std::string::npos) return false;
+  const std::string i = text.substr(0, slash), n = text.substr(slash + 1);
+  if (!digits(i) || !digits(n)) return false;
+  out.index = std::stoi(i);
+  out.count = std::stoi(n);
+  return out.count >= 1 && out.count <= 100000 && out.index < out.count;
+}
 
 // Options are added in the order --help lists them, in three groups only to keep each function
 // short.
@@ -91,6 +108,20 @@ void add_run_options(CLI::App* s, ScanArgs& a) {
   s->add_option("--html", a.html,
                 "Write the HTML report here (self-contained, opens offline; maxact report)")
       ->check(limits::kPath);
+  s->add_option("--state", a.state,
+                "Write the scan's state here: its exact statistics, from which maxact merge "
+                "writes the reports of one run (docs/STATE.md)")
+      ->check(limits::kPath);
+  s->add_option("--shard", a.shard,
+                "Scan part I of N (I = 0..N-1): the sequences at positions I, I+N, ... of the "
+                "selection; needs --state, and maxact merge of all N states makes the report")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            Shard sh;
+            return parse_shard(v, sh) ? std::string()
+                                      : std::string("expected I/N with 0 <= I < N <= 100000");
+          },
+          "I/N"));
   s->add_option("--bootstrap", a.bootstrap,
                 "The study's stability check: scan K category-proportional subsets of --samples "
                 "samples (seeds seed..seed+K-1) and report the global maximum of each")
@@ -179,6 +210,7 @@ class Progress {
 
 ScanJobOptions job_options(const ScanArgs& a) {
   ScanJobOptions o;
+  if (!a.shard.empty()) parse_shard(a.shard, o.shard);
   o.model = a.model;
   o.corpus = a.corpus;
   o.read = a.read;
@@ -212,100 +244,6 @@ ScanJobOptions job_options(const ScanArgs& a) {
   return o;
 }
 
-// The files --format study writes into the -o folder.
-std::vector<std::string> study_files(const ScanArgs& a) {
-  const std::string model = study_model_name(a.model);
-  return a.bootstrap > 0 ? bootstrap_study_file_names(model, a.samples, a.bootstrap)
-                         : study_file_names(model, a.quant);
-}
-
-// Every file the scan will write, known before it starts. --format study writes into the -o
-// folder, which is made only when the files are written (a failed scan leaves no empty folder).
-std::vector<std::string> output_paths(const ScanArgs& a) {
-  std::vector<std::string> out;
-  if (a.format == "study") {
-    for (const std::string& f : study_files(a)) {
-      out.push_back((std::filesystem::path(a.output) / f).string());
-    }
-  } else if (!a.output.empty()) {
-    out.push_back(a.output);
-  }
-  if (!a.csv.empty()) out.push_back(a.csv);
-  if (!a.quant_csv.empty()) out.push_back(a.quant_csv);
-  if (!a.imatrix.empty()) {
-    out.push_back(a.imatrix);
-    out.push_back(summary_path(a.imatrix));
-  }
-  if (!a.html.empty()) out.push_back(a.html);
-  return out;
-}
-
-// The contents of output_paths(), in its order.
-std::vector<std::string> render_outputs(const ScanArgs& a, const ScanJobResult& r) {
-  std::vector<std::string> out;
-  if (a.format == "study") {
-    out = render_study(r);
-  } else if (!a.output.empty()) {
-    out.push_back(render_json(r));
-  }
-  if (!a.csv.empty()) out.push_back(render_csv(r));
-  if (!a.quant_csv.empty()) out.push_back(render_quant_csv(r));
-  if (!a.imatrix.empty()) {
-    for (std::string& f : render_imatrix(r, a.format == "json" ? a.output : "", warn_each(a.quiet)))
-      out.push_back(std::move(f));
-  }
-  if (!a.html.empty()) {
-    // From the report as written (invalid UTF-8 already replaced), named as -o names it.
-    const std::string json_text =
-        a.format == "json" && !a.output.empty() ? out.front() : render_json(r);
-    out.push_back(render_html_report(nlohmann::json::parse(json_text),
-                                     a.format == "json" && !a.output.empty() ? a.output : a.model));
-  }
-  return out;
-}
-
-// Every output is checked against every input before hours of scanning. Returns whether the
-// --format study folder is still to be made.
-bool check_scan_outputs(const ScanArgs& a, const std::vector<std::string>& outputs,
-                        const std::vector<std::filesystem::path>& inputs) {
-  if (a.format != "study" || std::filesystem::is_directory(a.output)) {
-    check_outputs(outputs, inputs);
-    return false;
-  }
-  // The folder itself must be creatable: its parent exists and is writable, it is not a file.
-  if (std::error_code ec; std::filesystem::exists(a.output, ec)) {
-    throw Error(ErrorCode::kIo, a.output + ": --format study needs a folder here, not a file");
-  }
-  check_outputs({a.output}, inputs);
-  const auto in_folder = static_cast<std::ptrdiff_t>(study_files(a).size());
-  check_outputs(std::vector<std::string>(outputs.begin() + in_folder, outputs.end()), inputs);
-  return true;
-}
-
-void write_outputs(const ScanArgs& a, const std::vector<std::pair<std::string, std::string>>& files,
-                   const std::vector<std::filesystem::path>& inputs, bool make_study_dir) {
-  if (!make_study_dir) {
-    commit_outputs(files, inputs);
-    return;
-  }
-  std::error_code ec;
-  std::filesystem::create_directory(a.output, ec);
-  if (ec) throw Error(ErrorCode::kIo, a.output + ": " + ec.message());
-  try {
-    commit_outputs(files, inputs);
-  } catch (const Error&) {
-    std::filesystem::remove(a.output, ec);  // only if still empty
-    throw;
-  }
-}
-
-// After the summary, where its files went (the run command's user looks for them there).
-void print_written(const std::vector<std::string>& paths) {
-  for (std::size_t i = 0; i < paths.size(); ++i) {
-    fmt::print("{:<13}{}\n", i == 0 ? "written" : "", paths[i]);
-  }
-}
-
 // -o is the bootstrap's report, or with --format study the folder of every subset's study files
 // and that report (output_paths' order: subsets' files as they are scanned, the report last).
 int run_bootstrap_command(const ScanArgs& a, const ScanJob& job,
@@ -328,6 +266,18 @@ int run_bootstrap_command(const ScanArgs& a, const ScanJob& job,
   return 0;
 }
 
+// A shard's statistics are of part of the corpus: its summary says what it scanned, not a peak.
+std::string shard_summary(const ScanJob& job, const ScanJobResult& r) {
+  const ScanResult& s = r.scan;
+  return fmt::format(
+      "model        {} ({})\nshard        {}/{}: {} of {} sequences, {} tokens in {:.2f} s ({:.0f} "
+      "tokens/s, {} threads, {} kernel)\n",
+      r.meta.model_arg, r.meta.model_type, job.options.shard.index, job.options.shard.count,
+      s.sequences, r.meta.corpus.sequences, s.tokens, s.seconds,
+      s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0, s.threads,
+      s.linear_kernel);
+}
+
 }  // namespace
 
 int run_scan(const ScanArgs& a) {
@@ -344,7 +294,21 @@ int run_scan(const ScanArgs& a) {
     }
     if (!a.html.empty()) throw Error(ErrorCode::kOption, "--html does not apply to --bootstrap");
   }
-  const std::vector<std::string> outputs = output_paths(a);
+  if (!a.shard.empty() || !a.state.empty()) {
+    if (a.bootstrap > 0) {
+      throw Error(ErrorCode::kOption, "--shard and --state do not apply to --bootstrap");
+    }
+    if (!a.shard.empty() && a.state.empty()) {
+      throw Error(ErrorCode::kOption, "--shard needs --state FILE (maxact merge reads the states)");
+    }
+    if (!a.shard.empty() && !output_paths(a).empty()) {
+      throw Error(ErrorCode::kOption,
+                  "a shard writes only its --state: its reports would describe part of the "
+                  "corpus; maxact merge writes them from all the shards' states");
+    }
+  }
+  std::vector<std::string> outputs = output_paths(a);
+  if (!a.state.empty()) outputs.push_back(a.state);
   const bool make_study_dir = check_scan_outputs(a, outputs, job.inputs);
   prepare_scan_job(job);
   if (a.bootstrap > 0) return run_bootstrap_command(a, job, outputs, make_study_dir);
@@ -353,12 +317,13 @@ int run_scan(const ScanArgs& a) {
   ScanJobResult r = run_scan_job(job, [&](const ScanProgress& p) { progress(p); });
   r.meta.command = a.command;
   // Render everything before writing anything.
-  const std::vector<std::string> contents = render_outputs(a, r);
+  std::vector<std::string> contents = render_outputs(a, r);
+  if (!a.state.empty()) contents.push_back(encode_state(scan_state(job, r)));
   const std::string summary = render_summary(r);
   std::vector<std::pair<std::string, std::string>> files;
   for (std::size_t i = 0; i < outputs.size(); ++i) files.emplace_back(outputs[i], contents[i]);
   write_outputs(a, files, job.inputs, make_study_dir);
-  write_stdout(summary);
+  write_stdout(a.shard.empty() ? summary : shard_summary(job, r));
   print_written(outputs);
   return 0;
 }

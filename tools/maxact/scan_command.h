@@ -34,6 +34,9 @@ struct ScanArgs {
   std::vector<std::string> quant_taps, policies;
   std::string quant_layers;  // peak | all (hidden states; --protocol study)
   std::string quant_csv;
+  // Long runs.
+  std::string shard;  // "I/N"
+  std::string state;  // the scan state file to write
 };
 
 CLI::App* add_scan_command(CLI::App& app, ScanArgs& a);
