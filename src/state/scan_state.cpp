@@ -1,6 +1,7 @@
 #include "maxact/scan_state.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -223,6 +224,12 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
       throw Error(ErrorCode::kState, fmt::format("{} and {} are not parts of one scan ({})",
                                                  files[0], files[i], d));
     }
+    const auto total = static_cast<int64_t>(s.result.meta.corpus.sequences);
+    const int64_t expected =
+        total > s.shard.index ? (total - s.shard.index + s.shard.count - 1) / s.shard.count : 0;
+    require(s.result.scan.sequences == expected,
+            fmt::format("{}: shard {}/{} holds {} sequences; of {} it should hold {}", files[i],
+                        s.shard.index, s.shard.count, s.result.scan.sequences, total, expected));
     require(s.shard.count == states[0].shard.count,
             fmt::format("{} is shard {}/{}, {} is shard {}/{}", files[0], states[0].shard.index,
                         states[0].shard.count, files[i], s.shard.index, s.shard.count));
@@ -258,12 +265,9 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
     texts->merge(s.token_texts);
     contexts->merge(s.token_contexts);
   }
-  require(out.scan.sequences == static_cast<int64_t>(out.meta.corpus.sequences) &&
-              out.scan.tokens == out.meta.corpus.tokens,
-          fmt::format("merge: the shards hold {} sequences ({} tokens) of the {} ({} tokens) "
-                      "selected",
-                      out.scan.sequences, out.scan.tokens, out.meta.corpus.sequences,
-                      out.meta.corpus.tokens));
+  require(out.scan.tokens == out.meta.corpus.tokens,
+          fmt::format("merge: {} hold {} tokens of the {} selected", fmt::join(files, ", "),
+                      out.scan.tokens, out.meta.corpus.tokens));
   out.scan.windows = first.full_windows;
   if (first.has_tokenizer) {
     out.meta.token_text = [texts](int32_t id) {
