@@ -259,8 +259,15 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
       std::move(first.token_contexts));
   for (std::size_t j = 1; j < order.size(); ++j) {
     ScanState& s = states[order[j]];
-    merge_scan_results(out.scan, s.result.scan);
-    if (out.quant && s.result.quant) merge_quant_results(out.quant->result, s.result.quant->result);
+    try {
+      merge_scan_results(out.scan, s.result.scan);
+      if (out.quant && s.result.quant) {
+        merge_quant_results(out.quant->result, s.result.quant->result);
+      }
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("{} and {}: {}", files[order[0]], files[order[j]],
+                                        e.what()));
+    }
     out.meta.finished_at = std::max(out.meta.finished_at, s.result.meta.finished_at);
     texts->merge(s.token_texts);
     contexts->merge(s.token_contexts);
