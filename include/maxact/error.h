@@ -35,6 +35,7 @@ enum class ErrorCode {
   kCorpus,           // corpus input malformed or empty
   kOption,           // an option value that cannot apply (a tap glob matching nothing, ...)
   kState,            // a scan state file malformed, corrupted, or from another scan
+  kInterrupted,      // stopped by a signal after writing its checkpoint
 };
 
 std::string_view error_code_name(ErrorCode code);

@@ -130,6 +130,15 @@ struct QuantResult {
 // Runs the three passes. `options` is the evaluation scan's (taps, precision, threads...); the
 // quantized taps are those it selects that QuantOptions::taps also matches. `calibration` and
 // `evaluation` must come from disjoint samples. Returns the evaluation scan; fills `out`.
+// The check in steps, for runs that stop and resume between windows (quant_check is both):
+// passes 1 and 2 fill `out` with the options, the calibration counts and one TapQuant per
+// quantized tap holding its calibration and no errors; pass 3 over `evaluation` adds its errors
+// into `out` (exact: evaluating in parts gives the errors of one evaluation of all).
+void quant_calibrate(const Model& model, const std::vector<TokenSequence>& calibration,
+                     const ScanOptions& options, const QuantOptions& quant, QuantResult& out);
+ScanResult quant_evaluate(const Model& model, const std::vector<TokenSequence>& evaluation,
+                          const ScanOptions& options, QuantResult& out);
+
 // Adds the evaluation errors of `from` (a check of other evaluation samples with the same
 // calibration) into `into`, exactly. Throws kState when the taps, options or calibrations differ.
 void merge_quant_results(QuantResult& into, const QuantResult& from);

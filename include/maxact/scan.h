@@ -90,7 +90,10 @@ struct ScanResult {
 ScanResult scan(const Model& model, const std::vector<TokenSequence>& sequences,
                 const ScanOptions& options);
 
-// The number of windows scan() cuts `sequences` into.
+// The windows scan() cuts `sequences` into, as [first, end) ranges of sequence indices: whole
+// sequences, each window up to `window_tokens` tokens (a longer sequence alone).
+std::vector<std::pair<std::size_t, std::size_t>> plan_windows(
+    const std::vector<TokenSequence>& sequences, int64_t window_tokens);
 int64_t count_windows(const std::vector<TokenSequence>& sequences, int64_t window_tokens);
 
 // Adds `from`, a scan of other sequences with the same model and options, into `into`: the

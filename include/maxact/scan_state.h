@@ -5,7 +5,9 @@
 // completely and refuses, naming the file, anything maxact did not write.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -48,5 +50,24 @@ ScanState read_state(const std::string& path);
 // `files` names them in messages). Throws kState naming the file and field when a state is a
 // checkpoint, states differ in identity or shard count, or a shard is missing or given twice.
 ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std::string>& files);
+
+// A scan that saves its state after every window, and can continue from it.
+struct CheckpointOptions {
+  std::string file;     // the checkpoint: written after every window, atomically
+  bool resume = false;  // continue from `file` (when it exists; when not, start and say so)
+  // Set (by a signal handler): the scan stops after the current window, once its checkpoint is
+  // written, and throws kInterrupted saying how to resume.
+  const std::atomic<bool>* stop = nullptr;
+  std::function<void(const std::string&)> note;  // messages for the user (resuming, ...)
+};
+
+// run_scan_job window by window, `file` replaced after each by the state so far (write new,
+// fsync, rename: the previous checkpoint stays valid until the new one is complete; a kill at any
+// moment leaves one or the other). Resuming refuses a checkpoint whose identity (model files,
+// corpus selection, options, kernels) or shard differs from the job's, naming the field. The
+// result is run_scan_job's, bitwise apart from timing, however often the run was interrupted.
+// Without `resume`, an existing `file` is refused rather than overwritten.
+ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOptions& c,
+                                        const std::function<void(const ScanProgress&)>& progress);
 
 }  // namespace maxact

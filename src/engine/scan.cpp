@@ -200,6 +200,15 @@ void final_norm(const LayerContext& c, const WindowRows& win, const std::vector<
 
 }  // namespace
 
+std::vector<std::pair<std::size_t, std::size_t>> plan_windows(
+    const std::vector<TokenSequence>& sequences, int64_t window_tokens) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (const Window& w : make_windows(sequences, std::max<int64_t>(1, window_tokens))) {
+    out.emplace_back(w.first, w.first + w.count);
+  }
+  return out;
+}
+
 int64_t count_windows(const std::vector<TokenSequence>& sequences, int64_t window_tokens) {
   return static_cast<int64_t>(make_windows(sequences, std::max<int64_t>(1, window_tokens)).size());
 }

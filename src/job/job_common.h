@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,5 +27,15 @@ struct Scanned {
 
 // The metadata of a scan of `scanned`: what its reports say besides the statistics.
 ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned);
+
+// The sequences of the job's shard (all of them when it is not sharded), in selection order.
+std::vector<TokenSequence> shard_sequences(const std::vector<TokenSequence>& all,
+                                           const Shard& shard);
+
+// A scan that ran out of memory, as the user hears it: which model, and what to lower.
+[[noreturn]] void throw_out_of_memory(const ScanJob& job);
+
+// The quantization check's part of a job's result (none without --quant).
+std::optional<QuantRun> quant_run(const ScanJob& job, QuantResult&& q);
 
 }  // namespace maxact::job

@@ -136,8 +136,6 @@ ScanMeta scan_meta(const ScanJob& job, const Scanned& scanned) {
   return meta;
 }
 
-}  // namespace job
-
 std::vector<TokenSequence> shard_sequences(const std::vector<TokenSequence>& all,
                                            const Shard& shard) {
   if (shard.count <= 1) return all;
@@ -149,32 +147,41 @@ std::vector<TokenSequence> shard_sequences(const std::vector<TokenSequence>& all
   return out;
 }
 
+void throw_out_of_memory(const ScanJob& job) {
+  const ModelSpec& spec = job.model.spec();
+  throw Error(ErrorCode::kIo,
+              fmt::format("{}: out of memory while scanning (hidden size {}, {} layers, "
+                          "windows of {} tokens); a smaller --window-tokens needs less",
+                          job.model.dir().string(), spec.hidden_size, spec.num_layers,
+                          job.options.window_tokens));
+}
+
+std::optional<QuantRun> quant_run(const ScanJob& job, QuantResult&& q) {
+  if (!job.options.quant) return std::nullopt;
+  const SampleSplit& split = job.split;
+  return QuantRun{std::move(q),
+                  {selection_hash(job.corpus(), split.calibration), split.calibration,
+                   split.evaluation}};
+}
+
+}  // namespace job
+
 ScanJobResult run_scan_job(const ScanJob& job,
                            const std::function<void(const ScanProgress&)>& progress) {
   ScanOptions opt = job::scan_options(job.options);
   opt.progress = progress;
   ScanJobResult out;
   QuantResult q;
-  const std::vector<TokenSequence> mine = shard_sequences(job.sequences, job.options.shard);
+  const std::vector<TokenSequence> mine = job::shard_sequences(job.sequences, job.options.shard);
   try {
     out.scan = job.options.quant
                    ? quant_check(job.model, job.calibration, mine, opt, job.quant, q)
                    : scan(job.model, mine, opt);
   } catch (const std::bad_alloc&) {
-    const ModelSpec& spec = job.model.spec();
-    throw Error(ErrorCode::kIo,
-                fmt::format("{}: out of memory while scanning (hidden size {}, {} layers, "
-                            "windows of {} tokens); a smaller --window-tokens needs less",
-                            job.model.dir().string(), spec.hidden_size, spec.num_layers,
-                            job.options.window_tokens));
+    job::throw_out_of_memory(job);
   }
   out.meta = job::scan_meta(job, {job.picked, job.sequences, job.options.seed});
-  if (job.options.quant) {
-    const SampleSplit& split = job.split;
-    out.quant = QuantRun{std::move(q),
-                         {job::selection_hash(job.corpus(), split.calibration), split.calibration,
-                          split.evaluation}};
-  }
+  out.quant = job::quant_run(job, std::move(q));
   return out;
 }
 

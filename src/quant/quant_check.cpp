@@ -89,13 +89,15 @@ std::vector<TapInfo> quant_taps(const ModelSpec& spec, const std::vector<std::st
 namespace {
 
 // What no pass can run without, checked before any work.
-void check_inputs(const std::vector<TokenSequence>& calibration,
-                  const std::vector<TokenSequence>& evaluation, const QuantOptions& quant) {
+void check_inputs(const std::vector<TokenSequence>& calibration, const QuantOptions& quant) {
   if (calibration.empty()) throw Error(ErrorCode::kOption, "--quant: no calibration sequences");
-  if (evaluation.empty()) throw Error(ErrorCode::kOption, "--quant: no evaluation sequences");
   if (!(quant.clip_quantile > 0.0 && quant.clip_quantile <= 1.0)) {
     throw Error(ErrorCode::kOption, "--clip-quantile must lie in (0, 1]");
   }
+}
+
+void check_evaluation(const std::vector<TokenSequence>& evaluation) {
+  if (evaluation.empty()) throw Error(ErrorCode::kOption, "--quant: no evaluation sequences");
 }
 
 // The candidate taps (peak_only: decoder-layer outputs and the final norm); never empty.
@@ -171,36 +173,11 @@ void find_thresholds(const Model& model, const std::vector<TokenSequence>& calib
   for (std::size_t i = 0; i < taps.size(); ++i) finders[i].finish(calib[i]);
 }
 
-// Pass 3: the evaluation scan with every policy at the quantized taps; one TapQuant per tap
-// (taking its calibration) appended to out.taps.
-ScanResult evaluate(const Model& model, const std::vector<TokenSequence>& evaluation,
-                    const ScanOptions& options, const std::vector<TapInfo>& taps,
-                    std::vector<TapCalibration>& calib, QuantResult& out) {
-  const auto& pol = out.options.policies;
-  std::vector<TapQuantizer> quantizers;
-  for (const auto& c : calib) quantizers.emplace_back(c, pol, options.stats);
-  Collector<TapQuantizer> collect(taps, quantizers);
-  ScanOptions third = pass_options(options, "evaluation");
-  third.observer = &collect;
-  ScanResult res = scan(model, evaluation, third);
-  for (std::size_t i = 0; i < taps.size(); ++i) {
-    TapQuant tq;
-    tq.tap = taps[i];
-    tq.calibration = std::move(calib[i]);
-    tq.tokens = quantizers[i].tokens();
-    tq.outlier_tokens = quantizers[i].outlier_tokens();
-    tq.policies = quantizers[i].policies();
-    out.taps.push_back(std::move(tq));
-  }
-  return res;
-}
-
 }  // namespace
 
-ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& calibration,
-                       const std::vector<TokenSequence>& evaluation, const ScanOptions& options,
-                       const QuantOptions& quant, QuantResult& out) {
-  check_inputs(calibration, evaluation, quant);
+void quant_calibrate(const Model& model, const std::vector<TokenSequence>& calibration,
+                     const ScanOptions& options, const QuantOptions& quant, QuantResult& out) {
+  check_inputs(calibration, quant);
   out = QuantResult{};
   out.options = quant;
   if (out.options.policies.empty()) {
@@ -222,8 +199,51 @@ ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& cal
     find_thresholds(model, calibration, options, quant, wants(QuantPolicy::kInt8Mse), taps, cal,
                     calib);
   }
+  for (std::size_t i = 0; i < taps.size(); ++i) {
+    TapQuant tq;
+    tq.tap = std::move(taps[i]);
+    tq.calibration = std::move(calib[i]);
+    out.taps.push_back(std::move(tq));
+  }
   out.calib_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return evaluate(model, evaluation, options, taps, calib, out);
+}
+
+ScanResult quant_evaluate(const Model& model, const std::vector<TokenSequence>& evaluation,
+                          const ScanOptions& options, QuantResult& out) {
+  check_evaluation(evaluation);
+  std::vector<TapInfo> taps;
+  std::vector<TapQuantizer> quantizers;
+  for (const TapQuant& tq : out.taps) {
+    taps.push_back(tq.tap);
+    quantizers.emplace_back(tq.calibration, out.options.policies, options.stats);
+  }
+  Collector<TapQuantizer> collect(taps, quantizers);
+  ScanOptions third = pass_options(options, "evaluation");
+  third.observer = &collect;
+  ScanResult res = scan(model, evaluation, third);
+  for (std::size_t i = 0; i < taps.size(); ++i) {
+    TapQuant& tq = out.taps[i];
+    tq.tokens += quantizers[i].tokens();
+    tq.outlier_tokens += quantizers[i].outlier_tokens();
+    const std::vector<PolicyErrors>& errors = quantizers[i].policies();
+    if (tq.policies.empty()) {
+      tq.policies = errors;
+    } else {
+      for (std::size_t p = 0; p < errors.size(); ++p) {
+        tq.policies[p].all.merge(errors[p].all);
+        tq.policies[p].clean.merge(errors[p].clean);
+      }
+    }
+  }
+  return res;
+}
+
+ScanResult quant_check(const Model& model, const std::vector<TokenSequence>& calibration,
+                       const std::vector<TokenSequence>& evaluation, const ScanOptions& options,
+                       const QuantOptions& quant, QuantResult& out) {
+  check_evaluation(evaluation);
+  quant_calibrate(model, calibration, options, quant, out);
+  return quant_evaluate(model, evaluation, options, out);
 }
 
 }  // namespace maxact

@@ -13,6 +13,10 @@
 #include "maxact/error.h"
 #include "maxact/output_files.h"
 #include "maxact/scan_report.h"
+#include "compute/gemm.h"
+#include "compute/linear.h"
+#include "job/job_common.h"
+#include "state/job_identity.h"
 #include "state/state_codec.h"
 
 namespace maxact {
@@ -69,25 +73,32 @@ std::string file_identity(const std::filesystem::path& p) {
   return fmt::format("{} bytes, first MiB sha256 {}", ec ? 0 : size, sha256_hex(head));
 }
 
-std::map<std::string, std::string> identity_of(const ScanJob& job, const ScanJobResult& r) {
+}  // namespace
+
+std::map<std::string, std::string> job_identity(const ScanJob& job) {
+  const ScanMeta meta = job::scan_meta(job, {job.picked, job.sequences, job.options.seed});
   std::map<std::string, std::string> id;
   id["maxact version"] = MAXACT_VERSION;
-  id["model"] = r.meta.model_arg;
+  id["model"] = meta.model_arg;
   for (const auto& p : input_files(job.model.dir())) {
     id["model file " + p.filename().string()] = file_identity(p);
   }
-  const CorpusIdentity& c = r.meta.corpus;
+  const CorpusIdentity& c = meta.corpus;
   id["corpus"] = fmt::format("{} ({} samples, {} sequences, {} tokens, content sha256 {})",
                              c.origin, c.samples, c.sequences, c.tokens, c.content_hash);
-  const nlohmann::json options = recorded_options_json(r.meta.options);
+  const nlohmann::json options = recorded_options_json(meta.options);
   for (const auto& [k, v] : options.items()) id["option " + k] = v.dump();
-  id["tap names"] = r.meta.names == TapNames::kStudy ? "study" : "hf";
+  id["tap names"] = meta.names == TapNames::kStudy ? "study" : "hf";
   // Kernels sum in their own orders: results agree bitwise only between equal kernels.
-  id["linear kernel"] = r.scan.linear_kernel;
-  id["blas core"] = r.scan.blas_core;
-  if (r.quant) id["calibration samples"] = r.quant->calibration.content_hash;
+  id["linear kernel"] = linear_kernel_name();
+  id["blas core"] = blas_core_name();
+  if (job.options.quant) {
+    id["calibration samples"] = job::selection_hash(job.corpus(), job.split.calibration);
+  }
   return id;
 }
+
+namespace {
 
 template <class F>
 void for_each_location(const ScanResult& r, F&& f) {
@@ -117,7 +128,7 @@ void require(bool ok, const std::string& message) {
 
 ScanState scan_state(const ScanJob& job, const ScanJobResult& result) {
   ScanState s;
-  s.identity = identity_of(job, result);
+  s.identity = job_identity(job);
   s.shard = job.options.shard;
   s.full_windows = count_windows(job.sequences, job.options.window_tokens);
   s.sequences_done = result.scan.sequences;
@@ -192,9 +203,6 @@ ScanState read_state(const std::string& path) {
   return decode_state(bytes, path);
 }
 
-namespace {
-
-// The first identity field where two states differ, with both values.
 std::string identity_difference(const std::map<std::string, std::string>& a,
                                 const std::map<std::string, std::string>& b) {
   std::set<std::string> keys;
@@ -209,8 +217,6 @@ std::string identity_difference(const std::map<std::string, std::string>& a,
   }
   return "";
 }
-
-}  // namespace
 
 ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std::string>& files) {
   require(!states.empty() && states.size() == files.size(), "merge: no scan states given");

@@ -112,6 +112,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "option";
     case ErrorCode::kState:
       return "state";
+    case ErrorCode::kInterrupted:
+      return "interrupted";
   }
   return "?";
 }

@@ -1,7 +1,10 @@
 #include "scan_command.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cstdio>
 #include <filesystem>
@@ -108,6 +111,12 @@ void add_run_options(CLI::App* s, ScanArgs& a) {
   s->add_option("--html", a.html,
                 "Write the HTML report here (self-contained, opens offline; maxact report)")
       ->check(limits::kPath);
+  s->add_option("--checkpoint", a.checkpoint,
+                "Save the scan's state in this folder after every window (made if missing); a "
+                "killed run continues with --resume; SIGINT / SIGTERM stop after the window")
+      ->check(limits::kPath);
+  s->add_flag("--resume", a.resume,
+              "Continue from the --checkpoint folder's state (start there when it has none)");
   s->add_option("--state", a.state,
                 "Write the scan's state here: its exact statistics, from which maxact merge "
                 "writes the reports of one run (docs/STATE.md)")
@@ -266,6 +275,41 @@ int run_bootstrap_command(const ScanArgs& a, const ScanJob& job,
   return 0;
 }
 
+// Set by SIGINT / SIGTERM during a checkpointed scan: it stops after the current window.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+
+extern "C" void on_stop_signal(int) {
+  g_stop.store(true);
+  static const char kMessage[] =
+      "\nmaxact: stopping after this window, once its checkpoint is written (signal again to "
+      "stop at once)\n";
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+}
+
+// The first signal asks for a clean stop; the handler resets itself, so a second one kills.
+void catch_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// The checkpoint file in the --checkpoint folder: one per shard, so ranks and array tasks can
+// share a folder.
+std::string checkpoint_file(const ScanArgs& a, const Shard& shard) {
+  std::error_code ec;
+  std::filesystem::create_directories(a.checkpoint, ec);
+  if (ec) throw Error(ErrorCode::kIo, a.checkpoint + ": cannot make the checkpoint folder: " +
+                                          ec.message());
+  const std::string name = shard.count > 1
+                               ? fmt::format("shard-{}-of-{}.state", shard.index, shard.count)
+                               : std::string("scan.state");
+  return (std::filesystem::path(a.checkpoint) / name).string();
+}
+
 // A shard's statistics are of part of the corpus: its summary says what it scanned, not a peak.
 std::string shard_summary(const ScanJob& job, const ScanJobResult& r) {
   const ScanResult& s = r.scan;
@@ -307,14 +351,35 @@ int run_scan(const ScanArgs& a) {
                   "corpus; maxact merge writes them from all the shards' states");
     }
   }
+  if (a.resume && a.checkpoint.empty()) {
+    throw Error(ErrorCode::kOption, "--resume needs --checkpoint FOLDER");
+  }
+  if (!a.checkpoint.empty() && a.bootstrap > 0) {
+    throw Error(ErrorCode::kOption, "--checkpoint does not apply to --bootstrap");
+  }
   std::vector<std::string> outputs = output_paths(a);
   if (!a.state.empty()) outputs.push_back(a.state);
   const bool make_study_dir = check_scan_outputs(a, outputs, job.inputs);
+  std::string checkpoint;
+  if (!a.checkpoint.empty()) {
+    checkpoint = checkpoint_file(a, job.options.shard);
+    std::vector<std::string> all = outputs;
+    all.push_back(checkpoint);
+    check_outputs(all, job.inputs);
+  }
   prepare_scan_job(job);
   if (a.bootstrap > 0) return run_bootstrap_command(a, job, outputs, make_study_dir);
 
   Progress progress(a.quiet);
-  ScanJobResult r = run_scan_job(job, [&](const ScanProgress& p) { progress(p); });
+  const auto report_progress = [&](const ScanProgress& p) { progress(p); };
+  ScanJobResult r;
+  if (checkpoint.empty()) {
+    r = run_scan_job(job, report_progress);
+  } else {
+    catch_stop_signals();
+    r = run_checkpointed_scan_job(job, {checkpoint, a.resume, &g_stop, warn_each(a.quiet)},
+                                  report_progress);
+  }
   r.meta.command = a.command;
   // Render everything before writing anything.
   std::vector<std::string> contents = render_outputs(a, r);
@@ -323,6 +388,8 @@ int run_scan(const ScanArgs& a) {
   std::vector<std::pair<std::string, std::string>> files;
   for (std::size_t i = 0; i < outputs.size(); ++i) files.emplace_back(outputs[i], contents[i]);
   write_outputs(a, files, job.inputs, make_study_dir);
+  // The outputs hold everything the checkpoint did.
+  if (!checkpoint.empty()) std::filesystem::remove(checkpoint);
   write_stdout(a.shard.empty() ? summary : shard_summary(job, r));
   print_written(outputs);
   return 0;

@@ -37,6 +37,8 @@ struct ScanArgs {
   // Long runs.
   std::string shard;  // "I/N"
   std::string state;  // the scan state file to write
+  std::string checkpoint;  // folder of the checkpoint written after every window
+  bool resume = false;
 };
 
 CLI::App* add_scan_command(CLI::App& app, ScanArgs& a);

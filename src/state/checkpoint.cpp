@@ -1,0 +1,153 @@
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "job/job_common.h"
+#include "maxact/error.h"
+#include "maxact/output_files.h"
+#include "maxact/scan_state.h"
+#include "state/job_identity.h"
+
+namespace maxact {
+namespace {
+
+// Where a run stands: the statistics of the shard's first `done` sequences.
+struct Partial {
+  ScanResult scan;
+  QuantResult quant;
+  std::size_t done = 0;
+  bool calibrated = false;
+};
+
+// The checkpoint to continue, checked against the job; none when there is no file.
+std::optional<Partial> load_checkpoint(const ScanJob& job, const CheckpointOptions& c,
+                                       const std::vector<std::pair<std::size_t, std::size_t>>& windows,
+                                       std::size_t sequences) {
+  std::error_code ec;
+  if (!std::filesystem::exists(c.file, ec)) {
+    if (c.resume && c.note) c.note(c.file + ": no checkpoint yet; starting from the beginning");
+    return std::nullopt;
+  }
+  if (!c.resume) {
+    throw Error(ErrorCode::kState,
+                fmt::format("{} holds the checkpoint of an earlier run: --resume continues it; "
+                            "remove it to start again",
+                            c.file));
+  }
+  ScanState s = read_state(c.file);
+  if (const std::string d = identity_difference(s.identity, job_identity(job)); !d.empty()) {
+    throw Error(ErrorCode::kState,
+                fmt::format("{}: the checkpoint is of another scan ({} in the checkpoint against "
+                            "this run's)",
+                            c.file, d));
+  }
+  if (!(s.shard == job.options.shard)) {
+    throw Error(ErrorCode::kState,
+                fmt::format("{}: the checkpoint is of shard {}/{}, this run is shard {}/{}", c.file,
+                            s.shard.index, s.shard.count, job.options.shard.index,
+                            job.options.shard.count));
+  }
+  const auto done = static_cast<std::size_t>(s.sequences_done);
+  bool boundary = done == 0 || done == sequences;
+  for (const auto& w : windows) boundary = boundary || w.first == done;
+  if (s.sequences_done < 0 || !boundary || s.result.scan.sequences != s.sequences_done ||
+      job.options.quant != s.result.quant.has_value()) {
+    throw Error(ErrorCode::kState,
+                fmt::format("{}: the checkpoint's progress ({} sequences) does not fit this run's "
+                            "{} sequences in {} windows",
+                            c.file, s.sequences_done, sequences, windows.size()));
+  }
+  Partial p;
+  p.scan = std::move(s.result.scan);
+  p.done = done;
+  if (s.result.quant) {
+    p.quant = std::move(s.result.quant->result);
+    p.calibrated = true;
+  }
+  if (c.note) {
+    c.note(fmt::format("{}: resuming after {} of {} sequences", c.file, done, sequences));
+  }
+  return p;
+}
+
+ScanJobResult job_result(const ScanJob& job, const Partial& p) {
+  ScanJobResult r;
+  r.scan = p.scan;
+  r.meta = job::scan_meta(job, {job.picked, job.sequences, job.options.seed});
+  QuantResult q = p.quant;
+  r.quant = job::quant_run(job, std::move(q));
+  return r;
+}
+
+void save(const ScanJob& job, const CheckpointOptions& c, const Partial& p, std::size_t total) {
+  ScanState s = scan_state(job, job_result(job, p));
+  s.complete = p.done == total;
+  s.sequences_done = static_cast<int64_t>(p.done);
+  commit_outputs({{c.file, encode_state(s)}}, job.inputs);
+}
+
+}  // namespace
+
+ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOptions& c,
+                                        const std::function<void(const ScanProgress&)>& progress) {
+  const std::vector<TokenSequence> mine = job::shard_sequences(job.sequences, job.options.shard);
+  const auto windows = plan_windows(mine, job.options.window_tokens);
+  Partial p = load_checkpoint(job, c, windows, mine.size()).value_or(Partial{});
+  ScanOptions opt = job::scan_options(job.options);
+  int64_t total_tokens = 0, tokens_before = 0, windows_before = 0;
+  for (const auto& s : mine) total_tokens += static_cast<int64_t>(s.ids.size());
+  for (std::size_t i = 0; i < p.done; ++i) tokens_before += static_cast<int64_t>(mine[i].ids.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    if (job.options.quant && !p.calibrated) {
+      opt.progress = progress;
+      quant_calibrate(job.model, job.calibration, opt, job.quant, p.quant);
+      p.calibrated = true;
+      save(job, c, p, mine.size());
+    }
+    for (const auto& [first, end] : windows) {
+      if (end <= p.done) {
+        ++windows_before;
+        continue;
+      }
+      // The window's progress as part of the whole run.
+      opt.progress = [&](const ScanProgress& w) {
+        if (!progress) return;
+        ScanProgress g = w;
+        g.tokens_done += tokens_before;
+        g.tokens_total = total_tokens;
+        g.windows_done += windows_before;
+        g.windows_total = static_cast<int64_t>(windows.size());
+        g.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        progress(g);
+      };
+      const std::vector<TokenSequence> part(mine.begin() + static_cast<std::ptrdiff_t>(first),
+                                            mine.begin() + static_cast<std::ptrdiff_t>(end));
+      ScanResult r = job.options.quant ? quant_evaluate(job.model, part, opt, p.quant)
+                                       : scan(job.model, part, opt);
+      if (p.done == 0) {
+        p.scan = std::move(r);
+      } else {
+        merge_scan_results(p.scan, r);
+      }
+      p.done = end;
+      for (std::size_t i = first; i < end; ++i) {
+        tokens_before += static_cast<int64_t>(mine[i].ids.size());
+      }
+      ++windows_before;
+      save(job, c, p, mine.size());
+      if (c.stop && c.stop->load() && p.done < mine.size()) {
+        throw Error(ErrorCode::kInterrupted,
+                    fmt::format("stopped after {} of {} sequences; the checkpoint {} holds them: "
+                                "run the same command with --resume to continue",
+                                p.done, mine.size(), c.file));
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    job::throw_out_of_memory(job);
+  }
+  return job_result(job, p);
+}
+
+}  // namespace maxact

@@ -1,0 +1,19 @@
+// What a scan state must agree on with a job to continue it, or with another state to merge:
+// maxact's version, the model's files (size and first MiB), the corpus selection, the recorded
+// options, the tap names and the kernels (whose summation orders differ).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "maxact/scan_job.h"
+
+namespace maxact {
+
+std::map<std::string, std::string> job_identity(const ScanJob& job);
+
+// The first field where two identities differ, with both values ("" when they agree).
+std::string identity_difference(const std::map<std::string, std::string>& a,
+                                const std::map<std::string, std::string>& b);
+
+}  // namespace maxact
