@@ -71,6 +71,21 @@ std::optional<Partial> load_checkpoint(const ScanJob& job, const CheckpointOptio
   return p;
 }
 
+// A run killed while writing its checkpoint leaves the temporary commit_outputs writes beside
+// it (".NAME.maxact-XXXXXX"); the checkpoint itself is whole, the temporary is removed.
+void remove_stale_temporaries(const std::string& file) {
+  const std::filesystem::path p(file);
+  const std::string prefix = fmt::format(".{}.maxact-", p.filename().string());
+  std::error_code ec;
+  const std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : ".";
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() == prefix.size() + 6 && name.starts_with(prefix)) {
+      std::filesystem::remove(e.path(), ec);
+    }
+  }
+}
+
 ScanJobResult job_result(const ScanJob& job, const Partial& p) {
   ScanJobResult r;
   r.scan = p.scan;
@@ -93,6 +108,7 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
                                         const std::function<void(const ScanProgress&)>& progress) {
   const std::vector<TokenSequence> mine = job::shard_sequences(job.sequences, job.options.shard);
   const auto windows = plan_windows(mine, job.options.window_tokens);
+  remove_stale_temporaries(c.file);
   Partial p = load_checkpoint(job, c, windows, mine.size()).value_or(Partial{});
   ScanOptions opt = job::scan_options(job.options);
   int64_t total_tokens = 0, tokens_before = 0, windows_before = 0;

@@ -1,5 +1,5 @@
 // The scan engine's own guarantees: bitwise-identical statistics for any thread count, window
-// size and chunking; non-finite values located instead of crashing; tap naming and selection;
+// size, chunking and split into merged parts; non-finite values located instead of crashing; tap naming and selection;
 // bad token ids refused. Numerical agreement with Hugging Face semantics is checked against the
 // PyTorch reference (tests/reference/compare_scan.py).
 #include <gtest/gtest.h>
@@ -77,6 +77,18 @@ TEST_P(ScanDeterminism, ThreadsWindowsAndChunksDoNotChangeABit) {
     o.window_tokens = 1;  // one sequence per window
     o.chunk_rows = 4096;
     expect_identical(base, scan(m, seqs, o));
+    // Shards (every third sequence) scanned apart and merged in another order.
+    std::vector<ScanResult> parts;
+    for (std::size_t k = 0; k < 3; ++k) {
+      std::vector<TokenSequence> part;
+      for (std::size_t i = k; i < seqs.size(); i += 3) part.push_back(seqs[i]);
+      parts.push_back(scan(m, part, o));
+    }
+    ScanResult merged = parts[2];
+    merge_scan_results(merged, parts[0]);
+    merge_scan_results(merged, parts[1]);
+    expect_identical(base, merged);
+    EXPECT_EQ(merged.tokens, base.tokens);
   }
 }
 
