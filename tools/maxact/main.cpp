@@ -14,6 +14,7 @@
 #include "cli_common.h"
 #include "compare_command.h"
 #include "merge_command.h"
+#include "mpi_world.h"
 #include "export_command.h"
 #include "io/json_util.h"
 #include "maxact/corpus.h"
@@ -254,7 +255,9 @@ int run_corpus(const CorpusArgs& a) {
 
 // Applies to every subcommand too: set before any is added (CLI11 copies them at creation).
 void configure_app(CLI::App& app) {
-  app.set_version_flag("--version", std::string("maxact ") + MAXACT_VERSION);
+  const std::string mpi = maxact::cli::mpi_library();
+  app.set_version_flag("--version", std::string("maxact ") + MAXACT_VERSION + " (MPI: " +
+                                        (mpi.empty() ? std::string("not built in") : mpi) + ")");
   app.require_subcommand(1);
   // Usage errors look like every other error (and echo the offending value escaped and cut).
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
@@ -347,6 +350,14 @@ CLI::App* add_corpus_command(CLI::App& app, CorpusArgs& cargs) {
   return corpus;
 }
 
+// Prints the error (a rank's prefixed with its rank) and, under mpirun, ends the whole job.
+int fail(const char* kind, const std::string& message, int code) {
+  std::fprintf(stderr, "maxact: %s: %s%s\n", kind, maxact::cli::rank_prefix().c_str(),
+               message.c_str());
+  maxact::cli::end_job_on_error(code);
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -401,19 +412,14 @@ int main(int argc, char** argv) {
     }
   } catch (const maxact::Error& e) {
     // Messages quote untrusted text already; this keeps any that slipped through harmless.
-    std::fprintf(stderr, "maxact: error: %s\n", maxact::cli::printable(e.what(), 400).c_str());
-    return 1;
+    return fail("error", maxact::cli::printable(e.what(), 400), 1);
   } catch (const std::filesystem::filesystem_error& e) {
-    std::fprintf(stderr, "maxact: error: %s\n", maxact::cli::printable(e.what(), 400).c_str());
-    return 1;
+    return fail("error", maxact::cli::printable(e.what(), 400), 1);
   } catch (const std::bad_alloc&) {
     // Where memory ran out is said by the reader that knows the file; this is the last resort.
-    std::fprintf(stderr, "maxact: error: out of memory\n");
-    return 1;
+    return fail("error", "out of memory", 1);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "maxact: internal error: %s\n",
-                 maxact::cli::printable(e.what(), 400).c_str());
-    return 3;
+    return fail("internal error", maxact::cli::printable(e.what(), 400), 3);
   }
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "maxact/renderers.h"
 #include "maxact/scan_job.h"
 #include "maxact/scan_state.h"
+#include "mpi_world.h"
 #include "scan_outputs.h"
 
 namespace maxact::cli {
@@ -310,34 +311,8 @@ std::string checkpoint_file(const ScanArgs& a, const Shard& shard) {
   return (std::filesystem::path(a.checkpoint) / name).string();
 }
 
-// A shard's statistics are of part of the corpus: its summary says what it scanned, not a peak.
-std::string shard_summary(const ScanJob& job, const ScanJobResult& r) {
-  const ScanResult& s = r.scan;
-  return fmt::format(
-      "model        {} ({})\nshard        {}/{}: {} of {} sequences, {} tokens in {:.2f} s ({:.0f} "
-      "tokens/s, {} threads, {} kernel)\n",
-      r.meta.model_arg, r.meta.model_type, job.options.shard.index, job.options.shard.count,
-      s.sequences, r.meta.corpus.sequences, s.tokens, s.seconds,
-      s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0, s.threads,
-      s.linear_kernel);
-}
-
-}  // namespace
-
-int run_scan(const ScanArgs& a) {
-  if (a.format == "study" && a.output.empty()) {
-    throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its files");
-  }
-  ScanJob job = open_scan_job(job_options(a));
-  if (a.bootstrap > 0) {
-    check_bootstrap(job.options);
-    // Its report has no per-tap table to write.
-    if (!a.csv.empty()) throw Error(ErrorCode::kOption, "--csv does not apply to --bootstrap");
-    if (!a.imatrix.empty()) {
-      throw Error(ErrorCode::kOption, "--imatrix does not apply to --bootstrap");
-    }
-    if (!a.html.empty()) throw Error(ErrorCode::kOption, "--html does not apply to --bootstrap");
-  }
+// The options of shards, states, checkpoints and MPI ranks that do not go together.
+void check_long_run_args(const ScanArgs& a, const MpiWorld& world) {
   if (!a.shard.empty() || !a.state.empty()) {
     if (a.bootstrap > 0) {
       throw Error(ErrorCode::kOption, "--shard and --state do not apply to --bootstrap");
@@ -357,9 +332,64 @@ int run_scan(const ScanArgs& a) {
   if (!a.checkpoint.empty() && a.bootstrap > 0) {
     throw Error(ErrorCode::kOption, "--checkpoint does not apply to --bootstrap");
   }
-  std::vector<std::string> outputs = output_paths(a);
+  if (world.several()) {
+    if (!a.shard.empty()) {
+      throw Error(ErrorCode::kOption, "--shard: under mpirun every rank is a shard already");
+    }
+    if (a.bootstrap > 0) throw Error(ErrorCode::kOption, "--bootstrap does not run under mpirun");
+  }
+}
+
+// Rank 0's merge of every rank's state ("rank R" names each in messages).
+ScanJobResult merge_rank_states(const std::vector<std::string>& bytes) {
+  std::vector<ScanState> states;
+  std::vector<std::string> names;
+  for (std::size_t r = 0; r < bytes.size(); ++r) {
+    names.push_back(fmt::format("rank {}", r));
+    states.push_back(decode_state(bytes[r], names.back()));
+  }
+  return merge_states(std::move(states), names);
+}
+
+// A shard's statistics are of part of the corpus: its summary says what it scanned, not a peak.
+std::string shard_summary(const ScanJob& job, const ScanJobResult& r) {
+  const ScanResult& s = r.scan;
+  return fmt::format(
+      "model        {} ({})\nshard        {}/{}: {} of {} sequences, {} tokens in {:.2f} s ({:.0f} "
+      "tokens/s, {} threads, {} kernel)\n",
+      r.meta.model_arg, r.meta.model_type, job.options.shard.index, job.options.shard.count,
+      s.sequences, r.meta.corpus.sequences, s.tokens, s.seconds,
+      s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0, s.threads,
+      s.linear_kernel);
+}
+
+}  // namespace
+
+int run_scan(const ScanArgs& a) {
+  // Every rank initialises MPI first, whatever fails later.
+  const MpiWorld& world = MpiWorld::get();
+  if (a.format == "study" && a.output.empty()) {
+    throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its files");
+  }
+  check_long_run_args(a, world);
+  ScanJobOptions options = job_options(a);
+  if (world.several()) options.shard = {world.rank(), world.size()};
+  // Rank 0 speaks for the job; the others' warnings would repeat its own.
+  const bool writer = world.rank() == 0;
+  if (!writer) options.warning = warn_each(true);
+  ScanJob job = open_scan_job(options);
+  if (a.bootstrap > 0) {
+    check_bootstrap(job.options);
+    // Its report has no per-tap table to write.
+    if (!a.csv.empty()) throw Error(ErrorCode::kOption, "--csv does not apply to --bootstrap");
+    if (!a.imatrix.empty()) {
+      throw Error(ErrorCode::kOption, "--imatrix does not apply to --bootstrap");
+    }
+    if (!a.html.empty()) throw Error(ErrorCode::kOption, "--html does not apply to --bootstrap");
+  }
+  std::vector<std::string> outputs = writer ? output_paths(a) : std::vector<std::string>{};
   if (!a.state.empty()) outputs.push_back(a.state);
-  const bool make_study_dir = check_scan_outputs(a, outputs, job.inputs);
+  const bool make_study_dir = writer && check_scan_outputs(a, outputs, job.inputs);
   std::string checkpoint;
   if (!a.checkpoint.empty()) {
     checkpoint = checkpoint_file(a, job.options.shard);
@@ -370,28 +400,37 @@ int run_scan(const ScanArgs& a) {
   prepare_scan_job(job);
   if (a.bootstrap > 0) return run_bootstrap_command(a, job, outputs, make_study_dir);
 
-  Progress progress(a.quiet);
+  Progress progress(a.quiet || !writer);
   const auto report_progress = [&](const ScanProgress& p) { progress(p); };
   ScanJobResult r;
   if (checkpoint.empty()) {
     r = run_scan_job(job, report_progress);
   } else {
     catch_stop_signals();
-    r = run_checkpointed_scan_job(job, {checkpoint, a.resume, &g_stop, warn_each(a.quiet)},
-                                  report_progress);
+    r = run_checkpointed_scan_job(
+        job, {checkpoint, a.resume, &g_stop, warn_each(a.quiet || !writer)}, report_progress);
   }
-  r.meta.command = a.command;
-  // Render everything before writing anything.
-  std::vector<std::string> contents = render_outputs(a, r);
-  if (!a.state.empty()) contents.push_back(encode_state(scan_state(job, r)));
-  const std::string summary = render_summary(r);
-  std::vector<std::pair<std::string, std::string>> files;
-  for (std::size_t i = 0; i < outputs.size(); ++i) files.emplace_back(outputs[i], contents[i]);
-  write_outputs(a, files, job.inputs, make_study_dir);
-  // The outputs hold everything the checkpoint did.
+  if (world.several()) {
+    // Each rank's state to rank 0, which merges them into the report one process writes.
+    std::vector<std::string> states = world.gather(encode_state(scan_state(job, r)));
+    if (writer) r = merge_rank_states(states);
+  }
+  if (writer) {
+    r.meta.command = a.command;
+    // Render everything before writing anything.
+    std::vector<std::string> contents = render_outputs(a, r);
+    if (!a.state.empty()) contents.push_back(encode_state(scan_state(job, r)));
+    std::vector<std::pair<std::string, std::string>> files;
+    for (std::size_t i = 0; i < outputs.size(); ++i) files.emplace_back(outputs[i], contents[i]);
+    write_outputs(a, files, job.inputs, make_study_dir);
+  }
+  // The outputs hold everything the checkpoints did (under MPI: once rank 0 has written them).
+  world.barrier();
   if (!checkpoint.empty()) std::filesystem::remove(checkpoint);
-  write_stdout(a.shard.empty() ? summary : shard_summary(job, r));
-  print_written(outputs);
+  if (writer) {
+    write_stdout(a.shard.empty() ? render_summary(r) : shard_summary(job, r));
+    print_written(outputs);
+  }
   return 0;
 }
 
