@@ -15,7 +15,9 @@ BUILD_PKGS=(g++ cmake make ninja-build pkg-config
 # (Hugging Face's tokenizers npm package, fetched at test time into a cache outside the repo).
 # python3-numpy: the fixture generator; torch: the reference forward and the zoo's training.
 # chromium: the HTML reports opened in a real browser (tests/html/).
-TEST_PKGS=(libgtest-dev libgmock-dev clang-format python3-numpy python3-torch chromium)
+# Open MPI: maxact builds with MPI when it finds it (optional); the suite runs mpirun -np 3.
+TEST_PKGS=(libgtest-dev libgmock-dev clang-format python3-numpy python3-torch chromium
+  libopenmpi-dev openmpi-bin)
 command -v node >/dev/null 2>&1 || TEST_PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
 BENCH_PKGS=()  # the tokenizer benchmark needs node + npm too (added below when missing)
