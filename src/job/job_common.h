@@ -35,6 +35,11 @@ std::vector<TokenSequence> shard_sequences(const std::vector<TokenSequence>& all
 // A scan that ran out of memory, as the user hears it: which model, and what to lower.
 [[noreturn]] void throw_out_of_memory(const ScanJob& job);
 
+// When the model's weights are more than the memory this process may use (free memory, its
+// cgroup's limit), what that costs and which --window-tokens would re-read them less; "" when
+// they fit. The scan still runs: layers stream from the mapped files.
+std::string window_tokens_advice(const ScanJob& job, int64_t windows);
+
 // The quantization check's part of a job's result (none without --quant).
 std::optional<QuantRun> quant_run(const ScanJob& job, QuantResult&& q);
 
