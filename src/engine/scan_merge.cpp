@@ -48,6 +48,12 @@ void merge_scan_results(ScanResult& into, const ScanResult& from) {
                 (into.expert_inputs.empty() ||
                  into.expert_inputs[l].size() == from.expert_inputs[l].size()),
             fmt::format("layer {}'s experts differ", l));
+    if (into.expert_inputs.empty()) continue;
+    for (std::size_t e = 0; e < into.expert_inputs[l].size(); ++e) {
+      const ExpertInputs &a = into.expert_inputs[l][e], &b = from.expert_inputs[l][e];
+      require(a.in.channels() == b.in.channels() && a.down_in.channels() == b.down_in.channels(),
+              fmt::format("layer {} expert {}'s input widths differ", l, e));
+    }
   }
 
   for (std::size_t i = 0; i < into.stats.size(); ++i) into.stats[i].merge(from.stats[i]);

@@ -1,6 +1,8 @@
 // The quantization check's three passes over the engine (quant_check.h).
 #include "maxact/quant_check.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -32,7 +34,15 @@ class Collector : public TapObserver {
     route_.assign(selected.size(), -1);
     for (std::size_t i = 0; i < selected.size(); ++i) {
       const auto it = index.find(selected[i].name);
-      if (it != index.end()) route_[i] = it->second;
+      if (it == index.end()) continue;
+      // Calibrations resumed from a checkpoint name their taps; the widths must be the model's.
+      if (taps_[static_cast<std::size_t>(it->second)].channels != selected[i].channels) {
+        throw Error(ErrorCode::kState,
+                    fmt::format("{}: calibrated for {} channels, the model's tap has {}",
+                                selected[i].name, taps_[static_cast<std::size_t>(it->second)].channels,
+                                selected[i].channels));
+      }
+      route_[i] = it->second;
     }
   }
   void observe(int tap, const float* data, int64_t rows, int64_t ld) override {
@@ -229,6 +239,9 @@ ScanResult quant_evaluate(const Model& model, const std::vector<TokenSequence>& 
     if (tq.policies.empty()) {
       tq.policies = errors;
     } else {
+      if (tq.policies.size() != errors.size()) {
+        throw Error(ErrorCode::kState, tq.tap.name + ": calibrated for other policies");
+      }
       for (std::size_t p = 0; p < errors.size(); ++p) {
         tq.policies[p].all.merge(errors[p].all);
         tq.policies[p].clean.merge(errors[p].clean);

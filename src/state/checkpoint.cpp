@@ -102,6 +102,15 @@ void save(const ScanJob& job, const CheckpointOptions& c, const Partial& p, std:
   commit_outputs({{c.file, encode_state(s)}}, job.inputs);
 }
 
+// After a checkpoint: a signal's stop, saying how to go on.
+void stop_if_asked(const CheckpointOptions& c, std::size_t done, std::size_t total) {
+  if (!c.stop || !c.stop->load() || done == total) return;
+  throw Error(ErrorCode::kInterrupted,
+              fmt::format("stopped after {} of {} sequences{}; the checkpoint {} holds them: run "
+                          "the same command with --resume to continue",
+                          done, total, done == 0 ? " (calibrated)" : "", c.file));
+}
+
 }  // namespace
 
 ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOptions& c,
@@ -121,6 +130,7 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
       quant_calibrate(job.model, job.calibration, opt, job.quant, p.quant);
       p.calibrated = true;
       save(job, c, p, mine.size());
+      stop_if_asked(c, p.done, mine.size());
     }
     for (const auto& [first, end] : windows) {
       if (end <= p.done) {
@@ -153,12 +163,7 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
       }
       ++windows_before;
       save(job, c, p, mine.size());
-      if (c.stop && c.stop->load() && p.done < mine.size()) {
-        throw Error(ErrorCode::kInterrupted,
-                    fmt::format("stopped after {} of {} sequences; the checkpoint {} holds them: "
-                                "run the same command with --resume to continue",
-                                p.done, mine.size(), c.file));
-      }
+      stop_if_asked(c, p.done, mine.size());
     }
   } catch (const std::bad_alloc&) {
     job::throw_out_of_memory(job);

@@ -1,6 +1,7 @@
 #include "state/state_codec.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "maxact/channel_sums.h"
 #include "maxact/exact_sum.h"
@@ -11,9 +12,12 @@ namespace maxact {
 
 using state::io_enum;
 
-// Sums a state may hold stay below 2^112 in magnitude (a 48-bit square times 2^64 additions), so
-// merging up to 2^14 states cannot overflow a 128-bit bucket.
-constexpr int128 kSumBound = static_cast<int128>(1) << 112;
+// Sums a state may hold stay below 2^100 in magnitude (a 48-bit square times 2^52 additions, or a
+// 53-bit mantissa times 2^47 rows), so merging up to 2^27 of them (states, or a report's pooled
+// taps) cannot overflow a 128-bit bucket.
+constexpr int128 kSumBound = static_cast<int128>(1) << 100;
+// Counts of sequences, tokens and windows: far beyond any corpus, small enough to add up.
+constexpr int64_t kCountBound = int64_t{1} << 48;
 
 // The private accumulators, field by field (the classes name this struct their friend).
 struct StateAccess {
@@ -149,10 +153,13 @@ void io(Ar& ar, Location& l) {
   ar(l.token);
   ar(l.channel);
 }
+// A located value is a finite activation (the statistics keep NaN and Inf apart): a NaN would
+// break the orderings top lists are sorted by.
 template <class Ar>
 void io(Ar& ar, Located& l) {
   ar(l.value);
   ar(l.loc);
+  ar.check(!l.loc.valid() || std::isfinite(l.value), "a located value that is not finite");
 }
 template <class Ar>
 void io(Ar& ar, TokenRatio& t) {
@@ -160,6 +167,8 @@ void io(Ar& ar, TokenRatio& t) {
   ar(t.median);
   ar(t.ratio);
   ar(t.loc);
+  ar.check(!std::isnan(t.absmax) && !std::isnan(t.median) && !std::isnan(t.ratio),
+           "a token ratio that is NaN");
 }
 template <class Ar>
 void io(Ar& ar, TapStatsOptions& o) {
@@ -230,6 +239,9 @@ void io(Ar& ar, ScanResult& r) {
   ar(r.blas_core);
   ar(r.linear_kernel);
   ar.check(r.stats.size() == r.taps.size(), "taps and statistics of different counts");
+  ar.check(r.sequences >= 0 && r.sequences <= kCountBound && r.tokens >= 0 &&
+               r.tokens <= kCountBound && r.windows >= 0 && r.windows <= kCountBound,
+           "sequence, token or window counts out of range");
   for (std::size_t i = 0; i < r.taps.size(); ++i) {
     ar.check(r.taps[i].channels == r.stats[i].channels() && r.taps[i].layer >= -1 &&
                  r.taps[i].layer < static_cast<int>(r.expert_load.size()),
@@ -274,6 +286,9 @@ void io(Ar& ar, CorpusIdentity& c) {
   ar(c.skipped_bad_lines);
   ar(c.skipped_empty);
   ar(c.categories);
+  ar.check(c.sequences <= static_cast<uint64_t>(kCountBound) && c.tokens >= 0 &&
+               c.tokens <= kCountBound,
+           "corpus counts out of range");
 }
 template <class Ar>
 void io(Ar& ar, RecordedQuantOptions& q) {
@@ -364,10 +379,12 @@ void io(Ar& ar, TapQuant& t) {
   ar(t.tokens);
   ar(t.outlier_tokens);
   ar(t.policies);
-  ar.check(t.calibration.channel_absmax.empty() ||
+  ar.check(t.tap.channels >= 0 && t.tap.channels <= (int64_t{1} << 24) &&
                static_cast<int64_t>(t.calibration.channel_absmax.size()) == t.tap.channels,
            "a calibration of another channel count");
 }
+// Every tap holds one error record per policy, in the options' order (none before the first
+// evaluated window of a checkpoint).
 template <class Ar>
 void io(Ar& ar, QuantResult& q) {
   ar(q.options);
@@ -375,6 +392,13 @@ void io(Ar& ar, QuantResult& q) {
   ar(q.calib_sequences);
   ar(q.calib_tokens);
   ar(q.calib_seconds);
+  for (const TapQuant& t : q.taps) {
+    bool same = t.policies.empty() || t.policies.size() == q.options.policies.size();
+    for (std::size_t p = 0; same && p < t.policies.size(); ++p) {
+      same = t.policies[p].policy == q.options.policies[p];
+    }
+    ar.check(same, "a quantized tap's policies differ from the check's");
+  }
 }
 template <class Ar>
 void io(Ar& ar, CalibrationIdentity& c) {

@@ -1,7 +1,7 @@
 """MPI (docs/STATE.md): `mpirun -np 3 maxact scan ...` writes the report of one single-process
 run, bitwise apart from the run's timing fields (dense zoo model with categories; an MoE fixture
 with the quantization check; with --checkpoint, each rank's checkpoint removed once rank 0 has
-written); one rank given a bad corpus path fails the job with that rank's message and no report.
+written); --state written by rank 0 merges alone to it; one rank given a bad corpus path fails the job with that rank's message and no report.
 Exits 77 (skipped) when maxact was built without MPI or mpirun is missing.
 
 usage: check_mpi.py MAXACT ZOO_DIR FIXTURE_DIR WORK_DIR
@@ -74,6 +74,14 @@ def main():
             if extra and os.listdir(extra[1]):
                 sys.exit(f"FAIL: {name}: checkpoints left: {os.listdir(extra[1])}")
             print(f"ok   {name}: mpirun -np 3 ({what}) = the single-process report")
+        # --state under mpirun: rank 0 writes the merged state, which merges alone.
+        st = os.path.join(work, name + ".state")
+        run(mpi + [maxact, "scan", m, "-q", "--threads", "1", "--state", st] + args, env)
+        merged = os.path.join(work, name + "-merged.json")
+        run([maxact, "merge", st, "-o", merged], env)
+        if normalized_report(merged) != normalized_report(single):
+            sys.exit(f"FAIL: {name}: the state written under mpirun does not merge to the report")
+        print(f"ok   {name}: the state rank 0 writes merges alone to the same report")
 
     out = os.path.join(work, "failed.json")
     m = os.path.join(zoo, "llama-tiny")

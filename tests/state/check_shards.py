@@ -10,17 +10,17 @@ the file with nothing written.
 
 usage: check_shards.py MAXACT ZOO_DIR FIXTURE_DIR WORK_DIR
 """
-import hashlib
 import json
 import os
 import random
 import shutil
 import subprocess
 import sys
+import zlib
 
 # How the run went, not what it measured: shards and merges differ here.
 TIMING = ("seconds", "tokens_per_second", "finished_at", "command", "threads")
-HEADER = 16 + 4 + 4 + 8 + 64  # magic, version, flags, payload length, sha256 hex
+HEADER = 16 + 4 + 4 + 8 + 4 + 4  # magic, version, flags, length, payload CRC-32, header CRC-32
 
 
 def run(cmd, expect=0):
@@ -116,15 +116,16 @@ def refused(cmd, needles, must_not_exist):
     print(f"ok   refused: {p.stderr.strip()[:150]}")
 
 
-def rewrite(src, dst, payload=None, version=None, checksum=True):
+def rewrite(src, dst, payload=None, version=None):
+    """The state with another payload or version, its checksums made to match."""
     data = bytearray(open(src, "rb").read())
     if payload is not None:
         data = data[:HEADER] + payload
         data[24:32] = len(payload).to_bytes(8, "little")
     if version is not None:
         data[16:20] = version.to_bytes(4, "little")
-    if checksum:
-        data[32:96] = hashlib.sha256(bytes(data[HEADER:])).hexdigest().encode()
+    data[32:36] = zlib.crc32(bytes(data[HEADER:])).to_bytes(4, "little")
+    data[36:40] = zlib.crc32(bytes(data[:36])).to_bytes(4, "little")
     open(dst, "wb").write(bytes(data))
 
 
@@ -149,7 +150,7 @@ def check_refusals(maxact, d, fixture, ids):
     refused([maxact, "merge", states[0], bad, states[2], "-o", out], [bad, "truncated"], [out])
     open(bad, "wb").write(data[:50])
     refused([maxact, "merge", bad, "-o", out], [bad, "truncated"], [out])
-    rewrite(states[1], bad, version=2, checksum=False)
+    rewrite(states[1], bad, version=2)
     refused([maxact, "merge", bad, "-o", out], [bad, "format version 2"], [out])
     flipped = bytearray(data)
     flipped[len(data) // 2] ^= 0x10

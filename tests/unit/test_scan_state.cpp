@@ -5,7 +5,8 @@
 
 #include <string>
 
-#include "corpus/sha256.h"
+#include <zlib.h>
+
 #include "maxact/model.h"
 #include "maxact/quant_check.h"
 #include "maxact/scan_state.h"
@@ -14,7 +15,7 @@
 namespace maxact {
 namespace {
 
-constexpr std::size_t kHeader = 16 + 4 + 4 + 8 + 64;
+constexpr std::size_t kHeader = 16 + 4 + 4 + 8 + 4 + 4;
 
 // A finished scan's state of a small MoE model with experts' inputs, categories and a
 // quantization check.
@@ -41,14 +42,20 @@ ScanState moe_state() {
   return s;
 }
 
-// The file with `payload` in place of the original's, its length and checksum made to match.
+uint32_t crc(std::string_view s) {
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
+}
+
+// The file with `payload` in place of the original's, its length and checksums made to match.
 std::string with_payload(const std::string& file, const std::string& payload) {
   std::string out = file.substr(0, kHeader) + payload;
   const uint64_t n = payload.size();
   out.replace(24, 8, reinterpret_cast<const char*>(&n), 8);
-  Sha256 h;
-  h.update(payload);
-  out.replace(32, 64, h.hex());
+  const uint32_t p = crc(payload);
+  out.replace(32, 4, reinterpret_cast<const char*>(&p), 4);
+  const uint32_t h = crc(std::string_view(out).substr(0, 36));
+  out.replace(36, 4, reinterpret_cast<const char*>(&h), 4);
   return out;
 }
 
@@ -107,7 +114,11 @@ TEST(ScanState, HeaderProblemsAreNamed) {
   std::string c = file;
   c[kHeader + 100] ^= 1;
   test::expect_error([&] { decode_state(c, "c.state"); }, ErrorCode::kState,
-                     {"c.state", "checksum mismatch"});
+                     {"c.state", "corrupted (checksum mismatch)"});
+  std::string h = file;
+  h[26] ^= 1;  // the payload length
+  test::expect_error([&] { decode_state(h, "h.state"); }, ErrorCode::kState,
+                     {"h.state", "header checksum mismatch"});
   test::expect_error([&] { decode_state(file + "x", "l.state"); }, ErrorCode::kState,
                      {"l.state", "1 bytes after"});
   test::expect_error([&] { decode_state(file.substr(0, 40), "h.state"); }, ErrorCode::kState,

@@ -79,7 +79,7 @@ std::vector<std::string> MpiWorld::gather(const std::string& mine) const {
     MPI_Gatherv(mine.data() + std::min(off, n), piece(n), MPI_BYTE, buffer.data(), counts.data(),
                 displs.data(), MPI_BYTE, 0, MPI_COMM_WORLD);
     for (std::size_t r = 0; r < out.size(); ++r) {
-      std::copy_n(buffer.data() + displs[r], counts[r], out[r].data() + off);
+      if (counts[r] > 0) std::copy_n(buffer.data() + displs[r], counts[r], out[r].data() + off);
     }
   }
   return out;

@@ -292,7 +292,7 @@ extern "C" void on_stop_signal(int) {
 void catch_stop_signals() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
-  sa.sa_flags = SA_RESETHAND;
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
@@ -419,7 +419,11 @@ int run_scan(const ScanArgs& a) {
     r.meta.command = a.command;
     // Render everything before writing anything.
     std::vector<std::string> contents = render_outputs(a, r);
-    if (!a.state.empty()) contents.push_back(encode_state(scan_state(job, r)));
+    if (!a.state.empty()) {
+      ScanState s = scan_state(job, r);
+      if (world.several()) s.shard = {};  // the merged state of every rank, not rank 0's shard
+      contents.push_back(encode_state(s));
+    }
     std::vector<std::pair<std::string, std::string>> files;
     for (std::size_t i = 0; i < outputs.size(); ++i) files.emplace_back(outputs[i], contents[i]);
     write_outputs(a, files, job.inputs, make_study_dir);
