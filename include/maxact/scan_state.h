@@ -53,8 +53,13 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
 
 // A scan that saves its state after every window, and can continue from it.
 struct CheckpointOptions {
-  std::string file;     // the checkpoint: written after every window, atomically
+  std::string file;     // the checkpoint: written after every window, atomically ("" = none)
   bool resume = false;  // continue from `file` (when it exists; when not, start and say so)
+  // The quantization check's calibration, done once for every shard: `calibrate_only` stops
+  // after it (the result's state, ScanState::complete false, is what `calibration` reads);
+  // `calibration` names such a state, whose thresholds this run evaluates against.
+  bool calibrate_only = false;
+  std::string calibration;
   // Set (by a signal handler): the scan stops after the current window, once its checkpoint is
   // written, and throws kInterrupted saying how to resume.
   const std::atomic<bool>* stop = nullptr;
@@ -66,7 +71,8 @@ struct CheckpointOptions {
 // moment leaves one or the other). Resuming refuses a checkpoint whose identity (model files,
 // corpus selection, options, kernels) or shard differs from the job's, naming the field. The
 // result is run_scan_job's, bitwise apart from timing, however often the run was interrupted.
-// Without `resume`, an existing `file` is refused rather than overwritten.
+// Without `resume`, an existing `file` is refused rather than overwritten. A calibration state
+// must have the job's identity (any shard) and hold a calibration and nothing else.
 ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOptions& c,
                                         const std::function<void(const ScanProgress&)>& progress);
 

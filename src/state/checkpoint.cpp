@@ -36,11 +36,11 @@ std::optional<Partial> load_checkpoint(const ScanJob& job, const CheckpointOptio
                             c.file));
   }
   ScanState s = read_state(c.file);
-  if (const std::string d = identity_difference(s.identity, job_identity(job)); !d.empty()) {
+  if (const std::string d =
+          identity_difference(s.identity, job_identity(job), "the checkpoint", "this run");
+      !d.empty()) {
     throw Error(ErrorCode::kState,
-                fmt::format("{}: the checkpoint is of another scan ({} in the checkpoint against "
-                            "this run's)",
-                            c.file, d));
+                fmt::format("{}: the checkpoint is of another scan ({})", c.file, d));
   }
   if (!(s.shard == job.options.shard)) {
     throw Error(ErrorCode::kState,
@@ -86,6 +86,30 @@ void remove_stale_temporaries(const std::string& file) {
   }
 }
 
+// The calibration a `calibrate_only` run wrote, for this job's evaluation.
+QuantResult load_calibration(const ScanJob& job, const std::string& file) {
+  if (!job.options.quant) {
+    throw Error(ErrorCode::kOption, "--calibration needs --quant (and its options)");
+  }
+  ScanState s = read_state(file);
+  if (const std::string d =
+          identity_difference(s.identity, job_identity(job), "the calibration", "this run");
+      !d.empty()) {
+    throw Error(ErrorCode::kState, fmt::format("{}: a calibration of another scan ({})", file, d));
+  }
+  bool calibration_only = !s.complete && s.sequences_done == 0 && s.result.quant.has_value();
+  if (calibration_only) {
+    for (const TapQuant& t : s.result.quant->result.taps) {
+      calibration_only = calibration_only && t.policies.empty() && t.tokens == 0;
+    }
+  }
+  if (!calibration_only) {
+    throw Error(ErrorCode::kState,
+                file + ": not a calibration (scan --quant --calibrate-only --state FILE writes one)");
+  }
+  return std::move(s.result.quant->result);
+}
+
 ScanJobResult job_result(const ScanJob& job, const Partial& p) {
   ScanJobResult r;
   r.scan = p.scan;
@@ -95,11 +119,25 @@ ScanJobResult job_result(const ScanJob& job, const Partial& p) {
   return r;
 }
 
-void save(const ScanJob& job, const CheckpointOptions& c, const Partial& p, std::size_t total) {
+// What the checkpoints cost, said at the end of the run.
+struct SaveCost {
+  int count = 0;
+  double seconds = 0;
+  std::size_t bytes = 0;
+};
+
+void save(const ScanJob& job, const CheckpointOptions& c, const Partial& p, std::size_t total,
+          SaveCost& cost) {
+  if (c.file.empty()) return;
+  const auto t0 = std::chrono::steady_clock::now();
   ScanState s = scan_state(job, job_result(job, p));
   s.complete = p.done == total;
   s.sequences_done = static_cast<int64_t>(p.done);
-  commit_outputs({{c.file, encode_state(s)}}, job.inputs);
+  const std::string bytes = encode_state(s);
+  commit_outputs({{c.file, bytes}}, job.inputs);
+  ++cost.count;
+  cost.bytes = bytes.size();
+  cost.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // After a checkpoint: a signal's stop, saying how to go on.
@@ -117,21 +155,30 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
                                         const std::function<void(const ScanProgress&)>& progress) {
   const std::vector<TokenSequence> mine = job::shard_sequences(job.sequences, job.options.shard);
   const auto windows = plan_windows(mine, job.options.window_tokens);
-  remove_stale_temporaries(c.file);
-  Partial p = load_checkpoint(job, c, windows, mine.size()).value_or(Partial{});
+  Partial p;
+  if (!c.file.empty()) {
+    remove_stale_temporaries(c.file);
+    p = load_checkpoint(job, c, windows, mine.size()).value_or(Partial{});
+  }
+  if (!p.calibrated && !c.calibration.empty()) {
+    p.quant = load_calibration(job, c.calibration);
+    p.calibrated = true;
+  }
   ScanOptions opt = job::scan_options(job.options);
   int64_t total_tokens = 0, tokens_before = 0, windows_before = 0;
   for (const auto& s : mine) total_tokens += static_cast<int64_t>(s.ids.size());
   for (std::size_t i = 0; i < p.done; ++i) tokens_before += static_cast<int64_t>(mine[i].ids.size());
   const auto t0 = std::chrono::steady_clock::now();
+  SaveCost cost;
   try {
     if (job.options.quant && !p.calibrated) {
       opt.progress = progress;
       quant_calibrate(job.model, job.calibration, opt, job.quant, p.quant);
       p.calibrated = true;
-      save(job, c, p, mine.size());
+      save(job, c, p, mine.size(), cost);
       stop_if_asked(c, p.done, mine.size());
     }
+    if (c.calibrate_only) return job_result(job, p);
     for (const auto& [first, end] : windows) {
       if (end <= p.done) {
         ++windows_before;
@@ -162,11 +209,18 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
         tokens_before += static_cast<int64_t>(mine[i].ids.size());
       }
       ++windows_before;
-      save(job, c, p, mine.size());
+      save(job, c, p, mine.size(), cost);
       stop_if_asked(c, p.done, mine.size());
     }
   } catch (const std::bad_alloc&) {
     job::throw_out_of_memory(job);
+  }
+  const double run = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (c.note && cost.count > 0) {
+    c.note(fmt::format("{} checkpoints of {:.1f} MB written in {:.2f} s, {:.0f} ms each ({:.1f} % "
+                       "of the run)",
+                       cost.count, static_cast<double>(cost.bytes) / 1e6, cost.seconds,
+                       cost.seconds / cost.count * 1000, run > 0 ? cost.seconds / run * 100 : 0.0));
   }
   return job_result(job, p);
 }

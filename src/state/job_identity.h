@@ -12,8 +12,10 @@ namespace maxact {
 
 std::map<std::string, std::string> job_identity(const ScanJob& job);
 
-// The first field where two identities differ, with both values ("" when they agree).
+// The first field where two identities differ, with both values and where each is from ("" when
+// they agree).
 std::string identity_difference(const std::map<std::string, std::string>& a,
-                                const std::map<std::string, std::string>& b);
+                                const std::map<std::string, std::string>& b,
+                                const std::string& in_a, const std::string& in_b);
 
 }  // namespace maxact

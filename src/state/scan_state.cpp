@@ -225,7 +225,8 @@ ScanState read_state(const std::string& path) {
 }
 
 std::string identity_difference(const std::map<std::string, std::string>& a,
-                                const std::map<std::string, std::string>& b) {
+                                const std::map<std::string, std::string>& b,
+                                const std::string& in_a, const std::string& in_b) {
   std::set<std::string> keys;
   for (const auto& kv : a) keys.insert(kv.first);
   for (const auto& kv : b) keys.insert(kv.first);
@@ -233,8 +234,10 @@ std::string identity_difference(const std::map<std::string, std::string>& a,
     const auto x = a.find(k), y = b.find(k);
     const std::string u = x == a.end() ? "(absent)" : x->second;
     const std::string v = y == b.end() ? "(absent)" : y->second;
-    if (u != v) return fmt::format("{}: {} against {}", k, quote_untrusted(u, 200),
-                                   quote_untrusted(v, 200));
+    if (u != v) {
+      return fmt::format("{}: {} in {}, {} in {}", k, quote_untrusted(u, 200), in_a,
+                         quote_untrusted(v, 200), in_b);
+    }
   }
   return "";
 }
@@ -244,6 +247,9 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
   std::vector<std::size_t> order(states.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     const ScanState& s = states[i];
+    require(s.complete || s.sequences_done > 0 || !s.result.quant,
+            files[i] + ": a calibration (scan --calibrate-only), not a finished shard: shards "
+                       "read it with --calibration");
     require(s.complete, fmt::format("{}: a checkpoint of a scan still running ({} sequences "
                                     "done), not a finished shard: resume it first",
                                     files[i], s.sequences_done));
@@ -255,7 +261,9 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
         require(!t.policies.empty(), files[i] + ": a finished state without quantization errors");
       }
     }
-    if (const std::string d = identity_difference(states[0].identity, s.identity); !d.empty()) {
+    if (const std::string d = identity_difference(states[0].identity, s.identity, files[0],
+                                                  files[i]);
+        !d.empty()) {
       throw Error(ErrorCode::kState, fmt::format("{} and {} are not parts of one scan ({})",
                                                  files[0], files[i], d));
     }

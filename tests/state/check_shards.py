@@ -91,7 +91,31 @@ def check_case(maxact, name, model, args, shard_counts, work, outputs):
             for f in sorted(os.listdir(study_single)):
                 same_files(os.path.join(study_single, f), os.path.join(study, f), f"{name} {f}")
         print(f"ok   {name}: {n} shard(s) merged in two orders = the single run")
+    if "quant" in outputs:
+        check_calibrate_once(maxact, name, model, args, d, want)
     return d
+
+
+def check_calibrate_once(maxact, name, model, args, d, want):
+    """The calibration run once (--calibrate-only), three shards evaluating against it."""
+    cal = os.path.join(d, "calibration.state")
+    run([maxact, "scan", model, "-q", "--calibrate-only", "--state", cal] + args)
+    states = []
+    for i in range(3):
+        st = os.path.join(d, f"c{i}of3.state")
+        run([maxact, "scan", model, "-q", "--shard", f"{i}/3", "--calibration", cal, "--state",
+             st] + args)
+        states.append(st)
+    out = os.path.join(d, "calibrated_once.json")
+    run([maxact, "merge"] + states[::-1] + ["-o", out])
+    if normalized_report(out) != want:
+        sys.exit(f"FAIL: {name}: shards evaluating one calibration differ from the single run")
+    refused([maxact, "merge", cal, "-o", out + "2"], [cal, "a calibration"], [out + "2"])
+    other = [a for a in args]
+    other[other.index("--eval") + 1] = str(int(other[other.index("--eval") + 1]) - 1)
+    refused([maxact, "scan", model, "-q", "--calibration", cal, "-o", out + "2"] + other,
+            [cal, "a calibration of another scan", "in this run"], [out + "2"])
+    print(f"ok   {name}: calibrated once, 3 shards against it = the single run; misuse refused")
 
 
 def ids_corpus(path, model, n, seed):

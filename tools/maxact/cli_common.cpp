@@ -33,6 +33,11 @@ std::function<void(const std::string&)> warn_each(bool quiet) {
   return [](const std::string& m) { std::fprintf(stderr, "warning: %s\n", printable(m).c_str()); };
 }
 
+std::function<void(const std::string&)> note_each(bool quiet) {
+  if (quiet) return {};
+  return [](const std::string& m) { std::fprintf(stderr, "maxact: %s\n", printable(m).c_str()); };
+}
+
 std::string shell_command(int argc, char** argv) {
   // The program by its name, not the path it was started from.
   std::string out = "maxact";

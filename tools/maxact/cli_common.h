@@ -55,5 +55,7 @@ std::string shell_command(int argc, char** argv);
 
 // Prints each message to stderr as "warning: ..." (printable); nothing when `quiet`.
 std::function<void(const std::string&)> warn_each(bool quiet);
+// Prints each message to stderr as "maxact: ..." (what the run is doing); nothing when `quiet`.
+std::function<void(const std::string&)> note_each(bool quiet);
 
 }  // namespace maxact::cli

@@ -118,6 +118,13 @@ void add_run_options(CLI::App* s, ScanArgs& a) {
       ->check(limits::kPath);
   s->add_flag("--resume", a.resume,
               "Continue from the --checkpoint folder's state (start there when it has none)");
+  s->add_flag("--calibrate-only", a.calibrate_only,
+              "With --quant: run the calibration passes only and write them to --state, for the "
+              "shards' --calibration (one calibration instead of one per shard)");
+  s->add_option("--calibration", a.calibration,
+                "With --quant: evaluate against the calibration this state holds (written by "
+                "--calibrate-only with the same options)")
+      ->check(limits::kPath);
   s->add_option("--state", a.state,
                 "Write the scan's state here: its exact statistics, from which maxact merge "
                 "writes the reports of one run (docs/STATE.md)")
@@ -329,6 +336,17 @@ void check_long_run_args(const ScanArgs& a, const MpiWorld& world) {
   if (a.resume && a.checkpoint.empty()) {
     throw Error(ErrorCode::kOption, "--resume needs --checkpoint FOLDER");
   }
+  if ((a.calibrate_only || !a.calibration.empty()) && !a.quant) {
+    throw Error(ErrorCode::kOption, "--calibrate-only and --calibration need --quant");
+  }
+  if (a.calibrate_only) {
+    if (a.state.empty() || !a.shard.empty() || !output_paths(a).empty() ||
+        !a.calibration.empty() || !a.checkpoint.empty() || world.several()) {
+      throw Error(ErrorCode::kOption,
+                  "--calibrate-only writes only its --state FILE, once, outside mpirun (no "
+                  "--shard, --checkpoint, --calibration or reports)");
+    }
+  }
   if (!a.checkpoint.empty() && a.bootstrap > 0) {
     throw Error(ErrorCode::kOption, "--checkpoint does not apply to --bootstrap");
   }
@@ -338,6 +356,22 @@ void check_long_run_args(const ScanArgs& a, const MpiWorld& world) {
     }
     if (a.bootstrap > 0) throw Error(ErrorCode::kOption, "--bootstrap does not run under mpirun");
   }
+}
+
+// --calibrate-only: the state holds the calibration and no evaluation (not complete: merge
+// refuses it; --calibration reads it).
+int write_calibration(const ScanArgs& a, const ScanJob& job, const ScanJobResult& r,
+                      const std::vector<std::string>& outputs) {
+  ScanState s = scan_state(job, r);
+  s.shard = {};
+  s.complete = false;
+  s.sequences_done = 0;
+  commit_outputs({{a.state, encode_state(s)}}, job.inputs);
+  const QuantResult& q = r.quant->result;
+  write_stdout(fmt::format("calibrated   {} taps on {} sequences, {} tokens, in {:.2f} s\n",
+                           q.taps.size(), q.calib_sequences, q.calib_tokens, q.calib_seconds));
+  print_written(outputs);
+  return 0;
 }
 
 // Rank 0's merge of every rank's state ("rank R" names each in messages).
@@ -403,13 +437,19 @@ int run_scan(const ScanArgs& a) {
   Progress progress(a.quiet || !writer);
   const auto report_progress = [&](const ScanProgress& p) { progress(p); };
   ScanJobResult r;
-  if (checkpoint.empty()) {
+  if (checkpoint.empty() && !a.calibrate_only && a.calibration.empty()) {
     r = run_scan_job(job, report_progress);
   } else {
-    catch_stop_signals();
-    r = run_checkpointed_scan_job(
-        job, {checkpoint, a.resume, &g_stop, warn_each(a.quiet || !writer)}, report_progress);
+    if (!checkpoint.empty()) catch_stop_signals();
+    const CheckpointOptions c{.file = checkpoint,
+                              .resume = a.resume,
+                              .calibrate_only = a.calibrate_only,
+                              .calibration = a.calibration,
+                              .stop = &g_stop,
+                              .note = note_each(a.quiet || !writer)};
+    r = run_checkpointed_scan_job(job, c, report_progress);
   }
+  if (a.calibrate_only) return write_calibration(a, job, r, outputs);
   if (world.several()) {
     // Each rank's state to rank 0, which merges them into the report one process writes.
     std::vector<std::string> states = world.gather(encode_state(scan_state(job, r)));

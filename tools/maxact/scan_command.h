@@ -39,6 +39,8 @@ struct ScanArgs {
   std::string state;  // the scan state file to write
   std::string checkpoint;  // folder of the checkpoint written after every window
   bool resume = false;
+  bool calibrate_only = false;  // --quant: calibrate, write the calibration --state, stop
+  std::string calibration;      // --quant: evaluate against this calibration state
 };
 
 CLI::App* add_scan_command(CLI::App& app, ScanArgs& a);
