@@ -24,8 +24,8 @@ std::vector<std::size_t> positions(const std::vector<std::string>& some,
                                    const std::vector<std::string>& all) {
   std::vector<std::size_t> out;
   for (const std::string& c : some) {
-    out.push_back(static_cast<std::size_t>(std::lower_bound(all.begin(), all.end(), c) -
-                                           all.begin()));
+    out.push_back(
+        static_cast<std::size_t>(std::lower_bound(all.begin(), all.end(), c) - all.begin()));
   }
   return out;
 }

@@ -57,7 +57,9 @@ int64_t mem_available() {
   return -1;
 }
 
-std::string mb(int64_t bytes) { return fmt::format("{:.0f} MB", static_cast<double>(bytes) / 1e6); }
+std::string mb(int64_t bytes) {
+  return fmt::format("{:.0f} MB", static_cast<double>(bytes) / 1e6);
+}
 
 }  // namespace
 
@@ -85,9 +87,10 @@ std::string window_tokens_advice(const ScanJob& job, int64_t windows) {
   while (fit * 2 * per_token <= available / 2 && fit < (int64_t{1} << 20)) fit *= 2;
   std::string advice =
       fit > job.options.window_tokens
-          ? fmt::format("; fewer, larger windows re-read less: activations take about {} kB per "
-                        "token, so --window-tokens {} fits in half of it",
-                        per_token / 1000, fit)
+          ? fmt::format(
+                "; fewer, larger windows re-read less: activations take about {} kB per "
+                "token, so --window-tokens {} fits in half of it",
+                per_token / 1000, fit)
           : "";
   return fmt::format(
       "the model's weights ({}) are more than the memory available to this process ({}{}): "

@@ -159,9 +159,9 @@ void throw_out_of_memory(const ScanJob& job) {
 std::optional<QuantRun> quant_run(const ScanJob& job, QuantResult&& q) {
   if (!job.options.quant) return std::nullopt;
   const SampleSplit& split = job.split;
-  return QuantRun{std::move(q),
-                  {selection_hash(job.corpus(), split.calibration), split.calibration,
-                   split.evaluation}};
+  return QuantRun{
+      std::move(q),
+      {selection_hash(job.corpus(), split.calibration), split.calibration, split.evaluation}};
 }
 
 }  // namespace job
@@ -174,9 +174,8 @@ ScanJobResult run_scan_job(const ScanJob& job,
   QuantResult q;
   const std::vector<TokenSequence> mine = job::shard_sequences(job.sequences, job.options.shard);
   try {
-    out.scan = job.options.quant
-                   ? quant_check(job.model, job.calibration, mine, opt, job.quant, q)
-                   : scan(job.model, mine, opt);
+    out.scan = job.options.quant ? quant_check(job.model, job.calibration, mine, opt, job.quant, q)
+                                 : scan(job.model, mine, opt);
   } catch (const std::bad_alloc&) {
     job::throw_out_of_memory(job);
   }

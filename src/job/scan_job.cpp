@@ -213,8 +213,8 @@ void prepare_scan_job(ScanJob& job) {
     job.quant = quant_options(a);
   }
   if (a.warning) {
-    const int64_t windows = count_windows(
-        job::shard_sequences(job.sequences, a.shard), a.window_tokens);
+    const int64_t windows =
+        count_windows(job::shard_sequences(job.sequences, a.shard), a.window_tokens);
     if (const std::string advice = job::window_tokens_advice(job, windows); !advice.empty()) {
       a.warning(advice);
     }

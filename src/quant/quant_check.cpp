@@ -37,10 +37,11 @@ class Collector : public TapObserver {
       if (it == index.end()) continue;
       // Calibrations resumed from a checkpoint name their taps; the widths must be the model's.
       if (taps_[static_cast<std::size_t>(it->second)].channels != selected[i].channels) {
-        throw Error(ErrorCode::kState,
-                    fmt::format("{}: calibrated for {} channels, the model's tap has {}",
-                                selected[i].name, taps_[static_cast<std::size_t>(it->second)].channels,
-                                selected[i].channels));
+        throw Error(
+            ErrorCode::kState,
+            fmt::format("{}: calibrated for {} channels, the model's tap has {}", selected[i].name,
+                        taps_[static_cast<std::size_t>(it->second)].channels,
+                        selected[i].channels));
       }
       route_[i] = it->second;
     }

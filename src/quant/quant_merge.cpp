@@ -13,8 +13,12 @@ void require(bool ok, const std::string& what) {
 }
 
 // Bitwise: the calibrations were computed from the same samples, so they agree exactly.
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
-bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool same_bits(float a, float b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+bool same_bits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
 
 bool same_calibration(const TapCalibration& a, const TapCalibration& b) {
   if (a.channel_absmax.size() != b.channel_absmax.size()) return false;

@@ -77,10 +77,7 @@ class Writer {
   }
   // A struct: its io() found by argument-dependent lookup.
   template <class T>
-    requires(!Raw<T>)
-  void operator()(const T& v) {
-    io(*this, const_cast<T&>(v));
-  }
+  requires(!Raw<T>) void operator()(const T& v) { io(*this, const_cast<T&>(v)); }
   void check(bool, std::string_view) {}
 };
 
@@ -159,10 +156,7 @@ class Reader {
     }
   }
   template <class T>
-    requires(!Raw<T>)
-  void operator()(T& v) {
-    io(*this, v);
-  }
+  requires(!Raw<T>) void operator()(T& v) { io(*this, v); }
 
   // A broken invariant of the decoded data: the file is not a state maxact wrote.
   void check(bool ok, std::string_view what) const {

@@ -21,9 +21,9 @@ struct Partial {
 };
 
 // The checkpoint to continue, checked against the job; none when there is no file.
-std::optional<Partial> load_checkpoint(const ScanJob& job, const CheckpointOptions& c,
-                                       const std::vector<std::pair<std::size_t, std::size_t>>& windows,
-                                       std::size_t sequences) {
+std::optional<Partial> load_checkpoint(
+    const ScanJob& job, const CheckpointOptions& c,
+    const std::vector<std::pair<std::size_t, std::size_t>>& windows, std::size_t sequences) {
   std::error_code ec;
   if (!std::filesystem::exists(c.file, ec)) {
     if (c.resume && c.note) c.note(c.file + ": no checkpoint yet; starting from the beginning");
@@ -104,8 +104,9 @@ QuantResult load_calibration(const ScanJob& job, const std::string& file) {
     }
   }
   if (!calibration_only) {
-    throw Error(ErrorCode::kState,
-                file + ": not a calibration (scan --quant --calibrate-only --state FILE writes one)");
+    throw Error(
+        ErrorCode::kState,
+        file + ": not a calibration (scan --quant --calibrate-only --state FILE writes one)");
   }
   return std::move(s.result.quant->result);
 }
@@ -167,7 +168,8 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
   ScanOptions opt = job::scan_options(job.options);
   int64_t total_tokens = 0, tokens_before = 0, windows_before = 0;
   for (const auto& s : mine) total_tokens += static_cast<int64_t>(s.ids.size());
-  for (std::size_t i = 0; i < p.done; ++i) tokens_before += static_cast<int64_t>(mine[i].ids.size());
+  for (std::size_t i = 0; i < p.done; ++i)
+    tokens_before += static_cast<int64_t>(mine[i].ids.size());
   const auto t0 = std::chrono::steady_clock::now();
   SaveCost cost;
   try {
@@ -217,10 +219,11 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
   }
   const double run = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (c.note && cost.count > 0) {
-    c.note(fmt::format("{} checkpoints of {:.1f} MB written in {:.2f} s, {:.0f} ms each ({:.1f} % "
-                       "of the run)",
-                       cost.count, static_cast<double>(cost.bytes) / 1e6, cost.seconds,
-                       cost.seconds / cost.count * 1000, run > 0 ? cost.seconds / run * 100 : 0.0));
+    c.note(
+        fmt::format("{} checkpoints of {:.1f} MB written in {:.2f} s, {:.0f} ms each ({:.1f} % "
+                    "of the run)",
+                    cost.count, static_cast<double>(cost.bytes) / 1e6, cost.seconds,
+                    cost.seconds / cost.count * 1000, run > 0 ? cost.seconds / run * 100 : 0.0));
   }
   return job_result(job, p);
 }

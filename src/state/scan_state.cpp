@@ -11,13 +11,13 @@
 
 #include <zlib.h>
 
+#include "compute/gemm.h"
+#include "compute/linear.h"
 #include "corpus/sha256.h"
+#include "job/job_common.h"
 #include "maxact/error.h"
 #include "maxact/output_files.h"
 #include "maxact/scan_report.h"
-#include "compute/gemm.h"
-#include "compute/linear.h"
-#include "job/job_common.h"
 #include "state/job_identity.h"
 #include "state/state_codec.h"
 
@@ -159,7 +159,8 @@ ScanState scan_state(const ScanJob& job, const ScanJobResult& result) {
   if (s.has_tokenizer) {
     for_each_location(result.scan, [&](const Location& l) {
       if (!l.valid()) return;
-      if (l.token >= 0 && !s.token_texts.count(l.token)) s.token_texts[l.token] = m.token_text(l.token);
+      if (l.token >= 0 && !s.token_texts.count(l.token))
+        s.token_texts[l.token] = m.token_text(l.token);
       const std::pair<int64_t, int32_t> key{l.sample, l.position};
       if (m.token_context && !s.token_contexts.count(key)) {
         if (auto c = m.token_context(l.sample, l.position, kContextRadius)) {
@@ -202,7 +203,8 @@ ScanState decode_state(std::string_view bytes, const std::string& file) {
   head(header_crc);
   require(crc32_of(bytes.substr(0, kHeader - 4)) == header_crc,
           file + ": scan state corrupted (header checksum mismatch)");
-  require(flags == 0, fmt::format("{}: scan state flags {:#x} unknown to this maxact", file, flags));
+  require(flags == 0,
+          fmt::format("{}: scan state flags {:#x} unknown to this maxact", file, flags));
   const std::string_view payload = bytes.substr(kHeader);
   require(payload.size() >= length,
           fmt::format("{}: scan state truncated ({} of {} bytes)", file, payload.size(), length));
@@ -248,8 +250,9 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
   for (std::size_t i = 0; i < order.size(); ++i) {
     const ScanState& s = states[i];
     require(s.complete || s.sequences_done > 0 || !s.result.quant,
-            files[i] + ": a calibration (scan --calibrate-only), not a finished shard: shards "
-                       "read it with --calibration");
+            files[i] +
+                ": a calibration (scan --calibrate-only), not a finished shard: shards "
+                "read it with --calibration");
     require(s.complete, fmt::format("{}: a checkpoint of a scan still running ({} sequences "
                                     "done), not a finished shard: resume it first",
                                     files[i], s.sequences_done));
@@ -261,11 +264,11 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
         require(!t.policies.empty(), files[i] + ": a finished state without quantization errors");
       }
     }
-    if (const std::string d = identity_difference(states[0].identity, s.identity, files[0],
-                                                  files[i]);
+    if (const std::string d =
+            identity_difference(states[0].identity, s.identity, files[0], files[i]);
         !d.empty()) {
-      throw Error(ErrorCode::kState, fmt::format("{} and {} are not parts of one scan ({})",
-                                                 files[0], files[i], d));
+      throw Error(ErrorCode::kState,
+                  fmt::format("{} and {} are not parts of one scan ({})", files[0], files[i], d));
     }
     const auto total = static_cast<int64_t>(s.result.meta.corpus.sequences);
     const int64_t expected =
@@ -278,8 +281,9 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
                         states[0].shard.count, files[i], s.shard.index, s.shard.count));
     order[i] = i;
   }
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return states[a].shard.index < states[b].shard.index; });
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return states[a].shard.index < states[b].shard.index;
+  });
   const int count = states[0].shard.count;
   std::string missing;
   for (int k = 0, j = 0; k < count; ++k) {
@@ -310,8 +314,8 @@ ScanJobResult merge_states(std::vector<ScanState> states, const std::vector<std:
         merge_quant_results(out.quant->result, s.result.quant->result);
       }
     } catch (const Error& e) {
-      throw Error(e.code(), fmt::format("{} and {}: {}", files[order[0]], files[order[j]],
-                                        e.what()));
+      throw Error(e.code(),
+                  fmt::format("{} and {}: {}", files[order[0]], files[order[j]], e.what()));
     }
     out.meta.finished_at = std::max(out.meta.finished_at, s.result.meta.finished_at);
     texts->merge(s.token_texts);

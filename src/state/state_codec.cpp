@@ -286,9 +286,9 @@ void io(Ar& ar, CorpusIdentity& c) {
   ar(c.skipped_bad_lines);
   ar(c.skipped_empty);
   ar(c.categories);
-  ar.check(c.sequences <= static_cast<uint64_t>(kCountBound) && c.tokens >= 0 &&
-               c.tokens <= kCountBound,
-           "corpus counts out of range");
+  ar.check(
+      c.sequences <= static_cast<uint64_t>(kCountBound) && c.tokens >= 0 && c.tokens <= kCountBound,
+      "corpus counts out of range");
 }
 template <class Ar>
 void io(Ar& ar, RecordedQuantOptions& q) {

@@ -1,7 +1,7 @@
 // The scan engine's own guarantees: bitwise-identical statistics for any thread count, window
-// size, chunking and split into merged parts; non-finite values located instead of crashing; tap naming and selection;
-// bad token ids refused. Numerical agreement with Hugging Face semantics is checked against the
-// PyTorch reference (tests/reference/compare_scan.py).
+// size, chunking and split into merged parts; non-finite values located instead of crashing; tap
+// naming and selection; bad token ids refused. Numerical agreement with Hugging Face semantics is
+// checked against the PyTorch reference (tests/reference/compare_scan.py).
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -146,12 +146,18 @@ TEST(ScanState, MergeNeedsEveryShardOnce) {
   ScanState a = moe_state(), b = moe_state();
   a.shard = {0, 2};
   b.shard = {0, 2};
-  test::expect_error([&] { merge_states({a, b}, {"a.state", "b.state"}); }, ErrorCode::kState,
-                     {"a.state", "b.state"});
+  test::expect_error(
+      [&] {
+        merge_states({a, b}, {"a.state", "b.state"});
+      },
+      ErrorCode::kState, {"a.state", "b.state"});
   b.identity["model"] = "other";
   b.shard = {1, 2};
-  test::expect_error([&] { merge_states({a, b}, {"a.state", "b.state"}); }, ErrorCode::kState,
-                     {"not parts of one scan", "model", "other"});
+  test::expect_error(
+      [&] {
+        merge_states({a, b}, {"a.state", "b.state"});
+      },
+      ErrorCode::kState, {"not parts of one scan", "model", "other"});
 }
 
 }  // namespace

@@ -13,8 +13,6 @@
 
 #include "cli_common.h"
 #include "compare_command.h"
-#include "merge_command.h"
-#include "mpi_world.h"
 #include "export_command.h"
 #include "io/json_util.h"
 #include "maxact/corpus.h"
@@ -25,6 +23,8 @@
 #include "maxact/output_files.h"
 #include "maxact/sequences.h"
 #include "maxact/tokenizer.h"
+#include "merge_command.h"
+#include "mpi_world.h"
 #include "report_command.h"
 #include "scan_command.h"
 

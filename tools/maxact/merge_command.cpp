@@ -19,7 +19,8 @@ CLI::App* add_merge_command(CLI::App& app, MergeArgs& a) {
   m->add_option("--format", a.format, "json: maxact's report; study: the study's files into -o")
       ->check(CLI::IsMember({"json", "study"}))
       ->capture_default_str();
-  m->add_option("-o,--output", a.output, "Write the JSON report here (a folder with --format study)")
+  m->add_option("-o,--output", a.output,
+                "Write the JSON report here (a folder with --format study)")
       ->check(limits::kPath);
   m->add_option("--csv", a.csv, "Write per-tap scalars as CSV here")->check(limits::kPath);
   m->add_option("--quant-csv", a.quant_csv, "Write one row per (tap, policy) as CSV here")

@@ -113,10 +113,16 @@ MpiWorld::MpiWorld() {
   }
 }
 MpiWorld::~MpiWorld() = default;
-std::vector<std::string> MpiWorld::gather(const std::string& mine) const { return {mine}; }
+std::vector<std::string> MpiWorld::gather(const std::string& mine) const {
+  return {mine};
+}
 void MpiWorld::barrier() const {}
-void MpiWorld::abort(int code) const { std::exit(code); }
-std::string mpi_library() { return ""; }
+void MpiWorld::abort(int code) const {
+  std::exit(code);
+}
+std::string mpi_library() {
+  return "";
+}
 
 #endif
 

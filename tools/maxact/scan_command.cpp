@@ -28,8 +28,7 @@ namespace {
 bool parse_shard(const std::string& text, Shard& out) {
   const auto slash = text.find('/');
   const auto digits = [](const std::string& d) {
-    return !d.empty() && d.size() <= 6 &&
-           d.find_first_not_of("0123456789") == std::string::npos;
+    return !d.empty() && d.size() <= 6 && d.find_first_not_of("0123456789") == std::string::npos;
   };
   if (slash == std::string::npos) return false;
   const std::string i = text.substr(0, slash), n = text.substr(slash + 1);
@@ -310,8 +309,9 @@ void catch_stop_signals() {
 std::string checkpoint_file(const ScanArgs& a, const Shard& shard) {
   std::error_code ec;
   std::filesystem::create_directories(a.checkpoint, ec);
-  if (ec) throw Error(ErrorCode::kIo, a.checkpoint + ": cannot make the checkpoint folder: " +
-                                          ec.message());
+  if (ec)
+    throw Error(ErrorCode::kIo,
+                a.checkpoint + ": cannot make the checkpoint folder: " + ec.message());
   const std::string name = shard.count > 1
                                ? fmt::format("shard-{}-of-{}.state", shard.index, shard.count)
                                : std::string("scan.state");
@@ -340,8 +340,8 @@ void check_long_run_args(const ScanArgs& a, const MpiWorld& world) {
     throw Error(ErrorCode::kOption, "--calibrate-only and --calibration need --quant");
   }
   if (a.calibrate_only) {
-    if (a.state.empty() || !a.shard.empty() || !output_paths(a).empty() ||
-        !a.calibration.empty() || !a.checkpoint.empty() || world.several()) {
+    if (a.state.empty() || !a.shard.empty() || !output_paths(a).empty() || !a.calibration.empty() ||
+        !a.checkpoint.empty() || world.several()) {
       throw Error(ErrorCode::kOption,
                   "--calibrate-only writes only its --state FILE, once, outside mpirun (no "
                   "--shard, --checkpoint, --calibration or reports)");
@@ -393,8 +393,7 @@ std::string shard_summary(const ScanJob& job, const ScanJobResult& r) {
       "tokens/s, {} threads, {} kernel)\n",
       r.meta.model_arg, r.meta.model_type, job.options.shard.index, job.options.shard.count,
       s.sequences, r.meta.corpus.sequences, s.tokens, s.seconds,
-      s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0, s.threads,
-      s.linear_kernel);
+      s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0, s.threads, s.linear_kernel);
 }
 
 }  // namespace
