@@ -1,7 +1,10 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <exception>
 #include <filesystem>
+#include <thread>
+#include <utility>
 
 #include "job/job_common.h"
 #include "maxact/error.h"
@@ -111,39 +114,96 @@ QuantResult load_calibration(const ScanJob& job, const std::string& file) {
   return std::move(s.result.quant->result);
 }
 
-ScanJobResult job_result(const ScanJob& job, const Partial& p) {
+// The job's result from the run so far (without its statistics: `with_scan` false).
+ScanJobResult job_result(const ScanJob& job, const Partial& p, bool with_scan = true) {
   ScanJobResult r;
-  r.scan = p.scan;
+  if (with_scan) r.scan = p.scan;
   r.meta = job::scan_meta(job, {job.picked, job.sequences, job.options.seed});
   QuantResult q = p.quant;
   r.quant = job::quant_run(job, std::move(q));
   return r;
 }
 
-// What the checkpoints cost, said at the end of the run.
-struct SaveCost {
-  int count = 0;
-  double seconds = 0;
-  std::size_t bytes = 0;
+// Checkpoints are encoded on the scan's thread and written (temporary, fsync, rename) on one
+// thread of their own while the next window computes; a checkpoint is waited for before the
+// next is written, before a stop and at the end. What the scan waited is what they cost it.
+class CheckpointWriter {
+ public:
+  CheckpointWriter(const ScanJob& job, const CheckpointOptions& c)
+      : job_(job), c_(c), identity_(c.file.empty() ? decltype(identity_){} : job_identity(job)) {}
+  ~CheckpointWriter() {
+    if (thread_.joinable()) thread_.join();
+  }
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+
+  // Encodes p's statistics in place (lent to the state and given back, not copied).
+  void save(Partial& p, std::size_t total) {
+    if (c_.file.empty()) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    ScanJobResult r = job_result(job_, p, false);
+    r.scan = std::move(p.scan);
+    ScanState s;
+    try {
+      s = state_of(job_, identity_, std::move(r));  // r untouched when it throws
+    } catch (...) {
+      p.scan = std::move(r.scan);
+      throw;
+    }
+    s.complete = p.done == total;
+    s.sequences_done = static_cast<int64_t>(p.done);
+    std::string bytes;
+    try {
+      bytes = encode_state(s);
+    } catch (...) {
+      p.scan = std::move(s.result.scan);
+      throw;
+    }
+    p.scan = std::move(s.result.scan);
+    finish();
+    bytes_ = bytes.size();
+    thread_ = std::thread([this, b = std::move(bytes)] {
+      try {
+        commit_outputs({{c_.file, b}}, job_.inputs);
+      } catch (...) {
+        failure_ = std::current_exception();
+      }
+    });
+    ++count_;
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  // Waits for the checkpoint being written; rethrows its error (a full disk).
+  void finish() {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (thread_.joinable()) thread_.join();
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+  }
+  void say(double run_seconds) const {
+    if (!c_.note || count_ == 0) return;
+    c_.note(
+        fmt::format("{} checkpoints of {:.1f} MB, {:.0f} ms each on the scan's path ({:.1f} % "
+                    "of the run; written beside it)",
+                    count_, static_cast<double>(bytes_) / 1e6, seconds_ / count_ * 1000,
+                    run_seconds > 0 ? seconds_ / run_seconds * 100 : 0.0));
+  }
+
+ private:
+  const ScanJob& job_;
+  const CheckpointOptions& c_;
+  const std::map<std::string, std::string> identity_;
+  std::thread thread_;
+  std::exception_ptr failure_;
+  int count_ = 0;
+  double seconds_ = 0;
+  std::size_t bytes_ = 0;
 };
 
-void save(const ScanJob& job, const CheckpointOptions& c, const Partial& p, std::size_t total,
-          SaveCost& cost) {
-  if (c.file.empty()) return;
-  const auto t0 = std::chrono::steady_clock::now();
-  ScanState s = scan_state(job, job_result(job, p));
-  s.complete = p.done == total;
-  s.sequences_done = static_cast<int64_t>(p.done);
-  const std::string bytes = encode_state(s);
-  commit_outputs({{c.file, bytes}}, job.inputs);
-  ++cost.count;
-  cost.bytes = bytes.size();
-  cost.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// After a checkpoint: a signal's stop, saying how to go on.
-void stop_if_asked(const CheckpointOptions& c, std::size_t done, std::size_t total) {
+// After a checkpoint: a signal's stop (once the checkpoint is on disk), saying how to go on.
+void stop_if_asked(const CheckpointOptions& c, CheckpointWriter& writer, std::size_t done,
+                   std::size_t total) {
   if (!c.stop || !c.stop->load() || done == total) return;
+  writer.finish();
   throw Error(ErrorCode::kInterrupted,
               fmt::format("stopped after {} of {} sequences{}; the checkpoint {} holds them: run "
                           "the same command with --resume to continue",
@@ -171,14 +231,14 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
   for (std::size_t i = 0; i < p.done; ++i)
     tokens_before += static_cast<int64_t>(mine[i].ids.size());
   const auto t0 = std::chrono::steady_clock::now();
-  SaveCost cost;
+  CheckpointWriter writer(job, c);
   try {
     if (job.options.quant && !p.calibrated) {
       opt.progress = progress;
       quant_calibrate(job.model, job.calibration, opt, job.quant, p.quant);
       p.calibrated = true;
-      save(job, c, p, mine.size(), cost);
-      stop_if_asked(c, p.done, mine.size());
+      writer.save(p, mine.size());
+      stop_if_asked(c, writer, p.done, mine.size());
     }
     if (c.calibrate_only) return job_result(job, p);
     for (const auto& [first, end] : windows) {
@@ -211,20 +271,14 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
         tokens_before += static_cast<int64_t>(mine[i].ids.size());
       }
       ++windows_before;
-      save(job, c, p, mine.size(), cost);
-      stop_if_asked(c, p.done, mine.size());
+      writer.save(p, mine.size());
+      stop_if_asked(c, writer, p.done, mine.size());
     }
+    writer.finish();
   } catch (const std::bad_alloc&) {
     job::throw_out_of_memory(job);
   }
-  const double run = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (c.note && cost.count > 0) {
-    c.note(
-        fmt::format("{} checkpoints of {:.1f} MB written in {:.2f} s, {:.0f} ms each ({:.1f} % "
-                    "of the run)",
-                    cost.count, static_cast<double>(cost.bytes) / 1e6, cost.seconds,
-                    cost.seconds / cost.count * 1000, run > 0 ? cost.seconds / run * 100 : 0.0));
-  }
+  writer.say(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return job_result(job, p);
 }
 

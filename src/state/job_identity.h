@@ -7,10 +7,16 @@
 #include <string>
 
 #include "maxact/scan_job.h"
+#include "maxact/scan_state.h"
 
 namespace maxact {
 
 std::map<std::string, std::string> job_identity(const ScanJob& job);
+
+// The state of `result` (moved in last: if this throws, `result` is untouched) under `identity`
+// (job_identity(job), computed once by a caller that saves often).
+ScanState state_of(const ScanJob& job, std::map<std::string, std::string> identity,
+                   ScanJobResult&& result);
 
 // The first field where two identities differ, with both values and where each is from ("" when
 // they agree).

@@ -144,16 +144,17 @@ void require(bool ok, const std::string& message) {
 }  // namespace
 
 ScanState scan_state(const ScanJob& job, const ScanJobResult& result) {
+  ScanJobResult copy = result;
+  return state_of(job, job_identity(job), std::move(copy));
+}
+
+ScanState state_of(const ScanJob& job, std::map<std::string, std::string> identity,
+                   ScanJobResult&& result) {
   ScanState s;
-  s.identity = job_identity(job);
+  s.identity = std::move(identity);
   s.shard = job.options.shard;
   s.full_windows = count_windows(job.sequences, job.options.window_tokens);
   s.sequences_done = result.scan.sequences;
-  s.result.scan = result.scan;
-  s.result.meta = result.meta;
-  s.result.meta.token_text = nullptr;
-  s.result.meta.token_context = nullptr;
-  s.result.quant = result.quant;
   const ScanMeta& m = result.meta;
   s.has_tokenizer = static_cast<bool>(m.token_text);
   if (s.has_tokenizer) {
@@ -169,6 +170,10 @@ ScanState scan_state(const ScanJob& job, const ScanJobResult& result) {
       }
     });
   }
+  // Moved last: when anything above throws, `result` is whole.
+  s.result = std::move(result);
+  s.result.meta.token_text = nullptr;
+  s.result.meta.token_context = nullptr;
   return s;
 }
 

@@ -116,34 +116,13 @@ struct StateAccess {
 
 namespace state {
 
-// The public structures' fields; the private ones through StateAccess.
-template <class Ar>
-void io(Ar& ar, ExactSum& s) {
-  StateAccess::io(ar, s);
-}
-template <class Ar>
-void io(Ar& ar, ExactDoubleSum& s) {
-  StateAccess::io(ar, s);
-}
-template <class Ar>
-void io(Ar& ar, LogHistogram& h) {
-  StateAccess::io(ar, h);
-}
-template <class Ar>
-void io(Ar& ar, TopK& t) {
+// The private accumulators through StateAccess; the public structures' fields below.
+template <class Ar, class T>
+requires requires(Ar& ar, T& t) {
   StateAccess::io(ar, t);
 }
-template <class Ar>
-void io(Ar& ar, ChannelSums& c) {
-  StateAccess::io(ar, c);
-}
-template <class Ar>
-void io(Ar& ar, ErrorStats& e) {
-  StateAccess::io(ar, e);
-}
-template <class Ar>
-void io(Ar& ar, TapStats& s) {
-  StateAccess::io(ar, s);
+void io(Ar& ar, T& t) {
+  StateAccess::io(ar, t);
 }
 
 template <class Ar>

@@ -7,7 +7,6 @@ overwritten without --resume; no temporary is left behind.
 
 usage: check_checkpoint.py MAXACT ZOO_DIR FIXTURE_DIR WORK_DIR
 """
-import json
 import os
 import random
 import shutil
@@ -16,24 +15,12 @@ import subprocess
 import sys
 import time
 
-RUN_FIELDS = ("seconds", "tokens_per_second", "finished_at", "command", "threads")
+from state_common import normalized_report, run
 
 
-def normalized_report(path):
-    with open(path) as f:
-        r = json.load(f)
-    for k in RUN_FIELDS:
-        r["run"].pop(k)
-    if "quant" in r:
-        r["quant"].pop("calibration_seconds")
-    return json.dumps(r, sort_keys=True)
 
 
-def run(cmd, expect=0):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != expect:
-        sys.exit(f"FAIL: {' '.join(cmd)}\nexit {p.returncode} (expected {expect})\n{p.stderr}")
-    return p
+
 
 
 def interrupted_run(cmd, sig, delay):

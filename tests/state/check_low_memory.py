@@ -14,15 +14,10 @@ import subprocess
 import sys
 import time
 
-RUN_FIELDS = ("seconds", "tokens_per_second", "finished_at", "command", "threads")
+from state_common import normalized_report
 
 
-def normalized_report(path):
-    with open(path) as f:
-        r = json.load(f)
-    for k in RUN_FIELDS:
-        r["run"].pop(k)
-    return json.dumps(r, sort_keys=True)
+
 
 
 def make_cgroup(name, limit):

@@ -13,24 +13,12 @@ import shutil
 import subprocess
 import sys
 
-RUN_FIELDS = ("seconds", "tokens_per_second", "finished_at", "command", "threads")
+from state_common import normalized_report, run
 
 
-def normalized_report(path):
-    with open(path) as f:
-        r = json.load(f)
-    for k in RUN_FIELDS:
-        r["run"].pop(k)
-    if "quant" in r:
-        r["quant"].pop("calibration_seconds")
-    return json.dumps(r, sort_keys=True)
 
 
-def run(cmd, env, expect=0):
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if (p.returncode != 0) != (expect != 0):
-        sys.exit(f"FAIL: {' '.join(cmd)}\nexit {p.returncode} (expected {expect})\n{p.stderr}")
-    return p
+
 
 
 def main():
@@ -64,11 +52,11 @@ def main():
                                          "--window-tokens", "80"])]
     for name, m, args in cases:
         single = os.path.join(work, name + "-single.json")
-        run([maxact, "scan", m, "-q", "--threads", "1", "-o", single] + args, env)
+        run([maxact, "scan", m, "-q", "--threads", "1", "-o", single] + args, env=env)
         for extra, what in (([], "plain"), (["--checkpoint", os.path.join(work, name + "-ck")],
                                             "with checkpoints")):
             out = os.path.join(work, f"{name}-mpi-{what.replace(' ', '_')}.json")
-            run(mpi + [maxact, "scan", m, "-q", "--threads", "1", "-o", out] + args + extra, env)
+            run(mpi + [maxact, "scan", m, "-q", "--threads", "1", "-o", out] + args + extra, env=env)
             if normalized_report(out) != normalized_report(single):
                 sys.exit(f"FAIL: {name}: mpirun -np 3 ({what}) differs from the single run")
             if extra and os.listdir(extra[1]):
@@ -76,9 +64,9 @@ def main():
             print(f"ok   {name}: mpirun -np 3 ({what}) = the single-process report")
         # --state under mpirun: rank 0 writes the merged state, which merges alone.
         st = os.path.join(work, name + ".state")
-        run(mpi + [maxact, "scan", m, "-q", "--threads", "1", "--state", st] + args, env)
+        run(mpi + [maxact, "scan", m, "-q", "--threads", "1", "--state", st] + args, env=env)
         merged = os.path.join(work, name + "-merged.json")
-        run([maxact, "merge", st, "-o", merged], env)
+        run([maxact, "merge", st, "-o", merged], env=env)
         if normalized_report(merged) != normalized_report(single):
             sys.exit(f"FAIL: {name}: the state written under mpirun does not merge to the report")
         print(f"ok   {name}: the state rank 0 writes merges alone to the same report")
@@ -87,14 +75,14 @@ def main():
     m = os.path.join(zoo, "llama-tiny")
     good = [maxact, "scan", m, "-q", "--samples", "24", "-o", out]
     p = run([mpirun, "--oversubscribe", "-np", "2"] + good + [":", "-np", "1"] + good +
-            ["--corpus", os.path.join(work, "missing.jsonl")], env, expect=1)
+            ["--corpus", os.path.join(work, "missing.jsonl")], expect=1, env=env)
     if "rank 2 of 3" not in p.stderr or "missing.jsonl" not in p.stderr:
         sys.exit(f"FAIL: a failing rank's message:\n{p.stderr}")
     if os.path.exists(out):
         sys.exit("FAIL: a job with a failed rank wrote a report")
     print("ok   a rank with a bad corpus fails the job with its message; no report")
-    p = run(mpi + [maxact, "scan", m, "-q", "--shard", "0/2", "--state", out + ".s"], env,
-            expect=1)
+    p = run(mpi + [maxact, "scan", m, "-q", "--shard", "0/2", "--state", out + ".s"], expect=1,
+            env=env)
     if "every rank is a shard" not in p.stderr:
         sys.exit(f"FAIL: --shard under mpirun: {p.stderr}")
     print("mpirun runs identical to single-process runs")

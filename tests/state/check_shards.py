@@ -18,26 +18,13 @@ import subprocess
 import sys
 import zlib
 
-# How the run went, not what it measured: shards and merges differ here.
-TIMING = ("seconds", "tokens_per_second", "finished_at", "command", "threads")
+from state_common import normalized_report, run
+
 HEADER = 16 + 4 + 4 + 8 + 4 + 4  # magic, version, flags, length, payload CRC-32, header CRC-32
 
 
-def run(cmd, expect=0):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != expect:
-        sys.exit(f"FAIL: {' '.join(cmd)}\nexit {p.returncode} (expected {expect})\n{p.stderr}")
-    return p
 
 
-def normalized_report(path):
-    with open(path) as f:
-        r = json.load(f)
-    for k in TIMING:
-        r["run"].pop(k)
-    if "quant" in r:
-        r["quant"].pop("calibration_seconds")
-    return json.dumps(r, sort_keys=True)
 
 
 def same_files(a, b, what):
