@@ -45,7 +45,7 @@ def check_case(maxact, name, model, args, work, rnd):
     ck = os.path.join(d, "ck")
     cmd = [maxact, "scan", model, "-q", "--threads", "2", "-o", out, "--checkpoint", ck,
            "--resume"] + args
-    kills = 0
+    kills = mid_write = 0
     while True:
         # Early kills (before the first checkpoint) too; the run may also finish first.
         code, err = interrupted_run(cmd, signal.SIGKILL, rnd.uniform(0.05, plain_s * 0.4))
@@ -54,6 +54,8 @@ def check_case(maxact, name, model, args, work, rnd):
         if code != -signal.SIGKILL:
             sys.exit(f"FAIL: {name}: exit {code} after SIGKILL?\n{err}")
         kills += 1
+        # A kill while a checkpoint was being written leaves its temporary beside the last one.
+        mid_write += any(".maxact-" in f for f in os.listdir(ck)) if os.path.isdir(ck) else 0
         if kills > 60:
             sys.exit(f"FAIL: {name}: no progress after 40 kills")
     if os.path.exists(os.path.join(ck, "scan.state")):
@@ -62,7 +64,8 @@ def check_case(maxact, name, model, args, work, rnd):
         sys.exit(f"FAIL: {name}: temporaries left in {ck}: {os.listdir(ck)}")
     if normalized_report(out) != want:
         sys.exit(f"FAIL: {name}: report after {kills} SIGKILLs and resumes differs from one run")
-    print(f"ok   {name}: {kills} SIGKILLs, resumed each time: report = the uninterrupted run's")
+    print(f"ok   {name}: {kills} SIGKILLs ({mid_write} while a checkpoint was being written), "
+          "resumed each time: report = the uninterrupted run's")
 
     os.remove(out)
     terms = 0
@@ -89,6 +92,20 @@ def check_refusals(maxact, d, cmd, model, args):
     if code != 1:
         sys.exit(f"FAIL: could not leave a checkpoint (exit {code}): {err}")
     state = os.path.join(ck, "scan.state")
+    before = open(state, "rb").read()
+    # What a kill during a checkpoint's write leaves: the last checkpoint whole, and beside it the
+    # new one's temporary, cut short. The resume must read the former and remove the latter.
+    torn = os.path.join(ck, ".scan.state.maxact-Ab3dEf")
+    open(torn, "wb").write(before[: len(before) // 2])
+    p = run([maxact, "scan", model, "-q", "-o", os.path.join(d, "torn.json"), "--checkpoint", ck,
+             "--resume"] + args)
+    if os.path.exists(torn) or normalized_report(os.path.join(d, "torn.json")) != \
+            normalized_report(os.path.join(d, "plain.json")):
+        sys.exit("FAIL: resuming beside a torn checkpoint write")
+    print("ok   a checkpoint write cut short: the last checkpoint resumed, the temporary removed")
+    code, err = interrupted_run(cmd, signal.SIGTERM, 0.8)
+    if code != 1:
+        sys.exit(f"FAIL: could not leave a checkpoint again (exit {code}): {err}")
     before = open(state, "rb").read()
     out = os.path.join(d, "other.json")
     p = run([maxact, "scan", model, "-q", "-o", out, "--checkpoint", ck] + args, expect=1)

@@ -2,8 +2,9 @@
 in several orders, must write the report, CSVs and study files of one unsharded run, bitwise
 apart from the run's timing fields (run.seconds, tokens_per_second, finished_at, command,
 threads; the quantization check's calibration_seconds).
-Covers a dense and an MoE zoo model (tokenizer, categories, token contexts), an MoE and a hybrid
-(Gated DeltaNet) fixture on random ids, with and without --quant; then the refusals: missing and
+Covers a dense and an MoE zoo model (tokenizer, categories, token contexts), a dense, an MoE and
+a hybrid (Gated DeltaNet) fixture on random ids, with and without --quant, the quantization check
+also calibrated once (--calibrate-only) for its shards; then the refusals: missing and
 duplicate shards, states of another scan, bad state files (not a state, truncated, another
 version, checksum mismatch, payload mutations with a valid checksum), each a clear error naming
 the file with nothing written.
@@ -205,8 +206,8 @@ def main():
     check_case(maxact, "qwen3-moe-tiny-quant", os.path.join(zoo, "qwen3-moe-tiny"),
                ["--quant", "--calib", "6", "--eval", "9", "--expert-inputs"], [3], work,
                {"quant", "study"})
-    for fixture, quant in (("qwen3_moe", False), ("qwen3_moe", True), ("qwen3_5", False),
-                           ("qwen3_5", True)):
+    for fixture, quant in (("qwen3", True), ("qwen3_moe", False), ("qwen3_moe", True),
+                           ("qwen3_5", False), ("qwen3_5", True)):
         model = os.path.join(fixtures, fixture)
         name = fixture + ("-quant" if quant else "")
         ids = os.path.join(work, name + ".jsonl")
@@ -214,7 +215,7 @@ def main():
         args = ["--corpus", ids, "--ids-native", "--max-seq-len", "0", "--window-tokens", "64"]
         if quant:
             args += ["--quant", "--calib", "5", "--eval", "11"]
-        d = check_case(maxact, name, model, args, [1, 2, 3, 7] if not quant else [2, 7], work,
+        d = check_case(maxact, name, model, args, [1, 2, 3, 7], work,
                        {"quant"} if quant else set())
         if fixture == "qwen3_5" and not quant:
             check_refusals(maxact, d, model, ids)
