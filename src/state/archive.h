@@ -51,7 +51,8 @@ class Writer {
   void operator()(const std::vector<T>& v) {
     (*this)(static_cast<uint64_t>(v.size()));
     if constexpr (Raw<T> && !std::is_same_v<T, bool>) {
-      bytes.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+      // An empty vector's data() may be null, which append and memcpy must not see.
+      if (!v.empty()) bytes.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
     } else {
       for (const T& e : v) (*this)(e);
     }
@@ -114,7 +115,7 @@ class Reader {
     if constexpr (Raw<T> && !std::is_same_v<T, bool>) {
       const std::string_view b = take(length(sizeof(T)) * sizeof(T));
       v.resize(b.size() / sizeof(T));
-      std::memcpy(v.data(), b.data(), b.size());
+      if (!b.empty()) std::memcpy(v.data(), b.data(), b.size());
     } else {
       const uint64_t n = length(1);
       for (uint64_t i = 0; i < n; ++i) {
