@@ -35,8 +35,8 @@ struct ScanArgs {
   std::string quant_layers;  // peak | all (hidden states; --protocol study)
   std::string quant_csv;
   // Long runs.
-  std::string shard;  // "I/N"
-  std::string state;  // the scan state file to write
+  std::string shard;       // "I/N"
+  std::string state;       // the scan state file to write
   std::string checkpoint;  // folder of the checkpoint written after every window
   bool resume = false;
   bool calibrate_only = false;  // --quant: calibrate, write the calibration --state, stop
