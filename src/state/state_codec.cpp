@@ -10,6 +10,9 @@
 
 namespace maxact {
 
+// Sizes are written as their 8 bytes (std::size_t is uint64_t on every target maxact builds for).
+static_assert(sizeof(std::size_t) == 8);
+
 using state::io_enum;
 
 // Sums a state may hold stay below 2^100 in magnitude (a 48-bit square times 2^52 additions, or a
@@ -47,11 +50,10 @@ struct StateAccess {
   }
   template <class Ar>
   static void io(Ar& ar, TopK& t) {
-    uint64_t k = t.k_;
-    ar(k);
+    ar(t.k_);
     ar(t.heap_);
-    ar.check(k <= (uint64_t{1} << 20) && t.heap_.size() <= k, "a top-K list longer than K");
-    t.k_ = static_cast<std::size_t>(k);
+    ar.check(t.k_ <= (std::size_t{1} << 20) && t.heap_.size() <= t.k_,
+             "a top-K list longer than K");
     if constexpr (Ar::kReading) {
       std::make_heap(t.heap_.begin(), t.heap_.end(),
                      [](const Located& a, const Located& b) { return TopK::better(a, b); });
@@ -151,13 +153,10 @@ void io(Ar& ar, TokenRatio& t) {
 }
 template <class Ar>
 void io(Ar& ar, TapStatsOptions& o) {
-  uint64_t topk = o.topk, kept = o.massive_tokens_kept;
-  ar(topk);
-  ar(kept);
+  ar(o.topk);
+  ar(o.massive_tokens_kept);
   ar(o.massive_abs);
   ar(o.massive_ratio);
-  o.topk = static_cast<std::size_t>(topk);
-  o.massive_tokens_kept = static_cast<std::size_t>(kept);
 }
 template <class Ar>
 void io(Ar& ar, CategoryStats& c) {
@@ -256,11 +255,8 @@ template <class Ar>
 void io(Ar& ar, CorpusIdentity& c) {
   ar(c.origin);
   ar(c.content_hash);
-  uint64_t samples = c.samples, sequences = c.sequences;
-  ar(samples);
-  ar(sequences);
-  c.samples = static_cast<std::size_t>(samples);
-  c.sequences = static_cast<std::size_t>(sequences);
+  ar(c.samples);
+  ar(c.sequences);
   ar(c.tokens);
   ar(c.skipped_bad_lines);
   ar(c.skipped_empty);
@@ -271,11 +267,8 @@ void io(Ar& ar, CorpusIdentity& c) {
 }
 template <class Ar>
 void io(Ar& ar, RecordedQuantOptions& q) {
-  uint64_t calib = q.calib, eval = q.eval;
-  ar(calib);
-  ar(eval);
-  q.calib = static_cast<std::size_t>(calib);
-  q.eval = static_cast<std::size_t>(eval);
+  ar(q.calib);
+  ar(q.eval);
   ar(q.clip_quantile);
   ar(q.taps);
   ar(q.policies);
@@ -284,9 +277,7 @@ void io(Ar& ar, RecordedQuantOptions& q) {
 template <class Ar>
 void io(Ar& ar, RecordedOptions& o) {
   io_enum(ar, o.precision, 2);
-  uint64_t samples = o.samples, topk = o.topk;
-  ar(samples);
-  o.samples = static_cast<std::size_t>(samples);
+  ar(o.samples);
   ar(o.seed);
   ar(o.max_seq_len);
   ar(o.window_tokens);
@@ -294,8 +285,7 @@ void io(Ar& ar, RecordedOptions& o) {
   ar(o.protocol);
   ar(o.role);
   ar(o.ids_native);
-  ar(topk);
-  o.topk = static_cast<std::size_t>(topk);
+  ar(o.topk);
   ar(o.taps);
   ar(o.expert_inputs);
   ar(o.quant);
