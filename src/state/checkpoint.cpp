@@ -204,6 +204,11 @@ void stop_if_asked(const CheckpointOptions& c, CheckpointWriter& writer, std::si
                    std::size_t total) {
   if (!c.stop || !c.stop->load() || done == total) return;
   writer.finish();
+  if (!std::filesystem::exists(c.file)) {
+    throw Error(ErrorCode::kInterrupted,
+                "stopped before the first window; run the same command with --resume to continue "
+                "(it starts afresh)");
+  }
   throw Error(ErrorCode::kInterrupted,
               fmt::format("stopped after {} of {} sequences{}; the checkpoint {} holds them: run "
                           "the same command with --resume to continue",
@@ -233,6 +238,8 @@ ScanJobResult run_checkpointed_scan_job(const ScanJob& job, const CheckpointOpti
   const auto t0 = std::chrono::steady_clock::now();
   CheckpointWriter writer(job, c);
   try {
+    // A signal while the job was opening: nothing more to save.
+    stop_if_asked(c, writer, p.done, mine.size());
     if (job.options.quant && !p.calibrated) {
       opt.progress = progress;
       quant_calibrate(job.model, job.calibration, opt, job.quant, p.quant);

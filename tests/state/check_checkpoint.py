@@ -23,9 +23,29 @@ from state_common import normalized_report, run
 
 
 
-def interrupted_run(cmd, sig, delay):
-    """Starts cmd, sends sig after delay seconds; returns (exit code, stderr)."""
+def catches(pid, sig):
+    """Whether process pid has a handler for sig (Linux: the SigCgt mask in /proc/PID/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return int(line.split()[1], 16) >> (sig - 1) & 1 == 1
+    except FileNotFoundError:
+        pass
+    return False
+
+
+def interrupted_run(cmd, sig, delay, after_file=None):
+    """Starts cmd, sends sig after delay seconds; returns (exit code, stderr).
+
+    A catchable sig is sent only once the process handles it (how long the start takes varies
+    with the machine's load and the sanitizers), and, with after_file, once that file exists.
+    """
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while p.poll() is None and sig != signal.SIGKILL and not catches(p.pid, sig):
+        time.sleep(0.005)
+    while p.poll() is None and after_file and not os.path.exists(after_file):
+        time.sleep(0.005)
     time.sleep(delay)
     p.send_signal(sig)
     _, err = p.communicate()
@@ -88,10 +108,10 @@ def check_case(maxact, name, model, args, work, rnd):
 
 def check_refusals(maxact, d, cmd, model, args):
     ck = os.path.join(d, "ck")
-    code, err = interrupted_run(cmd, signal.SIGTERM, 0.8)
+    state = os.path.join(ck, "scan.state")
+    code, err = interrupted_run(cmd, signal.SIGTERM, 0, after_file=state)
     if code != 1:
         sys.exit(f"FAIL: could not leave a checkpoint (exit {code}): {err}")
-    state = os.path.join(ck, "scan.state")
     before = open(state, "rb").read()
     # What a kill during a checkpoint's write leaves: the last checkpoint whole, and beside it the
     # new one's temporary, cut short. The resume must read the former and remove the latter.
@@ -103,7 +123,7 @@ def check_refusals(maxact, d, cmd, model, args):
             normalized_report(os.path.join(d, "plain.json")):
         sys.exit("FAIL: resuming beside a torn checkpoint write")
     print("ok   a checkpoint write cut short: the last checkpoint resumed, the temporary removed")
-    code, err = interrupted_run(cmd, signal.SIGTERM, 0.8)
+    code, err = interrupted_run(cmd, signal.SIGTERM, 0, after_file=state)
     if code != 1:
         sys.exit(f"FAIL: could not leave a checkpoint again (exit {code}): {err}")
     before = open(state, "rb").read()

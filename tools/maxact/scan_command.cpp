@@ -405,6 +405,9 @@ int run_scan(const ScanArgs& a) {
     throw Error(ErrorCode::kIo, "--format study needs -o FOLDER for its files");
   }
   check_long_run_args(a, world);
+  // Before the model and corpus load, which can take long: a signal then stops before the first
+  // window rather than killing.
+  if (!a.checkpoint.empty()) catch_stop_signals();
   ScanJobOptions options = job_options(a);
   if (world.several()) options.shard = {world.rank(), world.size()};
   // Rank 0 speaks for the job; the others' warnings would repeat its own.
@@ -439,7 +442,6 @@ int run_scan(const ScanArgs& a) {
   if (checkpoint.empty() && !a.calibrate_only && a.calibration.empty()) {
     r = run_scan_job(job, report_progress);
   } else {
-    if (!checkpoint.empty()) catch_stop_signals();
     const CheckpointOptions c{.file = checkpoint,
                               .resume = a.resume,
                               .calibrate_only = a.calibrate_only,
