@@ -44,6 +44,18 @@ class ExactSum {
     const int b = decompose(x, m);
     b_[static_cast<std::size_t>(b)] += static_cast<int64_t>(m) * m;
   }
+  // The sum of the signed mantissas of values with `like`'s exponent (|m| < 2^24 each, as
+  // decompose() reads them), or of their squares: the same state as adding those values one by
+  // one. The vectorised value pass (stats/finite_values) collects them per exponent.
+  void add_mantissa_sum(float like, int128 sum) {
+    int32_t m;
+    b_[static_cast<std::size_t>(decompose(like, m))] += sum;
+  }
+  void add_square_mantissa_sum(float like, int128 sum) {
+    squares_ = true;
+    int32_t m;
+    b_[static_cast<std::size_t>(decompose(like, m))] += sum;
+  }
   void merge(const ExactSum& o);
   // The exact total rounded to the nearest double (ties to even); +-inf if out of range.
   double value() const;

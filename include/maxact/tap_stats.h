@@ -60,6 +60,19 @@ class LogHistogram {
       ++over_;
     }
   }
+  // n values in abs_value's bin.
+  void add(float abs_value, uint64_t n) {
+    const int b = bin_of(abs_value);
+    if (b >= 0 && b < kBins) {
+      bins_[static_cast<std::size_t>(b)] += n;
+    } else if (b == -1) {
+      zero_ += n;
+    } else if (b == -2) {
+      under_ += n;
+    } else {
+      over_ += n;
+    }
+  }
   void merge(const LogHistogram& o);
   uint64_t total() const;
   // The value below which a fraction q of the samples lie, as the bracketing bin's edges: the

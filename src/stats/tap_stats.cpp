@@ -2,6 +2,7 @@
 
 #include "maxact/dtype.h"
 #include "stats/extremes.h"
+#include "stats/finite_values.h"
 
 #include <algorithm>
 #include <cmath>
@@ -23,6 +24,8 @@ bool Location::before(const Location& o) const {
 // ---- TapStats --------------------------------------------------------------------------------
 
 namespace {
+
+constexpr std::size_t kValuesPerPass = 65536;
 
 void keep_first(Location& cur, const Location& loc) {
   if (!cur.valid() || loc.before(cur)) cur = loc;
@@ -64,6 +67,11 @@ void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at
     } else {
       add_row_finite(x, rows_at[r], hi, lo, amax);
       finite_rows_.push_back(x);
+      // The value pass over rows still in cache from the row pass (a few hundred KB).
+      if (finite_rows_.size() * C >= kValuesPerPass) {
+        add_values_finite(finite_rows_.data(), finite_rows_.size());
+        finite_rows_.clear();
+      }
     }
   }
   add_values_finite(finite_rows_.data(), finite_rows_.size());
@@ -134,24 +142,10 @@ void TapStats::add_row_finite(const float* x, Location loc, float row_max, float
 
 void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
   if (n == 0) return;
-  const auto C = static_cast<std::size_t>(channels_);
-  a_.count += n * C;
-  constexpr std::size_t kTile = 256;  // channels whose state (20 bytes each) stays in L1
-  for (std::size_t c0 = 0; c0 < C; c0 += kTile) {
-    const std::size_t c1 = std::min(C, c0 + kTile);
-    for (std::size_t r = 0; r < n; ++r) {
-      const float* x = rows[r];
-      for (std::size_t c = c0; c < c1; ++c) {
-        const float v = x[c];
-        a_.sum.add(v);
-        a_.sumabs.add_abs(v);
-        a_.sumsq.add_square(v);
-        const float a = std::fabs(v);
-        a_.hist.add(a);
-        a_.chan.add(c, v);
-      }
-    }
-  }
+  a_.count += n * static_cast<std::size_t>(channels_);
+  static const stats::ValueKernel kernel = stats::default_value_kernel();
+  stats::add_finite_values(rows, n, static_cast<std::size_t>(channels_),
+                           {a_.sum, a_.sumabs, a_.sumsq, a_.hist, a_.chan}, kernel);
 }
 
 namespace {
