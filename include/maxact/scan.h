@@ -85,6 +85,7 @@ struct ScanResult {
   int threads = 0;
   std::string blas_core;
   std::string linear_kernel;  // maxact's linear-layer kernel: avx512, avx2 or scalar
+  std::string stats_kernel;   // the statistics' value pass: avx512, binned or per-value
 };
 
 ScanResult scan(const Model& model, const std::vector<TokenSequence>& sequences,

@@ -18,6 +18,7 @@
 #include "engine/weights.h"
 #include "maxact/error.h"
 #include "maxact/rope.h"
+#include "stats/finite_values.h"
 
 namespace maxact {
 
@@ -221,6 +222,8 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
     throw Error(ErrorCode::kOption, "window_tokens and chunk_rows must be at least 1");
   }
   check_ids(model, seqs);
+  // Here rather than inside the first tap's worker: a bad MAXACT_STATS_KERNEL is an option error.
+  const char* stats_kernel = stats::value_kernel_name(stats::default_value_kernel());
   const auto t0 = std::chrono::steady_clock::now();
   ThreadPool pool(opt.threads);
   // OpenBLAS serves only attention's per-sequence GEMMs, single-threaded inside our pool's
@@ -269,6 +272,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   res.threads = pool.size();
   res.blas_core = blas_core_name();
   res.linear_kernel = linear_kernel_name();
+  res.stats_kernel = stats_kernel;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

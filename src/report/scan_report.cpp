@@ -179,6 +179,7 @@ json scan_report_json(const ScanResult& r, const ScanMeta& meta) {
             {"tokens_per_second", r.seconds > 0 ? static_cast<double>(r.tokens) / r.seconds : 0.0},
             {"blas_core", r.blas_core},
             {"linear_kernel", r.linear_kernel},
+            {"stats_kernel", r.stats_kernel},
             {"finished_at", meta.finished_at},
             {"command", meta.command.empty() ? json() : json(meta.command)}}},
           {"global_max", gmax},

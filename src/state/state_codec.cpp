@@ -216,6 +216,7 @@ void io(Ar& ar, ScanResult& r) {
   ar(r.threads);
   ar(r.blas_core);
   ar(r.linear_kernel);
+  ar(r.stats_kernel);
   ar.check(r.stats.size() == r.taps.size(), "taps and statistics of different counts");
   ar.check(r.sequences >= 0 && r.sequences <= kCountBound && r.tokens >= 0 &&
                r.tokens <= kCountBound && r.windows >= 0 && r.windows <= kCountBound,

@@ -272,6 +272,57 @@ __attribute__((target("avx512f,avx512dq"))) void avx512(const float* const* rows
   t.flush(a);
 }
 
+RowRange row_range_scalar(const float* x, std::size_t C) {
+  float hi = -std::numeric_limits<float>::infinity(), lo = -hi, amax = 0.0f;
+  uint32_t special = 0;
+  for (std::size_t c = 0; c < C; ++c) {
+    const float v = x[c];
+    special |= static_cast<uint32_t>((std::bit_cast<uint32_t>(v) & 0x7F800000u) == 0x7F800000u);
+    hi = v > hi ? v : hi;
+    lo = v < lo ? v : lo;
+    const float a = std::fabs(v);
+    amax = a > amax ? a : amax;
+  }
+  return {hi, lo, amax, special != 0};
+}
+
+__attribute__((target("avx512f"))) RowRange row_range_avx512(const float* x, std::size_t C) {
+  const __m512i exp_mask = _mm512_set1_epi32(0x7F800000);
+  __m512 hi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 lo = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 amax = _mm512_setzero_ps();
+  __mmask16 special = 0;
+  for (std::size_t c = 0; c < C; c += 16) {
+    const auto lanes = static_cast<__mmask16>(C - c >= 16 ? 0xFFFFu : (1u << (C - c)) - 1u);
+    const __m512 v = _mm512_maskz_loadu_ps(lanes, x + c);
+    hi = _mm512_mask_max_ps(hi, lanes, v, hi);  // v > hi ? v : hi, lane by lane
+    lo = _mm512_mask_min_ps(lo, lanes, v, lo);
+    const __m512 a = _mm512_castsi512_ps(
+        _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7FFFFFFF)));
+    amax = _mm512_mask_max_ps(amax, 0xFFFF, a, amax);
+    const __m512i e = _mm512_and_si512(_mm512_castps_si512(v), exp_mask);
+    special |= _mm512_mask_cmpeq_epi32_mask(lanes, e, exp_mask);
+  }
+  alignas(64) float h[16], l[16], a[16];
+  _mm512_store_ps(h, hi);
+  _mm512_store_ps(l, lo);
+  _mm512_store_ps(a, amax);
+  RowRange r{h[0], l[0], a[0], special != 0};
+  for (int i = 1; i < 16; ++i) {
+    r.max = h[i] > r.max ? h[i] : r.max;
+    r.min = l[i] < r.min ? l[i] : r.min;
+    r.absmax = a[i] > r.absmax ? a[i] : r.absmax;
+  }
+  // Equal zeros of either sign: the sequential pass keeps the first.
+  for (float* z : {&r.max, &r.min}) {
+    if (*z != 0.0f || r.special) continue;
+    std::size_t c = 0;
+    while (x[c] != 0.0f) ++c;
+    *z = x[c];
+  }
+  return r;
+}
+
 bool has_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
@@ -313,6 +364,11 @@ ValueKernel default_value_kernel() {
                                         ": not a statistics kernel this CPU runs (" + names + ")");
   }();
   return chosen;
+}
+
+RowRange row_range(const float* x, std::size_t channels, ValueKernel kernel) {
+  return kernel == ValueKernel::kAvx512 ? row_range_avx512(x, channels)
+                                        : row_range_scalar(x, channels);
 }
 
 void add_finite_values(const float* const* rows, std::size_t n, std::size_t channels,

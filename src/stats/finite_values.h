@@ -29,6 +29,14 @@ enum class ValueKernel { kPerValue, kBinned, kAvx512 };
 void add_finite_values(const float* const* rows, std::size_t n, std::size_t channels,
                        const ValueAccumulators& a, ValueKernel kernel);
 
+// A row's max, min and largest |x|, as a sequential pass finds them (of equal zeros, the first),
+// and whether it holds a NaN or an Inf (then the three are unset).
+struct RowRange {
+  float max, min, absmax;
+  bool special;
+};
+RowRange row_range(const float* x, std::size_t channels, ValueKernel kernel);
+
 // The fastest kernel this CPU runs, or the one MAXACT_STATS_KERNEL names (per-value, binned,
 // avx512): so a machine with AVX-512 can run the others too.
 ValueKernel default_value_kernel();

@@ -49,20 +49,11 @@ void TapStats::add_rows(const float* data, int64_t rows, const Location* rows_at
     const float* x = data + static_cast<std::size_t>(r) * stride;
     // A first pass decides the path: rows of finite values (nearly all) take the fast one, which
     // leaves exactly the state the general one would.
-    float hi = -std::numeric_limits<float>::infinity(), lo = -hi, amax = 0.0f;
-    uint32_t special = 0;
-    for (std::size_t c = 0; c < C; ++c) {
-      const float v = x[c];
-      uint32_t bits;
-      std::memcpy(&bits, &v, 4);
-      special |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
-      hi = v > hi ? v : hi;
-      lo = v < lo ? v : lo;
-      const float a = std::fabs(v);
-      amax = a > amax ? a : amax;
-    }
-    if (extremes != nullptr) extremes[r] = {hi, lo, amax, special == 0 && C != 0};
-    if (special != 0 || C == 0) {
+    const stats::RowRange range = stats::row_range(x, C, stats::default_value_kernel());
+    const float hi = range.max, lo = range.min, amax = range.absmax;
+    const bool special = range.special;
+    if (extremes != nullptr) extremes[r] = {hi, lo, amax, !special && C != 0};
+    if (special || C == 0) {
       add_row_general(x, rows_at[r]);
     } else {
       add_row_finite(x, rows_at[r], hi, lo, amax);
@@ -143,9 +134,9 @@ void TapStats::add_row_finite(const float* x, Location loc, float row_max, float
 void TapStats::add_values_finite(const float* const* rows, std::size_t n) {
   if (n == 0) return;
   a_.count += n * static_cast<std::size_t>(channels_);
-  static const stats::ValueKernel kernel = stats::default_value_kernel();
   stats::add_finite_values(rows, n, static_cast<std::size_t>(channels_),
-                           {a_.sum, a_.sumabs, a_.sumsq, a_.hist, a_.chan}, kernel);
+                           {a_.sum, a_.sumabs, a_.sumsq, a_.hist, a_.chan},
+                           stats::default_value_kernel());
 }
 
 namespace {

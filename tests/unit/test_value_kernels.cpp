@@ -124,5 +124,41 @@ TEST(ValueKernels, SquaresBeyondTheFixedPointRangeAreStickyInEveryKernel) {
   EXPECT_DOUBLE_EQ(s.chan.sum_sq()[1], 6.0);
 }
 
+TEST(ValueKernels, RowRangeIsTheSequentialPassBitForBit) {
+  // Zeros of both signs (the first one kept), negative rows, lengths around the vector width,
+  // NaN and Inf anywhere.
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> kind(0, 5);
+  std::normal_distribution<float> normal;
+  for (int trial = 0; trial < 2000; ++trial) {
+    const std::size_t C = 1 + static_cast<std::size_t>(trial % 37);
+    std::vector<float> x(C);
+    const bool negative = trial % 3 == 0;
+    for (float& v : x) {
+      switch (kind(rng)) {
+        case 0:
+          v = 0.0f;
+          break;
+        case 1:
+          v = -0.0f;
+          break;
+        default:
+          v = negative ? -std::fabs(normal(rng)) : normal(rng);
+      }
+    }
+    if (trial % 50 == 1) x[static_cast<std::size_t>(trial) % C] = std::nanf("");
+    if (trial % 50 == 2) x[static_cast<std::size_t>(trial) % C] = -INFINITY;
+    const RowRange want = row_range(x.data(), C, ValueKernel::kPerValue);
+    for (ValueKernel k : value_kernels()) {
+      const RowRange got = row_range(x.data(), C, k);
+      ASSERT_EQ(got.special, want.special) << value_kernel_name(k) << " trial " << trial;
+      if (want.special) continue;
+      EXPECT_EQ(std::memcmp(&got.max, &want.max, 4), 0) << value_kernel_name(k) << trial;
+      EXPECT_EQ(std::memcmp(&got.min, &want.min, 4), 0) << value_kernel_name(k) << trial;
+      EXPECT_EQ(std::memcmp(&got.absmax, &want.absmax, 4), 0) << value_kernel_name(k) << trial;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace maxact::stats
