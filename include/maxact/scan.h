@@ -2,6 +2,7 @@
 // sequences (docs/ARCHITECTURE.md §1), with statistics collected at every selected tap.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -67,6 +68,16 @@ struct ExpertInputs {
   bool operator==(const ExpertInputs& o) const = default;
 };
 
+// Where a scan's wall time went (maxact scan --profile): the layers' weights (read, converted,
+// packed), the linear layers, attention (scores, softmax, values), the element-wise ops (norms,
+// RoPE, activations, residuals, roundings), the statistics (every tap's accumulators and the
+// quantization check's observer), and the rest (embedding, routing, the delta rule, copies).
+enum class ScanPhase { kWeights, kLinear, kAttention, kElementwise, kStatistics, kCount };
+std::string_view scan_phase_name(ScanPhase p);
+struct ScanProfile {
+  std::array<double, static_cast<std::size_t>(ScanPhase::kCount)> seconds{};
+};
+
 struct ScanResult {
   std::vector<TapInfo> taps;    // the selected taps, forward order
   std::vector<TapStats> stats;  // parallel to taps
@@ -86,6 +97,7 @@ struct ScanResult {
   std::string blas_core;
   std::string linear_kernel;  // maxact's linear-layer kernel: avx512, avx2 or scalar
   std::string stats_kernel;   // the statistics' value pass: avx512, binned or per-value
+  ScanProfile profile;        // this process's phases (not kept in states: timing)
 };
 
 ScanResult scan(const Model& model, const std::vector<TokenSequence>& sequences,

@@ -1,5 +1,7 @@
 #include "engine/attention_block.h"
 
+#include "engine/phase_timer.h"
+
 #include <algorithm>
 
 namespace maxact::engine {
@@ -120,6 +122,7 @@ class AttentionBlock {
       as.scale = 1.0;
     }
     std::vector<float> o(static_cast<std::size_t>(T_ * nq_));
+    const PhaseTimer timer(ScanPhase::kAttention);
     attention(as, L_.sliding_window, qkv_.data(), qkv_.data() + nq_, qkv_.data() + nq_ + nkv_, ldq_,
               w_.sinks.empty() ? nullptr : w_.sinks.data(), win_.spans, c_.rd, c_.pool, o.data(),
               nq_);

@@ -1,11 +1,14 @@
 #include "engine/layer_ops.h"
 
+#include "engine/phase_timer.h"
+
 #include <algorithm>
 
 namespace maxact::engine {
 
 void parallel_rows(ThreadPool& pool, int64_t rows,
                    const std::function<void(int64_t, int64_t)>& fn) {
+  const PhaseTimer timer(ScanPhase::kElementwise);
   const int64_t parts = std::min<int64_t>(pool.size(), std::max<int64_t>(1, rows / 16));
   pool.parallel_for(parts, [&](int64_t i, int) {
     int64_t b, e;
@@ -25,6 +28,7 @@ void norm(const LayerContext& c, const float* x, int64_t rows, int64_t dim, int6
 void project(const LayerContext& c, const float* x, int64_t rows, const PackedWeight& w,
              const std::vector<float>& bias, float* y) {
   const int64_t out = w.out;
+  const PhaseTimer timer(ScanPhase::kLinear);
   linear_packed(c.pool, x, rows, w, bias.empty() ? nullptr : bias.data(), y);
   if (c.rd.bf16) {
     parallel_rows(c.pool, rows,

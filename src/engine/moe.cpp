@@ -1,5 +1,6 @@
 #include "engine/moe.h"
 
+#include "engine/phase_timer.h"
 #include "engine/routers.h"
 
 #include <algorithm>
@@ -154,6 +155,7 @@ void moe_block(const LayerContext& c, int layer, MoeWeights& mw, const float* x,
   Sink& sink = c.sink;
   std::vector<float> logits(static_cast<std::size_t>(n * E));
   if (m.router_fp32) {
+    const PhaseTimer timer(ScanPhase::kLinear);
     linear_packed(c.pool, x, n, mw.router, nullptr, logits.data());
   } else {
     project(c, x, n, mw.router, mw.router_bias, logits.data());

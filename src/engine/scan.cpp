@@ -14,6 +14,7 @@
 #include "compute/thread_pool.h"
 #include "engine/decoder_layer.h"
 #include "engine/kernels.h"
+#include "engine/phase_timer.h"
 #include "engine/sink.h"
 #include "engine/weights.h"
 #include "maxact/error.h"
@@ -21,6 +22,24 @@
 #include "stats/finite_values.h"
 
 namespace maxact {
+
+std::string_view scan_phase_name(ScanPhase p) {
+  switch (p) {
+    case ScanPhase::kWeights:
+      return "weights";
+    case ScanPhase::kLinear:
+      return "linear";
+    case ScanPhase::kAttention:
+      return "attention";
+    case ScanPhase::kElementwise:
+      return "element-wise";
+    case ScanPhase::kStatistics:
+      return "statistics";
+    case ScanPhase::kCount:
+      break;
+  }
+  return "other";
+}
 
 std::string_view precision_name(Precision p) {
   return p == Precision::kFp32 ? "fp32" : "bf16";
@@ -224,6 +243,8 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   check_ids(model, seqs);
   // Here rather than inside the first tap's worker: a bad MAXACT_STATS_KERNEL is an option error.
   const char* stats_kernel = stats::value_kernel_name(stats::default_value_kernel());
+  ScanProfile profile;
+  auto clock = std::make_unique<PhaseClock>(profile);
   const auto t0 = std::chrono::steady_clock::now();
   ThreadPool pool(opt.threads);
   // OpenBLAS serves only attention's per-sequence GEMMs, single-threaded inside our pool's
@@ -252,7 +273,10 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
     sink.set_window(win.locs.data(), win.cat_of_row.data());
     std::vector<float> h = embed(ctx, win);
     for (int l = 0; l < spec.num_layers; ++l) {
-      LayerWeights w = load_layer_weights(model, l, rd);
+      LayerWeights w = [&] {
+        const PhaseTimer timer(ScanPhase::kWeights);
+        return load_layer_weights(model, l, rd);
+      }();
       decoder_layer_forward(ctx, l, w, win, h);
       prog.layer = l + 1;
       prog.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -274,6 +298,8 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   res.linear_kernel = linear_kernel_name();
   res.stats_kernel = stats_kernel;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  clock.reset();
+  res.profile = profile;
   return res;
 }
 

@@ -90,6 +90,9 @@ void merge_scan_results(ScanResult& into, const ScanResult& from) {
   into.tokens += from.tokens;
   into.windows += from.windows;
   into.seconds += from.seconds;
+  for (std::size_t i = 0; i < into.profile.seconds.size(); ++i) {
+    into.profile.seconds[i] += from.profile.seconds[i];
+  }
 }
 
 }  // namespace maxact

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "engine/phase_timer.h"
 #include "maxact/error.h"
 
 namespace maxact::engine {
@@ -66,6 +67,7 @@ void Sink::add_expert_max(int layer, int expert, const Located& v) {
 void Sink::add_expert_inputs(int layer, int expert, bool down, const float* rows, int64_t n,
                              int64_t channels) {
   if (!expert_inputs_ || n <= 0) return;
+  const PhaseTimer timer(ScanPhase::kStatistics);
   ExpertInputs& e =
       expert_inputs[static_cast<std::size_t>(layer)][static_cast<std::size_t>(expert)];
   ChannelSums& dst = down ? e.down_in : e.in;
@@ -101,6 +103,7 @@ int Sink::add(const TapInfo& t, const std::vector<std::string>& globs, std::vect
 void Sink::publish(int tap, const float* data, int64_t rows, int64_t ld, const Location* locs,
                    const int32_t* categories) {
   if (tap < 0 || rows <= 0) return;
+  const PhaseTimer timer(ScanPhase::kStatistics);
   TapStats& dst = stats[static_cast<std::size_t>(tap)];
   auto& dst_cat = by_category[static_cast<std::size_t>(tap)];
   const int64_t C = dst.channels();

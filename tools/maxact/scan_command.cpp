@@ -102,6 +102,9 @@ void add_run_options(CLI::App* s, ScanArgs& a) {
       ->check(limits::kPath);
   s->add_option("--csv", a.csv, "Write per-tap scalars as CSV here")->check(limits::kPath);
   s->add_flag("-q,--quiet", a.quiet, "No progress output");
+  s->add_flag("--profile", a.profile,
+              "Print where the scan's time went (weights, linear layers, attention, element-wise "
+              "ops, statistics, other) to stderr");
   s->add_flag("--expert-inputs", a.expert_inputs,
               "Record every routed expert's inputs per channel (absmax, sum of squares): what "
               "per-expert calibration needs (memory: 2 x experts x hidden x 24 bytes per layer)");
@@ -396,6 +399,26 @@ std::string shard_summary(const ScanJob& job, const ScanJobResult& r) {
       s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0, s.threads, s.linear_kernel);
 }
 
+// The --profile table: each phase's share of the scan's wall time (this process's scan passes;
+// under MPI, rank 0's).
+std::string render_profile(const ScanResult& r) {
+  std::string out = fmt::format(
+      "profile: {:.2f} s of scan, {} threads, linear kernel {}, "
+      "statistics kernel {}\n",
+      r.seconds, r.threads, r.linear_kernel, r.stats_kernel);
+  double timed = 0;
+  for (std::size_t i = 0; i < r.profile.seconds.size(); ++i) {
+    const double s = r.profile.seconds[i];
+    timed += s;
+    out += fmt::format("  {:<13}{:8.2f} s {:6.1f} %\n", scan_phase_name(static_cast<ScanPhase>(i)),
+                       s, r.seconds > 0 ? 100 * s / r.seconds : 0.0);
+  }
+  const double other = std::max(0.0, r.seconds - timed);
+  out += fmt::format("  {:<13}{:8.2f} s {:6.1f} %\n", "other", other,
+                     r.seconds > 0 ? 100 * other / r.seconds : 0.0);
+  return out;
+}
+
 }  // namespace
 
 int run_scan(const ScanArgs& a) {
@@ -475,6 +498,7 @@ int run_scan(const ScanArgs& a) {
   if (writer) {
     write_stdout(a.shard.empty() ? render_summary(r) : shard_summary(job, r));
     print_written(outputs);
+    if (a.profile) std::fputs(render_profile(r.scan).c_str(), stderr);
   }
   return 0;
 }

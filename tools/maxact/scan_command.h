@@ -15,7 +15,7 @@ struct ScanArgs {
   CorpusReadOptions read;
   std::size_t samples = 0;
   uint64_t seed = 0;
-  bool proportional = true, ids_native = false, quiet = false;
+  bool proportional = true, ids_native = false, quiet = false, profile = false;
   int64_t max_seq_len = 2048, window_tokens = 8192;
   int threads = 0;
   std::string precision = "fp32", names = "hf", format = "json", output, csv;
