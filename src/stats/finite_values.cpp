@@ -45,9 +45,13 @@ class GroupTable {
   }
   // Makes room for `values` more; flushes first when they would exceed the exact range.
   void reserve(std::size_t values, const ValueAccumulators& a) {
-    if (pending_ + values > kMaxPending) flush(a);
+    if (full(values)) flush(a);
     pending_ += values;
   }
+  // Whether `values` more need a flush first (reserve() in two steps, for callers that note the
+  // key range lazily).
+  bool full(std::size_t values) const { return pending_ + values > kMaxPending; }
+  void count(std::size_t values) { pending_ += values; }
 
   void flush(const ValueAccumulators& a) {
     if (pending_ == 0) return;
@@ -176,101 +180,135 @@ void binned(const float* const* rows, std::size_t n, std::size_t C, const ValueA
   t.flush(a);
 }
 
-// The squares of 8 values (as doubles) into 8 lanes of SquareSum.
-__attribute__((target("avx512f,avx512dq"))) inline void square_lanes(__m512d d, __m512i& lo,
-                                                                     __m512i& hi,
-                                                                     __m512i& saturated) {
+#define MAXACT_AVX512 __attribute__((target("avx512f,avx512dq"), always_inline)) inline
+
+// 16 channels' accumulators across the rows of a block, in registers: max, min, and SquareSum's
+// words for the low and the high 8 lanes.
+struct Lanes16 {
+  __m512 mx, mn;
+  __m512i lo[2], hi[2], saturated[2];
+};
+
+// The squares of 8 values (as doubles) into 8 lanes of SquareSum. Below 2^64 (|v| < 256, nearly
+// every activation) the high word only takes lo's carry.
+MAXACT_AVX512 void square_lanes(__m512d d, __m512i& lo, __m512i& hi, __m512i& saturated) {
   const __m512i one = _mm512_set1_epi64(1);
   const __m512d sq = _mm512_mul_pd(_mm512_mul_pd(d, d), _mm512_set1_pd(ChannelSums::kFixedScale));
-  const __mmask8 sat =
-      _mm512_cmp_pd_mask(sq, _mm512_set1_pd(ChannelSums::kFixedLimit), _CMP_NLT_UQ);
-  saturated = _mm512_mask_add_epi64(saturated, sat, saturated, one);
   const __m512d k52 = _mm512_set1_pd(0x1p52);
   const __mmask8 small = _mm512_cmp_pd_mask(sq, k52, _CMP_LT_OQ);
   __m512d q = _mm512_mask_sub_pd(sq, small, _mm512_add_pd(sq, k52), k52);
-  q = _mm512_maskz_mov_pd(static_cast<__mmask8>(~sat), q);
-  const __m512d qh = _mm512_maskz_roundscale_pd(0xFF, _mm512_mul_pd(q, _mm512_set1_pd(0x1p-64)),
-                                                _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m512d ql = _mm512_fnmadd_pd(qh, _mm512_set1_pd(0x1p64), q);  // exact: q's low bits
-  const __m512i qli = _mm512_cvttpd_epu64(ql);
-  lo = _mm512_add_epi64(lo, qli);
-  const __mmask8 carry = _mm512_cmplt_epu64_mask(lo, qli);
-  hi = _mm512_add_epi64(hi, _mm512_cvttpd_epu64(qh));
+  const __mmask8 big = _mm512_cmp_pd_mask(sq, _mm512_set1_pd(0x1p64), _CMP_NLT_UQ);
+  __m512i qhi = _mm512_setzero_si512();
+  if (big != 0) {
+    const __mmask8 sat =
+        _mm512_cmp_pd_mask(sq, _mm512_set1_pd(ChannelSums::kFixedLimit), _CMP_NLT_UQ);
+    saturated = _mm512_mask_add_epi64(saturated, sat, saturated, one);
+    q = _mm512_maskz_mov_pd(static_cast<__mmask8>(~sat), q);
+    const __m512d qh = _mm512_maskz_roundscale_pd(0xFF, _mm512_mul_pd(q, _mm512_set1_pd(0x1p-64)),
+                                                  _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    q = _mm512_fnmadd_pd(qh, _mm512_set1_pd(0x1p64), q);  // exact: q's low 64 bits
+    qhi = _mm512_cvttpd_epu64(qh);
+  }
+  const __m512i qlo = _mm512_cvttpd_epu64(q);
+  lo = _mm512_add_epi64(lo, qlo);
+  const __mmask8 carry = _mm512_cmplt_epu64_mask(lo, qlo);
+  hi = _mm512_add_epi64(hi, qhi);
   hi = _mm512_mask_add_epi64(hi, carry, hi, one);
-  hi = _mm512_maskz_min_epu64(0xFF, hi, _mm512_set1_epi64(static_cast<int64_t>(kHiSticky)));
+  if (big != 0) {
+    hi = _mm512_maskz_min_epu64(0xFF, hi, _mm512_set1_epi64(static_cast<int64_t>(kHiSticky)));
+  }
+}
+
+// One row's 16 (or fewer: `lanes`) values of a block into its accumulators and the group table.
+MAXACT_AVX512 void add_lanes16(const float* x, __mmask16 lanes, Lanes16& acc, GroupTable& t,
+                               __m512i& kmin, __m512i& kmax) {
+  const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF), frac = _mm512_set1_epi32(0x7FFFFF),
+                implicit = _mm512_set1_epi32(0x800000), zero_key = _mm512_set1_epi32(kZeroKey);
+  const __m512 v = _mm512_maskz_loadu_ps(lanes, x);
+  acc.mx = _mm512_mask_max_ps(acc.mx, lanes, acc.mx, v);
+  acc.mn = _mm512_mask_min_ps(acc.mn, lanes, acc.mn, v);
+  square_lanes(_mm512_maskz_cvtps_pd(0xFF, _mm512_maskz_extractf32x8_ps(0xFF, v, 0)), acc.lo[0],
+               acc.hi[0], acc.saturated[0]);
+  square_lanes(_mm512_maskz_cvtps_pd(0xFF, _mm512_maskz_extractf32x8_ps(0xFF, v, 1)), acc.lo[1],
+               acc.hi[1], acc.saturated[1]);
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i au = _mm512_and_si512(u, abs_mask);
+  const __mmask16 nonzero = _mm512_test_epi32_mask(au, au);
+  const __m512i key = _mm512_mask_srli_epi32(zero_key, nonzero, u, 19);
+  const __mmask16 normal = _mm512_cmpge_epu32_mask(au, implicit);
+  const __m512i f = _mm512_and_si512(u, frac);
+  const __m512i m = _mm512_mask_or_epi32(f, normal, f, implicit);
+  const __m512i ak = _mm512_maskz_srli_epi32(0xFFFF, au, 19);
+  const __mmask16 counted = nonzero & lanes;
+  kmin = _mm512_mask_min_epu32(kmin, counted, kmin, ak);
+  kmax = _mm512_mask_max_epu32(kmax, counted, kmax, ak);
+  alignas(64) uint32_t keys[16], ms[16];
+  _mm512_store_si512(keys, key);
+  _mm512_store_si512(ms, m);
+  const int live = std::popcount(static_cast<unsigned>(lanes));
+  for (int i = 0; i < live; ++i) t.add(keys[i], ms[i]);
+}
+
+// The lanes' range of group keys, told to the table.
+MAXACT_AVX512 void note_range(GroupTable& t, __m512i kmin, __m512i kmax) {
+  alignas(64) uint32_t lo[16], hi[16];
+  _mm512_store_si512(lo, kmin);
+  _mm512_store_si512(hi, kmax);
+  t.note(*std::min_element(lo, lo + 16), *std::max_element(hi, hi + 16));
+}
+
+MAXACT_AVX512 void reset(Lanes16& acc) {
+  acc.mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  acc.mn = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  for (int i = 0; i < 2; ++i) acc.lo[i] = acc.hi[i] = acc.saturated[i] = _mm512_setzero_si512();
+}
+
+// Channels [c0, c0 + w) of the accumulators into ChannelSums.
+MAXACT_AVX512 void flush_lanes16(const Lanes16& acc, std::size_t c0, std::size_t w,
+                                 ChannelSums& chan) {
+  alignas(64) float mx[16], mn[16];
+  alignas(64) uint64_t lo[16], hi[16], sat[16];
+  _mm512_store_ps(mx, acc.mx);
+  _mm512_store_ps(mn, acc.mn);
+  for (int i = 0; i < 2; ++i) {
+    _mm512_store_si512(lo + 8 * i, acc.lo[i]);
+    _mm512_store_si512(hi + 8 * i, acc.hi[i]);
+    _mm512_store_si512(sat + 8 * i, acc.saturated[i]);
+  }
+  for (std::size_t j = 0; j < w; ++j) chan.add_partial(c0 + j, mx[j], mn[j], lo[j], hi[j], sat[j]);
 }
 
 __attribute__((target("avx512f,avx512dq"))) void avx512(const float* const* rows, std::size_t n,
                                                         std::size_t C, const ValueAccumulators& a) {
   GroupTable& t = groups();
-  constexpr std::size_t kBlock = 32;  // two vectors of channels per sweep over the rows
-  alignas(64) float mxs[kBlock], mns[kBlock];
-  alignas(64) uint64_t los[kBlock], his[kBlock], sats[kBlock];
-  alignas(64) uint32_t keys[16], ms[16];
-  const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF), frac = _mm512_set1_epi32(0x7FFFFF),
-                implicit = _mm512_set1_epi32(0x800000), zero_key = _mm512_set1_epi32(kZeroKey);
-  for (std::size_t c0 = 0; c0 < C; c0 += kBlock) {
-    const std::size_t w = std::min(kBlock, C - c0);
-    __mmask16 lanes[2];
-    for (int h = 0; h < 2; ++h) {
-      const std::size_t live = w > 16u * h ? std::min<std::size_t>(16, w - 16u * h) : 0;
-      lanes[h] = static_cast<__mmask16>((1u << live) - 1u);
-    }
-    __m512 mx[2], mn[2];
-    __m512i lo[4], hi[4], sat[4];
-    for (int h = 0; h < 2; ++h) {
-      mx[h] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-      mn[h] = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-    }
-    for (int q = 0; q < 4; ++q) lo[q] = hi[q] = sat[q] = _mm512_setzero_si512();
+  // Two vectors of channels per sweep over the rows: 32 channels' accumulators in registers.
+  for (std::size_t c0 = 0; c0 < C; c0 += 32) {
+    const std::size_t w = std::min<std::size_t>(32, C - c0), w1 = w > 16 ? w - 16 : 0;
+    const auto lanes0 = static_cast<__mmask16>(w >= 16 ? 0xFFFFu : (1u << w) - 1u);
+    const auto lanes1 = static_cast<__mmask16>(w1 >= 16 ? 0xFFFFu : (1u << w1) - 1u);
+    Lanes16 acc0, acc1;
+    reset(acc0);
+    reset(acc1);
+    // The group keys' range, lane by lane, told to the table before it flushes.
+    __m512i kmin = _mm512_set1_epi32(-1), kmax = _mm512_setzero_si512();
     for (std::size_t r = 0; r < n; ++r) {
-      t.reserve(w, a);
-      const float* x = rows[r] + c0;
-      __m512i kmin = _mm512_set1_epi32(-1), kmax = _mm512_setzero_si512();
-      for (int h = 0; h < 2; ++h) {
-        if (lanes[h] == 0) continue;
-        const __m512 v = _mm512_maskz_loadu_ps(lanes[h], x + 16 * h);
-        mx[h] = _mm512_mask_max_ps(mx[h], lanes[h], mx[h], v);
-        mn[h] = _mm512_mask_min_ps(mn[h], lanes[h], mn[h], v);
-        square_lanes(_mm512_maskz_cvtps_pd(0xFF, _mm512_maskz_extractf32x8_ps(0xFF, v, 0)),
-                     lo[2 * h], hi[2 * h], sat[2 * h]);
-        square_lanes(_mm512_maskz_cvtps_pd(0xFF, _mm512_maskz_extractf32x8_ps(0xFF, v, 1)),
-                     lo[2 * h + 1], hi[2 * h + 1], sat[2 * h + 1]);
-        const __m512i u = _mm512_castps_si512(v);
-        const __m512i au = _mm512_and_si512(u, abs_mask);
-        const __mmask16 nonzero = _mm512_test_epi32_mask(au, au);
-        const __m512i key = _mm512_mask_srli_epi32(zero_key, nonzero, u, 19);
-        const __mmask16 normal = _mm512_cmpge_epu32_mask(au, implicit);
-        const __m512i m = _mm512_mask_or_epi32(_mm512_and_si512(u, frac), normal,
-                                               _mm512_and_si512(u, frac), implicit);
-        const __m512i ak = _mm512_maskz_srli_epi32(0xFFFF, au, 19);
-        const __mmask16 counted = nonzero & lanes[h];
-        kmin = _mm512_mask_min_epu32(kmin, counted, kmin, ak);
-        kmax = _mm512_mask_max_epu32(kmax, counted, kmax, ak);
-        _mm512_store_si512(keys, key);
-        _mm512_store_si512(ms, m);
-        const int live = std::popcount(static_cast<unsigned>(lanes[h]));
-        for (int i = 0; i < live; ++i) t.add(keys[i], ms[i]);
+      if (t.full(w)) {
+        note_range(t, kmin, kmax);
+        t.flush(a);
       }
-      _mm512_store_si512(keys, kmin);
-      _mm512_store_si512(ms, kmax);
-      t.note(*std::min_element(keys, keys + 16), *std::max_element(ms, ms + 16));
+      t.count(w);
+      const float* x = rows[r] + c0;
+      add_lanes16(x, lanes0, acc0, t, kmin, kmax);
+      if (lanes1 != 0) add_lanes16(x + 16, lanes1, acc1, t, kmin, kmax);
     }
-    for (int h = 0; h < 2; ++h) {
-      _mm512_store_ps(mxs + 16 * h, mx[h]);
-      _mm512_store_ps(mns + 16 * h, mn[h]);
-    }
-    for (int q = 0; q < 4; ++q) {
-      _mm512_store_si512(los + 8 * q, lo[q]);
-      _mm512_store_si512(his + 8 * q, hi[q]);
-      _mm512_store_si512(sats + 8 * q, sat[q]);
-    }
-    for (std::size_t j = 0; j < w; ++j) {
-      a.chan.add_partial(c0 + j, mxs[j], mns[j], los[j], his[j], sats[j]);
-    }
+    note_range(t, kmin, kmax);
+    flush_lanes16(acc0, c0, std::min<std::size_t>(16, w), a.chan);
+    flush_lanes16(acc1, c0 + 16, w1, a.chan);
   }
   t.flush(a);
 }
+
+#undef MAXACT_AVX512
 
 RowRange row_range_scalar(const float* x, std::size_t C) {
   float hi = -std::numeric_limits<float>::infinity(), lo = -hi, amax = 0.0f;

@@ -37,6 +37,10 @@ struct RowRange {
 };
 RowRange row_range(const float* x, std::size_t channels, ValueKernel kernel);
 
+// The lower median of |x[0..n)| (maxact::lower_median_abs), gathering candidates with `kernel`'s
+// instructions: the same exact order statistic from every kernel.
+float lower_median_abs(const float* x, std::size_t n, float guess, ValueKernel kernel);
+
 // The fastest kernel this CPU runs, or the one MAXACT_STATS_KERNEL names (per-value, binned,
 // avx512): so a machine with AVX-512 can run the others too.
 ValueKernel default_value_kernel();

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
 #include "maxact/dtype.h"
 #include "maxact/stats_json.h"
 #include "maxact/tap_stats.h"
+#include "stats/finite_values.h"
 
 namespace maxact {
 namespace {
@@ -42,6 +44,11 @@ TEST(LowerMedian, ExactForAnyGuessSizeAndTies) {
       for (float g : guesses) {
         const float got = lower_median_abs(v.data(), v.size(), g);
         EXPECT_EQ(got, want) << "n=" << n << " kind=" << kind << " guess=" << g;
+        for (stats::ValueKernel k : stats::value_kernels()) {
+          const float by = stats::lower_median_abs(v.data(), v.size(), g, k);
+          EXPECT_EQ(std::memcmp(&by, &want, 4), 0)
+              << stats::value_kernel_name(k) << " n=" << n << " kind=" << kind << " guess=" << g;
+        }
       }
     }
   }
