@@ -39,7 +39,14 @@ float e4m3_to_f32(uint8_t b);
 float e5m2_to_f32(uint8_t b);
 
 // Round-to-nearest-even encoders (NaN stays NaN), the rounding torch applies on .to(dtype).
-uint16_t f32_to_bf16(float f);
+// Inline and branch-free: bf16 mode rounds every op's output with it, in loops the compiler
+// vectorises.
+inline uint16_t f32_to_bf16(float f) {
+  const uint32_t bits = f32_to_bits(f);
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (bits >> 16) | 0x40u;
+  return static_cast<uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded);
+}
 uint16_t f32_to_f16(float f);
 // FP8 E4M3 "fn", nearest with ties to the even code, saturating at +-448 (what torch's
 // .clamp(-448, 448).to(torch.float8_e4m3fn) gives); NaN -> 0x7F.

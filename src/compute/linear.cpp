@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "compute/linear_bf16.h"
 #include "compute/thread_pool.h"
+#include "maxact/dtype.h"
 
 namespace maxact {
 
@@ -188,13 +190,16 @@ std::vector<std::string> linear_kernels() {
   return out;
 }
 
-void linear_packed(ThreadPool& pool, const float* x, int64_t rows, const PackedWeight& w,
-                   const float* bias, float* y, const char* kernel) {
-  const Dispatch& d = dispatch(kernel);
-  const int64_t K = w.in, N = w.out, panels = (N + kPanel - 1) / kPanel;
-  // Tasks of kRows rows x kPanelsPerTask panels; inside, K in blocks of kK so a block of the
-  // task's rows and of a panel stay in cache while the other is swept. The partition never
-  // changes a value (see the kernels).
+namespace {
+
+// The GEMM's tasks, for both kernels: kRows rows x kPanelsPerTask panels each; inside, K in blocks
+// of kK units (floats, or bf16 pairs) so a block of the task's rows and of a panel stay in cache
+// while the other is swept. The partition never changes a value (see the kernels). call(x row
+// offset, rows, panel, k0, kc, acc) runs the kernel on up to `step` rows.
+template <typename X, typename W, typename Call>
+void run_tasks(ThreadPool& pool, int64_t rows, int64_t N, int64_t K, const W* weights, int step,
+               const float* bias, float* y, const X* x, Call&& call) {
+  const int64_t panels = (N + kPanel - 1) / kPanel;
   constexpr int64_t kRows = 256, kPanelsPerTask = 4, kK = 256;
   const int64_t rb = (rows + kRows - 1) / kRows,
                 pb = (panels + kPanelsPerTask - 1) / kPanelsPerTask;
@@ -207,11 +212,11 @@ void linear_packed(ThreadPool& pool, const float* x, int64_t rows, const PackedW
     for (int64_t k0 = 0; k0 < K; k0 += kK) {
       const int64_t kc = std::min(kK, K - k0);
       for (int64_t p = p0; p < p1; ++p) {
-        const float* panel = w.data.data() + (p * K + k0) * kPanel;
+        const W* panel = weights + (p * K + k0) * kPanel;
         float* ap = acc.data() + (p - p0) * nr * kPanel;
-        for (int64_t r = r0; r < r1; r += d.rows) {
-          const int n = static_cast<int>(std::min<int64_t>(d.rows, r1 - r));
-          d.kernel(x + r * K + k0, K, n, panel, kc, ap + (r - r0) * kPanel);
+        for (int64_t r = r0; r < r1; r += step) {
+          const int n = static_cast<int>(std::min<int64_t>(step, r1 - r));
+          call(x + r * K + k0, n, panel, kc, ap + (r - r0) * kPanel);
         }
       }
     }
@@ -229,6 +234,84 @@ void linear_packed(ThreadPool& pool, const float* x, int64_t rows, const PackedW
       }
     }
   });
+}
+
+bool bf16_gemm_here() {
+  static const bool ok =
+      bf16_gemm::cpu_has_avx512bf16() && std::string(default_dispatch().name) == "avx512";
+  return ok;
+}
+
+// vdpbf16ps adds a pair's high half first: k even goes there, so each output is the same fma chain
+// over k in order as the fp32 kernels compute (bit for bit, but for inputs and partial sums below
+// 2^-126, which the instruction takes as zero). The last pair of an odd K is padded with zero.
+uint32_t bf16_pair(const float* v, int64_t k, int64_t K) {
+  const uint32_t even = f32_to_bf16(v[k]);
+  const uint32_t odd = k + 1 < K ? f32_to_bf16(v[k + 1]) : 0u;
+  return odd | even << 16;
+}
+
+// x's rows rounded to bf16 (nearest even) as pairs.
+std::vector<uint32_t> bf16_pairs(ThreadPool& pool, const float* x, int64_t rows, int64_t K) {
+  const int64_t kp = (K + 1) / 2;
+  std::vector<uint32_t> out(static_cast<std::size_t>(rows * kp));
+  const int64_t parts = std::min<int64_t>(pool.size(), std::max<int64_t>(1, rows / 16));
+  pool.parallel_for(parts, [&](int64_t i, int) {
+    int64_t b, e;
+    split_range(rows, parts, i, b, e);
+    for (int64_t r = b; r < e; ++r) {
+      const float* xr = x + r * K;
+      uint32_t* o = out.data() + r * kp;
+      for (int64_t p = 0; p < kp; ++p) o[p] = bf16_pair(xr, 2 * p, K);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+PackedWeight pack_weight_bf16(const float* w, int64_t out, int64_t in) {
+  PackedWeight p;
+  p.out = out;
+  p.in = in;
+  p.is_bf16 = true;
+  const int64_t panels = (out + kPanel - 1) / kPanel, kp = (in + 1) / 2;
+  p.bf16.assign(static_cast<std::size_t>(panels * kp * kPanel), 0u);
+  for (int64_t j = 0; j < out; ++j) {
+    uint32_t* dst = p.bf16.data() + (j / kPanel) * kp * kPanel + (j % kPanel);
+    const float* src = w + j * in;
+    for (int64_t q = 0; q < kp; ++q) dst[q * kPanel] = bf16_pair(src, 2 * q, in);
+  }
+  return p;
+}
+
+bool bf16_gemm_available() {
+  return bf16_gemm_here();
+}
+
+const char* linear_kernel_name(bool bf16) {
+  return bf16 && bf16_gemm_here() ? "avx512bf16" : linear_kernel_name();
+}
+
+void linear_packed(ThreadPool& pool, const float* x, int64_t rows, const PackedWeight& w,
+                   const float* bias, float* y, const char* kernel) {
+  if (w.is_bf16) {
+    const bool emulate = (kernel != nullptr && std::string(kernel) == "bf16-emulated") ||
+                         !bf16_gemm::cpu_has_avx512bf16();
+    const bf16_gemm::Kernel k = emulate ? bf16_gemm::emulated : bf16_gemm::avx512bf16;
+    const int64_t kp = (w.in + 1) / 2;
+    const std::vector<uint32_t> xp = bf16_pairs(pool, x, rows, w.in);
+    run_tasks(pool, rows, w.out, kp, w.bf16.data(), 8, bias, y, xp.data(),
+              [&](const uint32_t* xr, int n, const uint32_t* panel, int64_t kc, float* acc) {
+                k(xr, kp, n, panel, kc, acc);
+              });
+    return;
+  }
+  const Dispatch& d = dispatch(kernel);
+  run_tasks(pool, rows, w.out, w.in, w.data.data(), d.rows, bias, y, x,
+            [&](const float* xr, int n, const float* panel, int64_t kc, float* acc) {
+              d.kernel(xr, w.in, n, panel, kc, acc);
+            });
 }
 
 }  // namespace maxact

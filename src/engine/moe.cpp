@@ -43,7 +43,7 @@ void shared_expert(const LayerContext& c, int layer, const MoeWeights& mw, const
   std::vector<float> y(static_cast<std::size_t>(n * H));
   project(c, act.data(), n, w.down, w.down_bias, y.data());
   sink.publish(sink.at(layer, TapPoint::kSharedOut), y.data(), n, H, lc);
-  if (!mw.shared_gate.data.empty()) {
+  if (!mw.shared_gate.empty()) {
     std::vector<float> gate(static_cast<std::size_t>(n));
     project(c, x, n, mw.shared_gate, {}, gate.data());
     sink.publish(sink.at(layer, TapPoint::kSharedGate), gate.data(), n, 1, lc);

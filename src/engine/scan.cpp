@@ -295,7 +295,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   res.windows = prog.windows_total;
   res.threads = pool.size();
   res.blas_core = blas_core_name();
-  res.linear_kernel = linear_kernel_name();
+  res.linear_kernel = linear_kernel_name(rd.bf16);
   res.stats_kernel = stats_kernel;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   clock.reset();

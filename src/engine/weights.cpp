@@ -43,12 +43,18 @@ std::vector<float> load_tensor(const Model& m, const std::string& name, const Ro
 }
 
 namespace {
+// bf16 mode's weights packed for the bf16 GEMM where this CPU has one (its x rounded to bf16,
+// as HF's bf16 activations are).
+PackedWeight pack_rows(const float* w, int64_t out, int64_t in, const Rounding& rd) {
+  return rd.bf16 && bf16_gemm_available() ? pack_weight_bf16(w, out, in) : pack_weight(w, out, in);
+}
+
 void append(std::vector<float>& dst, const std::vector<float>& src) {
   dst.insert(dst.end(), src.begin(), src.end());
 }
 
-PackedWeight pack(const std::vector<float>& mat, int64_t in) {
-  return pack_weight(mat.data(), static_cast<int64_t>(mat.size()) / in, in);
+PackedWeight pack(const std::vector<float>& mat, int64_t in, const Rounding& rd) {
+  return pack_rows(mat.data(), static_cast<int64_t>(mat.size()) / in, in, rd);
 }
 
 // A gated MLP `module` (gate, up, down projections, optional biases; phi3's fused gate_up) of
@@ -64,12 +70,12 @@ MlpWeights load_mlp(const Model& m, const std::string& module, int64_t I, bool f
   const int64_t H = m.spec().hidden_size;
   MlpWeights w;
   if (fused) {
-    w.gate_up = pack(get(n.gate_up_proj + ".weight"), H);
+    w.gate_up = pack(get(n.gate_up_proj + ".weight"), H, rd);
     w.gate_up_bias = opt(n.gate_up_proj + ".bias");
   } else {
     std::vector<float> gu = get(n.gate_proj + ".weight");
     append(gu, get(n.up_proj + ".weight"));
-    w.gate_up = pack(gu, H);
+    w.gate_up = pack(gu, H, rd);
     std::vector<float> g = opt(n.gate_proj + ".bias"), u = opt(n.up_proj + ".bias");
     if (!g.empty() || !u.empty()) {
       // A projection without bias contributes zeros (exact: x + 0 = x).
@@ -79,7 +85,7 @@ MlpWeights load_mlp(const Model& m, const std::string& module, int64_t I, bool f
       append(w.gate_up_bias, u);
     }
   }
-  w.down = pack(get(n.down_proj + ".weight"), I);
+  w.down = pack(get(n.down_proj + ".weight"), I, rd);
   w.down_bias = opt(n.down_proj + ".bias");
   return w;
 }
@@ -117,9 +123,9 @@ void load_attention(const Model& m, const std::string& A, const Rounding& rd, La
     w.q_norm = get(A + names.q_norm + ".weight");
     w.k_norm = get(A + names.k_norm + ".weight");
   }
-  w.qkv = pack(qkv, s.hidden_size);
+  w.qkv = pack(qkv, s.hidden_size, rd);
   qkv = {};
-  w.o = pack(get(A + names.o + ".weight"), nq);
+  w.o = pack(get(A + names.o + ".weight"), nq, rd);
   w.o_bias = opt(A + names.o + ".bias");
   if (a.sinks) w.sinks = get(A + names.sinks);
 }
@@ -138,14 +144,14 @@ LinearAttnWeights load_linear_attn(const Model& m, const std::string& p, const R
       append(in, get(*x + ".weight"));
     }
   }
-  w.in_proj = pack(in, s.hidden_size);
+  w.in_proj = pack(in, s.hidden_size, rd);
   in = {};
   w.conv = get(n.lin_conv + ".weight");
   w.dt_bias = get(n.lin_dt_bias);
   w.A_log = get(n.lin_a_log);
   w.norm = get(n.lin_norm + ".weight");
   w.out = pack(get(n.lin_out + ".weight"),
-               int64_t{s.linear_attn.num_v_heads} * s.linear_attn.v_head_dim);
+               int64_t{s.linear_attn.num_v_heads} * s.linear_attn.v_head_dim, rd);
   return w;
 }
 
@@ -158,7 +164,8 @@ void load_moe(const Model& m, int layer, const Rounding& rd, MoeWeights& mw) {
   const auto E = static_cast<std::size_t>(ms.num_experts);
   const std::string p = layer_tensor_prefix(layer);
   mw.experts = p + n.moe_part(n.experts);
-  mw.router = pack(get(p + n.moe_part(n.router) + ".weight"), H);
+  // An fp32 router (Ling) stays an fp32 GEMM in bf16 mode.
+  mw.router = pack(get(p + n.moe_part(n.router) + ".weight"), H, ms.router_fp32 ? Rounding{} : rd);
   if (ms.router_bias) mw.router_bias = get(p + n.moe_part(n.router) + ".bias");
   if (ms.expert_bias) mw.expert_bias = get(p + n.moe_part(n.router_expert_bias));
   if (gpt_oss_storage(ms.storage)) {
@@ -168,7 +175,7 @@ void load_moe(const Model& m, int layer, const Rounding& rd, MoeWeights& mw) {
   if (ms.shared_intermediate > 0) {
     mw.shared = load_mlp(m, p + n.moe_part(n.shared_expert), ms.shared_intermediate, false, rd);
     if (ms.shared_gate) {
-      mw.shared_gate = pack(get(p + n.moe_part(n.shared_expert_gate) + ".weight"), H);
+      mw.shared_gate = pack(get(p + n.moe_part(n.shared_expert_gate) + ".weight"), H, rd);
     }
   }
   mw.gate_up.resize(E);
@@ -263,8 +270,8 @@ void ensure_gpt_oss_expert(const Model& m, MoeWeights& w, int64_t e, const Round
   rd.apply(gu.data(), static_cast<int64_t>(gu.size()));
   rd.apply(down.data(), static_cast<int64_t>(down.size()));
   const auto x = static_cast<std::size_t>(e);
-  w.gate_up[x] = pack_weight(gu.data(), 2 * I, H);
-  w.down[x] = pack_weight(down.data(), H, I);
+  w.gate_up[x] = pack_rows(gu.data(), 2 * I, H, rd);
+  w.down[x] = pack_rows(down.data(), H, I, rd);
   const std::vector<float> gub = expert_slice(*bound(m, gu_name + "_bias").tensor, e);
   w.gate_up_bias[x].resize(gub.size());
   gate_rows_first(gub.data(), I, 1, w.gate_up_bias[x].data());
@@ -276,7 +283,7 @@ void ensure_gpt_oss_expert(const Model& m, MoeWeights& w, int64_t e, const Round
 
 void ensure_expert(const Model& m, MoeWeights& w, int expert, const Rounding& rd) {
   const auto e = static_cast<std::size_t>(expert);
-  if (!w.gate_up[e].data.empty()) return;
+  if (!w.gate_up[e].empty()) return;
   const ModelSpec& s = m.spec();
   const ModuleNames& n = s.names;
   if (gpt_oss_storage(s.moe.storage)) {
@@ -293,16 +300,16 @@ void ensure_expert(const Model& m, MoeWeights& w, int expert, const Rounding& rd
         expert_slice(*bound(m, w.experts + "." + n.expert_down).tensor, expert);
     rd.apply(gu.data(), static_cast<int64_t>(gu.size()));
     rd.apply(down.data(), static_cast<int64_t>(down.size()));
-    w.gate_up[e] = pack_weight(gu.data(), 2 * I, H);
-    w.down[e] = pack_weight(down.data(), H, I);
+    w.gate_up[e] = pack_rows(gu.data(), 2 * I, H, rd);
+    w.down[e] = pack_rows(down.data(), H, I, rd);
     return;
   }
   const std::string p = fmt::format("{}.{}.", w.experts, expert);
   std::vector<float> gu = load_tensor(m, p + n.expert_gate + ".weight", rd);
   append(gu, load_tensor(m, p + n.expert_up + ".weight", rd));
-  w.gate_up[e] = pack_weight(gu.data(), static_cast<int64_t>(gu.size()) / H, H);
+  w.gate_up[e] = pack_rows(gu.data(), static_cast<int64_t>(gu.size()) / H, H, rd);
   const std::vector<float> down = load_tensor(m, p + n.expert_down + ".weight", rd);
-  w.down[e] = pack_weight(down.data(), H, I);
+  w.down[e] = pack_rows(down.data(), H, I, rd);
 }
 
 }  // namespace maxact::engine

@@ -107,7 +107,7 @@ std::map<std::string, std::string> job_identity(const ScanJob& job) {
   for (const auto& [k, v] : options.items()) id["option " + k] = v.dump();
   id["tap names"] = meta.names == TapNames::kStudy ? "study" : "hf";
   // Kernels sum in their own orders: results agree bitwise only between equal kernels.
-  id["linear kernel"] = linear_kernel_name();
+  id["linear kernel"] = linear_kernel_name(job.options.precision == Precision::kBf16);
   id["blas core"] = blas_core_name();
   if (job.options.quant) {
     id["calibration samples"] = job::selection_hash(job.corpus(), job.split.calibration);

@@ -151,13 +151,6 @@ uint8_t f32_to_e4m3(float f) {
   return static_cast<uint8_t>(sign | code);
 }
 
-uint16_t f32_to_bf16(float f) {
-  const uint32_t bits = f32_to_bits(f);
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // NaN
-  const uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>((bits + rounding) >> 16);
-}
-
 uint16_t f32_to_f16(float f) {
   const uint32_t bits = f32_to_bits(f);
   const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
