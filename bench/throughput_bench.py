@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+import scan_bench  # bench/scan_bench.py: it writes the benchmark checkpoint
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, ".."))
 ENV = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
@@ -43,12 +45,7 @@ def build(d):
 
 
 def checkpoint(work):
-    out = os.path.join(work, f"bench_L{LAYERS}")
-    if not os.path.exists(os.path.join(out, "config.json")):
-        subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fixtures", "make_fixture.py"),
-                        "--family", "qwen3", "--preset", "bench", "--layers", str(LAYERS),
-                        "--out", out], check=True, stdout=subprocess.DEVNULL)
-    return out
+    return scan_bench.gen(work, LAYERS)
 
 
 def ids_file(work, sequences, length):
@@ -144,13 +141,15 @@ def main():
           "the linear layers")
     for line in linear_bench(bench_dir, a.threads, min(tokens, 2048)):
         print("  " + line)
-    results = {}
+    results, kernels = {}, {}
     for rnd in range(a.rounds):
         for precision in ("fp32", "bf16"):
             for one in (False, True):
                 tps, run, phases, rss = scan(maxact, model, ids, a.threads, precision, one, a.work)
                 key = (precision, one)
                 results.setdefault(key, []).append(tps)
+                kernels[precision] = (f"linear {run['linear_kernel']}, statistics "
+                                      f"{run['stats_kernel']}, OpenBLAS {run['blas_core']}")
                 name = f"{precision}, {'one tap  ' if one else 'every tap'}"
                 print(f"round {rnd + 1} {name}: {tps:6.0f} tokens/s  peak RSS {rss:4.0f} MiB  "
                       f"[{show_phases(phases, run['seconds'])}]  linear "
@@ -160,8 +159,8 @@ def main():
                                           a.work, profile=False)
                     results.setdefault(("baseline",) + key, []).append(tps)
                     print(f"        baseline: {tps:6.0f} tokens/s  peak RSS {rss:4.0f} MiB")
-    print(f"kernels: linear {run['linear_kernel']}, statistics {run['stats_kernel']}, OpenBLAS "
-          f"{run['blas_core']}")
+    for precision, k in kernels.items():
+        print(f"kernels, {precision}: {k}")
     best = {k: max(v) for k, v in results.items()}
     for p in ("fp32", "bf16"):
         print(f"{p}: every tap {best[(p, False)]:.0f} tokens/s, one tap {best[(p, True)]:.0f}: "

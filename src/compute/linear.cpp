@@ -62,24 +62,7 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* x, int64_t ldx,
 
 __attribute__((target("avx512f"))) void kernel_avx512(const float* x, int64_t ldx, int rows,
                                                       const float* panel, int64_t K, float* acc) {
-  switch (rows) {
-    case 8:
-      return tile_avx512<8>(x, ldx, panel, K, acc);
-    case 7:
-      return tile_avx512<7>(x, ldx, panel, K, acc);
-    case 6:
-      return tile_avx512<6>(x, ldx, panel, K, acc);
-    case 5:
-      return tile_avx512<5>(x, ldx, panel, K, acc);
-    case 4:
-      return tile_avx512<4>(x, ldx, panel, K, acc);
-    case 3:
-      return tile_avx512<3>(x, ldx, panel, K, acc);
-    case 2:
-      return tile_avx512<2>(x, ldx, panel, K, acc);
-    default:
-      return tile_avx512<1>(x, ldx, panel, K, acc);
-  }
+  by_rows(rows, [&](auto mr) { tile_avx512<mr()>(x, ldx, panel, K, acc); });
 }
 
 template <int MR>

@@ -68,24 +68,7 @@ void emulated(const uint32_t* x, int64_t ldx, int rows, const uint32_t* panel, i
 __attribute__((target("avx512f,avx512bf16"))) void avx512bf16(const uint32_t* x, int64_t ldx,
                                                               int rows, const uint32_t* panel,
                                                               int64_t kp, float* acc) {
-  switch (rows) {
-    case 8:
-      return tile<8>(x, ldx, panel, kp, acc);
-    case 7:
-      return tile<7>(x, ldx, panel, kp, acc);
-    case 6:
-      return tile<6>(x, ldx, panel, kp, acc);
-    case 5:
-      return tile<5>(x, ldx, panel, kp, acc);
-    case 4:
-      return tile<4>(x, ldx, panel, kp, acc);
-    case 3:
-      return tile<3>(x, ldx, panel, kp, acc);
-    case 2:
-      return tile<2>(x, ldx, panel, kp, acc);
-    default:
-      return tile<1>(x, ldx, panel, kp, acc);
-  }
+  by_rows(rows, [&](auto mr) { tile<mr()>(x, ldx, panel, kp, acc); });
 }
 
 bool cpu_has_avx512bf16() {

@@ -3,6 +3,35 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
+
+namespace maxact {
+
+// f(std::integral_constant<int, R>{}) with R = rows, for 1 to 8 rows: the linear kernels' tiles
+// are instantiated per height so their accumulators stay in registers.
+template <typename F>
+void by_rows(int rows, F&& f) {
+  switch (rows) {
+    case 8:
+      return f(std::integral_constant<int, 8>{});
+    case 7:
+      return f(std::integral_constant<int, 7>{});
+    case 6:
+      return f(std::integral_constant<int, 6>{});
+    case 5:
+      return f(std::integral_constant<int, 5>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    case 3:
+      return f(std::integral_constant<int, 3>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    default:
+      return f(std::integral_constant<int, 1>{});
+  }
+}
+
+}  // namespace maxact
 
 namespace maxact::bf16_gemm {
 
