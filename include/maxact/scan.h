@@ -74,8 +74,11 @@ struct ExpertInputs {
 // quantization check's observer), and the rest (embedding, routing, the delta rule, copies).
 enum class ScanPhase { kWeights, kLinear, kAttention, kElementwise, kStatistics, kCount };
 std::string_view scan_phase_name(ScanPhase p);
+// It covers this process's scan passes only (states do not keep it): `total` is their wall time,
+// of which `seconds` are the phases'; a resumed or merged result's run.seconds can be larger.
 struct ScanProfile {
   std::array<double, static_cast<std::size_t>(ScanPhase::kCount)> seconds{};
+  double total = 0;
 };
 
 struct ScanResult {

@@ -300,6 +300,7 @@ ScanResult scan(const Model& model, const std::vector<TokenSequence>& seqs,
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   clock.reset();
   res.profile = profile;
+  res.profile.total = res.seconds;
   return res;
 }
 

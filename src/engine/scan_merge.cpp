@@ -93,6 +93,7 @@ void merge_scan_results(ScanResult& into, const ScanResult& from) {
   for (std::size_t i = 0; i < into.profile.seconds.size(); ++i) {
     into.profile.seconds[i] += from.profile.seconds[i];
   }
+  into.profile.total += from.profile.total;
 }
 
 }  // namespace maxact

@@ -399,23 +399,24 @@ std::string shard_summary(const ScanJob& job, const ScanJobResult& r) {
       s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0, s.threads, s.linear_kernel);
 }
 
-// The --profile table: each phase's share of the scan's wall time (this process's scan passes;
-// under MPI, rank 0's).
+// The --profile table: each phase's share of the wall time of this process's scan passes (a
+// resumed run's earlier windows and, under MPI, the other ranks are not in it).
 std::string render_profile(const ScanResult& r) {
+  const ScanProfile& p = r.profile;
   std::string out = fmt::format(
-      "profile: {:.2f} s of scan, {} threads, linear kernel {}, "
-      "statistics kernel {}\n",
-      r.seconds, r.threads, r.linear_kernel, r.stats_kernel);
+      "profile: {:.2f} s of scan in this process, {} threads, linear kernel {}, statistics "
+      "kernel {}\n",
+      p.total, r.threads, r.linear_kernel, r.stats_kernel);
+  const auto row = [&](std::string_view name, double s) {
+    out += fmt::format("  {:<13}{:8.2f} s {:6.1f} %\n", name, s,
+                       p.total > 0 ? 100 * s / p.total : 0.0);
+  };
   double timed = 0;
-  for (std::size_t i = 0; i < r.profile.seconds.size(); ++i) {
-    const double s = r.profile.seconds[i];
-    timed += s;
-    out += fmt::format("  {:<13}{:8.2f} s {:6.1f} %\n", scan_phase_name(static_cast<ScanPhase>(i)),
-                       s, r.seconds > 0 ? 100 * s / r.seconds : 0.0);
+  for (std::size_t i = 0; i < p.seconds.size(); ++i) {
+    timed += p.seconds[i];
+    row(scan_phase_name(static_cast<ScanPhase>(i)), p.seconds[i]);
   }
-  const double other = std::max(0.0, r.seconds - timed);
-  out += fmt::format("  {:<13}{:8.2f} s {:6.1f} %\n", "other", other,
-                     r.seconds > 0 ? 100 * other / r.seconds : 0.0);
+  row("other", std::max(0.0, p.total - timed));
   return out;
 }
 
@@ -477,7 +478,11 @@ int run_scan(const ScanArgs& a) {
   if (world.several()) {
     // Each rank's state to rank 0, which merges them into the report one process writes.
     std::vector<std::string> states = world.gather(encode_state(scan_state(job, r)));
-    if (writer) r = merge_rank_states(states);
+    if (writer) {
+      const ScanProfile own = r.scan.profile;  // --profile reports this rank's passes
+      r = merge_rank_states(states);
+      r.scan.profile = own;
+    }
   }
   if (writer) {
     r.meta.command = a.command;
